@@ -1,0 +1,219 @@
+import fs from 'node:fs';
+import { z } from 'zod';
+
+/**
+ * The one place that reads the environment. Processes call {@link loadConfig} once at start-up
+ * and pass the result down; nothing else reads `process.env` for settings.
+ */
+
+const DEV_JWT_SECRET = 'holdfast-development-secret-change-me-0123456789';
+const DEV_OFFER_TOKEN_SECRET = 'holdfast-development-offer-secret-0123456789';
+
+const booleanFlag = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((value) => value === 'true' || value === '1');
+
+const port = z.coerce.number().int().min(0).max(65535);
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value))
+  .optional();
+
+const optionalUrl = optionalString.pipe(z.url().optional());
+
+const readableFile = optionalString.refine((file) => file === undefined || fs.existsSync(file), {
+  message: 'file does not exist',
+});
+
+/** Durations are written as Temporal writes them: '30 seconds', '15 minutes'. Bare numbers are milliseconds. */
+const duration = z.string().regex(/^\d+(\.\d+)?\s*(ms|milliseconds?|s|seconds?|m|minutes?|h|hours?|d|days?)?$/i, {
+  message: "expected a duration such as '30 seconds' or '5m'",
+});
+
+const environmentSchema = z
+  .object({
+    APP_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+    API_HOST: z.string().default('0.0.0.0'),
+    API_PORT: port.default(3000),
+    API_BODY_LIMIT: z.string().default('100kb'),
+    PUBLIC_BASE_URL: z.url().default('http://localhost:3000'),
+
+    DATABASE_URL: optionalString.pipe(
+      z
+        .string()
+        .regex(/^postgres(ql)?:\/\//, { message: 'expected a postgresql:// connection string' })
+        .optional(),
+    ),
+
+    TEMPORAL_ADDRESS: z.string().default('localhost:7233'),
+    TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+    TEMPORAL_TASK_QUEUE: z.string().min(1).default('holdfast'),
+    TEMPORAL_API_KEY: optionalString,
+    TEMPORAL_TLS: booleanFlag.optional(),
+    TEMPORAL_TLS_CERT_PATH: readableFile,
+    TEMPORAL_TLS_KEY_PATH: readableFile,
+    TEMPORAL_TLS_CA_PATH: readableFile,
+    TEMPORAL_TLS_SERVER_NAME: optionalString,
+
+    JWT_SECRET: optionalString,
+    JWT_JWKS_URL: optionalUrl,
+    JWT_ISSUER: z.string().default('holdfast'),
+    JWT_AUDIENCE: z.string().default('holdfast-api'),
+
+    OFFER_TOKEN_SECRET: optionalString,
+
+    SMTP_URL: optionalString.pipe(
+      z
+        .string()
+        .regex(/^smtps?:\/\//, { message: 'expected smtp:// or smtps://' })
+        .optional(),
+    ),
+    MAIL_FROM: z.string().default('Holdfast <no-reply@holdfast.local>'),
+    SMS_PROVIDER_URL: optionalUrl,
+    SMS_PROVIDER_TOKEN: optionalString,
+
+    WORKER_METRICS_PORT: port.default(9464),
+    WORKER_SHUTDOWN_GRACE: duration.default('30 seconds'),
+    WORKER_SYNC_SCHEDULES: booleanFlag.default(true),
+  })
+  .superRefine((env, ctx) => {
+    const production = env.APP_ENV === 'production';
+    if (production && !env.JWT_SECRET && !env.JWT_JWKS_URL) {
+      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'JWT_SECRET or JWT_JWKS_URL is required' });
+    }
+    if (env.JWT_SECRET && env.JWT_SECRET.length < 32) {
+      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'must be at least 32 characters' });
+    }
+    if (production && !env.OFFER_TOKEN_SECRET) {
+      ctx.addIssue({ code: 'custom', path: ['OFFER_TOKEN_SECRET'], message: 'is required in production' });
+    }
+    if (env.OFFER_TOKEN_SECRET && env.OFFER_TOKEN_SECRET.length < 32) {
+      ctx.addIssue({ code: 'custom', path: ['OFFER_TOKEN_SECRET'], message: 'must be at least 32 characters' });
+    }
+    if (production && !env.DATABASE_URL) {
+      ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: 'is required in production' });
+    }
+    if (production && !env.SMTP_URL) {
+      ctx.addIssue({ code: 'custom', path: ['SMTP_URL'], message: 'is required in production' });
+    }
+    if (Boolean(env.TEMPORAL_TLS_CERT_PATH) !== Boolean(env.TEMPORAL_TLS_KEY_PATH)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TEMPORAL_TLS_CERT_PATH'],
+        message: 'TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH go together (mTLS)',
+      });
+    }
+  });
+
+export type TemporalTlsConfig =
+  | false
+  | {
+      serverName?: string;
+      caPath?: string;
+      clientCertPath?: string;
+      clientKeyPath?: string;
+    };
+
+export interface Config {
+  env: 'development' | 'test' | 'production';
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  api: { host: string; port: number; bodyLimit: string; publicBaseUrl: string };
+  databaseUrl: string | undefined;
+  temporal: {
+    address: string;
+    namespace: string;
+    taskQueue: string;
+    apiKey?: string;
+    tls: TemporalTlsConfig;
+  };
+  auth: { jwtSecret?: string; jwksUrl?: string; issuer: string; audience: string };
+  offerTokenSecret: string;
+  mail: { smtpUrl?: string; from: string };
+  sms: { providerUrl?: string; providerToken?: string };
+  worker: { metricsPort: number; shutdownGrace: string; syncSchedules: boolean };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Validates the environment and returns typed settings.
+ *
+ * @throws ConfigError listing every problem at once, so one restart fixes them all.
+ */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = environmentSchema.safeParse(source);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`));
+  }
+  const env = parsed.data;
+  const usesTls =
+    env.TEMPORAL_TLS ?? Boolean(env.TEMPORAL_API_KEY || env.TEMPORAL_TLS_CERT_PATH || env.TEMPORAL_TLS_CA_PATH);
+  const useDevSecrets = env.APP_ENV !== 'production';
+  return {
+    env: env.APP_ENV,
+    logLevel: env.LOG_LEVEL,
+    api: {
+      host: env.API_HOST,
+      port: env.API_PORT,
+      bodyLimit: env.API_BODY_LIMIT,
+      publicBaseUrl: env.PUBLIC_BASE_URL.replace(/\/$/, ''),
+    },
+    databaseUrl: env.DATABASE_URL,
+    temporal: {
+      address: env.TEMPORAL_ADDRESS,
+      namespace: env.TEMPORAL_NAMESPACE,
+      taskQueue: env.TEMPORAL_TASK_QUEUE,
+      apiKey: env.TEMPORAL_API_KEY,
+      tls: usesTls
+        ? {
+            serverName: env.TEMPORAL_TLS_SERVER_NAME,
+            caPath: env.TEMPORAL_TLS_CA_PATH,
+            clientCertPath: env.TEMPORAL_TLS_CERT_PATH,
+            clientKeyPath: env.TEMPORAL_TLS_KEY_PATH,
+          }
+        : false,
+    },
+    auth: {
+      jwtSecret: env.JWT_SECRET ?? (useDevSecrets && !env.JWT_JWKS_URL ? DEV_JWT_SECRET : undefined),
+      jwksUrl: env.JWT_JWKS_URL,
+      issuer: env.JWT_ISSUER,
+      audience: env.JWT_AUDIENCE,
+    },
+    offerTokenSecret: env.OFFER_TOKEN_SECRET ?? DEV_OFFER_TOKEN_SECRET,
+    mail: { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM },
+    sms: { providerUrl: env.SMS_PROVIDER_URL, providerToken: env.SMS_PROVIDER_TOKEN },
+    worker: {
+      metricsPort: env.WORKER_METRICS_PORT,
+      shutdownGrace: env.WORKER_SHUTDOWN_GRACE,
+      syncSchedules: env.WORKER_SYNC_SCHEDULES,
+    },
+  };
+}
+
+/** Like {@link loadConfig}, but prints the problems and exits: for process entry points. */
+export function loadConfigOrExit(source: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(source);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw error;
+  }
+}
+
+/** Whether a required database URL is present; entry points that need the DB call this. */
+export function requireDatabaseUrl(config: Config): string {
+  if (!config.databaseUrl) throw new ConfigError(['DATABASE_URL: is required (npm run dev sets it for you)']);
+  return config.databaseUrl;
+}

