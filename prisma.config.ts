@@ -9,9 +9,9 @@ export default defineConfig({
   engine: 'js',
   schema: path.join('prisma', 'schema.prisma'),
   migrations: { path: path.join('prisma', 'migrations') },
-  async adapter() {
+  adapter() {
     const connectionString = process.env.DATABASE_URL;
     if (!connectionString) throw new Error('DATABASE_URL is not set');
-    return new PrismaPg({ connectionString });
+    return Promise.resolve(new PrismaPg({ connectionString }));
   },
 });

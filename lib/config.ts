@@ -76,6 +76,8 @@ const environmentSchema = z
     SMS_PROVIDER_URL: optionalUrl,
     SMS_PROVIDER_TOKEN: optionalString,
 
+    DEV_OUTBOX_FILE: optionalString,
+
     WORKER_METRICS_PORT: port.default(9464),
     WORKER_SHUTDOWN_GRACE: duration.default('30 seconds'),
     WORKER_SYNC_SCHEDULES: booleanFlag.default(true),
@@ -134,6 +136,8 @@ export interface Config {
   offerTokenSecret: string;
   mail: { smtpUrl?: string; from: string };
   sms: { providerUrl?: string; providerToken?: string };
+  /** The dev mail/SMS catcher's JSONL file; the dev outbox route serves it in development only. */
+  devOutboxFile?: string;
   worker: { metricsPort: number; shutdownGrace: string; syncSchedules: boolean };
 }
 
@@ -191,6 +195,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     offerTokenSecret: env.OFFER_TOKEN_SECRET ?? DEV_OFFER_TOKEN_SECRET,
     mail: { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM },
     sms: { providerUrl: env.SMS_PROVIDER_URL, providerToken: env.SMS_PROVIDER_TOKEN },
+    devOutboxFile: env.APP_ENV === 'development' ? env.DEV_OUTBOX_FILE : undefined,
     worker: {
       metricsPort: env.WORKER_METRICS_PORT,
       shutdownGrace: env.WORKER_SHUTDOWN_GRACE,

@@ -1,0 +1,65 @@
+# syntax=docker/dockerfile:1
+
+# One image for the API and the worker (`runtime`, the default target) and a separate
+# `migrate` target for `prisma migrate deploy`: the Prisma CLI is a devDependency, so it is
+# kept out of the runtime image and shipped only in the image that applies migrations.
+#
+#   docker build -t holdfast .                            # runtime: api + worker
+#   docker build --target migrate -t holdfast-migrate .   # one-shot migrations
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+FROM ${NODE_IMAGE} AS base
+WORKDIR /app
+ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
+    NPM_CONFIG_FUND=false \
+    NPM_CONFIG_AUDIT=false
+
+# --- all dependencies, and the generated Prisma client -------------------------------------
+FROM base AS deps
+# The root `postinstall` runs `node scripts/prisma.mjs generate`, which reads these files.
+COPY package.json package-lock.json prisma.config.ts ./
+COPY scripts/prisma.mjs scripts/prisma.mjs
+COPY prisma/schema.prisma prisma/schema.prisma
+# The project runs Prisma with the JS engine and the pg driver adapter (prisma.config.ts), so no
+# native engine is needed. Pointing these at an existing file stops @prisma/engines' postinstall
+# from downloading engines that would never be used (same trick as scripts/prisma.mjs).
+RUN --mount=type=cache,target=/root/.npm \
+    PRISMA_SCHEMA_ENGINE_BINARY=/app/scripts/prisma.mjs \
+    PRISMA_QUERY_ENGINE_LIBRARY=/app/scripts/prisma.mjs \
+    npm ci
+
+# --- TypeScript -> dist/ ---------------------------------------------------------------------
+FROM deps AS build
+COPY tsconfig.json tsconfig.build.json ./
+COPY lib lib
+COPY workflows workflows
+COPY activities activities
+COPY workers workers
+COPY api api
+RUN npx tsc -p tsconfig.build.json
+
+# --- one-shot migrations: full dependencies, because the Prisma CLI is a devDependency -------
+FROM deps AS migrate
+COPY prisma/migrations prisma/migrations
+ENV NODE_ENV=production
+USER node
+CMD ["node", "scripts/prisma.mjs", "migrate", "deploy"]
+
+# --- production dependencies only ------------------------------------------------------------
+FROM deps AS prod-deps
+RUN npm prune --omit=dev
+
+# --- runtime: API and worker -----------------------------------------------------------------
+FROM base AS runtime
+ENV NODE_ENV=production \
+    NODE_OPTIONS=--enable-source-maps
+# Files stay owned by root: the app runs as `node` and cannot rewrite its own code.
+COPY package.json ./
+COPY --from=prod-deps /app/node_modules node_modules
+# dist/generated/prisma is the compiled Prisma client; lib/db.ts imports it from there.
+COPY --from=build /app/dist dist
+USER node
+# 3000: API (API_PORT). 9464: worker Prometheus metrics (WORKER_METRICS_PORT).
+EXPOSE 3000 9464
+CMD ["node", "dist/api/server.js"]

@@ -1,0 +1,60 @@
+import { randomUUID } from 'node:crypto';
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import { pinoHttp } from 'pino-http';
+import type { Client } from '@temporalio/client';
+import type { Config } from '../lib/config';
+import type { PrismaClient } from '../lib/db';
+import type { Logger } from '../lib/logger';
+import { authenticate, createTokenVerifier, type VerifyToken } from './auth';
+import { errorMiddleware, notFoundRoute } from './errors';
+import { createHealthRouter, databaseProbe, temporalProbe, type ReadinessProbe } from './health';
+import { createTenantRouter } from './routes/tenant';
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  prisma: PrismaClient;
+  temporal: Client;
+  /** Defaults to the verifier built from `config.auth`. */
+  verifyToken?: VerifyToken;
+  /** Defaults to Temporal and the database. */
+  readinessProbes?: ReadinessProbe[];
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** Builds the Express app without listening, so tests drive it with supertest. */
+export function createApp(deps: AppDeps): Express {
+  const { config, logger, prisma, temporal } = deps;
+  const verifyToken = deps.verifyToken ?? createTokenVerifier(config.auth);
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+
+  app.use(
+    pinoHttp({
+      logger,
+      genReqId: (req, res) => {
+        const incoming = req.headers['x-request-id'];
+        const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+    }),
+  );
+  app.use(helmet());
+  app.use(express.json({ limit: config.api.bodyLimit }));
+
+  app.use(createHealthRouter(deps.readinessProbes ?? [temporalProbe(temporal), databaseProbe(prisma)]));
+
+  const v1 = express.Router();
+  v1.use(authenticate(verifyToken));
+  v1.use(createTenantRouter({ prisma }));
+  app.use('/api/v1', v1);
+
+  app.use(notFoundRoute);
+  app.use(errorMiddleware(logger));
+  return app;
+}

@@ -1,0 +1,68 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import type { PrismaClient } from '../../lib/db';
+import { principalOf, requireRole } from '../auth';
+import { notFound } from '../errors';
+import { parse } from '../validation';
+
+const settingsBody = z
+  .object({
+    holdMinutes: z.number().int().min(1).max(7 * 24 * 60).optional(),
+    retentionDays: z.number().int().min(1).max(3650).optional(),
+    adminEmail: z.email().nullable().optional(),
+  })
+  .strict()
+  .refine((body) => Object.keys(body).length > 0, { message: 'name at least one setting' });
+
+function present(tenant: {
+  id: string;
+  slug: string;
+  name: string;
+  status: string;
+  tier: string;
+  holdMinutes: number;
+  retentionDays: number;
+  adminEmail: string | null;
+}) {
+  const { id, slug, name, status, tier, holdMinutes, retentionDays, adminEmail } = tenant;
+  return { id, slug, name, status, tier, settings: { holdMinutes, retentionDays, adminEmail } };
+}
+
+/** The caller's own tenant: who am I, and the settings flows read (hold length, retention). */
+export function createTenantRouter({ prisma }: { prisma: PrismaClient }): Router {
+  const router = Router();
+
+  router.get('/me', (req, res) => {
+    const { subject, tenantId, roles } = principalOf(req);
+    res.json({ subject, tenantId, roles });
+  });
+
+  router.get('/tenant', async (req, res) => {
+    const tenant = await prisma.tenant.findUnique({ where: { id: principalOf(req).tenantId } });
+    if (!tenant) throw notFound('Tenant');
+    res.json(present(tenant));
+  });
+
+  router.patch('/tenant/settings', requireRole('tenant-admin'), async (req, res) => {
+    const settings = parse(settingsBody, req.body);
+    const { tenantId, subject } = principalOf(req);
+    const tenant = await prisma.$transaction(async (tx) => {
+      const updated = await tx.tenant.updateMany({ where: { id: tenantId }, data: settings });
+      if (updated.count === 0) throw notFound('Tenant');
+      await tx.auditLog.create({
+        data: {
+          tenantId,
+          actor: subject,
+          action: 'tenant.settings.updated',
+          entityType: 'Tenant',
+          entityId: tenantId,
+          details: settings,
+        },
+      });
+      return tx.tenant.findUniqueOrThrow({ where: { id: tenantId } });
+    });
+    res.json(present(tenant));
+  });
+
+  return router;
+}

@@ -1,0 +1,101 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { customSearchAttributes } from '../../workflows/search-attributes';
+
+export interface TemporalDevServerOptions {
+  cliPath: string;
+  ip?: string;
+  port: number;
+  /** Web UI port; omit for a headless server (tests). */
+  uiPort?: number;
+  /** SQLite file that keeps workflows across restarts; omit for an in-memory server (tests). */
+  dbFilename?: string;
+  namespace?: string;
+  /** Where the server's own output goes; it is chatty, so it never shares our terminal. */
+  logFile: string;
+  startupTimeoutMs?: number;
+}
+
+export interface TemporalDevServerHandle {
+  address: string;
+  uiUrl?: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** The `--search-attribute` flags that register Holdfast's custom search attributes. */
+export function searchAttributeFlags(): string[] {
+  return customSearchAttributes.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]);
+}
+
+/**
+ * Runs the real `temporal server start-dev` and resolves once its frontend answers.
+ * The custom search attributes are registered on every start; that is a no-op once they exist.
+ */
+export async function startTemporalDevServer(options: TemporalDevServerOptions): Promise<TemporalDevServerHandle> {
+  const ip = options.ip ?? '127.0.0.1';
+  const namespace = options.namespace ?? 'default';
+  const args = ['server', 'start-dev', '--ip', ip, '--port', String(options.port), '--log-level', 'warn'];
+  args.push(...(options.uiPort === undefined ? ['--headless'] : ['--ui-port', String(options.uiPort)]));
+  if (options.dbFilename) {
+    fs.mkdirSync(path.dirname(options.dbFilename), { recursive: true });
+    args.push('--db-filename', options.dbFilename);
+  }
+  if (namespace !== 'default') args.push('--namespace', namespace);
+  args.push(...searchAttributeFlags());
+
+  fs.mkdirSync(path.dirname(options.logFile), { recursive: true });
+  const log = fs.openSync(options.logFile, 'a');
+  const child = spawn(options.cliPath, args, { stdio: ['ignore', log, log] });
+  fs.closeSync(log);
+
+  const address = `${ip}:${options.port}`;
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  try {
+    await Promise.race([
+      waitForFrontend(address, namespace, options.startupTimeoutMs ?? 60_000),
+      exited.then((code) => {
+        throw new Error(`temporal server exited with code ${code} during start-up; see ${options.logFile}`);
+      }),
+    ]);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    address,
+    uiUrl: options.uiPort === undefined ? undefined : `http://${ip === '0.0.0.0' ? 'localhost' : ip}:${options.uiPort}`,
+    process: child,
+    stop,
+  };
+}
+
+async function waitForFrontend(address: string, namespace: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+      try {
+        await connection.workflowService.describeNamespace({ namespace });
+        return;
+      } finally {
+        await connection.close();
+      }
+    } catch (error) {
+      lastError = error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+  throw new Error(`Temporal at ${address} did not become ready in ${timeoutMs} ms: ${String(lastError)}`);
+}

@@ -1,0 +1,103 @@
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../activities';
+import { loadConfigOrExit, requireDatabaseUrl, type Config } from '../lib/config';
+import { createDataConverter } from '../lib/data-converter';
+import { createPrismaClient } from '../lib/db';
+import { createLogger, type Logger } from '../lib/logger';
+import { temporalClientOptions, temporalConnectionOptions } from '../lib/temporal';
+import { syncSchedules } from './schedules';
+
+const pinoLevels: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
+  TRACE: 'trace',
+  DEBUG: 'debug',
+  INFO: 'info',
+  WARN: 'warn',
+  ERROR: 'error',
+};
+
+/**
+ * Routes the SDK's logs (worker, workflow `log`, activity `log`) into pino and exposes the
+ * SDK's metrics for Prometheus. The SDK puts workflowId and runId on workflow and activity
+ * log entries, so every line of a flow can be found by its ID. Once per process.
+ */
+export function installRuntime(config: Config, logger: Logger): void {
+  Runtime.install({
+    logger: new DefaultLogger('INFO', ({ level, message, meta }) => logger[pinoLevels[level]](meta ?? {}, message)),
+    telemetryOptions: {
+      metrics: { prometheus: { bindAddress: `0.0.0.0:${config.worker.metricsPort}` } },
+    },
+    // The worker's own shutdown handles these signals; see runWorker.
+    shutdownSignals: ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGUSR2'],
+  });
+}
+
+export interface RunningWorker {
+  worker: Worker;
+  /** Resolves when the worker has stopped polling, finished in-flight work and closed its connections. */
+  done: Promise<void>;
+}
+
+/**
+ * Composition root of the worker: builds the dependencies once, injects them into the
+ * activities, registers the Schedules, and runs until a shutdown signal.
+ */
+export async function startWorker(
+  config: Config,
+  logger: Logger,
+  overrides: Partial<ActivityDeps> = {},
+): Promise<RunningWorker> {
+  const ownsPrisma = overrides.prisma === undefined;
+  const prisma = overrides.prisma ?? createPrismaClient(requireDatabaseUrl(config));
+  const connectionOptions = temporalConnectionOptions(config.temporal);
+  const connection = await NativeConnection.connect(connectionOptions);
+
+  if (config.worker.syncSchedules) {
+    const clientConnection = await Connection.connect(connectionOptions);
+    try {
+      await syncSchedules(
+        new Client({ connection: clientConnection, ...temporalClientOptions(config.temporal) }),
+        config.temporal.taskQueue,
+        logger,
+      );
+    } finally {
+      await clientConnection.close();
+    }
+  }
+
+  const worker = await Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    workflowsPath: require.resolve('../workflows'),
+    activities: createActivities({ prisma, ...overrides }),
+    dataConverter: createDataConverter(),
+    // In-flight activities get this long to finish after a shutdown signal, then they are cancelled.
+    shutdownGraceTime: config.worker.shutdownGrace,
+  });
+  logger.info(
+    { taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, metricsPort: config.worker.metricsPort },
+    'worker started',
+  );
+
+  const done = worker.run().finally(async () => {
+    await Promise.allSettled([connection.close(), ownsPrisma ? prisma.$disconnect() : undefined]);
+    logger.info('worker stopped');
+  });
+  return { worker, done };
+}
+
+if (require.main === module) {
+  const config = loadConfigOrExit();
+  const logger = createLogger(config, 'worker');
+  installRuntime(config, logger);
+  startWorker(config, logger)
+    .then(({ done }) => done)
+    .then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.fatal({ err: error }, 'worker failed');
+        process.exit(1);
+      },
+    );
+}

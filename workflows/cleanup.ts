@@ -1,0 +1,57 @@
+import { log, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { PurgeResult } from '../activities/cleanup';
+import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
+
+const { listRetentionTargets } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { maximumAttempts: 3 },
+});
+
+const { purgeExpiredRecords } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 minutes',
+  // A batch of deletes takes seconds; a silent minute means the worker died, so retry elsewhere.
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumAttempts: 5 },
+});
+
+export interface DailyCleanupResult {
+  asOf: string;
+  tenants: number;
+  notificationsDeleted: number;
+  auditLogsDeleted: number;
+  perTenant: PurgeResult[];
+}
+
+/**
+ * Deletes notifications and audit rows older than each tenant's retention period.
+ * Started daily at 02:00 UTC by the `holdfast:daily-cleanup` Schedule (see workers/schedules.ts).
+ *
+ * Tenants are purged one after another: cleanup is background work and must not compete
+ * with live flows for database connections.
+ */
+export async function dailyCleanupWorkflow(): Promise<DailyCleanupResult> {
+  const asOf = workflowInfo().startTime.toISOString();
+  upsertSearchAttributes([
+    { key: TenantIdKey, value: 'platform' },
+    { key: BusinessKeyKey, value: `cleanup:${asOf.slice(0, 10)}` },
+    { key: FlowStatusKey, value: 'RUNNING' },
+  ]);
+
+  const targets = await listRetentionTargets();
+  const perTenant: PurgeResult[] = [];
+  for (const target of targets) {
+    perTenant.push(await purgeExpiredRecords({ ...target, asOf }));
+  }
+
+  const result: DailyCleanupResult = {
+    asOf,
+    tenants: targets.length,
+    notificationsDeleted: perTenant.reduce((sum, r) => sum + r.notificationsDeleted, 0),
+    auditLogsDeleted: perTenant.reduce((sum, r) => sum + r.auditLogsDeleted, 0),
+    perTenant,
+  };
+  upsertSearchAttributes([{ key: FlowStatusKey, value: 'COMPLETED' }]);
+  log.info('Daily cleanup finished', { ...result, perTenant: undefined });
+  return result;
+}

@@ -1,0 +1,2 @@
+// The worker's workflowsPath: every workflow the task queue serves is exported here.
+export { dailyCleanupWorkflow } from './cleanup';
