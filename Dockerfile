@@ -18,7 +18,9 @@ ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
 # --- all dependencies, and the generated Prisma client -------------------------------------
 FROM base AS deps
 # The root `postinstall` runs `node scripts/prisma.mjs generate`, which reads these files.
-COPY package.json package-lock.json prisma.config.ts ./
+# tsconfig.json too: the generator picks the client's import style (`./x.js` or `./x.ts`) from
+# it, and without it emits `.ts` imports that compiled JavaScript cannot resolve.
+COPY package.json package-lock.json tsconfig.json prisma.config.ts ./
 COPY scripts/prisma.mjs scripts/prisma.mjs
 COPY prisma/schema.prisma prisma/schema.prisma
 # The project runs Prisma with the JS engine and the pg driver adapter (prisma.config.ts), so no
@@ -31,19 +33,17 @@ RUN --mount=type=cache,target=/root/.npm \
 
 # --- TypeScript -> dist/ ---------------------------------------------------------------------
 FROM deps AS build
-COPY tsconfig.json tsconfig.build.json ./
-COPY lib lib
-COPY workflows workflows
-COPY activities activities
-COPY workers workers
-COPY api api
+# The whole context (see .dockerignore); tsconfig.build.json decides what is compiled. The
+# context has no generated/, so the client generated above is kept.
+COPY . .
 RUN npx tsc -p tsconfig.build.json
 
 # --- one-shot migrations: full dependencies, because the Prisma CLI is a devDependency -------
 FROM deps AS migrate
 COPY prisma/migrations prisma/migrations
 ENV NODE_ENV=production
-USER node
+# The base image's `node` user, by number so Kubernetes' runAsNonRoot can verify it.
+USER 1000:1000
 CMD ["node", "scripts/prisma.mjs", "migrate", "deploy"]
 
 # --- production dependencies only ------------------------------------------------------------
@@ -59,7 +59,7 @@ COPY package.json ./
 COPY --from=prod-deps /app/node_modules node_modules
 # dist/generated/prisma is the compiled Prisma client; lib/db.ts imports it from there.
 COPY --from=build /app/dist dist
-USER node
+USER 1000:1000
 # 3000: API (API_PORT). 9464: worker Prometheus metrics (WORKER_METRICS_PORT).
 EXPOSE 3000 9464
 CMD ["node", "dist/api/server.js"]

@@ -5,8 +5,19 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   transform: {
     // Type errors are caught by `npm run typecheck`; tests only transpile, which keeps them fast.
-    '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }],
+    // CommonJS output turns the generated Prisma client's dynamic import() calls into require(),
+    // which Jest's module registry supports without --experimental-vm-modules.
+    '^.+\\.ts$': [
+      'ts-jest',
+      {
+        isolatedModules: true,
+        diagnostics: false,
+        tsconfig: { module: 'commonjs', moduleResolution: 'node10', ignoreDeprecations: '6.0' },
+      },
+    ],
   },
+  // The generated Prisma client imports its TypeScript siblings with .js extensions.
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   // Workflow bundling and real servers take seconds; a hung test still fails.

@@ -9,6 +9,9 @@ import type { Logger } from '../lib/logger';
 import { authenticate, createTokenVerifier, type VerifyToken } from './auth';
 import { errorMiddleware, notFoundRoute } from './errors';
 import { createHealthRouter, databaseProbe, temporalProbe, type ReadinessProbe } from './health';
+import { createDevOutboxRouter } from './routes/dev-outbox';
+import { createOffersRouter } from './routes/offers';
+import { createSlotsRouter } from './routes/slots';
 import { createTenantRouter } from './routes/tenant';
 
 export interface AppDeps {
@@ -49,9 +52,16 @@ export function createApp(deps: AppDeps): Express {
 
   app.use(createHealthRouter(deps.readinessProbes ?? [temporalProbe(temporal), databaseProbe(prisma)]));
 
+  // The candidate's endpoint is authenticated by its signed offer token, not a JWT.
+  app.use('/api/v1', createOffersRouter({ prisma, temporal, offerTokenSecret: config.offerTokenSecret }));
+
   const v1 = express.Router();
   v1.use(authenticate(verifyToken));
   v1.use(createTenantRouter({ prisma }));
+  v1.use(createSlotsRouter({ prisma, temporal, taskQueue: config.temporal.taskQueue }));
+  if (config.env === 'development' && config.devOutboxFile) {
+    v1.use(createDevOutboxRouter({ outboxFile: config.devOutboxFile }));
+  }
   app.use('/api/v1', v1);
 
   app.use(notFoundRoute);

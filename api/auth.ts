@@ -52,7 +52,8 @@ export function createTokenVerifier(auth: Config['auth']): VerifyToken {
     try {
       ({ payload } = await verify(token));
     } catch (error) {
-      const reason = (error as { code?: string }).code === 'ERR_JWT_EXPIRED' ? 'The token has expired' : 'Invalid token';
+      const reason =
+        (error as { code?: string }).code === 'ERR_JWT_EXPIRED' ? 'The token has expired' : 'Invalid token';
       throw unauthorized(reason);
     }
     const claims = claimsSchema.safeParse(payload);

@@ -1,5 +1,9 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
 import { ZodError } from 'zod';
 import type { Logger } from '../lib/logger';
 
@@ -16,7 +20,8 @@ export class AppError extends Error {
   }
 }
 
-export const notFound = (what: string, details?: unknown) => new AppError(404, 'NOT_FOUND', `${what} not found`, details);
+export const notFound = (what: string, details?: unknown) =>
+  new AppError(404, 'NOT_FOUND', `${what} not found`, details);
 export const conflict = (code: string, message: string, details?: unknown) => new AppError(409, code, message, details);
 
 interface ErrorBody {
@@ -38,7 +43,11 @@ function clientHttpError(error: unknown): { status: number; type?: string; messa
   };
   const code = typeof status === 'number' ? status : typeof statusCode === 'number' ? statusCode : undefined;
   if (code === undefined || code < 400 || code > 499) return undefined;
-  return { status: code, type: typeof type === 'string' ? type : undefined, message: typeof message === 'string' ? message : 'Bad request' };
+  return {
+    status: code,
+    type: typeof type === 'string' ? type : undefined,
+    message: typeof message === 'string' ? message : 'Bad request',
+  };
 }
 
 const httpErrorCodes: Record<string, string> = {

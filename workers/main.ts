@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
+import { createMessagingTransports } from '../activities/transports';
 import { loadConfigOrExit, requireDatabaseUrl, type Config } from '../lib/config';
 import { createDataConverter } from '../lib/data-converter';
 import { createPrismaClient } from '../lib/db';
@@ -21,14 +22,19 @@ const pinoLevels: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'
  * SDK's metrics for Prometheus. The SDK puts workflowId and runId on workflow and activity
  * log entries, so every line of a flow can be found by its ID. Once per process.
  */
-export function installRuntime(config: Config, logger: Logger): void {
+export function installRuntime(
+  config: Config,
+  logger: Logger,
+  options: { shutdownSignals?: NodeJS.Signals[] } = {},
+): void {
   Runtime.install({
     logger: new DefaultLogger('INFO', ({ level, message, meta }) => logger[pinoLevels[level]](meta ?? {}, message)),
     telemetryOptions: {
       metrics: { prometheus: { bindAddress: `0.0.0.0:${config.worker.metricsPort}` } },
     },
-    // The worker's own shutdown handles these signals; see runWorker.
-    shutdownSignals: ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGUSR2'],
+    // On these the SDK stops polling and gives in-flight activities the shutdown grace time;
+    // `npm run dev` passes none and stops the worker itself, after the API.
+    shutdownSignals: options.shutdownSignals ?? ['SIGINT', 'SIGTERM', 'SIGQUIT'],
   });
 }
 
@@ -70,13 +76,23 @@ export async function startWorker(
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     workflowsPath: require.resolve('../workflows'),
-    activities: createActivities({ prisma, ...overrides }),
+    activities: createActivities({
+      prisma,
+      ...createMessagingTransports(config),
+      offerTokenSecret: config.offerTokenSecret,
+      publicBaseUrl: config.api.publicBaseUrl,
+      ...overrides,
+    }),
     dataConverter: createDataConverter(),
     // In-flight activities get this long to finish after a shutdown signal, then they are cancelled.
     shutdownGraceTime: config.worker.shutdownGrace,
   });
   logger.info(
-    { taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, metricsPort: config.worker.metricsPort },
+    {
+      taskQueue: config.temporal.taskQueue,
+      namespace: config.temporal.namespace,
+      metricsPort: config.worker.metricsPort,
+    },
     'worker started',
   );
 

@@ -10,6 +10,10 @@ export const FailureType = {
   NotFound: 'NotFound',
   /** The provider answered in a way that will not change on retry (4xx other than 408/429). */
   ProviderRejected: 'ProviderRejected',
+  /** The provider asked us to slow down (HTTP 429); retried after the delay it named. */
+  ProviderThrottled: 'ProviderThrottled',
+  /** No transport is configured for the channel (e.g. no SMTP_URL); retrying cannot help. */
+  ChannelNotConfigured: 'ChannelNotConfigured',
 } as const;
 
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];

@@ -1,2 +1,3 @@
 // The worker's workflowsPath: every workflow the task queue serves is exported here.
 export { dailyCleanupWorkflow } from './cleanup';
+export { waitlistCascadeWorkflow } from './waitlist-cascade';

@@ -7,7 +7,12 @@ import { parse } from '../validation';
 
 const settingsBody = z
   .object({
-    holdMinutes: z.number().int().min(1).max(7 * 24 * 60).optional(),
+    holdMinutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 60)
+      .optional(),
     retentionDays: z.number().int().min(1).max(3650).optional(),
     adminEmail: z.email().nullable().optional(),
   })

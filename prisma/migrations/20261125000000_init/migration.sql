@@ -44,7 +44,7 @@ CREATE TABLE "Slot" (
     "tenantId" TEXT NOT NULL,
     "name" TEXT NOT NULL,
     "startsAt" TIMESTAMP(3),
-    "holdMinutes" INTEGER,
+    "holdSeconds" INTEGER,
     "status" "SlotStatus" NOT NULL DEFAULT 'OPEN',
     "assignedEntryId" TEXT,
     "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,

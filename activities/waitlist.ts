@@ -1,0 +1,389 @@
+import { randomUUID } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/common';
+import { candidateOrder } from '../domain/candidates';
+import { CASCADE_ACTOR, holdDurationMs } from '../domain/holds';
+import { offerResponseUrl, type NotificationChannel } from '../domain/notifications';
+import { hashOfferToken, signOfferToken } from '../domain/offer-token';
+import { isUniqueViolation, type Prisma, type PrismaClient } from '../lib/db';
+import { FailureType } from '../workflows/errors';
+import type { Notifier, NotificationResult } from './notifications';
+
+export interface WaitlistDeps {
+  prisma: PrismaClient;
+  notifier: Notifier;
+  offerTokenSecret: string;
+  /** Where the candidate's links point, e.g. https://api.example.com. */
+  publicBaseUrl: string;
+  now?: () => Date;
+}
+
+export interface CascadeRef {
+  tenantId: string;
+  slotId: string;
+  /** The workflow ID plus its first run's ID: stable across continue-as-new, new for a new release. */
+  cascadeId: string;
+}
+
+export interface Candidate {
+  entryId: string;
+  customerName: string;
+  hasPhone: boolean;
+}
+
+export interface OfferedHold {
+  holdId: string;
+  entryId: string;
+  expiresAt: string;
+  /** SHA-256 of the response token; the workflow matches responses against it. */
+  tokenHash: string;
+}
+
+/** Settles an open hold; the entry moves to `entryStatus`. */
+export interface SettleHoldInput {
+  tenantId: string;
+  holdId: string;
+  outcome: 'DECLINED' | 'EXPIRED' | 'RELEASED';
+  entryStatus: 'DECLINED' | 'EXPIRED' | 'UNREACHABLE' | 'WAITING';
+  actor: string;
+  reason?: string;
+}
+
+export interface OfferCounts {
+  offered: number;
+  declined: number;
+  expired: number;
+  unreachable: number;
+}
+
+export type SkippableNotification = NotificationResult | { status: 'SKIPPED'; reason: string };
+
+type Tx = Prisma.TransactionClient;
+
+interface AuditEntry {
+  tenantId: string;
+  actor: string;
+  action: string;
+  entityType: 'Slot' | 'Hold' | 'WaitlistEntry';
+  entityId: string;
+  details?: Prisma.InputJsonValue;
+  /** The same event written again by an activity retry is dropped by this unique key. */
+  dedupKey: string;
+}
+
+function audit(db: Tx | PrismaClient, ...entries: AuditEntry[]) {
+  return db.auditLog.createMany({ data: entries, skipDuplicates: true });
+}
+
+const candidateGone = Symbol('candidate gone');
+
+/**
+ * Activities of the waitlist cascade. Each one is idempotent under retry: writes are guarded by
+ * the row's current status (or the Hold's unique (cascadeId, round)), audit rows by a dedup key,
+ * and messages by the Notification ledger.
+ *
+ * @throws ApplicationFailure `NotFound` (non-retryable) when the slot or hold no longer exists.
+ */
+export function createWaitlistActivities(deps: WaitlistDeps) {
+  const { prisma, notifier, offerTokenSecret, publicBaseUrl } = deps;
+  const now = deps.now ?? (() => new Date());
+
+  const notFound = (what: string) => ApplicationFailure.nonRetryable(`${what} not found`, FailureType.NotFound);
+
+  async function loadHold(tenantId: string, holdId: string) {
+    const hold = await prisma.hold.findFirst({
+      where: { id: holdId, tenantId },
+      include: { entry: true, slot: true, tenant: true },
+    });
+    if (!hold) throw notFound(`Hold ${holdId}`);
+    return hold;
+  }
+
+  return {
+    /**
+     * Marks the slot CASCADING. Answers `assigned` (and changes nothing) when the slot has
+     * already been given away, so a stray release cannot reopen it.
+     */
+    async beginCascade({ tenantId, slotId, cascadeId }: CascadeRef): Promise<{ status: 'cascading' | 'assigned' }> {
+      const slot = await prisma.slot.findFirst({ where: { id: slotId, tenantId } });
+      if (!slot) throw notFound(`Slot ${slotId}`);
+      if (slot.status === 'ASSIGNED') return { status: 'assigned' };
+      await prisma.$transaction(async (tx) => {
+        await tx.slot.updateMany({ where: { id: slotId, status: { in: ['OPEN', 'UNFILLED'] } }, data: { status: 'CASCADING' } });
+        await audit(tx, {
+          tenantId,
+          actor: CASCADE_ACTOR,
+          action: 'cascade.started',
+          entityType: 'Slot',
+          entityId: slotId,
+          details: { cascadeId },
+          dedupKey: `${cascadeId}:started`,
+        });
+      });
+      return { status: 'cascading' };
+    },
+
+    /**
+     * The best WAITING entry now (read fresh every round, so late joiners count and people who
+     * left or were offered already do not) and the hold length in force now, so a settings
+     * change applies from the next offer.
+     */
+    async pickNextCandidate({ tenantId, slotId }: Omit<CascadeRef, 'cascadeId'>): Promise<{
+      candidate: Candidate | null;
+      holdMs: number;
+    }> {
+      const slot = await prisma.slot.findFirst({ where: { id: slotId, tenantId }, include: { tenant: true } });
+      if (!slot) throw notFound(`Slot ${slotId}`);
+      const entry = await prisma.waitlistEntry.findFirst({
+        where: { tenantId, slotId, status: 'WAITING' },
+        orderBy: [...candidateOrder],
+      });
+      return {
+        candidate: entry && { entryId: entry.id, customerName: entry.customerName, hasPhone: Boolean(entry.phone) },
+        holdMs: holdDurationMs(slot.holdSeconds, slot.tenant.holdMinutes),
+      };
+    },
+
+    /**
+     * Creates the hold for a round and marks the entry OFFERED, in one transaction. A retry of
+     * the same round gets the hold already made. Answers null when the entry stopped WAITING
+     * between the pick and now (removed, for example), so the round can pick again.
+     */
+    async createHold(
+      input: CascadeRef & { round: number; entryId: string; expiresAt: string },
+    ): Promise<OfferedHold | null> {
+      const { tenantId, slotId, cascadeId, round, entryId, expiresAt } = input;
+      const existing = () => prisma.hold.findUnique({ where: { cascadeId_round: { cascadeId, round } } });
+      const present = (hold: { id: string; entryId: string; expiresAt: Date; tokenHash: string }): OfferedHold => ({
+        holdId: hold.id,
+        entryId: hold.entryId,
+        expiresAt: hold.expiresAt.toISOString(),
+        tokenHash: hold.tokenHash,
+      });
+
+      const found = await existing();
+      if (found) return present(found);
+      const holdId = randomUUID();
+      try {
+        const hold = await prisma.$transaction(async (tx) => {
+          // The hold goes in first: its unique (cascadeId, round) makes a concurrent duplicate wait and fail.
+          const created = await tx.hold.create({
+            data: {
+              id: holdId,
+              tenantId,
+              slotId,
+              entryId,
+              cascadeId,
+              round,
+              expiresAt: new Date(expiresAt),
+              tokenHash: hashOfferToken(signOfferToken(offerTokenSecret, { tenantId, holdId })),
+            },
+          });
+          const claimed = await tx.waitlistEntry.updateMany({
+            where: { id: entryId, tenantId, slotId, status: 'WAITING' },
+            data: { status: 'OFFERED' },
+          });
+          if (claimed.count === 0) throw candidateGone;
+          await audit(tx, {
+            tenantId,
+            actor: CASCADE_ACTOR,
+            action: 'hold.offered',
+            entityType: 'Hold',
+            entityId: holdId,
+            details: { slotId, entryId, round, expiresAt },
+            dedupKey: `hold:${holdId}:offered`,
+          });
+          return created;
+        });
+        return present(hold);
+      } catch (error) {
+        if (error === candidateGone) return null;
+        if (isUniqueViolation(error)) {
+          const raced = await existing();
+          if (raced) return present(raced);
+        }
+        throw error;
+      }
+    },
+
+    /**
+     * Sends the offer on one channel, with accept and decline links carrying the hold's token.
+     * The token is rebuilt here from the hold, so it never passes through workflow history.
+     * Skips (without failing) a channel the entry or the deployment lacks.
+     */
+    async sendOfferNotification(input: {
+      tenantId: string;
+      holdId: string;
+      channel: NotificationChannel;
+    }): Promise<SkippableNotification> {
+      const { tenantId, holdId, channel } = input;
+      const hold = await loadHold(tenantId, holdId);
+      const recipient = channel === 'EMAIL' ? hold.entry.email : hold.entry.phone;
+      if (!recipient) return { status: 'SKIPPED', reason: `the entry has no ${channel} address` };
+      if (channel === 'SMS' && !notifier.supports('SMS')) return { status: 'SKIPPED', reason: 'no SMS provider' };
+      if (hold.status !== 'OFFERED') return { status: 'SKIPPED', reason: `the hold is ${hold.status}` };
+      const token = signOfferToken(offerTokenSecret, { tenantId, holdId });
+      return notifier.send({
+        tenantId,
+        channel,
+        recipient,
+        idempotencyKey: `offer:${holdId}:${channel.toLowerCase()}`,
+        template: {
+          name: 'waitlist.offer',
+          data: {
+            tenantName: hold.tenant.name,
+            customerName: hold.entry.customerName,
+            slotName: hold.slot.name,
+            startsAt: hold.slot.startsAt?.toISOString() ?? null,
+            expiresAt: hold.expiresAt.toISOString(),
+            acceptUrl: offerResponseUrl(publicBaseUrl, token, 'accept'),
+            declineUrl: offerResponseUrl(publicBaseUrl, token, 'decline'),
+          },
+        },
+      });
+    },
+
+    /** Moves an open hold to DECLINED, EXPIRED or RELEASED; a hold already settled is left alone. */
+    async settleHold(input: SettleHoldInput): Promise<void> {
+      const { tenantId, holdId, outcome, entryStatus, actor, reason } = input;
+      await prisma.$transaction(async (tx) => {
+        const hold = await tx.hold.findFirst({ where: { id: holdId, tenantId } });
+        if (!hold) throw notFound(`Hold ${holdId}`);
+        const settled = await tx.hold.updateMany({
+          where: { id: holdId, status: 'OFFERED' },
+          data: { status: outcome, reason: reason ?? null, respondedAt: outcome === 'DECLINED' ? now() : null },
+        });
+        if (settled.count === 0) return;
+        await tx.waitlistEntry.updateMany({ where: { id: hold.entryId, status: 'OFFERED' }, data: { status: entryStatus } });
+        await audit(tx, {
+          tenantId,
+          actor,
+          action: `hold.${outcome.toLowerCase()}`,
+          entityType: 'Hold',
+          entityId: holdId,
+          details: { slotId: hold.slotId, entryId: hold.entryId, entryStatus, ...(reason ? { reason } : {}) },
+          dedupKey: `hold:${holdId}:${outcome}`,
+        });
+      });
+    },
+
+    /**
+     * The accept, in one transaction: the hold CONFIRMED, the entry ACCEPTED, the slot ASSIGNED
+     * to it. Idempotent: a hold already confirmed is success.
+     *
+     * @throws ApplicationFailure `HoldNotOffered` (non-retryable) if the hold was settled otherwise.
+     */
+    async confirmHold({ tenantId, holdId, actor }: { tenantId: string; holdId: string; actor: string }): Promise<void> {
+      await prisma.$transaction(async (tx) => {
+        const hold = await tx.hold.findFirst({ where: { id: holdId, tenantId } });
+        if (!hold) throw notFound(`Hold ${holdId}`);
+        if (hold.status === 'CONFIRMED') return;
+        if (hold.status !== 'OFFERED') {
+          throw ApplicationFailure.nonRetryable(`Hold ${holdId} is ${hold.status}`, 'HoldNotOffered');
+        }
+        await tx.hold.update({ where: { id: holdId }, data: { status: 'CONFIRMED', respondedAt: now() } });
+        await tx.waitlistEntry.update({ where: { id: hold.entryId }, data: { status: 'ACCEPTED' } });
+        await tx.slot.update({ where: { id: hold.slotId }, data: { status: 'ASSIGNED', assignedEntryId: hold.entryId } });
+        const details = { slotId: hold.slotId, entryId: hold.entryId };
+        await audit(
+          tx,
+          { tenantId, actor, action: 'hold.confirmed', entityType: 'Hold', entityId: holdId, details, dedupKey: `hold:${holdId}:CONFIRMED` },
+          { tenantId, actor, action: 'slot.assigned', entityType: 'Slot', entityId: hold.slotId, details, dedupKey: `hold:${holdId}:assigned` },
+        );
+      });
+    },
+
+    /** Moves an open hold's deadline forward (never back, so out-of-order retries are harmless). */
+    async moveHoldDeadline(input: { tenantId: string; holdId: string; expiresAt: string; actor: string }): Promise<void> {
+      const { tenantId, holdId, expiresAt, actor } = input;
+      await prisma.$transaction(async (tx) => {
+        const moved = await tx.hold.updateMany({
+          where: { id: holdId, tenantId, status: 'OFFERED', expiresAt: { lt: new Date(expiresAt) } },
+          data: { expiresAt: new Date(expiresAt) },
+        });
+        if (moved.count === 0) return;
+        await audit(tx, {
+          tenantId,
+          actor,
+          action: 'hold.extended',
+          entityType: 'Hold',
+          entityId: holdId,
+          details: { expiresAt },
+          dedupKey: `hold:${holdId}:extended:${expiresAt}`,
+        });
+      });
+    },
+
+    /** Tells the candidate who accepted that the slot is theirs. */
+    async sendConfirmation({ tenantId, holdId }: { tenantId: string; holdId: string }): Promise<NotificationResult> {
+      const hold = await loadHold(tenantId, holdId);
+      return notifier.send({
+        tenantId,
+        channel: 'EMAIL',
+        recipient: hold.entry.email,
+        idempotencyKey: `confirmation:${holdId}:email`,
+        template: {
+          name: 'waitlist.confirmation',
+          data: {
+            tenantName: hold.tenant.name,
+            customerName: hold.entry.customerName,
+            slotName: hold.slot.name,
+            startsAt: hold.slot.startsAt?.toISOString() ?? null,
+          },
+        },
+      });
+    },
+
+    /** The list ran out: the slot is UNFILLED. */
+    async closeUnfilledSlot(input: CascadeRef & { counts: OfferCounts }): Promise<void> {
+      const { tenantId, slotId, cascadeId, counts } = input;
+      await prisma.$transaction(async (tx) => {
+        await tx.slot.updateMany({ where: { id: slotId, tenantId, status: 'CASCADING' }, data: { status: 'UNFILLED' } });
+        await audit(tx, {
+          tenantId,
+          actor: CASCADE_ACTOR,
+          action: 'slot.unfilled',
+          entityType: 'Slot',
+          entityId: slotId,
+          details: { cascadeId, ...counts },
+          dedupKey: `${cascadeId}:unfilled`,
+        });
+      });
+    },
+
+    /** Escalates an unfilled slot to the tenant's admin address; skipped when the tenant has none. */
+    async sendEscalation(input: CascadeRef & { counts: OfferCounts }): Promise<SkippableNotification> {
+      const { tenantId, slotId, cascadeId, counts } = input;
+      const slot = await prisma.slot.findFirst({ where: { id: slotId, tenantId }, include: { tenant: true } });
+      if (!slot) throw notFound(`Slot ${slotId}`);
+      if (!slot.tenant.adminEmail) return { status: 'SKIPPED', reason: 'the tenant has no admin email' };
+      return notifier.send({
+        tenantId,
+        channel: 'EMAIL',
+        recipient: slot.tenant.adminEmail,
+        idempotencyKey: `escalation:${cascadeId}:email`,
+        template: {
+          name: 'waitlist.escalation',
+          data: { tenantName: slot.tenant.name, slotId, slotName: slot.name, ...counts },
+        },
+      });
+    },
+
+    /** The cascade was cancelled: a CASCADING slot goes back to OPEN, ready for another release. */
+    async reopenSlot({ tenantId, slotId, cascadeId }: CascadeRef): Promise<void> {
+      await prisma.$transaction(async (tx) => {
+        await tx.slot.updateMany({ where: { id: slotId, tenantId, status: 'CASCADING' }, data: { status: 'OPEN' } });
+        await audit(tx, {
+          tenantId,
+          actor: CASCADE_ACTOR,
+          action: 'cascade.cancelled',
+          entityType: 'Slot',
+          entityId: slotId,
+          details: { cascadeId },
+          dedupKey: `${cascadeId}:cancelled`,
+        });
+      });
+    },
+  };
+}
+
+export type WaitlistActivities = ReturnType<typeof createWaitlistActivities>;

@@ -1,0 +1,316 @@
+import { Router } from 'express';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { z } from 'zod';
+import { isValidRecipient } from '../../domain/notifications';
+import { candidateOrder } from '../../domain/candidates';
+import { MAX_EXTEND_MINUTES } from '../../domain/holds';
+import { EntryStatus } from '../../generated/prisma/enums';
+import type { PrismaClient } from '../../lib/db';
+import { waitlistCascadeId } from '../../workflows/ids';
+import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from '../../workflows/search-attributes';
+import { extendHoldUpdate, getCascadeStateQuery, waitlistCascadeWorkflow } from '../../workflows/waitlist-cascade';
+import { principalOf, requireRole } from '../auth';
+import { conflict, notFound } from '../errors';
+import { parse } from '../validation';
+
+export interface SlotsRouterDeps {
+  prisma: PrismaClient;
+  temporal: Client;
+  taskQueue: string;
+}
+
+const MAX_HOLD_MINUTES = 7 * 24 * 60;
+
+const slotParams = z.object({ slotId: z.uuid() });
+const entryParams = z.object({ slotId: z.uuid(), entryId: z.uuid() });
+const noQuery = z.object({}).strict();
+const noBody = z.union([z.undefined(), z.object({}).strict()]);
+
+const createSlotBody = z
+  .object({
+    name: z.string().trim().min(1).max(200),
+    startsAt: z.iso.datetime({ offset: true }).optional(),
+    holdMinutes: z.number().int().min(1).max(MAX_HOLD_MINUTES).optional(),
+  })
+  .strict();
+
+const joinBody = z
+  .object({
+    customerName: z.string().trim().min(1).max(200),
+    email: z.email().max(254),
+    phone: z
+      .string()
+      .refine((phone) => isValidRecipient('SMS', phone), { message: 'expected an E.164 number such as +14155550123' })
+      .optional(),
+    priority: z.number().int().min(-1000).max(1000).optional(),
+  })
+  .strict();
+
+const listQuery = z
+  .object({
+    status: z.enum(EntryStatus).optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(100),
+  })
+  .strict();
+
+const extendBody = z.object({ minutes: z.number().int().min(1).max(MAX_EXTEND_MINUTES) }).strict();
+
+function presentSlot(slot: {
+  id: string;
+  name: string;
+  startsAt: Date | null;
+  holdSeconds: number | null;
+  status: string;
+  assignedEntryId: string | null;
+  createdAt: Date;
+}) {
+  const { id, name, startsAt, holdSeconds, status, assignedEntryId, createdAt } = slot;
+  return {
+    id,
+    name,
+    startsAt,
+    holdMinutes: holdSeconds === null ? null : holdSeconds / 60,
+    status,
+    assignedEntryId,
+    createdAt,
+  };
+}
+
+function presentEntry(entry: {
+  id: string;
+  slotId: string;
+  customerName: string;
+  email: string;
+  phone: string | null;
+  priority: number;
+  status: string;
+  joinedAt: Date;
+}) {
+  const { id, slotId, customerName, email, phone, priority, status, joinedAt } = entry;
+  return { id, slotId, customerName, email, phone, priority, status, joinedAt };
+}
+
+/**
+ * Slots, their waitlists and their cascades, all scoped to the caller's tenant: another
+ * tenant's slot is simply not found. Reading and joining need any role; releasing, extending
+ * and cancelling a cascade need operator or above.
+ */
+export function createSlotsRouter({ prisma, temporal, taskQueue }: SlotsRouterDeps): Router {
+  const router = Router();
+
+  async function findSlot(tenantId: string, slotId: string) {
+    const slot = await prisma.slot.findFirst({ where: { id: slotId, tenantId } });
+    if (!slot) throw notFound('Slot', { slotId });
+    return slot;
+  }
+
+  /** Answers for a cascade that cannot take the request: 404 if it never ran, else 409. */
+  async function closedCascade(workflowId: string): Promise<never> {
+    const description = await temporal.workflow.getHandle(workflowId).describe();
+    throw conflict('CASCADE_CLOSED', `The cascade is ${description.status.name.toLowerCase()}`, {
+      workflowId,
+      status: description.status.name,
+    });
+  }
+
+  router.post('/slots', async (req, res) => {
+    parse(noQuery, req.query);
+    const body = parse(createSlotBody, req.body);
+    const { tenantId, subject } = principalOf(req);
+    const slot = await prisma.$transaction(async (tx) => {
+      const created = await tx.slot.create({
+        data: {
+          tenantId,
+          name: body.name,
+          startsAt: body.startsAt ? new Date(body.startsAt) : null,
+          holdSeconds: body.holdMinutes === undefined ? null : body.holdMinutes * 60,
+        },
+      });
+      await tx.auditLog.create({
+        data: {
+          tenantId,
+          actor: subject,
+          action: 'slot.created',
+          entityType: 'Slot',
+          entityId: created.id,
+          details: body,
+        },
+      });
+      return created;
+    });
+    res.status(201).location(`/api/v1/slots/${slot.id}`).json(presentSlot(slot));
+  });
+
+  router.get('/slots/:slotId', async (req, res) => {
+    const { slotId } = parse(slotParams, req.params);
+    parse(noQuery, req.query);
+    const { tenantId } = principalOf(req);
+    const slot = await findSlot(tenantId, slotId);
+    const waiting = await prisma.waitlistEntry.count({ where: { slotId, status: 'WAITING' } });
+    res.json({ ...presentSlot(slot), waiting });
+  });
+
+  router.post('/slots/:slotId/waitlist', async (req, res) => {
+    const { slotId } = parse(slotParams, req.params);
+    parse(noQuery, req.query);
+    const body = parse(joinBody, req.body);
+    const { tenantId, subject } = principalOf(req);
+    await findSlot(tenantId, slotId);
+    const entry = await prisma.$transaction(async (tx) => {
+      const already = await tx.waitlistEntry.findFirst({
+        where: { slotId, email: { equals: body.email, mode: 'insensitive' }, status: { in: ['WAITING', 'OFFERED'] } },
+      });
+      if (already) {
+        throw conflict('ALREADY_ON_WAITLIST', 'This email is already waiting for this slot', { entryId: already.id });
+      }
+      const created = await tx.waitlistEntry.create({ data: { tenantId, slotId, ...body } });
+      await tx.auditLog.create({
+        data: {
+          tenantId,
+          actor: subject,
+          action: 'waitlist.joined',
+          entityType: 'WaitlistEntry',
+          entityId: created.id,
+          details: { slotId, priority: created.priority },
+        },
+      });
+      return created;
+    });
+    res.status(201).location(`/api/v1/slots/${slotId}/waitlist/${entry.id}`).json(presentEntry(entry));
+  });
+
+  router.get('/slots/:slotId/waitlist', async (req, res) => {
+    const { slotId } = parse(slotParams, req.params);
+    const { status, limit } = parse(listQuery, req.query);
+    const { tenantId } = principalOf(req);
+    await findSlot(tenantId, slotId);
+    const entries = await prisma.waitlistEntry.findMany({
+      where: { tenantId, slotId, ...(status ? { status } : {}) },
+      orderBy: [...candidateOrder],
+      take: limit,
+    });
+    res.json({ entries: entries.map(presentEntry) });
+  });
+
+  router.delete('/slots/:slotId/waitlist/:entryId', async (req, res) => {
+    const { slotId, entryId } = parse(entryParams, req.params);
+    parse(noQuery, req.query);
+    const { tenantId, subject } = principalOf(req);
+    const entry = await prisma.waitlistEntry.findFirst({ where: { id: entryId, slotId, tenantId } });
+    if (!entry) throw notFound('Waitlist entry', { entryId });
+    if (entry.status === 'OFFERED' || entry.status === 'ACCEPTED') {
+      throw conflict('ENTRY_LOCKED', `The entry is ${entry.status.toLowerCase()} and cannot be removed now`, {
+        status: entry.status,
+      });
+    }
+    if (entry.status !== 'REMOVED') {
+      await prisma.$transaction(async (tx) => {
+        // Guarded by the status read above, so an offer made meanwhile is not silently removed.
+        const removed = await tx.waitlistEntry.updateMany({
+          where: { id: entryId, status: entry.status },
+          data: { status: 'REMOVED' },
+        });
+        if (removed.count === 0) throw conflict('ENTRY_CHANGED', 'The entry changed meanwhile; try again');
+        await tx.auditLog.create({
+          data: {
+            tenantId,
+            actor: subject,
+            action: 'waitlist.removed',
+            entityType: 'WaitlistEntry',
+            entityId: entryId,
+          },
+        });
+      });
+    }
+    res.status(204).end();
+  });
+
+  router.post('/slots/:slotId/release', requireRole('operator'), async (req, res) => {
+    const { slotId } = parse(slotParams, req.params);
+    parse(noQuery, req.query);
+    parse(noBody, req.body);
+    const { tenantId, subject } = principalOf(req);
+    const slot = await findSlot(tenantId, slotId);
+    if (slot.status === 'ASSIGNED') {
+      throw conflict('SLOT_ASSIGNED', 'The slot is already assigned', { assignedEntryId: slot.assignedEntryId });
+    }
+    const workflowId = waitlistCascadeId(tenantId, slotId);
+    const handle = await temporal.workflow.start(waitlistCascadeWorkflow, {
+      taskQueue,
+      workflowId,
+      args: [{ tenantId, slotId }],
+      // A repeat while the cascade runs joins it; once it has closed, a new release starts afresh.
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      typedSearchAttributes: [
+        { key: TenantIdKey, value: tenantId },
+        { key: BusinessKeyKey, value: slotId },
+        { key: FlowStatusKey, value: 'OFFERING' },
+      ],
+    });
+    await prisma.auditLog.create({
+      data: {
+        tenantId,
+        actor: subject,
+        action: 'slot.release-requested',
+        entityType: 'Slot',
+        entityId: slotId,
+        details: { workflowId, runId: handle.firstExecutionRunId },
+      },
+    });
+    res.status(202).location(`/api/v1/slots/${slotId}/cascade`).json({ workflowId, runId: handle.firstExecutionRunId });
+  });
+
+  router.get('/slots/:slotId/cascade', async (req, res) => {
+    const { slotId } = parse(slotParams, req.params);
+    parse(noQuery, req.query);
+    const { tenantId } = principalOf(req);
+    await findSlot(tenantId, slotId);
+    const state = await temporal.workflow.getHandle(waitlistCascadeId(tenantId, slotId)).query(getCascadeStateQuery);
+    res.json(state);
+  });
+
+  router.post('/slots/:slotId/cascade/extend', requireRole('operator'), async (req, res) => {
+    const { slotId } = parse(slotParams, req.params);
+    parse(noQuery, req.query);
+    const { minutes } = parse(extendBody, req.body);
+    const { tenantId, subject } = principalOf(req);
+    await findSlot(tenantId, slotId);
+    const workflowId = waitlistCascadeId(tenantId, slotId);
+    try {
+      const extended = await temporal.workflow
+        .getHandle(workflowId)
+        .executeUpdate(extendHoldUpdate, { args: [{ minutes, actor: subject }] });
+      res.json(extended);
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) await closedCascade(workflowId);
+      throw error;
+    }
+  });
+
+  router.post('/slots/:slotId/cascade/cancel', requireRole('operator'), async (req, res) => {
+    const { slotId } = parse(slotParams, req.params);
+    parse(noQuery, req.query);
+    parse(noBody, req.body);
+    const { tenantId, subject } = principalOf(req);
+    await findSlot(tenantId, slotId);
+    const workflowId = waitlistCascadeId(tenantId, slotId);
+    const handle = temporal.workflow.getHandle(workflowId);
+    const description = await handle.describe();
+    if (description.status.name !== 'RUNNING') await closedCascade(workflowId);
+    await handle.cancel();
+    await prisma.auditLog.create({
+      data: {
+        tenantId,
+        actor: subject,
+        action: 'cascade.cancel-requested',
+        entityType: 'Slot',
+        entityId: slotId,
+        details: { workflowId, runId: description.runId },
+      },
+    });
+    res.status(202).json({ workflowId, runId: description.runId, status: 'cancelling' });
+  });
+
+  return router;
+}

@@ -1,0 +1,124 @@
+/**
+ * Message content and recipient rules for every channel. Pure: no transport, no database, no
+ * Node built-ins, so any flow (or a queue-based baseline) renders and validates messages alike.
+ */
+
+export type NotificationChannel = 'EMAIL' | 'SMS';
+
+/** A rendered message; SMS has no subject. */
+export interface RenderedMessage {
+  subject: string | null;
+  text: string;
+}
+
+export type OfferDecision = 'accept' | 'decline';
+
+/**
+ * Every template Holdfast sends, with the data each one needs. Times are ISO-8601 strings: a
+ * template request may cross an activity boundary, where payloads are JSON.
+ */
+export type NotificationTemplate =
+  | {
+      name: 'waitlist.offer';
+      data: {
+        tenantName: string;
+        customerName: string;
+        slotName: string;
+        startsAt: string | null;
+        expiresAt: string;
+        acceptUrl: string;
+        declineUrl: string;
+      };
+    }
+  | {
+      name: 'waitlist.confirmation';
+      data: { tenantName: string; customerName: string; slotName: string; startsAt: string | null };
+    }
+  | {
+      name: 'waitlist.escalation';
+      data: {
+        tenantName: string;
+        slotId: string;
+        slotName: string;
+        offered: number;
+        declined: number;
+        expired: number;
+        unreachable: number;
+      };
+    };
+
+export type TemplateName = NotificationTemplate['name'];
+
+const EMAIL = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:"]+$/;
+/** E.164: a plus, a country code and up to 15 digits in all. */
+const PHONE = /^\+[1-9]\d{6,14}$/;
+
+/** Whether a recipient can be sent to on a channel at all; no retry fixes one that cannot. */
+export function isValidRecipient(channel: NotificationChannel, recipient: string): boolean {
+  return channel === 'EMAIL' ? recipient.length <= 254 && EMAIL.test(recipient) : PHONE.test(recipient);
+}
+
+/** `2026-11-25 14:30 UTC`: unambiguous in any mail client and stable in tests. */
+export function formatUtc(date: Date | string): string {
+  return `${new Date(date).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+/**
+ * The link a candidate follows to answer an offer. It opens a confirmation page (a GET never
+ * acts, so mail scanners that prefetch links cannot accept or decline for anyone); the page
+ * POSTs `{ token, decision }` to the same path. Scripts can read both parameters off the link.
+ */
+export function offerResponseUrl(publicBaseUrl: string, token: string, decision: OfferDecision): string {
+  const query = new URLSearchParams({ token, decision });
+  return `${publicBaseUrl.replace(/\/$/, '')}/api/v1/offers/respond?${query.toString()}`;
+}
+
+/** Renders a template for a channel. */
+export function renderNotification(channel: NotificationChannel, template: NotificationTemplate): RenderedMessage {
+  switch (template.name) {
+    case 'waitlist.offer': {
+      const { tenantName, customerName, slotName, startsAt, expiresAt, acceptUrl, declineUrl } = template.data;
+      const when = startsAt ? ` (${formatUtc(startsAt)})` : '';
+      if (channel === 'SMS') {
+        return {
+          subject: null,
+          text: `${tenantName}: ${slotName}${when} is free for you until ${formatUtc(expiresAt)}. Accept: ${acceptUrl} Decline: ${declineUrl}`,
+        };
+      }
+      return {
+        subject: `A place is free for you: ${slotName}`,
+        text: [
+          `Hello ${customerName},`,
+          '',
+          `${slotName}${when} at ${tenantName} has become free, and it is held for you until ${formatUtc(expiresAt)}.`,
+          '',
+          `Accept it: ${acceptUrl}`,
+          `Decline it: ${declineUrl}`,
+          '',
+          'If you do nothing, the place goes to the next person on the waitlist when the hold ends.',
+        ].join('\n'),
+      };
+    }
+    case 'waitlist.confirmation': {
+      const { tenantName, customerName, slotName, startsAt } = template.data;
+      const when = startsAt ? ` on ${formatUtc(startsAt)}` : '';
+      const text = `Hello ${customerName}, ${slotName}${when} at ${tenantName} is confirmed for you.`;
+      return channel === 'SMS' ? { subject: null, text } : { subject: `Confirmed: ${slotName}`, text };
+    }
+    case 'waitlist.escalation': {
+      const { tenantName, slotId, slotName, offered, declined, expired, unreachable } = template.data;
+      const text = [
+        `${slotName} (${slotId}) at ${tenantName} could not be filled from its waitlist.`,
+        '',
+        `Offers made: ${offered}; declined: ${declined}; expired: ${expired}; unreachable: ${unreachable}.`,
+        'The slot is marked UNFILLED. Add people to the waitlist and release it again to restart the cascade.',
+      ].join('\n');
+      return { subject: channel === 'SMS' ? null : `Unfilled: ${slotName}`, text };
+    }
+  }
+}
+
+/** The http(s) URLs in a message body, in order, without trailing punctuation. */
+export function extractLinks(text: string): string[] {
+  return (text.match(/https?:\/\/[^\s<>"']+/g) ?? []).map((link) => link.replace(/[.,;:!?)]+$/, ''));
+}

@@ -1,0 +1,191 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { startApi, type RunningApi } from '../api/server';
+import { loadConfigOrExit } from '../lib/config';
+import { createPrismaClient } from '../lib/db';
+import { signDevToken } from '../lib/dev-token';
+import { createLogger } from '../lib/logger';
+import { demoTenant, seed } from '../prisma/seed';
+import { installRuntime, startWorker, type RunningWorker } from '../workers/main';
+import { startDevMailCatcher } from './stack/dev-mail-catcher';
+import { startDevSmsSink } from './stack/dev-sms-sink';
+import { applyMigrations } from './stack/migrate';
+import { isListening } from './stack/ports';
+import { startEmbeddedPostgres } from './stack/postgres';
+import { readTemporalBinaries } from './stack/temporal-binaries';
+import { startTemporalDevServer } from './stack/temporal-dev-server';
+
+/**
+ * `npm run dev`: the whole system on embedded defaults, no Docker.
+ *
+ * Starts what is not configured — a Temporal dev server (SQLite under .data/), an embedded
+ * PostgreSQL (under .data/), a loopback SMTP catcher and SMS sink feeding the dev outbox —
+ * then runs the worker and the API in this process. A variable that points at a real
+ * service (TEMPORAL_ADDRESS, DATABASE_URL, SMTP_URL, SMS_PROVIDER_URL) replaces the embedded one.
+ */
+
+const root = path.resolve(__dirname, '..');
+const dataDir = path.resolve(process.env.HOLDFAST_DATA_DIR ?? path.join(root, '.data'));
+const ports = {
+  temporal: Number(process.env.DEV_TEMPORAL_PORT ?? 7233),
+  temporalUi: Number(process.env.DEV_TEMPORAL_UI_PORT ?? 8233),
+  postgres: Number(process.env.DEV_POSTGRES_PORT ?? 54320),
+  smtp: Number(process.env.DEV_SMTP_PORT ?? 1025),
+  sms: Number(process.env.DEV_SMS_PORT ?? 1026),
+};
+
+type Stop = () => Promise<void>;
+
+async function ensurePortFree(port: number, what: string, variable: string): Promise<void> {
+  if (await isListening(port)) {
+    throw new Error(
+      `Port ${port} is already in use, so the embedded ${what} cannot start. ` +
+        `Stop whatever holds it (an earlier \`npm run dev\`?), or set ${variable} to use an existing service.`,
+    );
+  }
+}
+
+async function main(): Promise<void> {
+  fs.mkdirSync(path.join(dataDir, 'logs'), { recursive: true });
+  const stops: Array<{ name: string; stop: Stop }> = [];
+  const say = (line: string) => process.stdout.write(`[dev] ${line}\n`);
+  let shuttingDown = false;
+
+  const stopAll = async (reason: string, exitCode: number) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    say(`${reason}: stopping…`);
+    for (const { name, stop } of stops.reverse()) {
+      try {
+        await stop();
+        say(`stopped ${name}`);
+      } catch (error) {
+        say(`could not stop ${name} cleanly: ${String(error)}`);
+        exitCode = exitCode || 1;
+      }
+    }
+    process.exit(exitCode);
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (shuttingDown) {
+        say('second signal: exiting now');
+        process.exit(130);
+      }
+      void stopAll(signal, 0);
+    });
+  }
+
+  try {
+    const env: NodeJS.ProcessEnv = { APP_ENV: 'development', ...process.env };
+
+    if (!env.DATABASE_URL) {
+      await ensurePortFree(ports.postgres, 'PostgreSQL', 'DATABASE_URL');
+      say(`starting embedded PostgreSQL on 127.0.0.1:${ports.postgres} (data in ${path.join(dataDir, 'postgres')})`);
+      const postgres = await startEmbeddedPostgres({
+        dataDir: path.join(dataDir, 'postgres'),
+        port: ports.postgres,
+        database: 'holdfast',
+        persistent: true,
+      });
+      stops.push({ name: 'PostgreSQL', stop: postgres.stop });
+      env.DATABASE_URL = postgres.databaseUrl;
+    } else {
+      say('using DATABASE_URL');
+    }
+    say('applying migrations');
+    await applyMigrations(env.DATABASE_URL, { quiet: true });
+
+    let temporalUi: string | undefined;
+    if (!env.TEMPORAL_ADDRESS) {
+      const { cliPath } = readTemporalBinaries();
+      if (!cliPath) throw new Error('No Temporal CLI is provisioned: run `npm run temporal:provision`.');
+      await ensurePortFree(ports.temporal, 'Temporal server', 'TEMPORAL_ADDRESS');
+      await ensurePortFree(ports.temporalUi, 'Temporal Web UI', 'TEMPORAL_ADDRESS');
+      say(
+        `starting Temporal dev server on 127.0.0.1:${ports.temporal} (state in ${path.join(dataDir, 'temporal.sqlite')})`,
+      );
+      const temporal = await startTemporalDevServer({
+        cliPath,
+        port: ports.temporal,
+        uiPort: ports.temporalUi,
+        dbFilename: path.join(dataDir, 'temporal.sqlite'),
+        logFile: path.join(dataDir, 'logs', 'temporal.log'),
+      });
+      stops.push({ name: 'Temporal dev server', stop: temporal.stop });
+      env.TEMPORAL_ADDRESS = temporal.address;
+      temporalUi = temporal.uiUrl;
+    } else {
+      say(`using TEMPORAL_ADDRESS=${env.TEMPORAL_ADDRESS}`);
+    }
+
+    const outboxFile = path.join(dataDir, 'outbox.jsonl');
+    if (!env.SMTP_URL) {
+      await ensurePortFree(ports.smtp, 'SMTP catcher', 'SMTP_URL');
+      const catcher = await startDevMailCatcher({ port: ports.smtp, outboxFile });
+      stops.push({ name: 'SMTP catcher', stop: catcher.stop });
+      env.SMTP_URL = `smtp://127.0.0.1:${catcher.port}`;
+      env.DEV_OUTBOX_FILE ??= outboxFile;
+    }
+    if (!env.SMS_PROVIDER_URL) {
+      await ensurePortFree(ports.sms, 'SMS sink', 'SMS_PROVIDER_URL');
+      const sink = await startDevSmsSink({ port: ports.sms, outboxFile });
+      stops.push({ name: 'SMS sink', stop: sink.stop });
+      env.SMS_PROVIDER_URL = sink.url;
+      env.DEV_OUTBOX_FILE ??= outboxFile;
+    }
+
+    const config = loadConfigOrExit(env);
+    const prisma = createPrismaClient(env.DATABASE_URL, { maxConnections: 2 });
+    await seed(prisma);
+    await prisma.$disconnect();
+
+    const workerLogger = createLogger(config, 'worker');
+    installRuntime(config, workerLogger, { shutdownSignals: [] });
+    const worker: RunningWorker = await startWorker(config, workerLogger);
+    stops.push({
+      name: 'worker',
+      stop: async () => {
+        worker.worker.shutdown();
+        await worker.done;
+      },
+    });
+    worker.done.catch((error: unknown) => {
+      workerLogger.fatal({ err: error }, 'worker failed');
+      void stopAll('worker failed', 1);
+    });
+
+    const api: RunningApi = await startApi(config, createLogger(config, 'api'));
+    stops.push({ name: 'API', stop: api.close });
+
+    const token = await signDevToken(config.auth, { tenantId: demoTenant.id, roles: ['tenant-admin'] });
+    const apiUrl = `http://localhost:${config.api.port}`;
+    say('ready');
+    process.stdout.write(
+      [
+        '',
+        `  API             ${apiUrl}   (readiness: ${apiUrl}/readyz)`,
+        `  Temporal        ${env.TEMPORAL_ADDRESS}   namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}`,
+        temporalUi ? `  Web UI          ${temporalUi}` : undefined,
+        `  PostgreSQL      ${env.DATABASE_URL.replace(/:[^:@/]+@/, ':***@')}`,
+        config.devOutboxFile
+          ? `  Dev outbox      ${apiUrl}/api/v1/dev/outbox   (file ${config.devOutboxFile})`
+          : undefined,
+        `  Worker metrics  http://localhost:${config.worker.metricsPort}/metrics`,
+        '',
+        `  A tenant-admin token for the demo tenant "${demoTenant.id}" (8 hours):`,
+        `  export TOKEN=${token}`,
+        '',
+        '  Ctrl-C stops everything.',
+        '',
+      ]
+        .filter((line) => line !== undefined)
+        .join('\n') + '\n',
+    );
+  } catch (error) {
+    say(`start-up failed: ${error instanceof Error ? error.message : String(error)}`);
+    await stopAll('start-up failed', 1);
+  }
+}
+
+void main();

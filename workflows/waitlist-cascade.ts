@@ -1,0 +1,439 @@
+import {
+  allHandlersFinished,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineUpdate,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { OfferCounts } from '../activities/waitlist';
+import { CASCADE_ACTOR, CascadeRejection, HoldRejection, MAX_EXTEND_MINUTES } from '../domain/holds';
+import { FailureType } from './errors';
+import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
+
+// Database writes retry until the database is back: giving up would strand a hold or a slot
+// mid-change, and every write is idempotent.
+const { beginCascade, pickNextCandidate, createHold, settleHold, confirmHold, moveHoldDeadline, closeUnfilledSlot, reopenSlot } =
+  proxyActivities<Activities>({
+    startToCloseTimeout: '30 seconds',
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+  });
+
+// Messages: 1 s, 2 s, 4 s, 8 s, then give up (5 attempts), and never retry what cannot succeed.
+const { sendOfferNotification, sendConfirmation, sendEscalation } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: [
+      FailureType.InvalidRecipient,
+      FailureType.ProviderRejected,
+      FailureType.ChannelNotConfigured,
+      FailureType.NotFound,
+    ],
+  },
+});
+
+/** Offers kept in the state (and carried across continue-as-new); older ones are only counted. */
+export const OFFER_HISTORY_LIMIT = 20;
+
+/** Rounds per run before continuing as new, unless the input says otherwise. */
+export const DEFAULT_MAX_ROUNDS_PER_RUN = 100;
+
+/** What became of one offer. UNREACHABLE: no message could be delivered, so the hold was released. */
+export type OfferOutcome = 'CONFIRMED' | 'DECLINED' | 'EXPIRED' | 'UNREACHABLE' | 'RELEASED';
+
+export type CascadeStatus = 'OFFERING' | 'CONFIRMED' | 'UNFILLED' | 'CANCELLED' | 'ALREADY_ASSIGNED';
+
+/** The open offer. */
+export interface CurrentHold {
+  holdId: string;
+  entryId: string;
+  customerName: string;
+  round: number;
+  offeredAt: string;
+  expiresAt: string;
+}
+
+export interface OfferRecord extends CurrentHold {
+  outcome: OfferOutcome;
+  settledAt: string;
+}
+
+export interface OfferTotals extends OfferCounts {
+  confirmed: number;
+  released: number;
+}
+
+/** What `getCascadeState` answers. */
+export interface CascadeState {
+  tenantId: string;
+  slotId: string;
+  cascadeId: string;
+  status: CascadeStatus;
+  /** Rounds that made an offer, across every run of this cascade. */
+  round: number;
+  currentHold: CurrentHold | null;
+  /** The latest {@link OFFER_HISTORY_LIMIT} offers, oldest first. */
+  offers: OfferRecord[];
+  /** Counts over every offer, including those no longer listed. */
+  totals: OfferTotals;
+  startedAt: string;
+}
+
+/** State handed from one run to the next by continue-as-new. */
+export interface CarriedCascade {
+  cascadeId: string;
+  round: number;
+  startedAt: string;
+  offers: OfferRecord[];
+  totals: OfferTotals;
+}
+
+export interface WaitlistCascadeInput {
+  tenantId: string;
+  slotId: string;
+  /** Continue-as-new after this many rounds in one run, even unsuggested; default {@link DEFAULT_MAX_ROUNDS_PER_RUN}. */
+  maxRoundsPerRun?: number;
+  /** Set by continue-as-new only. */
+  carried?: CarriedCascade;
+}
+
+export interface WaitlistCascadeResult {
+  outcome: 'confirmed' | 'unfilled' | 'already-assigned';
+  slotId: string;
+  rounds: number;
+  acceptedEntryId: string | null;
+  totals: OfferTotals;
+}
+
+/** A candidate's answer. The API has verified the signed token and passes only its hash. */
+export interface OfferResponseInput {
+  tokenHash: string;
+}
+
+export interface OfferResponseResult {
+  status: 'confirmed' | 'declined';
+}
+
+export interface ExtendHoldInput {
+  minutes: number;
+  /** Who asked, for the audit log. */
+  actor: string;
+}
+
+export interface ExtendHoldResult {
+  holdId: string;
+  expiresAt: string;
+}
+
+/** The cascade's state: slot, round, open hold and recent offers. */
+export const getCascadeStateQuery = defineQuery<CascadeState>('getCascadeState');
+
+/**
+ * Accepts the open offer. Returns once the slot is assigned in the database.
+ * Rejected (validator) with HOLD_SUPERSEDED, ALREADY_RESPONDED or HOLD_EXPIRED.
+ */
+export const acceptOfferUpdate = defineUpdate<OfferResponseResult, [OfferResponseInput]>('accept');
+
+/** Declines the open offer; returns once the hold is recorded as declined. Rejected as for accept. */
+export const declineOfferUpdate = defineUpdate<OfferResponseResult, [OfferResponseInput]>('decline');
+
+/**
+ * Moves the open hold's deadline `minutes` later (1..1440) and writes the new expiresAt.
+ * Rejected with NO_ACTIVE_HOLD when no offer is open, INVALID_EXTENSION for a bad amount.
+ */
+export const extendHoldUpdate = defineUpdate<ExtendHoldResult, [ExtendHoldInput]>('extendHold');
+
+const totalOf: Record<OfferOutcome, keyof OfferTotals> = {
+  CONFIRMED: 'confirmed',
+  DECLINED: 'declined',
+  EXPIRED: 'expired',
+  UNREACHABLE: 'unreachable',
+  RELEASED: 'released',
+};
+
+const emptyTotals = (): OfferTotals => ({ offered: 0, confirmed: 0, declined: 0, expired: 0, unreachable: 0, released: 0 });
+
+const reject = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
+
+/** The private side of the open hold: what the validators check, never shown by the query. */
+interface OpenHold {
+  tokenHash: string;
+  response?: 'accept' | 'decline';
+  /** Set once the cascade has decided the hold's fate, so late responses and extensions are refused. */
+  settling?: boolean;
+}
+
+/**
+ * Offers a freed slot to its waitlist, one candidate at a time, until someone accepts or the
+ * list runs out. Each round: pick the best WAITING entry, create a hold with a signed response
+ * token, notify by email (and SMS), then wait for an answer until the hold expires — a durable
+ * timer, so nothing polls. Decline, expiry and undeliverable notifications all move on to the
+ * next round.
+ *
+ * Outcomes: `confirmed` (slot ASSIGNED), `unfilled` (list exhausted: slot UNFILLED, admin
+ * escalated), `already-assigned` (nothing to do). Cancellation releases the open hold and
+ * reopens the slot in non-cancellable cleanup, then rethrows, so the run shows as Cancelled.
+ *
+ * Continues as new when the server suggests it or after `maxRoundsPerRun` rounds, carrying the
+ * round counter, the totals and the latest offers, so history stays bounded for any list size.
+ *
+ * @param input the tenant and slot; `carried` only from continue-as-new.
+ */
+export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Promise<WaitlistCascadeResult> {
+  const { tenantId, slotId } = input;
+  const info = workflowInfo();
+  const state: CascadeState = {
+    tenantId,
+    slotId,
+    cascadeId: input.carried?.cascadeId ?? `${info.workflowId}:${info.firstExecutionRunId}`,
+    status: 'OFFERING',
+    round: input.carried?.round ?? 0,
+    currentHold: null,
+    offers: input.carried?.offers ?? [],
+    totals: input.carried?.totals ?? emptyTotals(),
+    startedAt: input.carried?.startedAt ?? new Date().toISOString(),
+  };
+  const ref = { tenantId, slotId, cascadeId: state.cascadeId };
+  let open: OpenHold | undefined;
+  /** Outcomes of this run's settled holds, for update handlers waiting on them. */
+  const settled = new Map<string, OfferOutcome>();
+
+  const validateResponse = ({ tokenHash }: OfferResponseInput) => {
+    if (!open || !state.currentHold || open.tokenHash !== tokenHash) {
+      throw reject(HoldRejection.Superseded, 'This offer is no longer open');
+    }
+    if (open.response) throw reject(HoldRejection.AlreadyResponded, 'This offer has already been answered');
+    // Date.now() is workflow time here: deterministic, and the same clock as the hold's timer.
+    if (open.settling || Date.now() >= Date.parse(state.currentHold.expiresAt)) {
+      throw reject(HoldRejection.Expired, 'The hold on this offer has expired');
+    }
+  };
+  const respond = (decision: 'accept' | 'decline') => async (): Promise<OfferResponseResult> => {
+    const holdId = state.currentHold!.holdId;
+    open!.response = decision;
+    await condition(() => settled.has(holdId));
+    return { status: settled.get(holdId) === 'CONFIRMED' ? 'confirmed' : 'declined' };
+  };
+
+  setHandler(getCascadeStateQuery, () => state);
+  setHandler(acceptOfferUpdate, respond('accept'), { validator: validateResponse });
+  setHandler(declineOfferUpdate, respond('decline'), { validator: validateResponse });
+  setHandler(
+    extendHoldUpdate,
+    async ({ minutes, actor }) => {
+      const hold = state.currentHold!;
+      const expiresAt = new Date(Date.parse(hold.expiresAt) + minutes * 60_000).toISOString();
+      // The deadline moves before the write, so the running timer cannot expire the hold meanwhile.
+      hold.expiresAt = expiresAt;
+      await moveHoldDeadline({ tenantId, holdId: hold.holdId, expiresAt, actor });
+      return { holdId: hold.holdId, expiresAt };
+    },
+    {
+      validator: ({ minutes }) => {
+        if (!Number.isInteger(minutes) || minutes < 1 || minutes > MAX_EXTEND_MINUTES) {
+          throw reject(CascadeRejection.InvalidExtension, `minutes must be a whole number from 1 to ${MAX_EXTEND_MINUTES}`);
+        }
+        if (!open || !state.currentHold || open.response || open.settling || Date.now() >= Date.parse(state.currentHold.expiresAt)) {
+          throw reject(CascadeRejection.NoActiveHold, 'There is no open offer to extend');
+        }
+      },
+    },
+  );
+
+  upsertSearchAttributes([
+    { key: TenantIdKey, value: tenantId },
+    { key: BusinessKeyKey, value: slotId },
+    { key: FlowStatusKey, value: 'OFFERING' },
+  ]);
+
+  const setStatus = (status: CascadeStatus) => {
+    state.status = status;
+    upsertSearchAttributes([{ key: FlowStatusKey, value: status }]);
+  };
+
+  const record = (outcome: OfferOutcome) => {
+    const hold = state.currentHold!;
+    state.offers.push({ ...hold, outcome, settledAt: new Date().toISOString() });
+    if (state.offers.length > OFFER_HISTORY_LIMIT) state.offers.splice(0, state.offers.length - OFFER_HISTORY_LIMIT);
+    state.totals[totalOf[outcome]] += 1;
+    settled.set(hold.holdId, outcome);
+    state.currentHold = null;
+    open = undefined;
+  };
+
+  const counts = (): OfferCounts => {
+    const { offered, declined, expired, unreachable } = state.totals;
+    return { offered, declined, expired, unreachable };
+  };
+
+  const result = (outcome: WaitlistCascadeResult['outcome'], acceptedEntryId: string | null = null) => ({
+    outcome,
+    slotId,
+    rounds: state.round,
+    acceptedEntryId,
+    totals: state.totals,
+  });
+
+  /** Waits for an answer until the (movable) deadline; undefined means the hold expired. */
+  async function awaitResponse(hold: OpenHold): Promise<'accept' | 'decline' | undefined> {
+    for (;;) {
+      const deadline = state.currentHold!.expiresAt;
+      const remaining = Date.parse(deadline) - Date.now();
+      if (hold.response || remaining <= 0) return hold.response;
+      // Wakes on an answer, or on an extension moving the deadline (then waits again), or times out.
+      await condition(() => hold.response !== undefined || state.currentHold!.expiresAt !== deadline, remaining);
+    }
+  }
+
+  /** One offer; answers the accepted entry's ID when the slot is taken. */
+  async function offerRound(): Promise<string | undefined> {
+    const { candidate, holdMs } = await pickNextCandidate({ tenantId, slotId });
+    if (!candidate) return undefined;
+    const round = state.round + 1;
+    const hold = await createHold({
+      ...ref,
+      round,
+      entryId: candidate.entryId,
+      expiresAt: new Date(Date.now() + holdMs).toISOString(),
+    });
+    // The candidate stopped waiting between pick and hold: pick again for the same round.
+    if (!hold) return offerRound();
+
+    state.round = round;
+    state.totals.offered += 1;
+    state.currentHold = {
+      holdId: hold.holdId,
+      entryId: hold.entryId,
+      customerName: candidate.customerName,
+      round,
+      offeredAt: new Date().toISOString(),
+      expiresAt: hold.expiresAt,
+    };
+    const current: OpenHold = { tokenHash: hold.tokenHash };
+    open = current;
+
+    const channels = candidate.hasPhone ? (['EMAIL', 'SMS'] as const) : (['EMAIL'] as const);
+    const sends = await Promise.allSettled(
+      channels.map((channel) => sendOfferNotification({ tenantId, holdId: hold.holdId, channel })),
+    );
+    const delivered = sends.some((send) => send.status === 'fulfilled' && send.value.status !== 'SKIPPED');
+    if (!delivered && !current.response) {
+      current.settling = true;
+      log.warn('Offer could not be delivered; releasing the hold', {
+        holdId: hold.holdId,
+        errors: sends.map((send) => (send.status === 'rejected' ? String(send.reason) : send.value.status)),
+      });
+      await settleHold({
+        tenantId,
+        holdId: hold.holdId,
+        outcome: 'RELEASED',
+        entryStatus: 'UNREACHABLE',
+        actor: CASCADE_ACTOR,
+        reason: 'notification failed',
+      });
+      record('UNREACHABLE');
+      return undefined;
+    }
+
+    const response = await awaitResponse(current);
+    current.settling = true;
+    if (response === 'accept') {
+      await confirmHold({ tenantId, holdId: hold.holdId, actor: `candidate:${hold.entryId}` });
+      record('CONFIRMED');
+      return hold.entryId;
+    }
+    if (response === 'decline') {
+      await settleHold({
+        tenantId,
+        holdId: hold.holdId,
+        outcome: 'DECLINED',
+        entryStatus: 'DECLINED',
+        actor: `candidate:${hold.entryId}`,
+      });
+      record('DECLINED');
+    } else {
+      await settleHold({ tenantId, holdId: hold.holdId, outcome: 'EXPIRED', entryStatus: 'EXPIRED', actor: CASCADE_ACTOR });
+      record('EXPIRED');
+    }
+    return undefined;
+  }
+
+  async function run(): Promise<WaitlistCascadeResult> {
+    if (!input.carried) {
+      const begun = await beginCascade(ref);
+      if (begun.status === 'assigned') {
+        setStatus('ALREADY_ASSIGNED');
+        return result('already-assigned');
+      }
+    }
+    const maxRounds = input.maxRoundsPerRun ?? DEFAULT_MAX_ROUNDS_PER_RUN;
+    for (let roundsThisRun = 0; ; roundsThisRun += 1) {
+      if (workflowInfo().continueAsNewSuggested || roundsThisRun >= maxRounds) {
+        await condition(allHandlersFinished);
+        const carried: CarriedCascade = {
+          cascadeId: state.cascadeId,
+          round: state.round,
+          startedAt: state.startedAt,
+          offers: state.offers,
+          totals: state.totals,
+        };
+        return continueAsNew<typeof waitlistCascadeWorkflow>({ ...input, carried });
+      }
+      const roundBefore = state.round;
+      const acceptedEntryId = await offerRound();
+      if (acceptedEntryId) {
+        setStatus('CONFIRMED');
+        await sendConfirmation({ tenantId, holdId: state.offers[state.offers.length - 1]!.holdId }).catch((error: unknown) =>
+          log.warn('Confirmation could not be sent; the slot stays assigned', { error: String(error) }),
+        );
+        return result('confirmed', acceptedEntryId);
+      }
+      if (state.round === roundBefore) {
+        // No offer was made: nobody is WAITING any more.
+        await closeUnfilledSlot({ ...ref, counts: counts() });
+        setStatus('UNFILLED');
+        await sendEscalation({ ...ref, counts: counts() }).catch((error: unknown) =>
+          log.warn('Escalation could not be sent; the slot stays unfilled', { error: String(error) }),
+        );
+        return result('unfilled');
+      }
+    }
+  }
+
+  try {
+    const outcome = await run();
+    await condition(allHandlersFinished);
+    return outcome;
+  } catch (error) {
+    if (!isCancellation(error)) throw error;
+    await CancellationScope.nonCancellable(async () => {
+      const hold = state.currentHold;
+      if (hold && open) {
+        // The candidate never had a fair chance to answer, so they keep their place.
+        await settleHold({
+          tenantId,
+          holdId: hold.holdId,
+          outcome: 'RELEASED',
+          entryStatus: 'WAITING',
+          actor: CASCADE_ACTOR,
+          reason: 'cascade cancelled',
+        });
+        record('RELEASED');
+      }
+      await reopenSlot(ref);
+      if (state.status === 'OFFERING') setStatus('CANCELLED');
+    });
+    throw error;
+  }
+}
