@@ -30,84 +30,79 @@ const duration = z.string().regex(/^\d+(\.\d+)?\s*(ms|milliseconds?|s|seconds?|m
   message: "expected a duration such as '30 seconds' or '5m'",
 });
 
-const environmentSchema = z
-  .object({
-    APP_ENV: z.enum(['development', 'test', 'production']).default('development'),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+const environmentSchema = z.object({
+  APP_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
-    API_HOST: z.string().default('0.0.0.0'),
-    API_PORT: port.default(3000),
-    API_BODY_LIMIT: z.string().default('100kb'),
-    PUBLIC_BASE_URL: z.url().default('http://localhost:3000'),
+  API_HOST: z.string().default('0.0.0.0'),
+  API_PORT: port.default(3000),
+  API_BODY_LIMIT: z.string().default('100kb'),
+  PUBLIC_BASE_URL: z.url().default('http://localhost:3000'),
 
-    DATABASE_URL: optionalString.pipe(
-      z
-        .string()
-        .regex(/^postgres(ql)?:\/\//, { message: 'expected a postgresql:// connection string' })
-        .optional(),
-    ),
+  DATABASE_URL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, { message: 'expected a postgresql:// connection string' })
+      .optional(),
+  ),
 
-    TEMPORAL_ADDRESS: z.string().default('localhost:7233'),
-    TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
-    TEMPORAL_TASK_QUEUE: z.string().min(1).default('holdfast'),
-    TEMPORAL_API_KEY: optionalString,
-    TEMPORAL_TLS: booleanFlag.optional(),
-    TEMPORAL_TLS_CERT_PATH: readableFile,
-    TEMPORAL_TLS_KEY_PATH: readableFile,
-    TEMPORAL_TLS_CA_PATH: readableFile,
-    TEMPORAL_TLS_SERVER_NAME: optionalString,
+  TEMPORAL_ADDRESS: z.string().default('localhost:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('holdfast'),
+  TEMPORAL_API_KEY: optionalString,
+  TEMPORAL_TLS: booleanFlag.optional(),
+  TEMPORAL_TLS_CERT_PATH: readableFile,
+  TEMPORAL_TLS_KEY_PATH: readableFile,
+  TEMPORAL_TLS_CA_PATH: readableFile,
+  TEMPORAL_TLS_SERVER_NAME: optionalString,
 
-    JWT_SECRET: optionalString,
-    JWT_JWKS_URL: optionalUrl,
-    JWT_ISSUER: z.string().default('holdfast'),
-    JWT_AUDIENCE: z.string().default('holdfast-api'),
+  JWT_SECRET: optionalString,
+  JWT_JWKS_URL: optionalUrl,
+  JWT_ISSUER: z.string().default('holdfast'),
+  JWT_AUDIENCE: z.string().default('holdfast-api'),
 
-    OFFER_TOKEN_SECRET: optionalString,
+  OFFER_TOKEN_SECRET: optionalString,
 
-    SMTP_URL: optionalString.pipe(
-      z
-        .string()
-        .regex(/^smtps?:\/\//, { message: 'expected smtp:// or smtps://' })
-        .optional(),
-    ),
-    MAIL_FROM: z.string().default('Holdfast <no-reply@holdfast.local>'),
-    SMS_PROVIDER_URL: optionalUrl,
-    SMS_PROVIDER_TOKEN: optionalString,
+  SMTP_URL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^smtps?:\/\//, { message: 'expected smtp:// or smtps://' })
+      .optional(),
+  ),
+  MAIL_FROM: z.string().default('Holdfast <no-reply@holdfast.local>'),
+  SMS_PROVIDER_URL: optionalUrl,
+  SMS_PROVIDER_TOKEN: optionalString,
 
-    DEV_OUTBOX_FILE: optionalString,
+  DEV_OUTBOX_FILE: optionalString,
 
-    WORKER_METRICS_PORT: port.default(9464),
-    WORKER_SHUTDOWN_GRACE: duration.default('30 seconds'),
-    WORKER_SYNC_SCHEDULES: booleanFlag.default(true),
-  })
-  .superRefine((env, ctx) => {
-    const production = env.APP_ENV === 'production';
-    if (production && !env.JWT_SECRET && !env.JWT_JWKS_URL) {
-      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'JWT_SECRET or JWT_JWKS_URL is required' });
-    }
-    if (env.JWT_SECRET && env.JWT_SECRET.length < 32) {
-      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'must be at least 32 characters' });
-    }
-    if (production && !env.OFFER_TOKEN_SECRET) {
-      ctx.addIssue({ code: 'custom', path: ['OFFER_TOKEN_SECRET'], message: 'is required in production' });
-    }
-    if (env.OFFER_TOKEN_SECRET && env.OFFER_TOKEN_SECRET.length < 32) {
-      ctx.addIssue({ code: 'custom', path: ['OFFER_TOKEN_SECRET'], message: 'must be at least 32 characters' });
-    }
-    if (production && !env.DATABASE_URL) {
-      ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: 'is required in production' });
-    }
-    if (production && !env.SMTP_URL) {
-      ctx.addIssue({ code: 'custom', path: ['SMTP_URL'], message: 'is required in production' });
-    }
-    if (Boolean(env.TEMPORAL_TLS_CERT_PATH) !== Boolean(env.TEMPORAL_TLS_KEY_PATH)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['TEMPORAL_TLS_CERT_PATH'],
-        message: 'TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH go together (mTLS)',
-      });
-    }
-  });
+  WORKER_METRICS_PORT: port.default(9464),
+  WORKER_SHUTDOWN_GRACE: duration.default('30 seconds'),
+  WORKER_SYNC_SCHEDULES: booleanFlag.default(true),
+});
+
+/**
+ * Rules that span variables. They read the raw values, so they are reported together with
+ * per-variable problems instead of only after those are fixed.
+ */
+function crossVariableProblems(source: NodeJS.ProcessEnv): string[] {
+  const value = (key: string) => (source[key]?.trim() ? source[key]?.trim() : undefined);
+  const production = value('APP_ENV') === 'production';
+  const problems: string[] = [];
+  if (production && !value('JWT_SECRET') && !value('JWT_JWKS_URL')) {
+    problems.push('JWT_SECRET: JWT_SECRET or JWT_JWKS_URL is required in production');
+  }
+  for (const secret of ['JWT_SECRET', 'OFFER_TOKEN_SECRET']) {
+    const given = value(secret);
+    if (given !== undefined && given.length < 32) problems.push(`${secret}: must be at least 32 characters`);
+  }
+  for (const required of ['OFFER_TOKEN_SECRET', 'DATABASE_URL', 'SMTP_URL']) {
+    if (production && !value(required)) problems.push(`${required}: is required in production`);
+  }
+  if (Boolean(value('TEMPORAL_TLS_CERT_PATH')) !== Boolean(value('TEMPORAL_TLS_KEY_PATH'))) {
+    problems.push('TEMPORAL_TLS_CERT_PATH: TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH go together (mTLS)');
+  }
+  return problems;
+}
 
 export type TemporalTlsConfig =
   | false
@@ -153,9 +148,13 @@ export class ConfigError extends Error {
  */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const parsed = environmentSchema.safeParse(source);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`));
-  }
+  const problems = [
+    ...(parsed.success
+      ? []
+      : parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)),
+    ...crossVariableProblems(source),
+  ];
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const env = parsed.data;
   const usesTls =
     env.TEMPORAL_TLS ?? Boolean(env.TEMPORAL_API_KEY || env.TEMPORAL_TLS_CERT_PATH || env.TEMPORAL_TLS_CA_PATH);

@@ -21,6 +21,8 @@ describe('configuration', () => {
       const problems = (error as ConfigError).problems.join('\n');
       expect(problems).toMatch(/API_PORT/);
       expect(problems).toMatch(/SMTP_URL/);
+      expect(problems).toMatch(/JWT_SECRET: must be at least 32 characters/);
+      expect(problems).toMatch(/OFFER_TOKEN_SECRET: is required in production/);
     }
   });
 

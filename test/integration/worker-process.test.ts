@@ -1,0 +1,71 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import path from 'node:path';
+import { freePort } from '../../scripts/stack/ports';
+import { testEnvironmentKeys } from '../support/stack-handles';
+
+const root = path.resolve(__dirname, '../..');
+const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
+
+interface Exit {
+  code: number | null;
+  output: string;
+}
+
+function startWorkerProcess(env: Record<string, string>): { child: ChildProcessWithoutNullStreams; exit: Promise<Exit> } {
+  const child = spawn(tsx, [path.join(root, 'workers', 'main.ts')], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exit = new Promise<Exit>((resolve) => child.once('exit', (code) => resolve({ code, output })));
+  return { child, exit };
+}
+
+async function waitForOutput(read: () => string, pattern: RegExp, exit: Promise<Exit>): Promise<void> {
+  let exited = false;
+  void exit.then(() => (exited = true));
+  while (!pattern.test(read())) {
+    if (exited) throw new Error(`worker exited before printing ${pattern}:\n${read()}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('the worker process', () => {
+  it('exits with status 78 and lists every problem when the configuration is invalid', async () => {
+    const { exit } = startWorkerProcess({ APP_ENV: 'production', WORKER_METRICS_PORT: 'x' });
+
+    const { code, output } = await exit;
+
+    expect(code).toBe(78);
+    expect(output).toMatch(/WORKER_METRICS_PORT/);
+    expect(output).toMatch(/DATABASE_URL/);
+    expect(output).toMatch(/JWT_SECRET/);
+  });
+
+  it('serves SDK metrics for Prometheus, and on SIGTERM stops polling and exits 0', async () => {
+    const metricsPort = await freePort();
+    let output = '';
+    const { child, exit } = startWorkerProcess({
+      APP_ENV: 'test',
+      LOG_LEVEL: 'info',
+      DATABASE_URL: process.env[testEnvironmentKeys.databaseUrl]!,
+      TEMPORAL_ADDRESS: process.env[testEnvironmentKeys.temporalAddress]!,
+      TEMPORAL_TASK_QUEUE: `process-test-${metricsPort}`,
+      WORKER_METRICS_PORT: String(metricsPort),
+      WORKER_SYNC_SCHEDULES: 'false',
+      WORKER_SHUTDOWN_GRACE: '2 seconds',
+    });
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    await waitForOutput(() => output, /"msg":"worker started"/, exit);
+
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    child.kill('SIGTERM');
+    const { code } = await exit;
+
+    expect(metrics).toMatch(/^# TYPE temporal_\w+/m);
+    expect(code).toBe(0);
+    expect(output).toMatch(/"msg":"worker stopped"/);
+  });
+});
