@@ -7,6 +7,7 @@ import { signDevToken } from '../lib/dev-token';
 import { createLogger } from '../lib/logger';
 import { demoTenant, seed } from '../prisma/seed';
 import { installRuntime, startWorker, type RunningWorker } from '../workers/main';
+import { startBillingSandbox } from './stack/billing-sandbox';
 import { startDevMailCatcher } from './stack/dev-mail-catcher';
 import { startDevSmsSink } from './stack/dev-sms-sink';
 import { applyMigrations } from './stack/migrate';
@@ -19,9 +20,10 @@ import { startTemporalDevServer } from './stack/temporal-dev-server';
  * `npm run dev`: the whole system on embedded defaults, no Docker.
  *
  * Starts what is not configured — a Temporal dev server (SQLite under .data/), an embedded
- * PostgreSQL (under .data/), a loopback SMTP catcher and SMS sink feeding the dev outbox —
+ * PostgreSQL (under .data/), a loopback SMTP catcher and SMS sink feeding the dev outbox, a
+ * sandbox billing provider —
  * then runs the worker and the API in this process. A variable that points at a real
- * service (TEMPORAL_ADDRESS, DATABASE_URL, SMTP_URL, SMS_PROVIDER_URL) replaces the embedded one.
+ * service (TEMPORAL_ADDRESS, DATABASE_URL, SMTP_URL, SMS_PROVIDER_URL, BILLING_API_URL) replaces the embedded one.
  */
 
 const root = path.resolve(__dirname, '..');
@@ -32,6 +34,7 @@ const ports = {
   postgres: Number(process.env.DEV_POSTGRES_PORT ?? 54320),
   smtp: Number(process.env.DEV_SMTP_PORT ?? 1025),
   sms: Number(process.env.DEV_SMS_PORT ?? 1026),
+  billing: Number(process.env.DEV_BILLING_PORT ?? 12111),
 };
 
 type Stop = () => Promise<void>;
@@ -87,8 +90,9 @@ async function main(): Promise<void> {
         port: ports.postgres,
         database: 'holdfast',
         persistent: true,
+        callerHandlesSignals: true,
       });
-      stops.push({ name: 'PostgreSQL', stop: postgres.stop });
+      stops.push({ name: 'PostgreSQL', stop: () => postgres.stop() });
       env.DATABASE_URL = postgres.databaseUrl;
     } else {
       say('using DATABASE_URL');
@@ -112,7 +116,7 @@ async function main(): Promise<void> {
         dbFilename: path.join(dataDir, 'temporal.sqlite'),
         logFile: path.join(dataDir, 'logs', 'temporal.log'),
       });
-      stops.push({ name: 'Temporal dev server', stop: temporal.stop });
+      stops.push({ name: 'Temporal dev server', stop: () => temporal.stop() });
       env.TEMPORAL_ADDRESS = temporal.address;
       temporalUi = temporal.uiUrl;
     } else {
@@ -123,16 +127,23 @@ async function main(): Promise<void> {
     if (!env.SMTP_URL) {
       await ensurePortFree(ports.smtp, 'SMTP catcher', 'SMTP_URL');
       const catcher = await startDevMailCatcher({ port: ports.smtp, outboxFile });
-      stops.push({ name: 'SMTP catcher', stop: catcher.stop });
+      stops.push({ name: 'SMTP catcher', stop: () => catcher.stop() });
       env.SMTP_URL = `smtp://127.0.0.1:${catcher.port}`;
       env.DEV_OUTBOX_FILE ??= outboxFile;
     }
     if (!env.SMS_PROVIDER_URL) {
       await ensurePortFree(ports.sms, 'SMS sink', 'SMS_PROVIDER_URL');
       const sink = await startDevSmsSink({ port: ports.sms, outboxFile });
-      stops.push({ name: 'SMS sink', stop: sink.stop });
+      stops.push({ name: 'SMS sink', stop: () => sink.stop() });
       env.SMS_PROVIDER_URL = sink.url;
       env.DEV_OUTBOX_FILE ??= outboxFile;
+    }
+
+    if (!env.BILLING_API_URL) {
+      await ensurePortFree(ports.billing, 'billing sandbox', 'BILLING_API_URL');
+      const billing = await startBillingSandbox({ port: ports.billing });
+      stops.push({ name: 'billing sandbox', stop: () => billing.stop() });
+      env.BILLING_API_URL = billing.url;
     }
 
     const config = loadConfigOrExit(env);
@@ -156,7 +167,7 @@ async function main(): Promise<void> {
     });
 
     const api: RunningApi = await startApi(config, createLogger(config, 'api'));
-    stops.push({ name: 'API', stop: api.close });
+    stops.push({ name: 'API', stop: () => api.close() });
 
     const token = await signDevToken(config.auth, { tenantId: demoTenant.id, roles: ['tenant-admin'] });
     const apiUrl = `http://localhost:${config.api.port}`;

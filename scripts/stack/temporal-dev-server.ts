@@ -48,12 +48,17 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
 
   fs.mkdirSync(path.dirname(options.logFile), { recursive: true });
   const log = fs.openSync(options.logFile, 'a');
-  const child = spawn(options.cliPath, args, { stdio: ['ignore', log, log] });
+  // Its own process group: a terminal's Ctrl-C reaches only us, and we stop the server after the worker drained.
+  const child = spawn(options.cliPath, args, { stdio: ['ignore', log, log], detached: true });
   fs.closeSync(log);
+  // Detached children outlive a crashed parent; this keeps a crash from leaving the port taken.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
 
   const address = `${ip}:${options.port}`;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const stop = async () => {
+    process.removeListener('exit', killOnExit);
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);

@@ -8,11 +8,11 @@ describe('bearer token verification', () => {
   describe('with RS256 keys from a JWKS URL', () => {
     let server: http.Server;
     let jwksUrl: string;
-    let privateKey: CryptoKey;
+    let privateKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
 
     beforeAll(async () => {
       const pair = await generateKeyPair('RS256');
-      privateKey = pair.privateKey as CryptoKey;
+      privateKey = pair.privateKey;
       const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'key-1', alg: 'RS256', use: 'sig' };
       server = http.createServer((_req, res) => {
         res.setHeader('Content-Type', 'application/json');
