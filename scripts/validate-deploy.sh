@@ -15,6 +15,8 @@ fi
 # Throwaway values for the required secrets: only the file's shape is checked here.
 export POSTGRES_PASSWORD=x TEMPORAL_DB_PASSWORD=x HOLDFAST_DB_PASSWORD=x
 export JWT_SECRET=validate-only-secret-0123456789abcdef OFFER_TOKEN_SECRET=validate-only-secret-0123456789abcdef
+export INVITATION_TOKEN_SECRET=validate-only-secret-0123456789abcdef PLATFORM_ADMIN_EMAIL=ops@example.com
+export BILLING_API_URL=https://billing.example.com BILLING_API_KEY=x
 "$venv/bin/docker-compose" -f docker-compose.yml config --quiet
 echo "docker-compose.yml: valid"
 "$venv/bin/hadolint" Dockerfile
