@@ -29,8 +29,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  */
 export function createCleanupActivities({ prisma }: { prisma: PrismaClient }) {
   async function deleteBatch(model: 'notification' | 'auditLog', tenantId: string, before: Date, size: number) {
-    const where =
-      model === 'notification' ? { tenantId, createdAt: { lt: before } } : { tenantId, at: { lt: before } };
+    const where = model === 'notification' ? { tenantId, createdAt: { lt: before } } : { tenantId, at: { lt: before } };
     const ids =
       model === 'notification'
         ? await prisma.notification.findMany({ where, select: { id: true }, take: size })

@@ -1,6 +1,9 @@
+import type { TenantTier } from '../domain/tenants';
 import type { PrismaClient } from '../lib/db';
+import type { BillingProvider } from './billing';
 import { createCleanupActivities } from './cleanup';
 import { createNotificationActivities, createNotifier, type MailTransport } from './notifications';
+import { createOnboardingActivities } from './onboarding';
 import type { SmsProvider } from './sms-provider';
 import { createWaitlistActivities } from './waitlist';
 
@@ -15,6 +18,14 @@ export interface ActivityDeps {
   offerTokenSecret: string;
   /** The API's public URL, for links in messages (config.api.publicBaseUrl). */
   publicBaseUrl: string;
+  /** The billing provider onboarding calls; without it onboarding fails with BillingNotConfigured. */
+  billing?: BillingProvider;
+  /** Onboarding settings (config.billing.prices and config.onboarding). */
+  onboarding: {
+    billingPrices: Record<TenantTier, string>;
+    invitationTokenSecret: string;
+    platformAdminEmail: string;
+  };
   /** The clock activities stamp rows with; tests may pin it. */
   now?: () => Date;
 }
@@ -26,6 +37,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCleanupActivities(deps),
     ...createNotificationActivities(deps),
     ...createWaitlistActivities({ ...deps, notifier }),
+    ...createOnboardingActivities({ ...deps, ...deps.onboarding, notifier }),
   };
 }
 

@@ -70,7 +70,9 @@ export function createNotifier(deps: NotificationDeps): Notifier {
 
   async function transmit(request: NotificationRequest, message: RenderedMessage): Promise<string | null> {
     if (request.channel === 'EMAIL') {
-      if (!deps.mail) throw ApplicationFailure.nonRetryable('No SMTP server is configured', FailureType.ChannelNotConfigured);
+      if (!deps.mail) {
+        throw ApplicationFailure.nonRetryable('No SMTP server is configured', FailureType.ChannelNotConfigured);
+      }
       const info = await deps.mail.transport
         .sendMail({ from: deps.mail.from, to: request.recipient, subject: message.subject ?? '', text: message.text })
         .catch((error: unknown) => {
@@ -78,8 +80,14 @@ export function createNotifier(deps: NotificationDeps): Notifier {
         });
       return info.messageId ?? null;
     }
-    if (!deps.sms) throw ApplicationFailure.nonRetryable('No SMS provider is configured', FailureType.ChannelNotConfigured);
-    const { id } = await deps.sms.send({ to: request.recipient, body: message.text, idempotencyKey: request.idempotencyKey });
+    if (!deps.sms) {
+      throw ApplicationFailure.nonRetryable('No SMS provider is configured', FailureType.ChannelNotConfigured);
+    }
+    const { id } = await deps.sms.send({
+      to: request.recipient,
+      body: message.text,
+      idempotencyKey: request.idempotencyKey,
+    });
     return id;
   }
 
@@ -98,7 +106,10 @@ export function createNotifier(deps: NotificationDeps): Notifier {
 
       try {
         if (!isValidRecipient(channel, recipient)) {
-          throw ApplicationFailure.nonRetryable(`${recipient} is not a valid ${channel} recipient`, FailureType.InvalidRecipient);
+          throw ApplicationFailure.nonRetryable(
+            `${recipient} is not a valid ${channel} recipient`,
+            FailureType.InvalidRecipient,
+          );
         }
         const providerId = await transmit(request, renderNotification(channel, template));
         await prisma.notification.update({
@@ -127,7 +138,10 @@ export function classifySmtpError(error: unknown): Error {
   const { responseCode, command, message } = error as { responseCode?: unknown; command?: unknown; message?: string };
   const text = message ?? String(error);
   if (typeof responseCode === 'number' && responseCode >= 500) {
-    const type = typeof command === 'string' && /RCPT/i.test(command) ? FailureType.InvalidRecipient : FailureType.ProviderRejected;
+    const type =
+      typeof command === 'string' && /RCPT/i.test(command)
+        ? FailureType.InvalidRecipient
+        : FailureType.ProviderRejected;
     return ApplicationFailure.nonRetryable(text, type);
   }
   return error instanceof Error ? error : new Error(text);

@@ -60,7 +60,9 @@ export function createHttpSmsProvider(options: HttpSmsProviderOptions): SmsProvi
       const text = await response.text();
       if (response.ok) {
         const id = (safeJson(text) as { id?: unknown } | undefined)?.id;
-        if (typeof id !== 'string' || id === '') throw new Error(`SMS provider answered ${response.status} without an id`);
+        if (typeof id !== 'string' || id === '') {
+          throw new Error(`SMS provider answered ${response.status} without an id`);
+        }
         return { id };
       }
       const message = `SMS provider answered ${response.status}: ${text.slice(0, 200)}`;

@@ -74,7 +74,8 @@ function audit(db: Tx | PrismaClient, ...entries: AuditEntry[]) {
   return db.auditLog.createMany({ data: entries, skipDuplicates: true });
 }
 
-const candidateGone = Symbol('candidate gone');
+/** Rolls the hold back when its candidate stopped waiting; never leaves this module. */
+class CandidateGone extends Error {}
 
 /**
  * Activities of the waitlist cascade. Each one is idempotent under retry: writes are guarded by
@@ -108,7 +109,10 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
       if (!slot) throw notFound(`Slot ${slotId}`);
       if (slot.status === 'ASSIGNED') return { status: 'assigned' };
       await prisma.$transaction(async (tx) => {
-        await tx.slot.updateMany({ where: { id: slotId, status: { in: ['OPEN', 'UNFILLED'] } }, data: { status: 'CASCADING' } });
+        await tx.slot.updateMany({
+          where: { id: slotId, status: { in: ['OPEN', 'UNFILLED'] } },
+          data: { status: 'CASCADING' },
+        });
         await audit(tx, {
           tenantId,
           actor: CASCADE_ACTOR,
@@ -182,7 +186,7 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
             where: { id: entryId, tenantId, slotId, status: 'WAITING' },
             data: { status: 'OFFERED' },
           });
-          if (claimed.count === 0) throw candidateGone;
+          if (claimed.count === 0) throw new CandidateGone();
           await audit(tx, {
             tenantId,
             actor: CASCADE_ACTOR,
@@ -196,7 +200,7 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
         });
         return present(hold);
       } catch (error) {
-        if (error === candidateGone) return null;
+        if (error instanceof CandidateGone) return null;
         if (isUniqueViolation(error)) {
           const raced = await existing();
           if (raced) return present(raced);
@@ -253,7 +257,10 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
           data: { status: outcome, reason: reason ?? null, respondedAt: outcome === 'DECLINED' ? now() : null },
         });
         if (settled.count === 0) return;
-        await tx.waitlistEntry.updateMany({ where: { id: hold.entryId, status: 'OFFERED' }, data: { status: entryStatus } });
+        await tx.waitlistEntry.updateMany({
+          where: { id: hold.entryId, status: 'OFFERED' },
+          data: { status: entryStatus },
+        });
         await audit(tx, {
           tenantId,
           actor,
@@ -282,18 +289,42 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
         }
         await tx.hold.update({ where: { id: holdId }, data: { status: 'CONFIRMED', respondedAt: now() } });
         await tx.waitlistEntry.update({ where: { id: hold.entryId }, data: { status: 'ACCEPTED' } });
-        await tx.slot.update({ where: { id: hold.slotId }, data: { status: 'ASSIGNED', assignedEntryId: hold.entryId } });
+        await tx.slot.update({
+          where: { id: hold.slotId },
+          data: { status: 'ASSIGNED', assignedEntryId: hold.entryId },
+        });
         const details = { slotId: hold.slotId, entryId: hold.entryId };
         await audit(
           tx,
-          { tenantId, actor, action: 'hold.confirmed', entityType: 'Hold', entityId: holdId, details, dedupKey: `hold:${holdId}:CONFIRMED` },
-          { tenantId, actor, action: 'slot.assigned', entityType: 'Slot', entityId: hold.slotId, details, dedupKey: `hold:${holdId}:assigned` },
+          {
+            tenantId,
+            actor,
+            action: 'hold.confirmed',
+            entityType: 'Hold',
+            entityId: holdId,
+            details,
+            dedupKey: `hold:${holdId}:CONFIRMED`,
+          },
+          {
+            tenantId,
+            actor,
+            action: 'slot.assigned',
+            entityType: 'Slot',
+            entityId: hold.slotId,
+            details,
+            dedupKey: `hold:${holdId}:assigned`,
+          },
         );
       });
     },
 
     /** Moves an open hold's deadline forward (never back, so out-of-order retries are harmless). */
-    async moveHoldDeadline(input: { tenantId: string; holdId: string; expiresAt: string; actor: string }): Promise<void> {
+    async moveHoldDeadline(input: {
+      tenantId: string;
+      holdId: string;
+      expiresAt: string;
+      actor: string;
+    }): Promise<void> {
       const { tenantId, holdId, expiresAt, actor } = input;
       await prisma.$transaction(async (tx) => {
         const moved = await tx.hold.updateMany({
@@ -337,7 +368,10 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
     async closeUnfilledSlot(input: CascadeRef & { counts: OfferCounts }): Promise<void> {
       const { tenantId, slotId, cascadeId, counts } = input;
       await prisma.$transaction(async (tx) => {
-        await tx.slot.updateMany({ where: { id: slotId, tenantId, status: 'CASCADING' }, data: { status: 'UNFILLED' } });
+        await tx.slot.updateMany({
+          where: { id: slotId, tenantId, status: 'CASCADING' },
+          data: { status: 'UNFILLED' },
+        });
         await audit(tx, {
           tenantId,
           actor: CASCADE_ACTOR,

@@ -10,9 +10,11 @@ import { authenticate, createTokenVerifier, type VerifyToken } from './auth';
 import { errorMiddleware, notFoundRoute } from './errors';
 import { createHealthRouter, databaseProbe, temporalProbe, type ReadinessProbe } from './health';
 import { createDevOutboxRouter } from './routes/dev-outbox';
+import { createInvitationsRouter } from './routes/invitations';
 import { createOffersRouter } from './routes/offers';
 import { createSlotsRouter } from './routes/slots';
 import { createTenantRouter } from './routes/tenant';
+import { createTenantsRouter } from './routes/tenants';
 
 export interface AppDeps {
   config: Config;
@@ -54,11 +56,14 @@ export function createApp(deps: AppDeps): Express {
 
   // The candidate's endpoint is authenticated by its signed offer token, not a JWT.
   app.use('/api/v1', createOffersRouter({ prisma, temporal, offerTokenSecret: config.offerTokenSecret }));
+  // The invited user's endpoint is authenticated by the token in the welcome email.
+  app.use('/api/v1', createInvitationsRouter({ prisma }));
 
   const v1 = express.Router();
   v1.use(authenticate(verifyToken));
   v1.use(createTenantRouter({ prisma }));
   v1.use(createSlotsRouter({ prisma, temporal, taskQueue: config.temporal.taskQueue }));
+  v1.use(createTenantsRouter({ prisma, temporal, taskQueue: config.temporal.taskQueue }));
   if (config.env === 'development' && config.devOutboxFile) {
     v1.use(createDevOutboxRouter({ outboxFile: config.devOutboxFile }));
   }

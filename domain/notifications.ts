@@ -1,3 +1,5 @@
+import { renderOnboardingMessage, type OnboardingTemplate } from './onboarding-messages';
+
 /**
  * Message content and recipient rules for every channel. Pure: no transport, no database, no
  * Node built-ins, so any flow (or a queue-based baseline) renders and validates messages alike.
@@ -45,7 +47,8 @@ export type NotificationTemplate =
         expired: number;
         unreachable: number;
       };
-    };
+    }
+  | OnboardingTemplate;
 
 export type TemplateName = NotificationTemplate['name'];
 
@@ -115,6 +118,9 @@ export function renderNotification(channel: NotificationChannel, template: Notif
       ].join('\n');
       return { subject: channel === 'SMS' ? null : `Unfilled: ${slotName}`, text };
     }
+    case 'tenant.welcome':
+    case 'onboarding.unsuccessful':
+      return renderOnboardingMessage(channel, template);
   }
 }
 

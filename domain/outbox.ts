@@ -39,7 +39,9 @@ function parseLine(line: string): OutboxMessage | undefined {
   if (line.trim() === '') return undefined;
   try {
     const value = JSON.parse(line) as Partial<OutboxMessage>;
-    if (typeof value.to !== 'string' || typeof value.text !== 'string' || typeof value.sentAt !== 'string') return undefined;
+    if (typeof value.to !== 'string' || typeof value.text !== 'string' || typeof value.sentAt !== 'string') {
+      return undefined;
+    }
     return {
       channel: value.channel === 'sms' ? 'sms' : 'email',
       to: value.to,

@@ -8,6 +8,8 @@ import { z } from 'zod';
 
 const DEV_JWT_SECRET = 'holdfast-development-secret-change-me-0123456789';
 const DEV_OFFER_TOKEN_SECRET = 'holdfast-development-offer-secret-0123456789';
+const DEV_INVITATION_TOKEN_SECRET = 'holdfast-development-invitation-secret-0123456789';
+const DEV_PLATFORM_ADMIN_EMAIL = 'platform-admin@holdfast.local';
 
 const booleanFlag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
 
@@ -29,6 +31,37 @@ const readableFile = optionalString.refine((file) => file === undefined || fs.ex
 const duration = z.string().regex(/^\d+(\.\d+)?\s*(ms|milliseconds?|s|seconds?|m|minutes?|h|hours?|d|days?)?$/i, {
   message: "expected a duration such as '30 seconds' or '5m'",
 });
+
+const durationUnitsMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A {@link duration} in milliseconds, for settings that Node APIs (not Temporal) consume. */
+function durationMs(text: string): number {
+  const [, amount, unit] = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim())!;
+  const key = !unit || /^(ms|millis)/i.test(unit) ? 'ms' : unit[0]!.toLowerCase();
+  return Number(amount) * durationUnitsMs[key]!;
+}
+
+const billingTiers = ['free', 'professional', 'enterprise'] as const;
+type BillingTier = (typeof billingTiers)[number];
+
+/** `free=price_a,professional=price_b,…`: the provider's price for each tier; unnamed tiers keep the default. */
+const billingPrices = optionalString.pipe(
+  z
+    .string()
+    .regex(/^(free|professional|enterprise)=[\w-]+(,(free|professional|enterprise)=[\w-]+)*$/, {
+      message: 'expected tier=priceId pairs separated by commas, e.g. free=price_1,professional=price_2',
+    })
+    .optional(),
+);
+
+function billingPriceIds(spec: string | undefined): Record<BillingTier, string> {
+  const prices = Object.fromEntries(billingTiers.map((tier) => [tier, `price_holdfast_${tier}`]));
+  for (const pair of spec?.split(',') ?? []) {
+    const [tier, priceId] = pair.split('=') as [BillingTier, string];
+    prices[tier] = priceId;
+  }
+  return prices as Record<BillingTier, string>;
+}
 
 const environmentSchema = z.object({
   APP_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -75,6 +108,13 @@ const environmentSchema = z.object({
 
   DEV_OUTBOX_FILE: optionalString,
 
+  BILLING_API_URL: optionalUrl,
+  BILLING_API_KEY: optionalString,
+  BILLING_TIMEOUT: duration.default('15 seconds'),
+  BILLING_PRICES: billingPrices,
+  PLATFORM_ADMIN_EMAIL: optionalString.pipe(z.email().optional()),
+  INVITATION_TOKEN_SECRET: optionalString,
+
   WORKER_METRICS_PORT: port.default(9464),
   WORKER_SHUTDOWN_GRACE: duration.default('30 seconds'),
   WORKER_SYNC_SCHEDULES: booleanFlag.default(true),
@@ -91,11 +131,19 @@ function crossVariableProblems(source: NodeJS.ProcessEnv): string[] {
   if (production && !value('JWT_SECRET') && !value('JWT_JWKS_URL')) {
     problems.push('JWT_SECRET: JWT_SECRET or JWT_JWKS_URL is required in production');
   }
-  for (const secret of ['JWT_SECRET', 'OFFER_TOKEN_SECRET']) {
+  for (const secret of ['JWT_SECRET', 'OFFER_TOKEN_SECRET', 'INVITATION_TOKEN_SECRET']) {
     const given = value(secret);
     if (given !== undefined && given.length < 32) problems.push(`${secret}: must be at least 32 characters`);
   }
-  for (const required of ['OFFER_TOKEN_SECRET', 'DATABASE_URL', 'SMTP_URL']) {
+  for (const required of [
+    'OFFER_TOKEN_SECRET',
+    'DATABASE_URL',
+    'SMTP_URL',
+    'BILLING_API_URL',
+    'BILLING_API_KEY',
+    'PLATFORM_ADMIN_EMAIL',
+    'INVITATION_TOKEN_SECRET',
+  ]) {
     if (production && !value(required)) problems.push(`${required}: is required in production`);
   }
   if (Boolean(value('TEMPORAL_TLS_CERT_PATH')) !== Boolean(value('TEMPORAL_TLS_KEY_PATH'))) {
@@ -132,6 +180,18 @@ export interface Config {
   /** The dev mail/SMS catcher's JSONL file; the dev outbox route serves it in development only. */
   devOutboxFile?: string;
   worker: { metricsPort: number; shutdownGrace: string; syncSchedules: boolean };
+  /**
+   * The billing provider onboarding calls. Without `apiUrl` (allowed outside production) the
+   * worker has no billing adapter and onboarding fails at its billing step; `npm run dev`
+   * starts the sandbox instead.
+   */
+  billing: { apiUrl?: string; apiKey?: string; timeoutMs: number; prices: Record<BillingTier, string> };
+  onboarding: {
+    /** Who hears about an onboarding that failed, was rejected or was cancelled. */
+    platformAdminEmail: string;
+    /** Derives the invitation tokens in welcome emails. */
+    invitationTokenSecret: string;
+  };
 }
 
 export class ConfigError extends Error {
@@ -197,6 +257,16 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       metricsPort: env.WORKER_METRICS_PORT,
       shutdownGrace: env.WORKER_SHUTDOWN_GRACE,
       syncSchedules: env.WORKER_SYNC_SCHEDULES,
+    },
+    billing: {
+      apiUrl: env.BILLING_API_URL?.replace(/\/$/, ''),
+      apiKey: env.BILLING_API_KEY,
+      timeoutMs: durationMs(env.BILLING_TIMEOUT),
+      prices: billingPriceIds(env.BILLING_PRICES),
+    },
+    onboarding: {
+      platformAdminEmail: env.PLATFORM_ADMIN_EMAIL ?? DEV_PLATFORM_ADMIN_EMAIL,
+      invitationTokenSecret: env.INVITATION_TOKEN_SECRET ?? DEV_INVITATION_TOKEN_SECRET,
     },
   };
 }

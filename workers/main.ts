@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
+import { createConfiguredBilling } from '../activities/billing';
 import { createMessagingTransports } from '../activities/transports';
 import { loadConfigOrExit, requireDatabaseUrl, type Config } from '../lib/config';
 import { createDataConverter } from '../lib/data-converter';
@@ -81,6 +82,8 @@ export async function startWorker(
       ...createMessagingTransports(config),
       offerTokenSecret: config.offerTokenSecret,
       publicBaseUrl: config.api.publicBaseUrl,
+      billing: createConfiguredBilling(config.billing),
+      onboarding: { billingPrices: config.billing.prices, ...config.onboarding },
       ...overrides,
     }),
     dataConverter: createDataConverter(),

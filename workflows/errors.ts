@@ -14,6 +14,22 @@ export const FailureType = {
   ProviderThrottled: 'ProviderThrottled',
   /** No transport is configured for the channel (e.g. no SMTP_URL); retrying cannot help. */
   ChannelNotConfigured: 'ChannelNotConfigured',
+  /** The billing provider refused the payment method (HTTP 402); the customer must act first. */
+  PaymentRequired: 'PaymentRequired',
+  /** The billing provider declined the card (a `card_error`); retrying the same card cannot help. */
+  CardDeclined: 'CardDeclined',
+  /** Another tenant already holds the slug an onboarding asked for. */
+  SlugTaken: 'SlugTaken',
+  /** The tenant an onboarding would create already exists and is in use (ACTIVE or SUSPENDED). */
+  TenantExists: 'TenantExists',
+  /** The tenant left PENDING while its onboarding ran (e.g. someone suspended it by hand). */
+  TenantNotPending: 'TenantNotPending',
+  /** No billing provider is configured (no BILLING_API_URL); retrying cannot help. */
+  BillingNotConfigured: 'BillingNotConfigured',
+  /** An onboarding step failed for good; the saga undid what was done. The workflow fails with it. */
+  OnboardingFailed: 'OnboardingFailed',
+  /** A platform admin rejected the onboarding, or nobody decided in time. The workflow fails with it. */
+  OnboardingRejected: 'OnboardingRejected',
 } as const;
 
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];

@@ -12,5 +12,10 @@ export function tenantRetentionCleanupId(tenantId: string, runDate: string): str
   return `cleanup:${tenantId}:${runDate}`;
 }
 
+/** One onboarding per slug at a time; the slug is the tenant's business key before it has any row. */
+export function tenantOnboardingId(slug: string): string {
+  return `tenant-onboarding:${slug}`;
+}
+
 /** The Schedule that starts the daily cleanup. */
 export const dailyCleanupScheduleId = 'holdfast:daily-cleanup';

@@ -1,3 +1,4 @@
 // The worker's workflowsPath: every workflow the task queue serves is exported here.
 export { dailyCleanupWorkflow } from './cleanup';
 export { waitlistCascadeWorkflow } from './waitlist-cascade';
+export { tenantOnboardingWorkflow } from './tenant-onboarding';

@@ -21,11 +21,19 @@ import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes'
 
 // Database writes retry until the database is back: giving up would strand a hold or a slot
 // mid-change, and every write is idempotent.
-const { beginCascade, pickNextCandidate, createHold, settleHold, confirmHold, moveHoldDeadline, closeUnfilledSlot, reopenSlot } =
-  proxyActivities<Activities>({
-    startToCloseTimeout: '30 seconds',
-    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-  });
+const {
+  beginCascade,
+  pickNextCandidate,
+  createHold,
+  settleHold,
+  confirmHold,
+  moveHoldDeadline,
+  closeUnfilledSlot,
+  reopenSlot,
+} = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
 
 // Messages: 1 s, 2 s, 4 s, 8 s, then give up (5 attempts), and never retry what cannot succeed.
 const { sendOfferNotification, sendConfirmation, sendEscalation } = proxyActivities<Activities>({
@@ -162,7 +170,14 @@ const totalOf: Record<OfferOutcome, keyof OfferTotals> = {
   RELEASED: 'released',
 };
 
-const emptyTotals = (): OfferTotals => ({ offered: 0, confirmed: 0, declined: 0, expired: 0, unreachable: 0, released: 0 });
+const emptyTotals = (): OfferTotals => ({
+  offered: 0,
+  confirmed: 0,
+  declined: 0,
+  expired: 0,
+  unreachable: 0,
+  released: 0,
+});
 
 const reject = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
 
@@ -242,9 +257,18 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
     {
       validator: ({ minutes }) => {
         if (!Number.isInteger(minutes) || minutes < 1 || minutes > MAX_EXTEND_MINUTES) {
-          throw reject(CascadeRejection.InvalidExtension, `minutes must be a whole number from 1 to ${MAX_EXTEND_MINUTES}`);
+          throw reject(
+            CascadeRejection.InvalidExtension,
+            `minutes must be a whole number from 1 to ${MAX_EXTEND_MINUTES}`,
+          );
         }
-        if (!open || !state.currentHold || open.response || open.settling || Date.now() >= Date.parse(state.currentHold.expiresAt)) {
+        if (
+          !open ||
+          !state.currentHold ||
+          open.response ||
+          open.settling ||
+          Date.now() >= Date.parse(state.currentHold.expiresAt)
+        ) {
           throw reject(CascadeRejection.NoActiveHold, 'There is no open offer to extend');
         }
       },
@@ -301,11 +325,12 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
     const { candidate, holdMs } = await pickNextCandidate({ tenantId, slotId });
     if (!candidate) return undefined;
     const round = state.round + 1;
+    const offeredAt = Date.now();
     const hold = await createHold({
       ...ref,
       round,
       entryId: candidate.entryId,
-      expiresAt: new Date(Date.now() + holdMs).toISOString(),
+      expiresAt: new Date(offeredAt + holdMs).toISOString(),
     });
     // The candidate stopped waiting between pick and hold: pick again for the same round.
     if (!hold) return offerRound();
@@ -317,7 +342,7 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
       entryId: hold.entryId,
       customerName: candidate.customerName,
       round,
-      offeredAt: new Date().toISOString(),
+      offeredAt: new Date(offeredAt).toISOString(),
       expiresAt: hold.expiresAt,
     };
     const current: OpenHold = { tokenHash: hold.tokenHash };
@@ -327,6 +352,9 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
     const sends = await Promise.allSettled(
       channels.map((channel) => sendOfferNotification({ tenantId, holdId: hold.holdId, channel })),
     );
+    // allSettled would swallow a cancellation of the cascade; let it reach the cleanup instead.
+    const cancelled = sends.find((send) => send.status === 'rejected' && isCancellation(send.reason));
+    if (cancelled) throw (cancelled as PromiseRejectedResult).reason;
     const delivered = sends.some((send) => send.status === 'fulfilled' && send.value.status !== 'SKIPPED');
     if (!delivered && !current.response) {
       current.settling = true;
@@ -363,7 +391,13 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
       });
       record('DECLINED');
     } else {
-      await settleHold({ tenantId, holdId: hold.holdId, outcome: 'EXPIRED', entryStatus: 'EXPIRED', actor: CASCADE_ACTOR });
+      await settleHold({
+        tenantId,
+        holdId: hold.holdId,
+        outcome: 'EXPIRED',
+        entryStatus: 'EXPIRED',
+        actor: CASCADE_ACTOR,
+      });
       record('EXPIRED');
     }
     return undefined;
@@ -394,8 +428,9 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
       const acceptedEntryId = await offerRound();
       if (acceptedEntryId) {
         setStatus('CONFIRMED');
-        await sendConfirmation({ tenantId, holdId: state.offers[state.offers.length - 1]!.holdId }).catch((error: unknown) =>
-          log.warn('Confirmation could not be sent; the slot stays assigned', { error: String(error) }),
+        await sendConfirmation({ tenantId, holdId: state.offers[state.offers.length - 1]!.holdId }).catch(
+          (error: unknown) =>
+            log.warn('Confirmation could not be sent; the slot stays assigned', { error: String(error) }),
         );
         return result('confirmed', acceptedEntryId);
       }

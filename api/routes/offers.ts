@@ -2,7 +2,7 @@ import express, { Router, type Request, type Response } from 'express';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { z } from 'zod';
 import { formatUtc } from '../../domain/notifications';
-import { HoldRejection, rejectionForSettledHold, type HoldStatus } from '../../domain/holds';
+import { HoldRejection, rejectionForSettledHold } from '../../domain/holds';
 import { hashOfferToken, verifyOfferToken } from '../../domain/offer-token';
 import type { PrismaClient } from '../../lib/db';
 import { waitlistCascadeId } from '../../workflows/ids';
@@ -86,12 +86,7 @@ export function createOffersRouter({ prisma, temporal, offerTokenSecret }: Offer
       throw error;
     }
     if (hold.status !== 'OFFERED') {
-      return page(
-        res,
-        409,
-        hold.slot.name,
-        rejectionMessages[rejectionForSettledHold(hold.status as Exclude<HoldStatus, 'OFFERED'>)],
-      );
+      return page(res, 409, hold.slot.name, rejectionMessages[rejectionForSettledHold(hold.status)]);
     }
     const verb = query.data.decision === 'accept' ? 'Accept' : 'Decline';
     page(

@@ -36,7 +36,13 @@ export async function startDevMailCatcher(options: DevMailCatcherOptions): Promi
         .then(async (mail) => {
           const sentAt = new Date().toISOString();
           const lines = session.envelope.rcptTo.map((recipient) =>
-            outboxLine({ channel: 'email', to: recipient.address, subject: mail.subject ?? null, text: mail.text ?? '', sentAt }),
+            outboxLine({
+              channel: 'email',
+              to: recipient.address,
+              subject: mail.subject ?? null,
+              text: mail.text ?? '',
+              sentAt,
+            }),
           );
           await fs.promises.appendFile(options.outboxFile, lines.join(''));
           callback();

@@ -64,7 +64,13 @@ export async function startDevSmsSink(options: DevSmsSinkOptions): Promise<DevSm
       if (earlier) return answer(200, { id: earlier });
       const id = `sms_${randomUUID()}`;
       if (typeof key === 'string') seen.set(key, id);
-      const line = outboxLine({ channel: 'sms', to: message.to, subject: null, text: message.body, sentAt: new Date().toISOString() });
+      const line = outboxLine({
+        channel: 'sms',
+        to: message.to,
+        subject: null,
+        text: message.body,
+        sentAt: new Date().toISOString(),
+      });
       fs.promises.appendFile(options.outboxFile, line).then(
         () => answer(201, { id }),
         (error: unknown) => answer(500, { error: String(error) }),

@@ -11,7 +11,10 @@ interface Exit {
   output: string;
 }
 
-function startWorkerProcess(env: Record<string, string>): { child: ChildProcessWithoutNullStreams; exit: Promise<Exit> } {
+function startWorkerProcess(env: Record<string, string>): {
+  child: ChildProcessWithoutNullStreams;
+  exit: Promise<Exit>;
+} {
   const child = spawn(tsx, [path.join(root, 'workers', 'main.ts')], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },

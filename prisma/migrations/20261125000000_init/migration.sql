@@ -8,6 +8,9 @@ CREATE TYPE "TenantStatus" AS ENUM ('PENDING', 'ACTIVE', 'FAILED', 'SUSPENDED');
 CREATE TYPE "TenantTier" AS ENUM ('free', 'professional', 'enterprise');
 
 -- CreateEnum
+CREATE TYPE "UserStatus" AS ENUM ('INVITED', 'ACTIVE', 'DISABLED');
+
+-- CreateEnum
 CREATE TYPE "SlotStatus" AS ENUM ('OPEN', 'CASCADING', 'ASSIGNED', 'UNFILLED');
 
 -- CreateEnum
@@ -32,10 +35,53 @@ CREATE TABLE "Tenant" (
     "holdMinutes" INTEGER NOT NULL DEFAULT 15,
     "retentionDays" INTEGER NOT NULL DEFAULT 30,
     "adminEmail" TEXT,
+    "failureReason" TEXT,
+    "billingCustomerId" TEXT,
+    "subscriptionId" TEXT,
     "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "updatedAt" TIMESTAMP(3) NOT NULL,
 
     CONSTRAINT "Tenant_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "User" (
+    "id" TEXT NOT NULL,
+    "tenantId" TEXT NOT NULL,
+    "email" TEXT NOT NULL,
+    "name" TEXT NOT NULL,
+    "role" TEXT NOT NULL DEFAULT 'member',
+    "status" "UserStatus" NOT NULL DEFAULT 'INVITED',
+    "invitationTokenHash" TEXT,
+    "invitationExpiresAt" TIMESTAMP(3),
+    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "updatedAt" TIMESTAMP(3) NOT NULL,
+
+    CONSTRAINT "User_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "OutboxEvent" (
+    "id" TEXT NOT NULL,
+    "tenantId" TEXT NOT NULL,
+    "type" TEXT NOT NULL,
+    "payload" JSONB NOT NULL,
+    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "deliveredAt" TIMESTAMP(3),
+
+    CONSTRAINT "OutboxEvent_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "TenantNotificationTemplate" (
+    "tenantId" TEXT NOT NULL,
+    "template" TEXT NOT NULL,
+    "channel" "NotificationChannel" NOT NULL,
+    "enabled" BOOLEAN NOT NULL DEFAULT true,
+    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "updatedAt" TIMESTAMP(3) NOT NULL,
+
+    CONSTRAINT "TenantNotificationTemplate_pkey" PRIMARY KEY ("tenantId","template","channel")
 );
 
 -- CreateTable
@@ -126,6 +172,18 @@ CREATE TABLE "AuditLog" (
 CREATE UNIQUE INDEX "Tenant_slug_key" ON "Tenant"("slug");
 
 -- CreateIndex
+CREATE UNIQUE INDEX "User_invitationTokenHash_key" ON "User"("invitationTokenHash");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "User_tenantId_email_key" ON "User"("tenantId", "email");
+
+-- CreateIndex
+CREATE INDEX "OutboxEvent_deliveredAt_createdAt_idx" ON "OutboxEvent"("deliveredAt", "createdAt");
+
+-- CreateIndex
+CREATE INDEX "OutboxEvent_tenantId_createdAt_idx" ON "OutboxEvent"("tenantId", "createdAt");
+
+-- CreateIndex
 CREATE UNIQUE INDEX "Slot_assignedEntryId_key" ON "Slot"("assignedEntryId");
 
 -- CreateIndex
@@ -160,6 +218,15 @@ CREATE INDEX "AuditLog_tenantId_at_idx" ON "AuditLog"("tenantId", "at");
 
 -- CreateIndex
 CREATE INDEX "AuditLog_entityType_entityId_idx" ON "AuditLog"("entityType", "entityId");
+
+-- AddForeignKey
+ALTER TABLE "User" ADD CONSTRAINT "User_tenantId_fkey" FOREIGN KEY ("tenantId") REFERENCES "Tenant"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "OutboxEvent" ADD CONSTRAINT "OutboxEvent_tenantId_fkey" FOREIGN KEY ("tenantId") REFERENCES "Tenant"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "TenantNotificationTemplate" ADD CONSTRAINT "TenantNotificationTemplate_tenantId_fkey" FOREIGN KEY ("tenantId") REFERENCES "Tenant"("id") ON DELETE CASCADE ON UPDATE CASCADE;
 
 -- AddForeignKey
 ALTER TABLE "Slot" ADD CONSTRAINT "Slot_tenantId_fkey" FOREIGN KEY ("tenantId") REFERENCES "Tenant"("id") ON DELETE CASCADE ON UPDATE CASCADE;

@@ -1,0 +1,118 @@
+import express, { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
+import { hashInvitationToken } from '../../domain/invitation-token';
+import type { PrismaClient } from '../../lib/db';
+import { AppError, conflict, notFound } from '../errors';
+import { parse } from '../validation';
+
+const token = z.string().min(16).max(256);
+const acceptBody = z.object({ token }).strict();
+const acceptQuery = z.object({ token }).strict();
+
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+
+/**
+ * The invitation in a welcome email, authenticated by its token instead of a JWT; mount it
+ * outside the authenticated router.
+ *
+ * - `GET /invitations/accept?token`: the page the email's link opens. It changes nothing (mail
+ *   scanners prefetch links) and shows a button that POSTs the token.
+ * - `POST /invitations/accept` `{ token }`, JSON or a form post from that page: the user becomes
+ *   ACTIVE and the token stops working. 200 `{ userId, tenantId, email, role, status }`;
+ *   404 INVITATION_NOT_FOUND for an unknown or used token; 409 INVITATION_EXPIRED, or
+ *   TENANT_NOT_ACTIVE while the tenant's onboarding has not finished.
+ */
+export function createInvitationsRouter({ prisma }: { prisma: PrismaClient }): Router {
+  const router = Router();
+
+  async function openInvitation(rawToken: string) {
+    const user = await prisma.user.findUnique({
+      where: { invitationTokenHash: hashInvitationToken(rawToken) },
+      include: { tenant: true },
+    });
+    if (!user || user.status !== 'INVITED') {
+      throw new AppError(404, 'INVITATION_NOT_FOUND', 'This invitation is not valid or has been used');
+    }
+    if (!user.invitationExpiresAt || user.invitationExpiresAt.getTime() <= Date.now()) {
+      throw conflict('INVITATION_EXPIRED', 'This invitation has expired; ask for a new one');
+    }
+    if (user.tenant.status !== 'ACTIVE') {
+      throw conflict('TENANT_NOT_ACTIVE', `${user.tenant.name} is not ready yet (${user.tenant.status})`);
+    }
+    return user;
+  }
+
+  function page(res: Response, status: number, title: string, body: string): void {
+    res
+      .status(status)
+      .type('html')
+      .send(
+        `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>` +
+          `<body><h1>${escapeHtml(title)}</h1>${body}</body></html>`,
+      );
+  }
+
+  router.get('/invitations/accept', async (req, res) => {
+    const { token: rawToken } = parse(acceptQuery, req.query);
+    try {
+      const user = await openInvitation(rawToken);
+      page(
+        res,
+        200,
+        `Join ${user.tenant.name}`,
+        `<p>${escapeHtml(user.name)}, you are invited to administer ${escapeHtml(user.tenant.name)} on Holdfast.</p>` +
+          `<form method="post" action="/api/v1/invitations/accept">` +
+          `<input type="hidden" name="token" value="${escapeHtml(rawToken)}"><button type="submit">Accept</button></form>`,
+      );
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      page(res, error.status, 'This invitation cannot be used', `<p>${escapeHtml(error.message)}</p>`);
+    }
+  });
+
+  async function accept(rawToken: string) {
+    const user = await openInvitation(rawToken);
+    const accepted = await prisma.$transaction(async (tx) => {
+      // Guarded by the hash, so two clicks cannot both accept.
+      const claimed = await tx.user.updateMany({
+        where: { id: user.id, status: 'INVITED', invitationTokenHash: user.invitationTokenHash },
+        data: { status: 'ACTIVE', invitationTokenHash: null, invitationExpiresAt: null },
+      });
+      if (claimed.count === 0) return false;
+      await tx.auditLog.create({
+        data: {
+          tenantId: user.tenantId,
+          actor: `user:${user.id}`,
+          action: 'user.invitation-accepted',
+          entityType: 'User',
+          entityId: user.id,
+          details: { email: user.email, role: user.role },
+        },
+      });
+      return true;
+    });
+    if (!accepted) throw notFound('Invitation');
+    return { userId: user.id, tenantId: user.tenantId, email: user.email, role: user.role, status: 'ACTIVE' as const };
+  }
+
+  router.post(
+    '/invitations/accept',
+    express.urlencoded({ extended: false, limit: '8kb' }),
+    async (req: Request, res) => {
+      const { token: rawToken } = parse(acceptBody, req.body);
+      if (!req.is('application/x-www-form-urlencoded')) {
+        res.json(await accept(rawToken));
+        return;
+      }
+      try {
+        await accept(rawToken);
+        page(res, 200, 'Welcome to Holdfast', '<p>Your account is active. You can sign in now.</p>');
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        page(res, error.status, 'This invitation cannot be used', `<p>${escapeHtml(error.message)}</p>`);
+      }
+    },
+  );
+
+  return router;
+}

@@ -1,0 +1,220 @@
+import { Router, type Request } from 'express';
+import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { z } from 'zod';
+import { isValidSlug, SLUG_PATTERN, slugFromName, tenantIdForSlug, tenantTiers } from '../../domain/tenants';
+import type { PrismaClient } from '../../lib/db';
+import { tenantOnboardingId } from '../../workflows/ids';
+import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from '../../workflows/search-attributes';
+import {
+  approveOnboardingUpdate,
+  getOnboardingProgressQuery,
+  rejectOnboardingUpdate,
+  tenantOnboardingWorkflow,
+  type OnboardingProgress,
+} from '../../workflows/tenant-onboarding';
+import { hasRole, principalOf, requireRole } from '../auth';
+import { AppError, conflict } from '../errors';
+import { parse } from '../validation';
+
+export interface TenantsRouterDeps {
+  prisma: PrismaClient;
+  temporal: Client;
+  taskQueue: string;
+}
+
+const name = z.string().trim().min(1).max(200);
+
+const onboardBody = z
+  .object({
+    organizationName: name,
+    slug: z.string().refine(isValidSlug, {
+      message: 'expected 3-63 characters of a-z, 0-9 and single inner hyphens, not a reserved word',
+    }),
+    adminEmail: z.email().max(254),
+    adminName: name,
+    tier: z.enum(tenantTiers),
+  })
+  .partial({ slug: true })
+  .strict()
+  .transform((body, ctx) => {
+    const slug = body.slug ?? slugFromName(body.organizationName);
+    if (!isValidSlug(slug)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['slug'],
+        message: `no valid slug can be made from the organization name ("${slug}"); give one`,
+      });
+      return z.NEVER;
+    }
+    return { ...body, slug };
+  });
+
+const slugParams = z.object({ slug: z.string().regex(SLUG_PATTERN) });
+const noQuery = z.object({}).strict();
+const noBody = z.union([z.undefined(), z.object({}).strict()]);
+const approveBody = z.union([
+  z.undefined(),
+  z.object({ note: z.string().trim().min(1).max(1000).optional() }).strict(),
+]);
+const rejectBody = z.object({ reason: z.string().trim().min(1).max(1000) }).strict();
+
+/** A pending activity as the server describes it, reduced to what the progress view adds. */
+interface PendingActivity {
+  activityType?: { name?: string | null } | null;
+  attempt?: number | null;
+  lastFailure?: { message?: string | null } | null;
+}
+
+/**
+ * The workflow sees an activity only when it finishes; the server knows the live attempt count
+ * and last failure of one still retrying, so a running step shows them.
+ */
+function withLiveAttempts(progress: OnboardingProgress, pending: PendingActivity[]): OnboardingProgress {
+  return {
+    ...progress,
+    steps: progress.steps.map((step) => {
+      const live = pending.find((activity) => activity.activityType?.name === step.name);
+      if (step.status !== 'running' || !live) return step;
+      return {
+        ...step,
+        attempts: live.attempt ?? step.attempts,
+        lastError: live.lastFailure?.message ?? step.lastError,
+      };
+    }),
+  };
+}
+
+/**
+ * Tenant onboarding, for platform admins:
+ *
+ * - `POST /tenants` `{ organizationName, slug?, adminEmail, adminName, tier }` starts the
+ *   onboarding saga: 202 `{ workflowId, runId, tenantId, slug }` with `Location`. The slug is
+ *   derived from the organization name when absent. The tenant ID is derived from the slug, so a
+ *   repeat while the onboarding runs joins it (same IDs) and, after a failure, a new onboarding
+ *   reuses the FAILED tenant; 409 TENANT_EXISTS once the slug belongs to a tenant in use.
+ * - `GET /tenants/:slug/onboarding`: the progress (also for the tenant's own tenant-admin).
+ * - `POST /tenants/:slug/onboarding/approve` `{ note? }` and `/reject` `{ reason }`: the
+ *   enterprise decision (409 NOT_AWAITING_APPROVAL when none is awaited).
+ * - `POST /tenants/:slug/onboarding/cancel`: 202; the saga undoes what was done.
+ *
+ * 404 when the slug never had an onboarding, 409 ONBOARDING_CLOSED when it has finished.
+ */
+export function createTenantsRouter({ prisma, temporal, taskQueue }: TenantsRouterDeps): Router {
+  const router = Router();
+
+  /** Answers for an onboarding that cannot take the request: 404 if it never ran, else 409. */
+  async function closedOnboarding(workflowId: string): Promise<never> {
+    const description = await temporal.workflow.getHandle(workflowId).describe();
+    throw conflict('ONBOARDING_CLOSED', `The onboarding is ${description.status.name.toLowerCase()}`, {
+      workflowId,
+      status: description.status.name,
+    });
+  }
+
+  /** Sends an approval Update to the slug's onboarding. */
+  async function decide<T>(req: Request, update: (handle: WorkflowHandle, actor: string) => Promise<T>): Promise<T> {
+    const { slug } = parse(slugParams, req.params);
+    parse(noQuery, req.query);
+    const workflowId = tenantOnboardingId(slug);
+    try {
+      return await update(temporal.workflow.getHandle(workflowId), principalOf(req).subject);
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) await closedOnboarding(workflowId);
+      throw error;
+    }
+  }
+
+  router.post('/tenants', requireRole('platform-admin'), async (req, res) => {
+    parse(noQuery, req.query);
+    const body = parse(onboardBody, req.body);
+    const { subject } = principalOf(req);
+    const tenantId = tenantIdForSlug(body.slug);
+    const existing = await prisma.tenant.findUnique({ where: { slug: body.slug } });
+    if (existing && (existing.id !== tenantId || existing.status === 'ACTIVE' || existing.status === 'SUSPENDED')) {
+      throw conflict('TENANT_EXISTS', `A tenant with the slug ${body.slug} already exists`, {
+        slug: body.slug,
+        status: existing.status,
+      });
+    }
+    const workflowId = tenantOnboardingId(body.slug);
+    const handle = await temporal.workflow.start(tenantOnboardingWorkflow, {
+      taskQueue,
+      workflowId,
+      args: [{ tenantId, ...body, requestedBy: subject }],
+      // A repeat while the onboarding runs joins it; after a failure a new request starts afresh.
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      typedSearchAttributes: [
+        { key: TenantIdKey, value: tenantId },
+        { key: BusinessKeyKey, value: body.slug },
+        { key: FlowStatusKey, value: 'PROVISIONING' },
+      ],
+    });
+    res
+      .status(202)
+      .location(`/api/v1/tenants/${body.slug}/onboarding`)
+      .json({ workflowId, runId: handle.firstExecutionRunId, tenantId, slug: body.slug });
+  });
+
+  router.get('/tenants/:slug/onboarding', async (req, res) => {
+    const { slug } = parse(slugParams, req.params);
+    parse(noQuery, req.query);
+    const principal = principalOf(req);
+    const ownAdmin = hasRole(principal, 'tenant-admin') && principal.tenantId === tenantIdForSlug(slug);
+    if (!hasRole(principal, 'platform-admin') && !ownAdmin) {
+      throw new AppError(403, 'FORBIDDEN', 'This needs the platform-admin role, or tenant-admin of this tenant');
+    }
+    const handle = temporal.workflow.getHandle(tenantOnboardingId(slug));
+    const description = await handle.describe();
+    const progress = await handle.query(getOnboardingProgressQuery);
+    res.json({
+      workflowId: description.workflowId,
+      runId: description.runId,
+      execution: description.status.name,
+      ...withLiveAttempts(progress, description.raw.pendingActivities ?? []),
+    });
+  });
+
+  router.post('/tenants/:slug/onboarding/approve', requireRole('platform-admin'), async (req, res) => {
+    const note = parse(approveBody, req.body)?.note;
+    res.json(
+      await decide(req, (handle, actor) => handle.executeUpdate(approveOnboardingUpdate, { args: [{ actor, note }] })),
+    );
+  });
+
+  router.post('/tenants/:slug/onboarding/reject', requireRole('platform-admin'), async (req, res) => {
+    const { reason } = parse(rejectBody, req.body);
+    res.json(
+      await decide(req, (handle, actor) => handle.executeUpdate(rejectOnboardingUpdate, { args: [{ actor, reason }] })),
+    );
+  });
+
+  router.post('/tenants/:slug/onboarding/cancel', requireRole('platform-admin'), async (req, res) => {
+    const { slug } = parse(slugParams, req.params);
+    parse(noQuery, req.query);
+    parse(noBody, req.body);
+    const { subject } = principalOf(req);
+    const workflowId = tenantOnboardingId(slug);
+    const handle = temporal.workflow.getHandle(workflowId);
+    const description = await handle.describe();
+    if (description.status.name !== 'RUNNING') await closedOnboarding(workflowId);
+    await handle.cancel();
+    const tenantId = tenantIdForSlug(slug);
+    // The onboarding's first step writes the tenant row; before that there is nothing to audit against.
+    if ((await prisma.tenant.count({ where: { id: tenantId } })) > 0) {
+      await prisma.auditLog.create({
+        data: {
+          tenantId,
+          actor: subject,
+          action: 'tenant.onboarding.cancel-requested',
+          entityType: 'Tenant',
+          entityId: tenantId,
+          details: { workflowId, runId: description.runId },
+        },
+      });
+    }
+    res.status(202).json({ workflowId, runId: description.runId, status: 'cancelling' });
+  });
+
+  return router;
+}

@@ -1,0 +1,36 @@
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { recordedHistoryFiles, replayFailures } from '../support/replay';
+import { bundleWorkflows } from '../support/stack';
+
+const files = recordedHistoryFiles('waitlist-');
+
+/**
+ * Every recorded cascade (test/histories/waitlist-*.json, one per path through the workflow)
+ * must replay against today's workflow code without a non-determinism error. A change that
+ * breaks one needs `patched()`; a new path gets a history from `npx tsx scripts/record-histories.ts`.
+ */
+describe('waitlist cascade replay', () => {
+  let bundle: WorkflowBundleWithSourceMap;
+
+  beforeAll(async () => {
+    bundle = await bundleWorkflows();
+  });
+
+  it('has a recorded history for each path: accepted, declined, expired, unreachable, retried, extended, cancelled, continued as new', () => {
+    expect(files).toEqual([
+      'waitlist-accepted-first-offer.json',
+      'waitlist-cancelled-during-offer.json',
+      'waitlist-continued-as-new-last-run.json',
+      'waitlist-continued-as-new.json',
+      'waitlist-declined-then-accepted.json',
+      'waitlist-expired-then-exhausted.json',
+      'waitlist-extended-then-accepted.json',
+      'waitlist-notification-retried.json',
+      'waitlist-unreachable-then-accepted.json',
+    ]);
+  });
+
+  it('replays every recorded cascade history deterministically', async () => {
+    expect(await replayFailures(bundle, files)).toEqual([]);
+  });
+});
