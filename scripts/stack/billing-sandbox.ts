@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { closeServer, listenOn } from './ports';
 
 /**
  * A local stand-in for the billing provider, speaking the Stripe-shaped API the billing adapter
@@ -300,23 +301,13 @@ export async function startBillingSandbox(options: BillingSandboxOptions = {}): 
   });
 
   const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listenOn(server, options.port ?? 0, host);
   const { port } = server.address() as AddressInfo;
 
   return {
     url: `http://${host}:${port}`,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // Hung requests hold their sockets open; stopping must not wait for them.
-        server.closeAllConnections();
-      }),
+    // Hung requests hold their sockets open; stopping must not wait for them.
+    stop: () => closeServer(server),
     customers: () => [...customers.values()].map((customer) => ({ ...customer, metadata: { ...customer.metadata } })),
     subscriptions: () => [...subscriptions.values()].map((subscription) => ({ ...subscription })),
     requests: () => log.map((request) => ({ ...request })),

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import { outboxLine } from '../../domain/outbox';
+import { listenOn } from './ports';
 
 export interface DevMailCatcherOptions {
   /** 0 picks a free port. */
@@ -51,13 +52,7 @@ export async function startDevMailCatcher(options: DevMailCatcherOptions): Promi
     },
   });
   const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listenOn(server, options.port, host);
   const { port } = server.server.address() as AddressInfo;
   return { port, stop: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }

@@ -4,6 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { outboxLine } from '../../domain/outbox';
+import { closeServer, listenOn } from './ports';
 
 export interface DevSmsSinkOptions {
   /** 0 picks a free port. */
@@ -79,20 +80,10 @@ export async function startDevSmsSink(options: DevSmsSinkOptions): Promise<DevSm
   });
 
   const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listenOn(server, options.port, host);
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${host}:${port}`,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    stop: () => closeServer(server),
   };
 }

@@ -1,3 +1,4 @@
+import type http from 'node:http';
 import net from 'node:net';
 
 /** Asks the OS for a free loopback port (there is a small race before the caller binds it). */
@@ -22,5 +23,31 @@ export function isListening(port: number, host = '127.0.0.1'): Promise<boolean> 
       resolve(true);
     });
     socket.once('error', () => resolve(false));
+  });
+}
+
+/** What {@link listenOn} needs: an `http.Server`, `net.Server` or `SMTPServer`. */
+export interface Listenable {
+  once(event: 'error', listener: (error: Error) => void): unknown;
+  off(event: 'error', listener: (error: Error) => void): unknown;
+  listen(port: number, host: string, listeningListener: () => void): unknown;
+}
+
+/** Starts `server` listening on host:port (0 picks a free port); rejects if binding fails. */
+export function listenOn(server: Listenable, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** Stops an HTTP server without waiting for open (e.g. hung or keep-alive) connections. */
+export function closeServer(server: http.Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
   });
 }

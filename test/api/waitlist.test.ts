@@ -319,6 +319,8 @@ describe('waitlist API', () => {
       const late = await respond({ token, decision: 'accept' });
       expect(late.status).toBe(409);
       expect(late.body.error.code).toBe('HOLD_SUPERSEDED');
+      // The slot reopens in the workflow's cleanup, a moment before the run itself closes as cancelled.
+      await expect(client.workflow.getHandle(waitlistCascadeId(tenantId, slotId)).result()).rejects.toThrow();
       expect(
         (await request(app).post(`/api/v1/slots/${slotId}/cascade/cancel`).set('Authorization', operator)).status,
       ).toBe(409);

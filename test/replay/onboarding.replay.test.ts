@@ -1,11 +1,8 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { historyFromJSON } from '../support/histories';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { recordedHistoryFiles, replayFailures } from '../support/replay';
 import { bundleWorkflows } from '../support/stack';
 
-const historiesDir = path.resolve(__dirname, '../histories');
-const files = fs.readdirSync(historiesDir).filter((file) => /^onboarding-.*\.json$/.test(file));
+const files = recordedHistoryFiles('onboarding-');
 
 /**
  * Every recorded onboarding (test/histories/onboarding-*.json, one per path through the saga)
@@ -21,7 +18,7 @@ describe('tenant onboarding replay', () => {
   });
 
   it('has a recorded history for each path: activated, retried, approved, expired, compensated, cancelled', () => {
-    expect(files.sort()).toEqual([
+    expect(files).toEqual([
       'onboarding-activated.json',
       'onboarding-approval-expired.json',
       'onboarding-cancelled-mid-way.json',
@@ -32,16 +29,6 @@ describe('tenant onboarding replay', () => {
   });
 
   it('replays every recorded onboarding history deterministically', async () => {
-    const histories = files.map((file) => ({
-      workflowId: file.replace(/\.json$/, ''),
-      history: historyFromJSON(JSON.parse(fs.readFileSync(path.join(historiesDir, file), 'utf8'))),
-    }));
-
-    const failures: Array<{ workflowId: string; error: string }> = [];
-    for await (const result of Worker.runReplayHistories({ workflowBundle: bundle }, histories)) {
-      if (result.error) failures.push({ workflowId: result.workflowId, error: String(result.error) });
-    }
-
-    expect(failures).toEqual([]);
+    expect(await replayFailures(bundle, files)).toEqual([]);
   });
 });

@@ -1,4 +1,4 @@
-import { activityInfo } from '@temporalio/activity';
+import { activityInfo, cancelled } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { OnboardingActivities } from '../../activities/onboarding';
 
@@ -80,7 +80,8 @@ export class FakeOnboarding {
     if (behaviour?.kind === 'transient') throw new Error(behaviour.message);
     if (behaviour?.kind === 'block') {
       behaviour.onStart();
-      await behaviour.released;
+      // Honour cancellation, so a worker shutting down at the end of a test never waits on a block.
+      await Promise.race([behaviour.released, cancelled()]);
     }
     return success();
   }

@@ -5,8 +5,6 @@ import {
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { FailureType } from '../../workflows/errors';
 import { tenantOnboardingId } from '../../workflows/ids';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from '../../workflows/search-attributes';
@@ -19,7 +17,7 @@ import {
   type TenantOnboardingInput,
 } from '../../workflows/tenant-onboarding';
 import { FakeOnboarding, type OnboardingActivityName } from '../support/onboarding-fake';
-import { bundleWorkflows, createTimeSkippingEnvironment } from '../support/stack';
+import { useTimeSkippingWorkers } from '../support/time-skipping';
 
 type OnboardingHandle = WorkflowHandleWithFirstExecutionRunId<typeof tenantOnboardingWorkflow>;
 
@@ -49,16 +47,7 @@ async function failureOf(handle: OnboardingHandle): Promise<WorkflowFailedError>
 }
 
 describe('tenant onboarding workflow (time skipping, activities mocked)', () => {
-  let env: TestWorkflowEnvironment;
-  let bundle: WorkflowBundleWithSourceMap;
-
-  beforeAll(async () => {
-    [env, bundle] = await Promise.all([createTimeSkippingEnvironment(), bundleWorkflows()]);
-  });
-
-  afterAll(async () => {
-    await env?.teardown();
-  });
+  const temporal = useTimeSkippingWorkers();
 
   /** Runs `body` with a fresh worker serving `fake`'s activities and a started onboarding. */
   async function withOnboarding<T>(
@@ -66,13 +55,6 @@ describe('tenant onboarding workflow (time skipping, activities mocked)', () => 
     body: (handle: OnboardingHandle) => Promise<T>,
     input: Partial<TenantOnboardingInput> = {},
   ): Promise<T> {
-    const taskQueue = `onboarding-${randomUUID()}`;
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: bundle,
-      activities: fake.activities(),
-    });
     const slug = `acme-${randomUUID().slice(0, 8)}`;
     const args: TenantOnboardingInput = {
       tenantId: randomUUID(),
@@ -84,8 +66,8 @@ describe('tenant onboarding workflow (time skipping, activities mocked)', () => 
       requestedBy: 'platform-admin:1',
       ...input,
     };
-    return worker.runUntil(async () => {
-      const handle = await env.client.workflow.start(tenantOnboardingWorkflow, {
+    return temporal.runWithWorker(fake.activities(), 'onboarding', async (taskQueue) => {
+      const handle = await temporal.env.client.workflow.start(tenantOnboardingWorkflow, {
         taskQueue,
         workflowId: tenantOnboardingId(args.slug),
         args: [args],
@@ -390,13 +372,16 @@ describe('tenant onboarding workflow (time skipping, activities mocked)', () => 
         return ((error as WorkflowUpdateFailedError).cause as ApplicationFailure).type;
       };
       const professional = new FakeOnboarding();
-      professional.block('createBillingCustomer');
+      const professionalBilling = professional.block('createBillingCustomer');
       const enterprise = new FakeOnboarding();
       enterprise.block('createBillingCustomer');
 
-      const notEnterprise = await withOnboarding(professional, (handle) =>
-        refusalOf(handle.executeUpdate(approveOnboardingUpdate, { args: [{ actor: 'platform-admin:2' }] })),
-      );
+      // Updated only once the run is past its first steps: an Update racing the very first workflow
+      // task can stall the time-skipping test server.
+      const notEnterprise = await withOnboarding(professional, async (handle) => {
+        await professionalBilling.started;
+        return refusalOf(handle.executeUpdate(approveOnboardingUpdate, { args: [{ actor: 'platform-admin:2' }] }));
+      });
       const [noReason, twice] = await withOnboarding(
         enterprise,
         async (handle) => {

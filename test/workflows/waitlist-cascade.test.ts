@@ -5,8 +5,6 @@ import {
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { FailureType } from '../../workflows/errors';
 import { waitlistCascadeId } from '../../workflows/ids';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from '../../workflows/search-attributes';
@@ -19,22 +17,13 @@ import {
   type WaitlistCascadeInput,
 } from '../../workflows/waitlist-cascade';
 import { until } from '../support/eventually';
-import { bundleWorkflows, createTimeSkippingEnvironment } from '../support/stack';
+import { useTimeSkippingWorkers } from '../support/time-skipping';
 import { FakeWaitlist } from '../support/waitlist-fake';
 
 type CascadeHandle = WorkflowHandleWithFirstExecutionRunId<typeof waitlistCascadeWorkflow>;
 
 describe('waitlist cascade workflow (time skipping, activities mocked)', () => {
-  let env: TestWorkflowEnvironment;
-  let bundle: WorkflowBundleWithSourceMap;
-
-  beforeAll(async () => {
-    [env, bundle] = await Promise.all([createTimeSkippingEnvironment(), bundleWorkflows()]);
-  });
-
-  afterAll(async () => {
-    await env?.teardown();
-  });
+  const temporal = useTimeSkippingWorkers();
 
   /** Runs `body` with a fresh worker serving `fake`'s activities and a started cascade. */
   async function withCascade<T>(
@@ -42,17 +31,10 @@ describe('waitlist cascade workflow (time skipping, activities mocked)', () => {
     body: (handle: CascadeHandle) => Promise<T>,
     input: Partial<WaitlistCascadeInput> = {},
   ): Promise<T> {
-    const taskQueue = `cascade-${randomUUID()}`;
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: bundle,
-      activities: fake.activities(),
-    });
     const tenantId = 'tenant-a';
     const slotId = randomUUID();
-    return worker.runUntil(async () => {
-      const handle = await env.client.workflow.start(waitlistCascadeWorkflow, {
+    return temporal.runWithWorker(fake.activities(), 'cascade', async (taskQueue) => {
+      const handle = await temporal.env.client.workflow.start(waitlistCascadeWorkflow, {
         taskQueue,
         workflowId: waitlistCascadeId(tenantId, slotId),
         args: [{ tenantId, slotId, ...input }],
@@ -65,8 +47,9 @@ describe('waitlist cascade workflow (time skipping, activities mocked)', () => {
         return await body(handle);
       } finally {
         // A cascade left running would hold the shared test server's clock back for later tests.
-        const { status } = await env.client.workflow.getHandle(handle.workflowId).describe();
-        if (status.name === 'RUNNING') await env.client.workflow.getHandle(handle.workflowId).terminate('test over');
+        const { status } = await temporal.env.client.workflow.getHandle(handle.workflowId).describe();
+        if (status.name === 'RUNNING')
+          await temporal.env.client.workflow.getHandle(handle.workflowId).terminate('test over');
       }
     });
   }
@@ -143,10 +126,10 @@ describe('waitlist cascade workflow (time skipping, activities mocked)', () => {
       const offered = await handle.query(getCascadeStateQuery);
       expect(Date.parse(offered.currentHold!.expiresAt) - Date.parse(offered.currentHold!.offeredAt)).toBe(15 * 60_000);
 
-      await env.sleep('14 minutes');
+      await temporal.env.sleep('14 minutes');
       expect((await handle.query(getCascadeStateQuery)).currentHold?.holdId).toBe(first.holdId);
 
-      await env.sleep('2 minutes');
+      await temporal.env.sleep('2 minutes');
       const second = await fake.delivered(2);
       expect(second.entryId).toBe(fake.entry('Ben').id);
       await accept(handle, second.tokenHash);
@@ -164,9 +147,9 @@ describe('waitlist cascade workflow (time skipping, activities mocked)', () => {
 
     const result = await withCascade(fake, async (handle) => {
       await fake.delivered(1);
-      await env.sleep('23 hours');
+      await temporal.env.sleep('23 hours');
       expect((await handle.query(getCascadeStateQuery)).status).toBe('OFFERING');
-      await env.sleep('2 hours');
+      await temporal.env.sleep('2 hours');
       return handle.result();
     });
 
@@ -183,7 +166,7 @@ describe('waitlist cascade workflow (time skipping, activities mocked)', () => {
     const result = await withCascade(fake, async (handle) => {
       await decline(handle, (await fake.delivered(1)).tokenHash);
       await fake.delivered(2);
-      await env.sleep('15 minutes');
+      await temporal.env.sleep('15 minutes');
       await decline(handle, (await fake.delivered(3)).tokenHash);
       const outcome = await handle.result();
       expect((await handle.describe()).typedSearchAttributes.get(FlowStatusKey)).toBe('UNFILLED');
@@ -204,7 +187,7 @@ describe('waitlist cascade workflow (time skipping, activities mocked)', () => {
 
     await withCascade(fake, async (handle) => {
       const first = await fake.delivered(1);
-      await env.sleep('15 minutes');
+      await temporal.env.sleep('15 minutes');
       // The deadline has passed and the cascade is recording the expiry: the accept is too late.
       await until(() => fake.settlesStarted.length === 1);
       expect(await rejectionOf(accept(handle, first.tokenHash))).toBe('HOLD_EXPIRED');
@@ -321,7 +304,7 @@ describe('waitlist cascade workflow (time skipping, activities mocked)', () => {
     await withCascade(fake, async (handle) => {
       const offer = await fake.delivered(1);
       const before = (await handle.query(getCascadeStateQuery)).currentHold!;
-      await env.sleep('10 minutes');
+      await temporal.env.sleep('10 minutes');
 
       const extended = await handle.executeUpdate(extendHoldUpdate, { args: [{ minutes: 30, actor: 'operator-1' }] });
 
@@ -329,7 +312,7 @@ describe('waitlist cascade workflow (time skipping, activities mocked)', () => {
         holdId: offer.holdId,
         expiresAt: new Date(Date.parse(before.expiresAt) + 30 * 60_000).toISOString(),
       });
-      await env.sleep('20 minutes');
+      await temporal.env.sleep('20 minutes');
       expect((await handle.query(getCascadeStateQuery)).currentHold).toMatchObject({
         holdId: offer.holdId,
         expiresAt: extended.expiresAt,
@@ -352,7 +335,7 @@ describe('waitlist cascade workflow (time skipping, activities mocked)', () => {
 
     await withCascade(fake, async (handle) => {
       await fake.delivered(1);
-      await env.sleep('15 minutes');
+      await temporal.env.sleep('15 minutes');
       await until(() => fake.settlesStarted.length === 1);
       expect(await rejectionOf(handle.executeUpdate(extendHoldUpdate, { args: [{ minutes: 5, actor: 'op' }] }))).toBe(
         'NO_ACTIVE_HOLD',
@@ -393,7 +376,7 @@ describe('waitlist cascade workflow (time skipping, activities mocked)', () => {
       fake,
       async (handle) => {
         const outcome = await handle.result();
-        const latest = env.client.workflow.getHandle(handle.workflowId);
+        const latest = temporal.env.client.workflow.getHandle(handle.workflowId);
         return {
           result: outcome,
           state: await latest.query(getCascadeStateQuery),
