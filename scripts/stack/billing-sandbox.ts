@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { closeServer, listenOn } from './ports';
+import { closeServer, collectBody, listenOn } from './ports';
 
 /**
  * A local stand-in for the billing provider, speaking the Stripe-shaped API the billing adapter
@@ -240,18 +240,11 @@ export async function startBillingSandbox(options: BillingSandboxOptions = {}): 
       res.end(JSON.stringify(body));
     };
 
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => {
+    collectBody(req, MAX_BODY_BYTES, (raw) => {
       if (options.apiKey && req.headers.authorization !== `Bearer ${options.apiKey}`) {
         return answer(stripeError(401, 'invalid_request_error', 'Invalid API Key provided'));
       }
-      if (size > MAX_BODY_BYTES) return answer(stripeError(413, 'invalid_request_error', 'Request body too large'));
-      const raw = Buffer.concat(chunks).toString('utf8');
+      if (raw === undefined) return answer(stripeError(413, 'invalid_request_error', 'Request body too large'));
       let params: Record<string, unknown>;
       try {
         params = req.headers['content-type']?.includes('application/json')

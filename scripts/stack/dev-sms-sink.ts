@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { outboxLine } from '../../domain/outbox';
-import { closeServer, listenOn } from './ports';
+import { closeServer, collectBody, listenOn } from './ports';
 
 export interface DevSmsSinkOptions {
   /** 0 picks a free port. */
@@ -43,17 +43,11 @@ export async function startDevSmsSink(options: DevSmsSinkOptions): Promise<DevSm
     if (options.token && req.headers.authorization !== `Bearer ${options.token}`) {
       return answer(401, { error: 'unauthorized' });
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (size > MAX_BODY_BYTES) return answer(413, { error: 'body too large' });
+    collectBody(req, MAX_BODY_BYTES, (raw) => {
+      if (raw === undefined) return answer(413, { error: 'body too large' });
       let message: { to?: unknown; body?: unknown };
       try {
-        message = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof message;
+        message = JSON.parse(raw) as typeof message;
       } catch {
         return answer(400, { error: 'body is not JSON' });
       }

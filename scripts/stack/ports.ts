@@ -51,3 +51,18 @@ export function closeServer(server: http.Server): Promise<void> {
     server.closeAllConnections();
   });
 }
+
+/** Collects a request body up to `maxBytes`; `done` gets undefined when the body was larger. */
+export function collectBody(
+  req: http.IncomingMessage,
+  maxBytes: number,
+  done: (text: string | undefined) => void,
+): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  req.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size <= maxBytes) chunks.push(chunk);
+  });
+  req.on('end', () => done(size > maxBytes ? undefined : Buffer.concat(chunks).toString('utf8')));
+}
