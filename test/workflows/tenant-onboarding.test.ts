@@ -16,6 +16,7 @@ import {
   type OnboardingProgress,
   type TenantOnboardingInput,
 } from '../../workflows/tenant-onboarding';
+import { until } from '../support/eventually';
 import { FakeOnboarding, type OnboardingActivityName } from '../support/onboarding-fake';
 import { useTimeSkippingWorkers } from '../support/time-skipping';
 
@@ -30,11 +31,6 @@ const FORWARD: OnboardingActivityName[] = [
   'sendWelcomeEmail',
   'activateTenant',
 ];
-
-/** Waits (in real time, briefly) for something the worker does on its own. */
-async function until(predicate: () => boolean | Promise<boolean>): Promise<void> {
-  while (!(await predicate())) await new Promise((resolve) => setTimeout(resolve, 20));
-}
 
 /** The failure a workflow ended with. */
 async function failureOf(handle: OnboardingHandle): Promise<WorkflowFailedError> {
