@@ -4,6 +4,7 @@ import type { BillingProvider } from './billing';
 import { createCleanupActivities } from './cleanup';
 import { createNotificationActivities, createNotifier, type MailTransport } from './notifications';
 import { createOnboardingActivities } from './onboarding';
+import { createOrderActivities } from './orders';
 import type { SmsProvider } from './sms-provider';
 import { createWaitlistActivities } from './waitlist';
 
@@ -14,7 +15,9 @@ export interface ActivityDeps {
   mail?: { transport: MailTransport; from: string };
   /** Outbound SMS; without it SMS is skipped. */
   sms?: SmsProvider;
-  /** Signs the offer response tokens (config.offerTokenSecret). */
+  /** Outbound WhatsApp (the HTTP provider adapter); without it WhatsApp messages are skipped. */
+  whatsapp?: SmsProvider;
+  /** Signs the offer response tokens, and (under a derived key) vendors' (config.offerTokenSecret). */
   offerTokenSecret: string;
   /** The API's public URL, for links in messages (config.api.publicBaseUrl). */
   publicBaseUrl: string;
@@ -38,6 +41,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createNotificationActivities(deps),
     ...createWaitlistActivities({ ...deps, notifier }),
     ...createOnboardingActivities({ ...deps, ...deps.onboarding, notifier }),
+    ...createOrderActivities({ ...deps, notifier }),
   };
 }
 

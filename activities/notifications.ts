@@ -21,6 +21,8 @@ export interface NotificationDeps {
   mail?: { transport: MailTransport; from: string };
   /** Absent when no SMS provider is configured. */
   sms?: SmsProvider;
+  /** The WhatsApp provider (the same HTTP adapter, another endpoint); absent when none is configured. */
+  whatsapp?: SmsProvider;
   now?: () => Date;
 }
 
@@ -80,10 +82,14 @@ export function createNotifier(deps: NotificationDeps): Notifier {
         });
       return info.messageId ?? null;
     }
-    if (!deps.sms) {
-      throw ApplicationFailure.nonRetryable('No SMS provider is configured', FailureType.ChannelNotConfigured);
+    const provider = request.channel === 'SMS' ? deps.sms : deps.whatsapp;
+    if (!provider) {
+      throw ApplicationFailure.nonRetryable(
+        `No ${request.channel} provider is configured`,
+        FailureType.ChannelNotConfigured,
+      );
     }
-    const { id } = await deps.sms.send({
+    const { id } = await provider.send({
       to: request.recipient,
       body: message.text,
       idempotencyKey: request.idempotencyKey,
@@ -92,7 +98,8 @@ export function createNotifier(deps: NotificationDeps): Notifier {
   }
 
   return {
-    supports: (channel) => (channel === 'EMAIL' ? deps.mail !== undefined : deps.sms !== undefined),
+    supports: (channel) =>
+      channel === 'EMAIL' ? deps.mail !== undefined : (channel === 'SMS' ? deps.sms : deps.whatsapp) !== undefined,
 
     async send(request) {
       const { tenantId, channel, recipient, template, idempotencyKey } = request;

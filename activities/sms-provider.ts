@@ -12,6 +12,8 @@ export interface SmsProvider {
 }
 
 export interface HttpSmsProviderOptions {
+  /** Names the provider in errors; default `SMS provider`. */
+  name?: string;
   /** Base URL; messages are POSTed to `{url}/messages`. */
   url: string;
   /** Sent as `Authorization: Bearer …` when set. */
@@ -35,7 +37,7 @@ export function retryAfterMs(header: string | null, now: Date): number | undefin
 }
 
 /**
- * The HTTP provider adapter: `POST {url}/messages` with JSON `{ to, body }`, a bearer token and an
+ * The HTTP provider adapter, for SMS and WhatsApp alike: `POST {url}/messages` with JSON `{ to, body }`, a bearer token and an
  * `Idempotency-Key` header, answered by 2xx `{ id }`. The key makes a retry after a lost answer
  * safe: the provider returns the first message instead of sending a second one.
  *
@@ -47,6 +49,7 @@ export function createHttpSmsProvider(options: HttpSmsProviderOptions): SmsProvi
   const fetchImpl = options.fetch ?? fetch;
   const endpoint = `${options.url.replace(/\/$/, '')}/messages`;
   const now = options.now ?? (() => new Date());
+  const name = options.name ?? 'SMS provider';
   return {
     async send({ to, body, idempotencyKey }) {
       const headers: Record<string, string> = { 'Content-Type': 'application/json', 'Idempotency-Key': idempotencyKey };
@@ -61,11 +64,11 @@ export function createHttpSmsProvider(options: HttpSmsProviderOptions): SmsProvi
       if (response.ok) {
         const id = (safeJson(text) as { id?: unknown } | undefined)?.id;
         if (typeof id !== 'string' || id === '') {
-          throw new Error(`SMS provider answered ${response.status} without an id`);
+          throw new Error(`${name} answered ${response.status} without an id`);
         }
         return { id };
       }
-      const message = `SMS provider answered ${response.status}: ${text.slice(0, 200)}`;
+      const message = `${name} answered ${response.status}: ${text.slice(0, 200)}`;
       if (response.status === 429) {
         throw ApplicationFailure.create({
           type: FailureType.ProviderThrottled,

@@ -4,14 +4,19 @@ import type { ActivityDeps } from '.';
 import { createHttpSmsProvider } from './sms-provider';
 
 /**
- * The outbound transports the config names: SMTP through nodemailer, SMS through the HTTP
- * provider adapter. A channel left unconfigured is absent (see ActivityDeps).
+ * The outbound transports the config names: SMTP through nodemailer, SMS and WhatsApp through
+ * the HTTP provider adapter. A channel left unconfigured is absent (see ActivityDeps).
  */
-export function createMessagingTransports(config: Pick<Config, 'mail' | 'sms'>): Pick<ActivityDeps, 'mail' | 'sms'> {
+export function createMessagingTransports(
+  config: Pick<Config, 'mail' | 'sms' | 'whatsapp'>,
+): Pick<ActivityDeps, 'mail' | 'sms' | 'whatsapp'> {
   const { smtpUrl, from } = config.mail;
-  const { providerUrl, providerToken } = config.sms;
+  const { sms, whatsapp } = config;
   return {
     mail: smtpUrl ? { transport: nodemailer.createTransport(smtpUrl), from } : undefined,
-    sms: providerUrl ? createHttpSmsProvider({ url: providerUrl, token: providerToken }) : undefined,
+    sms: sms.providerUrl ? createHttpSmsProvider({ url: sms.providerUrl, token: sms.providerToken }) : undefined,
+    whatsapp: whatsapp.providerUrl
+      ? createHttpSmsProvider({ name: 'WhatsApp provider', url: whatsapp.providerUrl, token: whatsapp.providerToken })
+      : undefined,
   };
 }

@@ -12,9 +12,12 @@ import { createHealthRouter, databaseProbe, temporalProbe, type ReadinessProbe }
 import { createDevOutboxRouter } from './routes/dev-outbox';
 import { createInvitationsRouter } from './routes/invitations';
 import { createOffersRouter } from './routes/offers';
+import { createOrdersRouter } from './routes/orders';
+import { createPartnersRouter } from './routes/partners';
 import { createSlotsRouter } from './routes/slots';
 import { createTenantRouter } from './routes/tenant';
 import { createTenantsRouter } from './routes/tenants';
+import { createVendorPortalRouter } from './routes/vendor-portal';
 
 export interface AppDeps {
   config: Config;
@@ -58,12 +61,16 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api/v1', createOffersRouter({ prisma, temporal, offerTokenSecret: config.offerTokenSecret }));
   // The invited user's endpoint is authenticated by the token in the welcome email.
   app.use('/api/v1', createInvitationsRouter({ prisma }));
+  // Vendors answer order offers and report fulfilment with the signed token in the offer's links.
+  app.use('/api/v1', createVendorPortalRouter({ prisma, temporal, offerTokenSecret: config.offerTokenSecret }));
 
   const v1 = express.Router();
   v1.use(authenticate(verifyToken));
   v1.use(createTenantRouter({ prisma }));
   v1.use(createSlotsRouter({ prisma, temporal, taskQueue: config.temporal.taskQueue }));
   v1.use(createTenantsRouter({ prisma, temporal, taskQueue: config.temporal.taskQueue }));
+  v1.use(createPartnersRouter({ prisma }));
+  v1.use(createOrdersRouter({ prisma, temporal, taskQueue: config.temporal.taskQueue }));
   if (config.env === 'development' && config.devOutboxFile) {
     v1.use(createDevOutboxRouter({ outboxFile: config.devOutboxFile }));
   }

@@ -1,11 +1,13 @@
 import { renderOnboardingMessage, type OnboardingTemplate } from './onboarding-messages';
+import { renderOrderMessage, type OrderTemplate } from './order-messages';
 
 /**
  * Message content and recipient rules for every channel. Pure: no transport, no database, no
  * Node built-ins, so any flow (or a queue-based baseline) renders and validates messages alike.
  */
 
-export type NotificationChannel = 'EMAIL' | 'SMS';
+/** WhatsApp goes through an HTTP provider adapter like SMS, and takes the same E.164 numbers. */
+export type NotificationChannel = 'EMAIL' | 'SMS' | 'WHATSAPP';
 
 /** A rendered message; SMS has no subject. */
 export interface RenderedMessage {
@@ -48,7 +50,8 @@ export type NotificationTemplate =
         unreachable: number;
       };
     }
-  | OnboardingTemplate;
+  | OnboardingTemplate
+  | OrderTemplate;
 
 export type TemplateName = NotificationTemplate['name'];
 
@@ -121,6 +124,14 @@ export function renderNotification(channel: NotificationChannel, template: Notif
     case 'tenant.welcome':
     case 'onboarding.unsuccessful':
       return renderOnboardingMessage(channel, template);
+    case 'order.vendor-offer':
+    case 'order.confirmed':
+    case 'order.rejected':
+    case 'order.needs-attention':
+    case 'order.cancelled':
+    case 'order.delivery-update':
+    case 'payment.reminder':
+      return renderOrderMessage(channel, template);
   }
 }
 

@@ -43,7 +43,7 @@ function parseLine(line: string): OutboxMessage | undefined {
       return undefined;
     }
     return {
-      channel: value.channel === 'sms' ? 'sms' : 'email',
+      channel: value.channel === 'sms' || value.channel === 'whatsapp' ? value.channel : 'email',
       to: value.to,
       subject: typeof value.subject === 'string' ? value.subject : null,
       text: value.text,

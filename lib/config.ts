@@ -105,6 +105,8 @@ const environmentSchema = z.object({
   MAIL_FROM: z.string().default('Holdfast <no-reply@holdfast.local>'),
   SMS_PROVIDER_URL: optionalUrl,
   SMS_PROVIDER_TOKEN: optionalString,
+  WHATSAPP_PROVIDER_URL: optionalUrl,
+  WHATSAPP_PROVIDER_TOKEN: optionalString,
 
   DEV_OUTBOX_FILE: optionalString,
 
@@ -177,6 +179,7 @@ export interface Config {
   offerTokenSecret: string;
   mail: { smtpUrl?: string; from: string };
   sms: { providerUrl?: string; providerToken?: string };
+  whatsapp: { providerUrl?: string; providerToken?: string };
   /** The dev mail/SMS catcher's JSONL file; the dev outbox route serves it in development only. */
   devOutboxFile?: string;
   worker: { metricsPort: number; shutdownGrace: string; syncSchedules: boolean };
@@ -252,6 +255,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     offerTokenSecret: env.OFFER_TOKEN_SECRET ?? DEV_OFFER_TOKEN_SECRET,
     mail: { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM },
     sms: { providerUrl: env.SMS_PROVIDER_URL, providerToken: env.SMS_PROVIDER_TOKEN },
+    whatsapp: { providerUrl: env.WHATSAPP_PROVIDER_URL, providerToken: env.WHATSAPP_PROVIDER_TOKEN },
     devOutboxFile: env.APP_ENV === 'development' ? env.DEV_OUTBOX_FILE : undefined,
     worker: {
       metricsPort: env.WORKER_METRICS_PORT,

@@ -20,10 +20,11 @@ import { startTemporalDevServer } from './stack/temporal-dev-server';
  * `npm run dev`: the whole system on embedded defaults, no Docker.
  *
  * Starts what is not configured — a Temporal dev server (SQLite under .data/), an embedded
- * PostgreSQL (under .data/), a loopback SMTP catcher and SMS sink feeding the dev outbox, a
+ * PostgreSQL (under .data/), a loopback SMTP catcher and SMS and WhatsApp sinks feeding the dev outbox, a
  * sandbox billing provider —
  * then runs the worker and the API in this process. A variable that points at a real
- * service (TEMPORAL_ADDRESS, DATABASE_URL, SMTP_URL, SMS_PROVIDER_URL, BILLING_API_URL) replaces the embedded one.
+ * service (TEMPORAL_ADDRESS, DATABASE_URL, SMTP_URL, SMS_PROVIDER_URL, WHATSAPP_PROVIDER_URL, BILLING_API_URL) replaces
+ * the embedded one.
  */
 
 const root = path.resolve(__dirname, '..');
@@ -34,6 +35,7 @@ const ports = {
   postgres: Number(process.env.DEV_POSTGRES_PORT ?? 54320),
   smtp: Number(process.env.DEV_SMTP_PORT ?? 1025),
   sms: Number(process.env.DEV_SMS_PORT ?? 1026),
+  whatsapp: Number(process.env.DEV_WHATSAPP_PORT ?? 1027),
   billing: Number(process.env.DEV_BILLING_PORT ?? 12111),
 };
 
@@ -136,6 +138,14 @@ async function main(): Promise<void> {
       const sink = await startDevSmsSink({ port: ports.sms, outboxFile });
       stops.push({ name: 'SMS sink', stop: () => sink.stop() });
       env.SMS_PROVIDER_URL = sink.url;
+      env.DEV_OUTBOX_FILE ??= outboxFile;
+    }
+
+    if (!env.WHATSAPP_PROVIDER_URL) {
+      await ensurePortFree(ports.whatsapp, 'WhatsApp sink', 'WHATSAPP_PROVIDER_URL');
+      const sink = await startDevSmsSink({ port: ports.whatsapp, outboxFile, channel: 'whatsapp' });
+      stops.push({ name: 'WhatsApp sink', stop: () => sink.stop() });
+      env.WHATSAPP_PROVIDER_URL = sink.url;
       env.DEV_OUTBOX_FILE ??= outboxFile;
     }
 

@@ -30,6 +30,10 @@ export const FailureType = {
   OnboardingFailed: 'OnboardingFailed',
   /** A platform admin rejected the onboarding, or nobody decided in time. The workflow fails with it. */
   OnboardingRejected: 'OnboardingRejected',
+  /** The vendor named for an order is not this tenant's, or is inactive. */
+  VendorUnavailable: 'VendorUnavailable',
+  /** The order is past the point where the requested change applies (e.g. assigning a cancelled order). */
+  OrderStateConflict: 'OrderStateConflict',
 } as const;
 
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];

@@ -12,6 +12,11 @@ export function tenantRetentionCleanupId(tenantId: string, runDate: string): str
   return `cleanup:${tenantId}:${runDate}`;
 }
 
+/** One routing workflow per order, for the order's whole life. */
+export function orderRoutingId(tenantId: string, orderId: string): string {
+  return `order:${tenantId}:${orderId}`;
+}
+
 /** One onboarding per slug at a time; the slug is the tenant's business key before it has any row. */
 export function tenantOnboardingId(slug: string): string {
   return `tenant-onboarding:${slug}`;

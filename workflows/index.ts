@@ -2,3 +2,4 @@
 export { dailyCleanupWorkflow } from './cleanup';
 export { waitlistCascadeWorkflow } from './waitlist-cascade';
 export { tenantOnboardingWorkflow } from './tenant-onboarding';
+export { orderRoutingWorkflow } from './order-routing';

@@ -1,4 +1,4 @@
-import express, { Router, type Request, type Response } from 'express';
+import express, { Router } from 'express';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { z } from 'zod';
 import { formatUtc } from '../../domain/notifications';
@@ -8,6 +8,7 @@ import type { PrismaClient } from '../../lib/db';
 import { waitlistCascadeId } from '../../workflows/ids';
 import { acceptOfferUpdate, declineOfferUpdate, type OfferResponseResult } from '../../workflows/waitlist-cascade';
 import { AppError, conflict, notFound } from '../errors';
+import { isFormPost, page, postButton } from '../pages';
 import { parse } from '../validation';
 
 export interface OffersRouterDeps {
@@ -94,10 +95,7 @@ export function createOffersRouter({ prisma, temporal, offerTokenSecret }: Offer
       200,
       hold.slot.name,
       `Hello ${hold.entry.customerName}, this place is held for you until ${formatUtc(hold.expiresAt)}.`,
-      `<form method="post" action="/api/v1/offers/respond">` +
-        `<input type="hidden" name="token" value="${escapeHtml(query.data.token)}">` +
-        `<input type="hidden" name="decision" value="${query.data.decision}">` +
-        `<button type="submit">${verb} this offer</button></form>`,
+      postButton('/api/v1/offers/respond', query.data, `${verb} this offer`),
     );
   });
 
@@ -126,23 +124,4 @@ export function createOffersRouter({ prisma, temporal, offerTokenSecret }: Offer
   });
 
   return router;
-}
-
-function isFormPost(req: Request): boolean {
-  return req.is('application/x-www-form-urlencoded') === 'application/x-www-form-urlencoded';
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
-}
-
-function page(res: Response, status: number, title: string, message: string, extra = ''): void {
-  res
-    .status(status)
-    .type('html')
-    .send(
-      `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">` +
-        `<title>${escapeHtml(title)}</title></head><body><h1>${escapeHtml(title)}</h1>` +
-        `<p>${escapeHtml(message)}</p>${extra}</body></html>`,
-    );
 }

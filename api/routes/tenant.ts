@@ -15,6 +15,13 @@ const settingsBody = z
       .optional(),
     retentionDays: z.number().int().min(1).max(3650).optional(),
     adminEmail: z.email().nullable().optional(),
+    paymentTermsDays: z.number().int().min(1).max(365).optional(),
+    vendorResponseMinutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 60)
+      .optional(),
   })
   .strict()
   .refine((body) => Object.keys(body).length > 0, { message: 'name at least one setting' });
@@ -28,12 +35,22 @@ function present(tenant: {
   holdMinutes: number;
   retentionDays: number;
   adminEmail: string | null;
+  paymentTermsDays: number;
+  vendorResponseMinutes: number;
 }) {
   const { id, slug, name, status, tier, holdMinutes, retentionDays, adminEmail } = tenant;
-  return { id, slug, name, status, tier, settings: { holdMinutes, retentionDays, adminEmail } };
+  const { paymentTermsDays, vendorResponseMinutes } = tenant;
+  return {
+    id,
+    slug,
+    name,
+    status,
+    tier,
+    settings: { holdMinutes, retentionDays, adminEmail, paymentTermsDays, vendorResponseMinutes },
+  };
 }
 
-/** The caller's own tenant: who am I, and the settings flows read (hold length, retention). */
+/** The caller's own tenant: who am I, and the settings flows read (hold length, retention, payment terms). */
 export function createTenantRouter({ prisma }: { prisma: PrismaClient }): Router {
   const router = Router();
 

@@ -14,6 +14,8 @@ export interface DevSmsSinkOptions {
   host?: string;
   /** When set, requests must carry `Authorization: Bearer <token>`. */
   token?: string;
+  /** What the outbox records the messages as; default `sms`. The WhatsApp provider speaks the same API. */
+  channel?: 'sms' | 'whatsapp';
 }
 
 export interface DevSmsSinkHandle {
@@ -25,7 +27,7 @@ export interface DevSmsSinkHandle {
 const MAX_BODY_BYTES = 64 * 1024;
 
 /**
- * A local stand-in for the SMS provider, speaking the same API as the real one
+ * A local stand-in for the SMS (or WhatsApp) provider, speaking the same API as the real one
  * (activities/sms-provider.ts): `POST /messages` with JSON `{ to, body }`, answered `201 { id }`.
  * A repeated `Idempotency-Key` gets the first message's ID back and is not recorded twice.
  * Each message is appended to the dev outbox. Development only.
@@ -57,10 +59,11 @@ export async function startDevSmsSink(options: DevSmsSinkOptions): Promise<DevSm
       const key = req.headers['idempotency-key'];
       const earlier = typeof key === 'string' ? seen.get(key) : undefined;
       if (earlier) return answer(200, { id: earlier });
-      const id = `sms_${randomUUID()}`;
+      const channel = options.channel ?? 'sms';
+      const id = `${channel}_${randomUUID()}`;
       if (typeof key === 'string') seen.set(key, id);
       const line = outboxLine({
-        channel: 'sms',
+        channel,
         to: message.to,
         subject: null,
         text: message.body,

@@ -1,0 +1,431 @@
+import { createHash } from 'node:crypto';
+import { Router } from 'express';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { z } from 'zod';
+import { orderTotal, type OrderItem } from '../../domain/orders';
+import { OrderStatus } from '../../generated/prisma/enums';
+import { isUniqueViolation, type PrismaClient } from '../../lib/db';
+import { orderRoutingId } from '../../workflows/ids';
+import {
+  assignVendorManuallyUpdate,
+  cancelOrderUpdate,
+  getOrderStateQuery,
+  orderRoutingWorkflow,
+  orderStatusSignal,
+  paymentReceivedSignal,
+  type OrderState,
+} from '../../workflows/order-routing';
+import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from '../../workflows/search-attributes';
+import { principalOf, requireRole } from '../auth';
+import { AppError, conflict, notFound } from '../errors';
+import { parse } from '../validation';
+
+export interface OrdersRouterDeps {
+  prisma: PrismaClient;
+  temporal: Client;
+  taskQueue: string;
+}
+
+const MAX_ORDER_TOTAL = 1_000_000_000_000;
+
+const orderParams = z.object({ orderId: z.uuid() });
+const noQuery = z.object({}).strict();
+
+const item = z
+  .object({
+    sku: z.string().trim().min(1).max(100),
+    name: z.string().trim().min(1).max(200),
+    category: z.string().trim().min(1).max(100),
+    quantity: z.number().int().min(1).max(100_000),
+    /** Minor units. */
+    unitPrice: z.number().int().min(0).max(1_000_000_000),
+  })
+  .strict();
+
+const createOrderBody = z
+  .object({
+    retailerId: z.uuid(),
+    items: z.array(item).min(1).max(200),
+    deliveryRegion: z.string().trim().min(1).max(100),
+    clientOrderRef: z.string().trim().min(1).max(100).optional(),
+  })
+  .strict()
+  .refine((body) => orderTotal(body.items) <= MAX_ORDER_TOTAL, {
+    message: 'the order total is too large',
+    path: ['items'],
+  });
+
+/** Printable ASCII, as IETF's Idempotency-Key draft and Stripe take it. */
+const idempotencyKeyHeader = z
+  .string()
+  .regex(/^[\x21-\x7e]{1,200}$/, { message: 'expected 1 to 200 printable ASCII characters' })
+  .optional();
+
+const listQuery = z
+  .object({
+    status: z.enum(OrderStatus).optional(),
+    retailerId: z.uuid().optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(100),
+    offset: z.coerce.number().int().min(0).default(0),
+  })
+  .strict();
+
+const assignBody = z.object({ vendorId: z.uuid() }).strict();
+const statusBody = z.object({ status: z.enum(['DISPATCHED', 'DELIVERED']) }).strict();
+const cancelBody = z.union([
+  z.undefined(),
+  z.object({ reason: z.string().trim().min(1).max(500).optional() }).strict(),
+]);
+const paymentBody = z
+  .object({
+    /** Minor units. */
+    amount: z.number().int().min(1).max(MAX_ORDER_TOTAL),
+    /** The payer's or bank's reference; unique per tenant, so a repeated request records one payment. */
+    reference: z.string().trim().min(1).max(200),
+  })
+  .strict();
+
+type OrderRow = {
+  id: string;
+  retailerId: string;
+  vendorId: string | null;
+  items: unknown;
+  total: number;
+  deliveryRegion: string;
+  status: string;
+  statusReason: string | null;
+  clientOrderRef: string | null;
+  dispatchedAt: Date | null;
+  deliveredAt: Date | null;
+  dueDate: Date | null;
+  paidAt: Date | null;
+  createdAt: Date;
+};
+
+function presentOrder(order: OrderRow) {
+  const { id, retailerId, vendorId, items, total, deliveryRegion, status, statusReason, clientOrderRef } = order;
+  const { dispatchedAt, deliveredAt, dueDate, paidAt, createdAt } = order;
+  return {
+    id,
+    retailerId,
+    vendorId,
+    items,
+    total,
+    deliveryRegion,
+    status,
+    statusReason,
+    clientOrderRef,
+    dispatchedAt,
+    deliveredAt,
+    dueDate,
+    paidAt,
+    createdAt,
+  };
+}
+
+/** A stable fingerprint of what was asked, so a reused Idempotency-Key with another body is caught. */
+function requestHash(body: z.infer<typeof createOrderBody>): string {
+  const canonical = JSON.stringify({
+    retailerId: body.retailerId,
+    items: body.items.map(({ sku, name, category, quantity, unitPrice }) => [sku, name, category, quantity, unitPrice]),
+    deliveryRegion: body.deliveryRegion,
+    clientOrderRef: body.clientOrderRef ?? null,
+  });
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+const FULFILMENT_FROM: Record<'DISPATCHED' | 'DELIVERED', ReadonlyArray<OrderState['status']>> = {
+  DISPATCHED: ['ASSIGNED'],
+  DELIVERED: ['ASSIGNED', 'DISPATCHED'],
+};
+
+/**
+ * Asks the order's workflow to record a fulfilment step, after checking it can take it (a
+ * signal cannot answer, so a step the order cannot take now is refused here with 409).
+ */
+export async function requestFulfilment(
+  handle: WorkflowHandle<typeof orderRoutingWorkflow>,
+  status: 'DISPATCHED' | 'DELIVERED',
+  actor: string,
+): Promise<{ orderId: string; requested: string; status: string }> {
+  const state = await handle.query(getOrderStateQuery);
+  if (!FULFILMENT_FROM[status].includes(state.status)) {
+    throw conflict('INVALID_TRANSITION', `An order that is ${state.status} cannot become ${status}`, {
+      status: state.status,
+      requested: status,
+    });
+  }
+  await handle.signal(orderStatusSignal, { status, actor });
+  return { orderId: state.orderId, requested: status, status: state.status };
+}
+
+/**
+ * Orders and their routing workflows, scoped to the caller's tenant. Any role creates and reads
+ * orders; assigning, fulfilment steps, cancelling and recording payments need operator or above.
+ */
+export function createOrdersRouter({ prisma, temporal, taskQueue }: OrdersRouterDeps): Router {
+  const router = Router();
+
+  async function findOrder(tenantId: string, orderId: string) {
+    const order = await prisma.order.findFirst({ where: { id: orderId, tenantId } });
+    if (!order) throw notFound('Order', { orderId });
+    return order;
+  }
+
+  /** Starts the order's workflow, or finds the one already started for it. */
+  async function startRouting(tenantId: string, orderId: string): Promise<{ workflowId: string; runId: string }> {
+    const workflowId = orderRoutingId(tenantId, orderId);
+    try {
+      const handle = await temporal.workflow.start(orderRoutingWorkflow, {
+        taskQueue,
+        workflowId,
+        args: [{ tenantId, orderId }],
+        // One run per order: a repeat while it runs joins it, and a finished order is never routed again.
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        typedSearchAttributes: [
+          { key: TenantIdKey, value: tenantId },
+          { key: BusinessKeyKey, value: orderId },
+          { key: FlowStatusKey, value: 'PENDING' },
+        ],
+      });
+      return { workflowId, runId: handle.firstExecutionRunId };
+    } catch (error) {
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+      const description = await temporal.workflow.getHandle(workflowId).describe();
+      return { workflowId, runId: description.runId };
+    }
+  }
+
+  /** Runs `action` on the order's workflow; a workflow that has closed answers 409 ORDER_CLOSED. */
+  async function onWorkflow<T>(
+    tenantId: string,
+    orderId: string,
+    action: (handle: WorkflowHandle<typeof orderRoutingWorkflow>) => Promise<T>,
+  ): Promise<T> {
+    const order = await findOrder(tenantId, orderId);
+    const handle = temporal.workflow.getHandle<typeof orderRoutingWorkflow>(orderRoutingId(tenantId, orderId));
+    try {
+      return await action(handle);
+    } catch (error) {
+      if (!(error instanceof WorkflowNotFoundError)) throw error;
+      throw conflict('ORDER_CLOSED', `The order is ${order.status} and its workflow has finished`, {
+        status: order.status,
+      });
+    }
+  }
+
+  router.post('/orders', async (req, res) => {
+    parse(noQuery, req.query);
+    const idempotencyKey = parse(idempotencyKeyHeader, req.get('Idempotency-Key'));
+    const body = parse(createOrderBody, req.body);
+    const { tenantId, subject } = principalOf(req);
+    const hash = requestHash(body);
+
+    const findExisting = async () => {
+      const byKey = idempotencyKey
+        ? await prisma.order.findUnique({ where: { tenantId_idempotencyKey: { tenantId, idempotencyKey } } })
+        : null;
+      if (byKey && byKey.requestHash !== hash) {
+        throw new AppError(
+          422,
+          'IDEMPOTENCY_KEY_REUSED',
+          'This Idempotency-Key was used for a different order request',
+          { orderId: byKey.id },
+        );
+      }
+      if (byKey || !body.clientOrderRef) return byKey;
+      return prisma.order.findUnique({
+        where: { tenantId_clientOrderRef: { tenantId, clientOrderRef: body.clientOrderRef } },
+      });
+    };
+
+    let order = await findExisting();
+    const replayed = order !== null;
+    if (!order) {
+      const retailer = await prisma.retailer.findFirst({ where: { id: body.retailerId, tenantId } });
+      if (!retailer) {
+        throw new AppError(422, 'UNKNOWN_RETAILER', 'No such retailer in this tenant', { retailerId: body.retailerId });
+      }
+      try {
+        order = await prisma.$transaction(async (tx) => {
+          const created = await tx.order.create({
+            data: {
+              tenantId,
+              retailerId: body.retailerId,
+              items: body.items,
+              total: orderTotal(body.items as OrderItem[]),
+              deliveryRegion: body.deliveryRegion,
+              clientOrderRef: body.clientOrderRef ?? null,
+              idempotencyKey: idempotencyKey ?? null,
+              requestHash: hash,
+            },
+          });
+          await tx.auditLog.create({
+            data: {
+              tenantId,
+              actor: subject,
+              action: 'order.created',
+              entityType: 'Order',
+              entityId: created.id,
+              details: { total: created.total, retailerId: created.retailerId },
+            },
+          });
+          return created;
+        });
+      } catch (error) {
+        // A concurrent request with the same key or reference won the insert: answer its order.
+        if (!isUniqueViolation(error)) throw error;
+        order = await findExisting();
+        if (!order) throw error;
+      }
+    }
+
+    // Started on every request, so an order whose first request died before its workflow began still gets one.
+    const run = await startRouting(tenantId, order.id);
+    res
+      .status(202)
+      .location(`/api/v1/orders/${order.id}`)
+      .set(replayed ? { 'Idempotent-Replayed': 'true' } : {})
+      .json({ orderId: order.id, ...run, status: order.status });
+  });
+
+  router.get('/orders', async (req, res) => {
+    const { status, retailerId, limit, offset } = parse(listQuery, req.query);
+    const orders = await prisma.order.findMany({
+      where: {
+        tenantId: principalOf(req).tenantId,
+        ...(status ? { status } : {}),
+        ...(retailerId ? { retailerId } : {}),
+      },
+      orderBy: [{ createdAt: 'desc' }, { id: 'asc' }],
+      take: limit,
+      skip: offset,
+    });
+    res.json({ orders: orders.map(presentOrder) });
+  });
+
+  router.get('/orders/:orderId', async (req, res) => {
+    const { orderId } = parse(orderParams, req.params);
+    parse(noQuery, req.query);
+    const { tenantId } = principalOf(req);
+    const order = await findOrder(tenantId, orderId);
+    const workflowId = orderRoutingId(tenantId, orderId);
+    const routing = await temporal.workflow
+      .getHandle(workflowId)
+      .query(getOrderStateQuery)
+      .catch((error: unknown) => {
+        // The order row outlives its workflow's history (retention); it still answers.
+        if (error instanceof WorkflowNotFoundError) return null;
+        throw error;
+      });
+    res.json({ ...presentOrder(order), workflowId, routing });
+  });
+
+  router.post('/orders/:orderId/assign', requireRole('operator'), async (req, res) => {
+    const { orderId } = parse(orderParams, req.params);
+    parse(noQuery, req.query);
+    const { vendorId } = parse(assignBody, req.body);
+    const { tenantId, subject } = principalOf(req);
+    const vendor = await prisma.vendor.findFirst({ where: { id: vendorId, tenantId } });
+    if (!vendor) throw new AppError(422, 'UNKNOWN_VENDOR', 'No such vendor in this tenant', { vendorId });
+    const assigned = await onWorkflow(tenantId, orderId, (handle) =>
+      handle.executeUpdate(assignVendorManuallyUpdate, { args: [{ vendorId, actor: subject }] }),
+    );
+    res.json({ orderId, status: 'ASSIGNED', ...assigned });
+  });
+
+  router.post('/orders/:orderId/status', requireRole('operator'), async (req, res) => {
+    const { orderId } = parse(orderParams, req.params);
+    parse(noQuery, req.query);
+    const { status } = parse(statusBody, req.body);
+    const { tenantId, subject } = principalOf(req);
+    const requested = await onWorkflow(tenantId, orderId, (handle) => requestFulfilment(handle, status, subject));
+    res.status(202).json(requested);
+  });
+
+  router.post('/orders/:orderId/cancel', requireRole('operator'), async (req, res) => {
+    const { orderId } = parse(orderParams, req.params);
+    parse(noQuery, req.query);
+    const body = parse(cancelBody, req.body);
+    const { tenantId, subject } = principalOf(req);
+    const reason = body?.reason ?? `cancelled by ${subject}`;
+    const cancelled = await onWorkflow(tenantId, orderId, (handle) =>
+      handle.executeUpdate(cancelOrderUpdate, { args: [{ reason, actor: subject }] }),
+    );
+    res.json({ orderId, ...cancelled, reason });
+  });
+
+  router.post('/orders/:orderId/payments', requireRole('operator'), async (req, res) => {
+    const { orderId } = parse(orderParams, req.params);
+    parse(noQuery, req.query);
+    const { amount, reference } = parse(paymentBody, req.body);
+    const { tenantId, subject } = principalOf(req);
+    await findOrder(tenantId, orderId);
+
+    const recorded = await prisma
+      .$transaction(async (tx) => {
+        // Locks the order, so two payments at once cannot both fit under the balance.
+        await tx.$queryRaw`SELECT id FROM "Order" WHERE id = ${orderId} FOR UPDATE`;
+        const order = await tx.order.findUniqueOrThrow({ where: { id: orderId } });
+        const earlier = await tx.payment.findUnique({ where: { tenantId_reference: { tenantId, reference } } });
+        if (earlier) {
+          if (earlier.orderId !== orderId || earlier.amount !== amount) {
+            throw conflict('PAYMENT_REFERENCE_REUSED', 'This reference was already used for another payment', {
+              paymentId: earlier.id,
+            });
+          }
+          return { payment: earlier, replayed: true };
+        }
+        if (!['ASSIGNED', 'DISPATCHED', 'DELIVERED'].includes(order.status)) {
+          throw conflict('NOT_PAYABLE', `An order that is ${order.status} takes no payments`, { status: order.status });
+        }
+        const paid = await tx.payment.aggregate({ where: { orderId }, _sum: { amount: true } });
+        const balance = order.total - (paid._sum.amount ?? 0);
+        if (amount > balance) {
+          throw new AppError(422, 'AMOUNT_EXCEEDS_BALANCE', `The balance of this order is ${balance}`, { balance });
+        }
+        const payment = await tx.payment.create({
+          data: { tenantId, orderId, amount, reference, recordedBy: subject },
+        });
+        await tx.auditLog.create({
+          data: {
+            tenantId,
+            actor: subject,
+            action: 'payment.recorded',
+            entityType: 'Order',
+            entityId: orderId,
+            details: { paymentId: payment.id, amount, reference },
+          },
+        });
+        return { payment, replayed: false };
+      })
+      .catch((error: unknown) => {
+        // Two requests with one new reference: the loser finds the winner's payment on a retry.
+        if (isUniqueViolation(error)) throw conflict('PAYMENT_IN_PROGRESS', 'This payment is being recorded; retry');
+        throw error;
+      });
+
+    const { payment, replayed } = recorded;
+    // Signalled on a replay too: the workflow ignores a payment it has, and learns of one it missed.
+    await temporal.workflow
+      .getHandle(orderRoutingId(tenantId, orderId))
+      .signal(paymentReceivedSignal, { paymentId: payment.id, amount: payment.amount });
+    const paidSoFar = await prisma.payment.aggregate({ where: { orderId }, _sum: { amount: true } });
+    res.status(replayed ? 200 : 201).json({
+      id: payment.id,
+      orderId,
+      amount: payment.amount,
+      reference: payment.reference,
+      receivedAt: payment.receivedAt,
+      paidSoFar: paidSoFar._sum.amount ?? 0,
+    });
+  });
+
+  return router;
+}

@@ -1,0 +1,243 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { isValidRecipient, type NotificationChannel } from '../../domain/notifications';
+import type { Prisma, PrismaClient } from '../../lib/db';
+import { principalOf, requireRole } from '../auth';
+import { AppError, notFound } from '../errors';
+import { parse } from '../validation';
+
+/**
+ * The reference data orders are routed with: the tenant's retailers (who order, on credit) and
+ * vendors (who fulfil). Any role reads; tenant-admin writes. Scoped to the token's tenant: another
+ * tenant's row is simply not found.
+ */
+
+export interface PartnersRouterDeps {
+  prisma: PrismaClient;
+}
+
+const channel = z.enum(['EMAIL', 'SMS', 'WHATSAPP']);
+const idParams = z.object({ id: z.uuid() });
+const name = z.string().trim().min(1).max(200);
+const listQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(500).default(100),
+    offset: z.coerce.number().int().min(0).default(0),
+  })
+  .strict();
+
+const retailerFields = {
+  name,
+  channel,
+  contact: z.string().trim().min(1).max(254),
+  /** Minor units. */
+  creditLimit: z.number().int().min(0).max(1_000_000_000_000),
+};
+const createRetailerBody = z.object(retailerFields).strict();
+const updateRetailerBody = z
+  .object({ ...retailerFields, flagged: z.literal(false) })
+  .partial()
+  .strict()
+  .refine((body) => Object.keys(body).length > 0, { message: 'name at least one field' });
+
+const vendorFields = {
+  name,
+  region: z.string().trim().min(1).max(100),
+  categories: z.array(z.string().trim().min(1).max(100)).min(1).max(50),
+  capacity: z.number().int().min(1).max(100_000),
+  rating: z.number().min(0).max(5),
+  active: z.boolean(),
+  channel,
+  contact: z.string().trim().min(1).max(254),
+};
+const createVendorBody = z.object(vendorFields).partial({ rating: true, active: true }).strict();
+const updateVendorBody = z
+  .object(vendorFields)
+  .partial()
+  .strict()
+  .refine((body) => Object.keys(body).length > 0, { message: 'name at least one field' });
+const vendorListQuery = listQuery.extend({
+  region: z.string().trim().min(1).max(100).optional(),
+  active: z.enum(['true', 'false']).optional(),
+});
+
+/** The contact must be reachable on the channel: an address for EMAIL, an E.164 number otherwise. */
+function checkContact(contact: { channel: NotificationChannel; contact: string }): void {
+  if (!isValidRecipient(contact.channel, contact.contact)) {
+    throw new AppError(400, 'VALIDATION_FAILED', 'The request is not valid', [
+      {
+        path: 'contact',
+        message:
+          contact.channel === 'EMAIL' ? 'expected an email address' : 'expected an E.164 number such as +14155550123',
+      },
+    ]);
+  }
+}
+
+function presentRetailer(retailer: {
+  id: string;
+  name: string;
+  channel: string;
+  contact: string;
+  creditLimit: number;
+  creditScore: number;
+  flagged: boolean;
+  flaggedReason: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}) {
+  const { id, name, channel, contact, creditLimit, creditScore, flagged, flaggedReason, createdAt, updatedAt } =
+    retailer;
+  return { id, name, channel, contact, creditLimit, creditScore, flagged, flaggedReason, createdAt, updatedAt };
+}
+
+function presentVendor(vendor: {
+  id: string;
+  name: string;
+  region: string;
+  categories: string[];
+  capacity: number;
+  rating: number;
+  active: boolean;
+  channel: string;
+  contact: string;
+  createdAt: Date;
+  updatedAt: Date;
+}) {
+  const { id, name, region, categories, capacity, rating, active, channel, contact, createdAt, updatedAt } = vendor;
+  return { id, name, region, categories, capacity, rating, active, channel, contact, createdAt, updatedAt };
+}
+
+export function createPartnersRouter({ prisma }: PartnersRouterDeps): Router {
+  const router = Router();
+
+  const audited = (
+    tx: Prisma.TransactionClient,
+    entry: { tenantId: string; actor: string; action: string; entityType: string; entityId: string; details: object },
+  ) => tx.auditLog.create({ data: { ...entry, details: entry.details } });
+
+  router.post('/retailers', requireRole('tenant-admin'), async (req, res) => {
+    const body = parse(createRetailerBody, req.body);
+    checkContact(body);
+    const { tenantId, subject } = principalOf(req);
+    const retailer = await prisma.$transaction(async (tx) => {
+      const created = await tx.retailer.create({ data: { tenantId, ...body } });
+      await audited(tx, {
+        tenantId,
+        actor: subject,
+        action: 'retailer.created',
+        entityType: 'Retailer',
+        entityId: created.id,
+        details: body,
+      });
+      return created;
+    });
+    res.status(201).location(`/api/v1/retailers/${retailer.id}`).json(presentRetailer(retailer));
+  });
+
+  router.get('/retailers', async (req, res) => {
+    const { limit, offset } = parse(listQuery, req.query);
+    const retailers = await prisma.retailer.findMany({
+      where: { tenantId: principalOf(req).tenantId },
+      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+      take: limit,
+      skip: offset,
+    });
+    res.json({ retailers: retailers.map(presentRetailer) });
+  });
+
+  router.get('/retailers/:id', async (req, res) => {
+    const { id } = parse(idParams, req.params);
+    const retailer = await prisma.retailer.findFirst({ where: { id, tenantId: principalOf(req).tenantId } });
+    if (!retailer) throw notFound('Retailer', { id });
+    res.json(presentRetailer(retailer));
+  });
+
+  router.patch('/retailers/:id', requireRole('tenant-admin'), async (req, res) => {
+    const { id } = parse(idParams, req.params);
+    const body = parse(updateRetailerBody, req.body);
+    const { tenantId, subject } = principalOf(req);
+    const retailer = await prisma.$transaction(async (tx) => {
+      const existing = await tx.retailer.findFirst({ where: { id, tenantId } });
+      if (!existing) throw notFound('Retailer', { id });
+      checkContact({ channel: body.channel ?? existing.channel, contact: body.contact ?? existing.contact });
+      const data = body.flagged === false ? { ...body, flaggedReason: null } : body;
+      const updated = await tx.retailer.update({ where: { id }, data });
+      await audited(tx, {
+        tenantId,
+        actor: subject,
+        action: 'retailer.updated',
+        entityType: 'Retailer',
+        entityId: id,
+        details: body,
+      });
+      return updated;
+    });
+    res.json(presentRetailer(retailer));
+  });
+
+  router.post('/vendors', requireRole('tenant-admin'), async (req, res) => {
+    const body = parse(createVendorBody, req.body);
+    checkContact(body);
+    const { tenantId, subject } = principalOf(req);
+    const vendor = await prisma.$transaction(async (tx) => {
+      const created = await tx.vendor.create({ data: { tenantId, ...body } });
+      await audited(tx, {
+        tenantId,
+        actor: subject,
+        action: 'vendor.created',
+        entityType: 'Vendor',
+        entityId: created.id,
+        details: body,
+      });
+      return created;
+    });
+    res.status(201).location(`/api/v1/vendors/${vendor.id}`).json(presentVendor(vendor));
+  });
+
+  router.get('/vendors', async (req, res) => {
+    const { limit, offset, region, active } = parse(vendorListQuery, req.query);
+    const vendors = await prisma.vendor.findMany({
+      where: {
+        tenantId: principalOf(req).tenantId,
+        ...(region ? { region } : {}),
+        ...(active ? { active: active === 'true' } : {}),
+      },
+      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+      take: limit,
+      skip: offset,
+    });
+    res.json({ vendors: vendors.map(presentVendor) });
+  });
+
+  router.get('/vendors/:id', async (req, res) => {
+    const { id } = parse(idParams, req.params);
+    const vendor = await prisma.vendor.findFirst({ where: { id, tenantId: principalOf(req).tenantId } });
+    if (!vendor) throw notFound('Vendor', { id });
+    res.json(presentVendor(vendor));
+  });
+
+  router.patch('/vendors/:id', requireRole('tenant-admin'), async (req, res) => {
+    const { id } = parse(idParams, req.params);
+    const body = parse(updateVendorBody, req.body);
+    const { tenantId, subject } = principalOf(req);
+    const vendor = await prisma.$transaction(async (tx) => {
+      const existing = await tx.vendor.findFirst({ where: { id, tenantId } });
+      if (!existing) throw notFound('Vendor', { id });
+      checkContact({ channel: body.channel ?? existing.channel, contact: body.contact ?? existing.contact });
+      const updated = await tx.vendor.update({ where: { id }, data: body });
+      await audited(tx, {
+        tenantId,
+        actor: subject,
+        action: 'vendor.updated',
+        entityType: 'Vendor',
+        entityId: id,
+        details: body,
+      });
+      return updated;
+    });
+    res.json(presentVendor(vendor));
+  });
+
+  return router;
+}
