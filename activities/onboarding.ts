@@ -8,6 +8,7 @@ import { isUniqueViolation, type Prisma, type PrismaClient } from '../lib/db';
 import { FailureType } from '../workflows/errors';
 import type { BillingProvider, RemovalOutcome } from './billing';
 import type { Notifier, NotificationResult } from './notifications';
+import { writeAudit, type AuditEntry } from './audit';
 
 export interface OnboardingDeps {
   prisma: PrismaClient;
@@ -51,19 +52,10 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 
 type Tx = Prisma.TransactionClient;
 
-interface AuditEntry {
-  tenantId: string;
-  actor?: string;
-  action: string;
-  entityType: 'Tenant' | 'User';
-  entityId: string;
-  details?: Prisma.InputJsonValue;
-  /** The same event written again by an activity retry is dropped by this unique key. */
-  dedupKey: string;
-}
+type OnboardingAudit = Omit<AuditEntry<'Tenant' | 'User'>, 'actor'> & { actor?: string; dedupKey: string };
 
-function audit(db: Tx | PrismaClient, entry: AuditEntry) {
-  return db.auditLog.createMany({ data: [{ actor: ONBOARDING_ACTOR, ...entry }], skipDuplicates: true });
+function audit(db: Tx | PrismaClient, entry: OnboardingAudit) {
+  return writeAudit(db, { actor: ONBOARDING_ACTOR, ...entry });
 }
 
 /**

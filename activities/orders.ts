@@ -19,6 +19,7 @@ import { hashVendorToken, signVendorToken } from '../domain/vendor-token';
 import type { NotificationChannel } from '../domain/notifications';
 import { isUniqueViolation, type Prisma, type PrismaClient } from '../lib/db';
 import { FailureType } from '../workflows/errors';
+import { writeAudit } from './audit';
 import type { Notifier } from './notifications';
 import type { SkippableNotification } from './waitlist';
 
@@ -80,22 +81,10 @@ export type OrderMessage =
 
 type Tx = Prisma.TransactionClient;
 
-interface AuditEntry {
-  tenantId: string;
-  actor: string;
-  action: string;
-  entityType: 'Order' | 'RoutingAttempt' | 'Retailer';
-  entityId: string;
-  details?: Prisma.InputJsonValue;
-  /** The same event written again by an activity retry is dropped by this unique key. */
-  dedupKey?: string;
-}
-
-function audit(db: Tx | PrismaClient, ...entries: AuditEntry[]) {
-  return db.auditLog.createMany({ data: entries, skipDuplicates: true });
-}
-
 const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** The Notification ledger's key for the offer of routing attempt `attempt`. */
+const vendorOfferKey = (orderId: string, attempt: number) => `order:${orderId}:offer:${attempt}`;
 
 const notFound = (what: string) => ApplicationFailure.nonRetryable(`${what} not found`, FailureType.NotFound);
 const stateConflict = (message: string) => ApplicationFailure.nonRetryable(message, FailureType.OrderStateConflict);
@@ -284,7 +273,7 @@ export function createOrderActivities(deps: OrderDeps) {
           where: { id: orderId, status: 'PENDING' },
           data: decision.approved ? { status: 'ROUTING' } : { status: 'REJECTED', statusReason: decision.reason },
         });
-        await audit(tx, {
+        await writeAudit(tx, {
           tenantId,
           actor: ORDER_ROUTING_ACTOR,
           action: decision.approved ? 'order.credit-approved' : 'order.credit-rejected',
@@ -373,7 +362,7 @@ export function createOrderActivities(deps: OrderDeps) {
               tokenHash: hashVendorToken(signVendorToken(offerTokenSecret, { tenantId, attemptId: id })),
             },
           });
-          await audit(tx, {
+          await writeAudit(tx, {
             tenantId,
             actor: ORDER_ROUTING_ACTOR,
             action: 'order.offered',
@@ -418,7 +407,7 @@ export function createOrderActivities(deps: OrderDeps) {
         tenantId,
         channel: attempt.vendor.channel,
         recipient: attempt.vendor.contact,
-        idempotencyKey: `order:${attempt.orderId}:offer:${attempt.attempt}`,
+        idempotencyKey: vendorOfferKey(attempt.orderId, attempt.attempt),
         template: {
           name: 'order.vendor-offer',
           data: {
@@ -451,7 +440,7 @@ export function createOrderActivities(deps: OrderDeps) {
           data: { outcome, reason: reason ?? null, respondedAt: now() },
         });
         if (settled.count === 0) return;
-        await audit(tx, {
+        await writeAudit(tx, {
           tenantId,
           actor,
           action: `order.offer-${outcome.toLowerCase().replace('_', '-')}`,
@@ -507,7 +496,7 @@ export function createOrderActivities(deps: OrderDeps) {
           data: { status: 'ASSIGNED', vendorId },
         });
         if (moved.count === 0) throw stateConflict('The order changed while it was being assigned');
-        await audit(tx, {
+        await writeAudit(tx, {
           tenantId,
           actor,
           action: attemptId ? 'order.assigned' : 'order.assigned-manually',
@@ -527,7 +516,7 @@ export function createOrderActivities(deps: OrderDeps) {
           where: { id: orderId, tenantId, status: 'ROUTING' },
           data: { status: 'NEEDS_ATTENTION' },
         });
-        await audit(tx, {
+        await writeAudit(tx, {
           tenantId,
           actor: ORDER_ROUTING_ACTOR,
           action: 'order.needs-attention',
@@ -556,7 +545,7 @@ export function createOrderActivities(deps: OrderDeps) {
             data: { outcome: 'CANCELLED', reason, respondedAt: now() },
           });
           await tx.order.update({ where: { id: orderId }, data: { status: 'CANCELLED', statusReason: reason } });
-          await audit(tx, {
+          await writeAudit(tx, {
             tenantId,
             actor,
             action: 'order.cancelled',
@@ -566,11 +555,22 @@ export function createOrderActivities(deps: OrderDeps) {
             dedupKey: `order:${orderId}:cancelled`,
           });
         }
+        // Only vendors that were actually sent the offer hear that it is withdrawn.
         const withdrawn = await tx.routingAttempt.findMany({
           where: { orderId, outcome: 'CANCELLED' },
-          select: { vendorId: true },
+          select: { vendorId: true, attempt: true },
         });
-        const vendorIds = new Set(withdrawn.map((row) => row.vendorId));
+        const offersSent = await tx.notification.findMany({
+          where: {
+            idempotencyKey: { in: withdrawn.map((row) => vendorOfferKey(orderId, row.attempt)) },
+            status: 'SENT',
+          },
+          select: { idempotencyKey: true },
+        });
+        const sentKeys = new Set(offersSent.map((row) => row.idempotencyKey));
+        const vendorIds = new Set(
+          withdrawn.filter((row) => sentKeys.has(vendorOfferKey(orderId, row.attempt))).map((row) => row.vendorId),
+        );
         if (order.vendorId) vendorIds.add(order.vendorId);
         return { vendorIds: [...vendorIds] };
       });
@@ -608,7 +608,7 @@ export function createOrderActivities(deps: OrderDeps) {
             };
       return prisma.$transaction(async (tx) => {
         await tx.order.updateMany({ where: { id: orderId, status: { in: from } }, data });
-        await audit(tx, {
+        await writeAudit(tx, {
           tenantId,
           actor,
           action: `order.${status.toLowerCase()}`,
@@ -627,7 +627,7 @@ export function createOrderActivities(deps: OrderDeps) {
           where: { id: orderId, tenantId, status: 'DELIVERED' },
           data: { status: 'PAID', paidAt: new Date(at) },
         });
-        await audit(tx, {
+        await writeAudit(tx, {
           tenantId,
           actor: ORDER_ROUTING_ACTOR,
           action: 'order.paid',
@@ -650,7 +650,7 @@ export function createOrderActivities(deps: OrderDeps) {
           where: { id: order.retailerId },
           data: { flagged: true, flaggedReason: `final payment notice for order ${orderReference(orderId)}` },
         });
-        await audit(tx, {
+        await writeAudit(tx, {
           tenantId,
           actor: ORDER_ROUTING_ACTOR,
           action: 'retailer.flagged',
@@ -691,7 +691,7 @@ export function createOrderActivities(deps: OrderDeps) {
       });
       await prisma.retailer.update({ where: { id: retailerId }, data: { creditScore: score } });
       if (score !== retailer.creditScore) {
-        await audit(prisma, {
+        await writeAudit(prisma, {
           tenantId,
           actor: ORDER_ROUTING_ACTOR,
           action: 'retailer.credit-score',

@@ -6,6 +6,7 @@ import { offerResponseUrl, type NotificationChannel } from '../domain/notificati
 import { hashOfferToken, signOfferToken } from '../domain/offer-token';
 import { isUniqueViolation, type Prisma, type PrismaClient } from '../lib/db';
 import { FailureType } from '../workflows/errors';
+import { writeAudit, type AuditEntry } from './audit';
 import type { Notifier, NotificationResult } from './notifications';
 
 export interface WaitlistDeps {
@@ -59,20 +60,9 @@ export type SkippableNotification = NotificationResult | { status: 'SKIPPED'; re
 
 type Tx = Prisma.TransactionClient;
 
-interface AuditEntry {
-  tenantId: string;
-  actor: string;
-  action: string;
-  entityType: 'Slot' | 'Hold' | 'WaitlistEntry';
-  entityId: string;
-  details?: Prisma.InputJsonValue;
-  /** The same event written again by an activity retry is dropped by this unique key. */
-  dedupKey: string;
-}
+type WaitlistAudit = AuditEntry<'Slot' | 'Hold' | 'WaitlistEntry'> & { dedupKey: string };
 
-function audit(db: Tx | PrismaClient, ...entries: AuditEntry[]) {
-  return db.auditLog.createMany({ data: entries, skipDuplicates: true });
-}
+const audit = (db: Tx | PrismaClient, ...entries: WaitlistAudit[]) => writeAudit(db, ...entries);
 
 /** Rolls the hold back when its candidate stopped waiting; never leaves this module. */
 class CandidateGone extends Error {}

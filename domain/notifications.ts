@@ -85,7 +85,7 @@ export function renderNotification(channel: NotificationChannel, template: Notif
     case 'waitlist.offer': {
       const { tenantName, customerName, slotName, startsAt, expiresAt, acceptUrl, declineUrl } = template.data;
       const when = startsAt ? ` (${formatUtc(startsAt)})` : '';
-      if (channel === 'SMS') {
+      if (channel !== 'EMAIL') {
         return {
           subject: null,
           text: `${tenantName}: ${slotName}${when} is free for you until ${formatUtc(expiresAt)}. Accept: ${acceptUrl} Decline: ${declineUrl}`,
@@ -109,7 +109,7 @@ export function renderNotification(channel: NotificationChannel, template: Notif
       const { tenantName, customerName, slotName, startsAt } = template.data;
       const when = startsAt ? ` on ${formatUtc(startsAt)}` : '';
       const text = `Hello ${customerName}, ${slotName}${when} at ${tenantName} is confirmed for you.`;
-      return channel === 'SMS' ? { subject: null, text } : { subject: `Confirmed: ${slotName}`, text };
+      return channel === 'EMAIL' ? { subject: `Confirmed: ${slotName}`, text } : { subject: null, text };
     }
     case 'waitlist.escalation': {
       const { tenantName, slotId, slotName, offered, declined, expired, unreachable } = template.data;
@@ -119,7 +119,7 @@ export function renderNotification(channel: NotificationChannel, template: Notif
         `Offers made: ${offered}; declined: ${declined}; expired: ${expired}; unreachable: ${unreachable}.`,
         'The slot is marked UNFILLED. Add people to the waitlist and release it again to restart the cascade.',
       ].join('\n');
-      return { subject: channel === 'SMS' ? null : `Unfilled: ${slotName}`, text };
+      return { subject: channel === 'EMAIL' ? `Unfilled: ${slotName}` : null, text };
     }
     case 'tenant.welcome':
     case 'onboarding.unsuccessful':

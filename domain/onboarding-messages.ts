@@ -51,7 +51,7 @@ const outcomeTitles: Record<OnboardingOutcome, string> = {
 /** Renders an onboarding template; both are email-only, so an SMS gets the same text without a subject. */
 export function renderOnboardingMessage(channel: NotificationChannel, template: OnboardingTemplate): RenderedMessage {
   const withSubject = (subject: string, text: string): RenderedMessage => ({
-    subject: channel === 'SMS' ? null : subject,
+    subject: channel === 'EMAIL' ? subject : null,
     text,
   });
   switch (template.name) {

@@ -5,13 +5,13 @@
  */
 
 /** One line of an order. Prices are minor units (cents), so totals are exact integers. */
-export interface OrderItem {
+export type OrderItem = {
   sku: string;
   name: string;
   category: string;
   quantity: number;
   unitPrice: number;
-}
+};
 
 export type OrderStatus =
   | 'PENDING'
@@ -138,10 +138,15 @@ export const CREDIT_SCORE_BASE = 600;
  * recalculation that runs twice writes the same number.
  */
 export function creditScore(history: PaymentHistory): number {
-  const utilisation = history.creditLimit > 0 ? Math.min(1, Math.max(0, history.outstanding / history.creditLimit)) : 1;
+  const utilisation =
+    history.creditLimit > 0
+      ? Math.min(1, Math.max(0, history.outstanding / history.creditLimit))
+      : history.outstanding > 0
+        ? 1
+        : 0;
   const raw =
     CREDIT_SCORE_BASE +
-    Math.min(history.paidOnTime, 25) * 8 -
+    Math.min(history.paidOnTime, 25) * 10 -
     history.paidLate * 15 -
     history.overdueUnpaid * 40 -
     history.finalNotices * 80 -

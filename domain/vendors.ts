@@ -45,7 +45,8 @@ export function ineligibility(vendor: VendorCandidate, need: RoutingNeed): strin
  */
 export function vendorScore(vendor: VendorCandidate): number {
   const load = vendor.capacity > 0 ? vendor.openOrders / vendor.capacity : 1;
-  return vendor.rating - vendor.recentRejections - load * 0.5;
+  // Rounded, so scores that are equal on paper (3.0 - 0.1 and 3.2 - 0.3) compare equal and the tie-breaks apply.
+  return Math.round((vendor.rating - vendor.recentRejections - load * 0.5) * 1e6) / 1e6;
 }
 
 /**

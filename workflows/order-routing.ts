@@ -104,7 +104,8 @@ export interface AttemptRecord {
   settledAt: string;
 }
 
-export type ReminderStatus = 'scheduled' | 'sent' | 'failed' | 'cancelled';
+/** `skipped`: the retailer's channel has no provider configured; `cancelled`: paid before it was due. */
+export type ReminderStatus = 'scheduled' | 'sent' | 'skipped' | 'failed' | 'cancelled';
 
 export interface ReminderRecord extends ScheduledReminder {
   status: ReminderStatus;
@@ -270,6 +271,8 @@ export async function orderRoutingWorkflow(input: OrderRoutingInput): Promise<Or
   /** The furthest fulfilment status asked for by signal; the main flow records it. */
   let requestedFulfilment: OrderStatusSignal | undefined;
   let cancelRequest: CancelOrderInput | undefined;
+  /** Set once a cancellation (asked for, or the manual window's end) is being carried out. */
+  let cancelling = false;
   /** Payments the credit score has been recalculated for. */
   let scoredPayments = 0;
   /** Outcomes of settled offers, for the update handlers waiting on them. */
@@ -335,7 +338,9 @@ export async function orderRoutingWorkflow(input: OrderRoutingInput): Promise<Or
     },
     {
       validator: (_request: ManualAssignmentInput) => {
-        if (state.status !== 'NEEDS_ATTENTION' || state.vendor || assigningManually || cancelRequest) {
+        // Once the window has closed (deadline cleared) the order is being cancelled: too late.
+        const windowOpen = state.manualAssignmentDeadline !== null;
+        if (state.status !== 'NEEDS_ATTENTION' || !windowOpen || state.vendor || assigningManually || cancelRequest) {
           throw reject(OrderRejection.NotAwaitingAssignment, `The order is ${state.status}, not waiting for a vendor`);
         }
       },
@@ -352,8 +357,20 @@ export async function orderRoutingWorkflow(input: OrderRoutingInput): Promise<Or
     },
     {
       validator: (_request: CancelOrderInput) => {
-        if (!isCancellable(state.status) || requestedFulfilment || cancelRequest) {
-          throw reject(OrderRejection.NotCancellable, `The order is ${state.status} and can no longer be cancelled`);
+        // PENDING: the credit check is deciding; its answer (REJECTED or ROUTING) comes within moments.
+        if (
+          state.status === 'PENDING' ||
+          !isCancellable(state.status) ||
+          requestedFulfilment ||
+          cancelRequest ||
+          cancelling
+        ) {
+          throw reject(
+            OrderRejection.NotCancellable,
+            state.status === 'PENDING'
+              ? 'The credit check is under way; try again in a moment'
+              : `The order is ${state.status} and can no longer be cancelled`,
+          );
         }
       },
     },
@@ -388,14 +405,14 @@ export async function orderRoutingWorkflow(input: OrderRoutingInput): Promise<Or
   }
 
   /** Messages never fail the order: a message that cannot be sent after its retries is logged. */
-  async function notify(message: OrderMessage): Promise<boolean> {
+  async function notify(message: OrderMessage): Promise<'sent' | 'skipped' | 'failed'> {
     try {
-      await sendOrderNotification({ ...ref, message });
-      return true;
+      const result = await sendOrderNotification({ ...ref, message });
+      return result.status === 'SKIPPED' ? 'skipped' : 'sent';
     } catch (error) {
       if (isCancellation(error)) throw error;
       log.warn('Order notification could not be sent', { kind: message.kind, error: String(error) });
-      return false;
+      return 'failed';
     }
   }
 
@@ -491,6 +508,7 @@ export async function orderRoutingWorkflow(input: OrderRoutingInput): Promise<Or
 
   /** Cancels the order, withdrawing an open offer, and tells the retailer and the vendors involved. */
   async function cancelOrder({ reason, actor }: CancelOrderInput): Promise<void> {
+    cancelling = true;
     await condition(() => !assigningManually);
     const { vendorIds } = await cancelOrderRecord({ ...ref, reason, actor });
     if (state.currentOffer) recordAttempt('CANCELLED', reason);
@@ -541,6 +559,13 @@ export async function orderRoutingWorkflow(input: OrderRoutingInput): Promise<Or
     return 'dispatching';
   }
 
+  const reminderSchedule = (deliveredAt: string, dueDate: string): ReminderRecord[] =>
+    paymentReminderSchedule(deliveredAt, dueDate).map((reminder) => ({
+      ...reminder,
+      status: 'scheduled',
+      sentAt: null,
+    }));
+
   /** Records DISPATCHED and DELIVERED as they are signalled, telling the retailer each time. */
   async function followFulfilment(): Promise<void> {
     while (state.status !== 'DELIVERED') {
@@ -550,6 +575,7 @@ export async function orderRoutingWorkflow(input: OrderRoutingInput): Promise<Or
       setStatus(status);
       state.deliveredAt = recorded.deliveredAt;
       state.dueDate = recorded.dueDate;
+      if (status === 'DELIVERED') state.reminders = reminderSchedule(recorded.deliveredAt!, recorded.dueDate!);
       await notify({ kind: 'delivery-update', status });
     }
     await rescore('order_delivered');
@@ -563,8 +589,10 @@ export async function orderRoutingWorkflow(input: OrderRoutingInput): Promise<Or
     for (;;) {
       const remaining = at === undefined ? undefined : at - Date.now();
       if (paidInFull() || (remaining !== undefined && remaining <= 0)) return;
-      const woke = await condition(() => paidInFull() || state.payments.length > scoredPayments, remaining);
-      if (!woke) return;
+      const progressed = () => paidInFull() || state.payments.length > scoredPayments;
+      // Without a timeout condition() resolves to undefined, not true: only a timed wait can time out.
+      if (remaining === undefined) await condition(progressed);
+      else if (!(await condition(progressed, remaining))) return;
       if (state.payments.length > scoredPayments) {
         scoredPayments = state.payments.length;
         await rescore('payment_received');
@@ -574,16 +602,10 @@ export async function orderRoutingWorkflow(input: OrderRoutingInput): Promise<Or
 
   /** Step 5: the reminders until paid in full, then PAID. After a FINAL_NOTICE it waits for the money. */
   async function collectPayment(): Promise<void> {
-    state.reminders = paymentReminderSchedule(state.deliveredAt!, state.dueDate!).map((reminder) => ({
-      ...reminder,
-      status: 'scheduled',
-      sentAt: null,
-    }));
     for (const reminder of state.reminders) {
       await awaitPayment(Date.parse(reminder.at));
       if (paidInFull()) break;
-      const sent = await notify({ kind: 'reminder', reminder, amountDue: state.total - state.paid });
-      reminder.status = sent ? 'sent' : 'failed';
+      reminder.status = await notify({ kind: 'reminder', reminder, amountDue: state.total - state.paid });
       reminder.sentAt = now();
       if (reminder.kind === 'FINAL_NOTICE') {
         await flagRetailer({ ...ref, at: now() });
@@ -613,9 +635,16 @@ export async function orderRoutingWorkflow(input: OrderRoutingInput): Promise<Or
   } catch (error) {
     if (!isCancellation(error)) throw error;
     // Both cancelOrder and a cancellation of the workflow end here; the clean-up must finish either way.
-    await CancellationScope.nonCancellable(() =>
-      cancelOrder(cancelRequest ?? { reason: 'the order workflow was cancelled', actor: ORDER_ROUTING_ACTOR }),
-    );
+    await CancellationScope.nonCancellable(async () => {
+      try {
+        await cancelOrder(cancelRequest ?? { reason: 'the order workflow was cancelled', actor: ORDER_ROUTING_ACTOR });
+      } catch (cleanupError) {
+        // A workflow cancelled while its credit check refused the order: there is nothing left to cancel.
+        const cause = cleanupError instanceof ActivityFailure ? cleanupError.cause : undefined;
+        if (!(cause instanceof ApplicationFailure && cause.type === FailureType.OrderStateConflict)) throw cleanupError;
+        log.warn('The order could not be cancelled any more', { reason: cause.message });
+      }
+    });
     if (!cancelRequest) throw error;
     routed = 'cancelled';
   }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import {
   WorkflowExecutionAlreadyStartedError,
@@ -7,7 +7,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { z } from 'zod';
-import { orderTotal, type OrderItem } from '../../domain/orders';
+import { orderTotal } from '../../domain/orders';
 import { OrderStatus } from '../../generated/prisma/enums';
 import { isUniqueViolation, type PrismaClient } from '../../lib/db';
 import { orderRoutingId } from '../../workflows/ids';
@@ -246,43 +246,48 @@ export function createOrdersRouter({ prisma, temporal, taskQueue }: OrdersRouter
     };
 
     let order = await findExisting();
-    const replayed = order !== null;
+    let replayed = order !== null;
     if (!order) {
       const retailer = await prisma.retailer.findFirst({ where: { id: body.retailerId, tenantId } });
       if (!retailer) {
         throw new AppError(422, 'UNKNOWN_RETAILER', 'No such retailer in this tenant', { retailerId: body.retailerId });
       }
       try {
-        order = await prisma.$transaction(async (tx) => {
-          const created = await tx.order.create({
+        const id = randomUUID();
+        const total = orderTotal(body.items);
+        // A batch, not an interactive transaction: concurrent repeats then never queue for a pooled
+        // connection while holding one, they race on the unique insert.
+        [order] = await prisma.$transaction([
+          prisma.order.create({
             data: {
+              id,
               tenantId,
               retailerId: body.retailerId,
               items: body.items,
-              total: orderTotal(body.items as OrderItem[]),
+              total,
               deliveryRegion: body.deliveryRegion,
               clientOrderRef: body.clientOrderRef ?? null,
               idempotencyKey: idempotencyKey ?? null,
               requestHash: hash,
             },
-          });
-          await tx.auditLog.create({
+          }),
+          prisma.auditLog.create({
             data: {
               tenantId,
               actor: subject,
               action: 'order.created',
               entityType: 'Order',
-              entityId: created.id,
-              details: { total: created.total, retailerId: created.retailerId },
+              entityId: id,
+              details: { total, retailerId: body.retailerId },
             },
-          });
-          return created;
-        });
+          }),
+        ]);
       } catch (error) {
         // A concurrent request with the same key or reference won the insert: answer its order.
         if (!isUniqueViolation(error)) throw error;
         order = await findExisting();
         if (!order) throw error;
+        replayed = true;
       }
     }
 
@@ -413,9 +418,13 @@ export function createOrdersRouter({ prisma, temporal, taskQueue }: OrdersRouter
 
     const { payment, replayed } = recorded;
     // Signalled on a replay too: the workflow ignores a payment it has, and learns of one it missed.
+    // A replay after the order was paid finds the workflow finished; the Payment row is the answer.
     await temporal.workflow
       .getHandle(orderRoutingId(tenantId, orderId))
-      .signal(paymentReceivedSignal, { paymentId: payment.id, amount: payment.amount });
+      .signal(paymentReceivedSignal, { paymentId: payment.id, amount: payment.amount })
+      .catch((error: unknown) => {
+        if (!(replayed && error instanceof WorkflowNotFoundError)) throw error;
+      });
     const paidSoFar = await prisma.payment.aggregate({ where: { orderId }, _sum: { amount: true } });
     res.status(replayed ? 200 : 201).json({
       id: payment.id,

@@ -1,0 +1,280 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { Worker } from '@temporalio/worker';
+import { CreditRefusal } from '../domain/orders';
+import { until } from '../test/support/eventually';
+import { historyToJSON } from '../test/support/histories';
+import { FakeOrders } from '../test/support/orders-fake';
+import { bundleWorkflows, createTimeSkippingEnvironment } from '../test/support/stack';
+import { FailureType } from '../workflows/errors';
+import { orderRoutingId } from '../workflows/ids';
+import {
+  assignVendorManuallyUpdate,
+  cancelOrderUpdate,
+  getOrderStateQuery,
+  orderRoutingWorkflow,
+  orderStatusSignal,
+  paymentReceivedSignal,
+  vendorRespondUpdate,
+  type OrderState,
+} from '../workflows/order-routing';
+
+/**
+ * Records the replay histories of test/histories/order-*.json: one order per path through the
+ * routing workflow, run on the time-skipping server with the in-memory activities of
+ * test/support/orders-fake.ts. Run it (`npx tsx scripts/record-order-histories.ts`) only to add
+ * a history for a new path; the existing ones must keep replaying after every change to the
+ * workflow (test/replay/orders.replay.test.ts), or the change needs `patched()`.
+ */
+
+type Handle = WorkflowHandleWithFirstExecutionRunId<typeof orderRoutingWorkflow>;
+type Sleep = (duration: string) => Promise<void>;
+
+interface Scenario {
+  name: string;
+  arrange: (fake: FakeOrders) => void;
+  drive: (handle: Handle, fake: FakeOrders, sleep: Sleep) => Promise<void>;
+}
+
+const respond = async (handle: Handle, fake: FakeOrders, nth: number, decision: 'accept' | 'reject') =>
+  handle.executeUpdate(vendorRespondUpdate, { args: [{ tokenHash: (await fake.delivered(nth)).tokenHash, decision }] });
+
+const statusReaches = (handle: Handle, status: OrderState['status']) =>
+  until(async () => (await handle.query(getOrderStateQuery)).status === status);
+
+const finish = (handle: Handle) =>
+  handle.result().then(
+    () => undefined,
+    () => undefined,
+  );
+
+/**
+ * Waits until no activity is pending. Cancelling while one completes trips the time-skipping
+ * server (it refuses to cancel an activity it just finished).
+ */
+const noActivityRunning = (handle: Handle) =>
+  until(async () => ((await handle.describe()).raw.pendingActivities?.length ?? 0) === 0);
+
+/** The assigned order is dispatched, delivered and paid in full. */
+async function deliverAndPay(handle: Handle, fake: FakeOrders): Promise<void> {
+  await statusReaches(handle, 'ASSIGNED');
+  await handle.signal(orderStatusSignal, { status: 'DISPATCHED', actor: 'vendor:driver' });
+  await handle.signal(orderStatusSignal, { status: 'DELIVERED', actor: 'vendor:driver' });
+  await until(() => fake.creditScoreTriggers.includes('order_delivered'));
+  await handle.signal(paymentReceivedSignal, { paymentId: 'payment-1', amount: fake.total });
+  await finish(handle);
+}
+
+const twoVendors = (fake: FakeOrders) => {
+  fake.vendor('Ada Supplies');
+  fake.vendor('Ben Wholesale');
+};
+
+const scenarios: Scenario[] = [
+  {
+    name: 'first-vendor-accepted-paid',
+    arrange: twoVendors,
+    drive: async (handle, fake) => {
+      await respond(handle, fake, 1, 'accept');
+      await deliverAndPay(handle, fake);
+    },
+  },
+  {
+    name: 'rejected-then-fallback',
+    arrange: twoVendors,
+    drive: async (handle, fake) => {
+      await respond(handle, fake, 1, 'reject');
+      await respond(handle, fake, 2, 'accept');
+      await deliverAndPay(handle, fake);
+    },
+  },
+  {
+    name: 'timed-out-then-fallback',
+    arrange: twoVendors,
+    drive: async (handle, fake, sleep) => {
+      await fake.delivered(1);
+      await sleep('11 minutes');
+      await respond(handle, fake, 2, 'accept');
+      await deliverAndPay(handle, fake);
+    },
+  },
+  {
+    name: 'unreachable-then-fallback',
+    arrange: (fake) => {
+      const ada = fake.vendor('Ada Supplies');
+      fake.vendor('Ben Wholesale');
+      fake.offerBehaviour.set(ada.id, () => {
+        throw ApplicationFailure.nonRetryable('not a WhatsApp number', FailureType.InvalidRecipient);
+      });
+    },
+    drive: async (handle, fake) => {
+      await respond(handle, fake, 1, 'accept');
+      await deliverAndPay(handle, fake);
+    },
+  },
+  {
+    name: 'offer-throttled',
+    arrange: (fake) => {
+      const ada = fake.vendor('Ada Supplies');
+      fake.offerBehaviour.set(ada.id, (attempt) => {
+        if (attempt === 1) {
+          throw ApplicationFailure.create({
+            type: FailureType.ProviderThrottled,
+            message: 'HTTP 429 Too Many Requests (Retry-After: 30)',
+            nextRetryDelay: '30 seconds',
+          });
+        }
+      });
+    },
+    drive: async (handle, fake, sleep) => {
+      await until(() => fake.offerSendAttempts.length === 1);
+      await sleep('1 minute');
+      await respond(handle, fake, 1, 'accept');
+      await deliverAndPay(handle, fake);
+    },
+  },
+  {
+    name: 'manual-assignment',
+    arrange: (fake) => {
+      fake.vendor('Ada Supplies');
+      fake.vendor('Dee Depot', { ranked: false });
+    },
+    drive: async (handle, fake) => {
+      await respond(handle, fake, 1, 'reject');
+      await statusReaches(handle, 'NEEDS_ATTENTION');
+      // A failed assignment first: the order keeps waiting.
+      await handle
+        .executeUpdate(assignVendorManuallyUpdate, { args: [{ vendorId: 'vendor-unknown', actor: 'operator:1' }] })
+        .catch(() => undefined);
+      await handle.executeUpdate(assignVendorManuallyUpdate, {
+        args: [{ vendorId: fake.vendors[1]!.id, actor: 'operator:1' }],
+      });
+      await deliverAndPay(handle, fake);
+    },
+  },
+  {
+    name: 'unassigned-cancelled',
+    arrange: (fake) => void fake.vendor('Ada Supplies'),
+    drive: async (handle, fake) => {
+      await respond(handle, fake, 1, 'reject');
+      // Awaiting the result skips the 24-hour window.
+      await finish(handle);
+    },
+  },
+  {
+    name: 'cancelled-during-offer',
+    arrange: twoVendors,
+    drive: async (handle, fake) => {
+      await fake.delivered(1);
+      await noActivityRunning(handle);
+      await handle.executeUpdate(cancelOrderUpdate, {
+        args: [{ reason: 'the retailer changed their mind', actor: 'retailer:1' }],
+      });
+      await finish(handle);
+    },
+  },
+  {
+    name: 'assigned-then-cancelled',
+    arrange: twoVendors,
+    drive: async (handle, fake) => {
+      await respond(handle, fake, 1, 'accept');
+      await until(() => fake.creditScoreTriggers.includes('order_assigned'));
+      await handle.executeUpdate(cancelOrderUpdate, { args: [{ reason: 'duplicate order', actor: 'retailer:1' }] });
+      await finish(handle);
+    },
+  },
+  {
+    name: 'workflow-cancelled',
+    arrange: twoVendors,
+    drive: async (handle, fake) => {
+      await fake.delivered(1);
+      await noActivityRunning(handle);
+      await handle.cancel();
+      await finish(handle);
+    },
+  },
+  {
+    name: 'credit-rejected',
+    arrange: (fake) => {
+      fake.vendor('Ada Supplies');
+      fake.refuseCredit(CreditRefusal.Flagged, 'The retailer was flagged after a final payment notice');
+    },
+    drive: finish,
+  },
+  {
+    name: 'paid-mid-way',
+    arrange: (fake) => void fake.vendor('Ada Supplies'),
+    drive: async (handle, fake, sleep) => {
+      await respond(handle, fake, 1, 'accept');
+      await statusReaches(handle, 'ASSIGNED');
+      await handle.signal(orderStatusSignal, { status: 'DELIVERED', actor: 'vendor:driver' });
+      await until(() => fake.creditScoreTriggers.includes('order_delivered'));
+      await sleep('13 days');
+      await handle.signal(paymentReceivedSignal, { paymentId: 'payment-1', amount: 5_000 });
+      await sleep('3 days');
+      await handle.signal(paymentReceivedSignal, { paymentId: 'payment-2', amount: fake.total - 5_000 });
+      await finish(handle);
+    },
+  },
+  {
+    name: 'reminders-final-notice-paid',
+    arrange: (fake) => void fake.vendor('Ada Supplies'),
+    drive: async (handle, fake, sleep) => {
+      await respond(handle, fake, 1, 'accept');
+      await statusReaches(handle, 'ASSIGNED');
+      await handle.signal(orderStatusSignal, { status: 'DELIVERED', actor: 'vendor:driver' });
+      await until(() => fake.creditScoreTriggers.includes('order_delivered'));
+      await sleep('29 days');
+      await until(() => fake.creditScoreTriggers.includes('final_notice'));
+      await handle.signal(paymentReceivedSignal, { paymentId: 'payment-1', amount: 5_000 });
+      await until(() => fake.creditScoreTriggers.includes('payment_received'));
+      await handle.signal(paymentReceivedSignal, { paymentId: 'payment-2', amount: fake.total - 5_000 });
+      await finish(handle);
+    },
+  },
+];
+
+async function main(): Promise<void> {
+  const outDir = path.resolve(__dirname, '../test/histories');
+  const [env, bundle] = await Promise.all([createTimeSkippingEnvironment(), bundleWorkflows()]);
+  try {
+    for (const scenario of scenarios) {
+      const fake = new FakeOrders();
+      scenario.arrange(fake);
+      const taskQueue = `record-${randomUUID()}`;
+      const worker = await Worker.create({
+        connection: env.nativeConnection,
+        taskQueue,
+        workflowBundle: bundle,
+        activities: fake.activities(),
+      });
+      await worker.runUntil(async () => {
+        const orderId = `order-${scenario.name}`;
+        const handle = await env.client.workflow.start(orderRoutingWorkflow, {
+          taskQueue,
+          workflowId: orderRoutingId('tenant-recorded', orderId),
+          args: [{ tenantId: 'tenant-recorded', orderId }],
+        });
+        await scenario.drive(handle, fake, (duration) => env.sleep(duration));
+        const { status } = await handle.describe();
+        if (status.name === 'RUNNING') throw new Error(`scenario ${scenario.name} left its order running`);
+        const history = await handle.fetchHistory();
+        const file = path.join(outDir, `order-${scenario.name}.json`);
+        fs.writeFileSync(file, `${historyToJSON(history)}\n`);
+        console.log(
+          `recorded ${path.relative(process.cwd(), file)} (${status.name}, ${history.events?.length ?? 0} events)`,
+        );
+      });
+    }
+  } finally {
+    await env.teardown();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
