@@ -4,7 +4,6 @@ import { randomUUID } from 'node:crypto';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
-import { until } from '../test/support/eventually';
 import { historyToJSON } from '../test/support/histories';
 import { bundleWorkflows, createTimeSkippingEnvironment } from '../test/support/stack';
 import { FakeWaitlist } from '../test/support/waitlist-fake';
@@ -17,6 +16,7 @@ import {
   waitlistCascadeWorkflow,
   type WaitlistCascadeInput,
 } from '../workflows/waitlist-cascade';
+import { noActivityRunning } from '../test/support/workflow-handles';
 
 /**
  * Records the replay histories of test/histories/waitlist-*.json: one cascade per path through
@@ -44,14 +44,6 @@ const finish = (handle: Handle) =>
     () => undefined,
     () => undefined,
   );
-
-/**
- * Waits until the offer's notification activity has completed. Cancelling while it completes
- * trips the time-skipping server (it refuses to cancel an activity it just finished).
- */
-async function noActivityRunning(handle: Handle): Promise<void> {
-  await until(async () => ((await handle.describe()).raw.pendingActivities?.length ?? 0) === 0);
-}
 
 const scenarios: Scenario[] = [
   {

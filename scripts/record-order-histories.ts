@@ -21,6 +21,7 @@ import {
   vendorRespondUpdate,
   type OrderState,
 } from '../workflows/order-routing';
+import { noActivityRunning } from '../test/support/workflow-handles';
 
 /**
  * Records the replay histories of test/histories/order-*.json: one order per path through the
@@ -50,13 +51,6 @@ const finish = (handle: Handle) =>
     () => undefined,
     () => undefined,
   );
-
-/**
- * Waits until no activity is pending. Cancelling while one completes trips the time-skipping
- * server (it refuses to cancel an activity it just finished).
- */
-const noActivityRunning = (handle: Handle) =>
-  until(async () => ((await handle.describe()).raw.pendingActivities?.length ?? 0) === 0);
 
 /** The assigned order is dispatched, delivered and paid in full. */
 async function deliverAndPay(handle: Handle, fake: FakeOrders): Promise<void> {

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
   WorkflowFailedError,
-  WorkflowUpdateFailedError,
   type WorkflowHandle,
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
@@ -24,6 +23,7 @@ import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from '../../workflows/sear
 import { until } from '../support/eventually';
 import { FakeOrders } from '../support/orders-fake';
 import { useTimeSkippingWorkers } from '../support/time-skipping';
+import { noActivityRunning, rejectionOf } from '../support/workflow-handles';
 
 type OrderHandle = WorkflowHandleWithFirstExecutionRunId<typeof orderRoutingWorkflow>;
 
@@ -131,25 +131,6 @@ describe('order routing workflow (time skipping, activities mocked)', () => {
   async function sleepUntil(targetMs: number): Promise<void> {
     const now = await temporal.env.currentTimeMs();
     if (targetMs > now) await temporal.env.sleep(targetMs - now);
-  }
-
-  /**
-   * Waits until no activity is pending. Cancelling while one completes trips the time-skipping
-   * server (it refuses to cancel an activity it just finished).
-   */
-  const noActivityRunning = (handle: OrderHandle) =>
-    until(async () => ((await handle.describe()).raw.pendingActivities?.length ?? 0) === 0);
-
-  /** The rejection (or failure) type of an Update the workflow refused. */
-  async function rejectionOf(update: Promise<unknown>): Promise<string | undefined> {
-    const error = await update.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(WorkflowUpdateFailedError);
-    const cause = (error as WorkflowUpdateFailedError).cause;
-    expect(cause).toBeInstanceOf(ApplicationFailure);
-    return (cause as ApplicationFailure).type ?? undefined;
   }
 
   const searchAttributesOf = async (handle: OrderHandle) => {
@@ -598,6 +579,8 @@ describe('order routing workflow (time skipping, activities mocked)', () => {
       const result = await withOrder(fake, async (handle) => {
         await acceptOffer(handle, fake);
         await fake.rescored(1);
+        // Cancelling as the score activity completes trips the time-skipping server (ACTIVITY_UNKNOWN).
+        await noActivityRunning(handle);
         await handle.executeUpdate(cancelOrderUpdate, { args: [{ reason: 'duplicate order', actor: 'retailer:1' }] });
         return handle.result();
       });

@@ -1,9 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  WorkflowFailedError,
-  WorkflowUpdateFailedError,
-  type WorkflowHandleWithFirstExecutionRunId,
-} from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { FailureType } from '../../workflows/errors';
 import { waitlistCascadeId } from '../../workflows/ids';
@@ -19,6 +15,7 @@ import {
 import { until } from '../support/eventually';
 import { useTimeSkippingWorkers } from '../support/time-skipping';
 import { FakeWaitlist } from '../support/waitlist-fake';
+import { noActivityRunning, rejectionOf } from '../support/workflow-handles';
 
 type CascadeHandle = WorkflowHandleWithFirstExecutionRunId<typeof waitlistCascadeWorkflow>;
 
@@ -58,18 +55,6 @@ describe('waitlist cascade workflow (time skipping, activities mocked)', () => {
     handle.executeUpdate(acceptOfferUpdate, { args: [{ tokenHash }] });
   const decline = (handle: CascadeHandle, tokenHash: string) =>
     handle.executeUpdate(declineOfferUpdate, { args: [{ tokenHash }] });
-
-  /** The rejection type of an Update the workflow refused. */
-  async function rejectionOf(update: Promise<unknown>): Promise<string | undefined> {
-    const error = await update.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(WorkflowUpdateFailedError);
-    const cause = (error as WorkflowUpdateFailedError).cause;
-    expect(cause).toBeInstanceOf(ApplicationFailure);
-    return (cause as ApplicationFailure).type ?? undefined;
-  }
 
   it('when the first candidate accepts, the slot is assigned to them and they get a confirmation', async () => {
     const fake = new FakeWaitlist();
@@ -352,7 +337,7 @@ describe('waitlist cascade workflow (time skipping, activities mocked)', () => {
     const error = await withCascade(fake, async (handle) => {
       await fake.delivered(1);
       // Cancelling as the notification completes trips the time-skipping server (ACTIVITY_UNKNOWN).
-      await until(async () => ((await handle.describe()).raw.pendingActivities?.length ?? 0) === 0);
+      await noActivityRunning(handle);
       await handle.cancel();
       const failure = await handle.result().catch((e: unknown) => e);
       expect((await handle.describe()).typedSearchAttributes.get(FlowStatusKey)).toBe('CANCELLED');
