@@ -52,7 +52,9 @@ RUN npm prune --omit=dev
 
 # --- runtime: API and worker -----------------------------------------------------------------
 FROM base AS runtime
+# Production is also what lib/config.ts assumes when APP_ENV is unset; saying so keeps the image's mode explicit.
 ENV NODE_ENV=production \
+    APP_ENV=production \
     NODE_OPTIONS=--enable-source-maps
 # Files stay owned by root: the app runs as `node` and cannot rewrite its own code.
 COPY package.json ./

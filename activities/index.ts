@@ -2,6 +2,7 @@ import type { TenantTier } from '../domain/tenants';
 import type { PrismaClient } from '../lib/db';
 import type { BillingProvider } from './billing';
 import { createCleanupActivities } from './cleanup';
+import { rejectingDataErrors } from './database-failures';
 import { createNotificationActivities, createNotifier, type MailTransport } from './notifications';
 import { createOnboardingActivities } from './onboarding';
 import { createOrderActivities } from './orders';
@@ -33,16 +34,21 @@ export interface ActivityDeps {
   now?: () => Date;
 }
 
-/** All activities the worker registers; workflows import this type only, never the values. */
+/**
+ * All activities the worker registers; workflows import this type only, never the values.
+ * Every one is wrapped so that data the database refuses (SQLSTATE classes 22 and 23, Prisma
+ * validation errors) ends the activity with a non-retryable `DataRejected` instead of being
+ * retried like an outage (activities/database-failures.ts).
+ */
 export function createActivities(deps: ActivityDeps) {
   const notifier = createNotifier(deps);
-  return {
+  return rejectingDataErrors({
     ...createCleanupActivities(deps),
     ...createNotificationActivities(deps),
     ...createWaitlistActivities({ ...deps, notifier }),
     ...createOnboardingActivities({ ...deps, ...deps.onboarding, notifier }),
     ...createOrderActivities({ ...deps, notifier }),
-  };
+  });
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -6,13 +6,21 @@ import {
   type NotificationTemplate,
   type RenderedMessage,
 } from '../domain/notifications';
+import { notificationMessageId } from '../domain/outbox';
 import type { PrismaClient } from '../lib/db';
 import { FailureType } from '../workflows/errors';
 import type { SmsProvider } from './sms-provider';
 
 /** What the notifier needs from a mail transport; a nodemailer SMTP transport fits. */
 export interface MailTransport {
-  sendMail(message: { from: string; to: string; subject: string; text: string }): Promise<{ messageId?: string }>;
+  sendMail(message: {
+    from: string;
+    to: string;
+    subject: string;
+    text: string;
+    /** Names the Notification row (see notificationMessageId), the same at every retry. */
+    messageId?: string;
+  }): Promise<{ messageId?: string }>;
 }
 
 export interface NotificationDeps {
@@ -70,13 +78,23 @@ export function createNotifier(deps: NotificationDeps): Notifier {
   const { prisma } = deps;
   const now = deps.now ?? (() => new Date());
 
-  async function transmit(request: NotificationRequest, message: RenderedMessage): Promise<string | null> {
+  async function transmit(
+    notificationId: string,
+    request: NotificationRequest,
+    message: RenderedMessage,
+  ): Promise<string | null> {
     if (request.channel === 'EMAIL') {
       if (!deps.mail) {
         throw ApplicationFailure.nonRetryable('No SMTP server is configured', FailureType.ChannelNotConfigured);
       }
       const info = await deps.mail.transport
-        .sendMail({ from: deps.mail.from, to: request.recipient, subject: message.subject ?? '', text: message.text })
+        .sendMail({
+          from: deps.mail.from,
+          to: request.recipient,
+          subject: message.subject ?? '',
+          text: message.text,
+          messageId: notificationMessageId(notificationId, deps.mail.from),
+        })
         .catch((error: unknown) => {
           throw classifySmtpError(error);
         });
@@ -114,11 +132,11 @@ export function createNotifier(deps: NotificationDeps): Notifier {
       try {
         if (!isValidRecipient(channel, recipient)) {
           throw ApplicationFailure.nonRetryable(
-            `${recipient} is not a valid ${channel} recipient`,
+            `The recipient is not a valid ${channel} address`,
             FailureType.InvalidRecipient,
           );
         }
-        const providerId = await transmit(request, renderNotification(channel, template));
+        const providerId = await transmit(row.id, request, renderNotification(channel, template));
         await prisma.notification.update({
           where: { id: row.id },
           data: { status: 'SENT', providerId, sentAt: now(), lastError: null },

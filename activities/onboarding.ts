@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { activityInfo, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CompensationReport, OnboardingOutcome } from '../domain/onboarding-messages';
-import { hashInvitationToken, invitationToken, invitationUrl } from '../domain/invitation-token';
+import {
+  hashInvitationToken,
+  invitationToken,
+  invitationTokenMatching,
+  invitationUrl,
+} from '../domain/invitation-token';
 import { tierDefaults, type TenantTier } from '../domain/tenants';
 import { isUniqueViolation, type Prisma, type PrismaClient } from '../lib/db';
 import { FailureType } from '../workflows/errors';
@@ -241,7 +246,7 @@ export function createOnboardingActivities(deps: OnboardingDeps) {
             });
           });
         } catch (error) {
-          if (isUniqueViolation(error)) throw new Error(`The user ${email} was created meanwhile; retrying`);
+          if (isUniqueViolation(error)) throw new Error(`The user ${userId} was created meanwhile; retrying`);
           throw error;
         }
         return { userId };
@@ -343,7 +348,9 @@ export function createOnboardingActivities(deps: OnboardingDeps) {
         if (!user || user.status !== 'INVITED' || !user.invitationExpiresAt) {
           throw permanent(`User ${userId} has no open invitation`, FailureType.NotFound);
         }
-        const token = invitationToken(deps.invitationTokenSecret, { tenantId, userId, onboardingId });
+        // A user invited before an upgrade stores the hash of a legacy token: the email carries that one.
+        const claims = { tenantId, userId, onboardingId };
+        const token = invitationTokenMatching(deps.invitationTokenSecret, claims, user.invitationTokenHash);
         const sent = await notifier.send({
           tenantId,
           channel: 'EMAIL',

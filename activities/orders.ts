@@ -15,7 +15,7 @@ import {
 } from '../domain/orders';
 import { paymentDueDate, type ScheduledReminder } from '../domain/payment-reminders';
 import { RECENT_REJECTION_DAYS, rankVendors } from '../domain/vendors';
-import { hashVendorToken, signVendorToken } from '../domain/vendor-token';
+import { hashVendorToken, signVendorToken, vendorTokenMatching } from '../domain/vendor-token';
 import type { NotificationChannel } from '../domain/notifications';
 import { isUniqueViolation, type Prisma, type PrismaClient } from '../lib/db';
 import { FailureType } from '../workflows/errors';
@@ -401,7 +401,8 @@ export function createOrderActivities(deps: OrderDeps) {
       });
       if (!attempt) throw notFound(`Routing attempt ${attemptId}`);
       if (attempt.outcome !== 'OFFERED') return { status: 'SKIPPED', reason: `the offer is ${attempt.outcome}` };
-      const token = signVendorToken(offerTokenSecret, { tenantId, attemptId });
+      // An attempt offered before an upgrade stores the hash of a legacy token: its message carries that one.
+      const token = vendorTokenMatching(offerTokenSecret, { tenantId, attemptId }, attempt.tokenHash);
       const items = attempt.order.items as unknown as OrderItem[];
       return notifier.send({
         tenantId,
@@ -509,20 +510,25 @@ export function createOrderActivities(deps: OrderDeps) {
       return assigned;
     },
 
-    /** Every vendor was tried: the order waits for an operator (NEEDS_ATTENTION). */
-    async markNeedsAttention({ tenantId, orderId }: OrderRef): Promise<void> {
+    /**
+     * Every vendor was tried: the order waits for an operator (NEEDS_ATTENTION). With `reason`, a
+     * step failed for good and the routing workflow stopped: a PENDING or ROUTING order moves to
+     * NEEDS_ATTENTION with the reason, and the audit log records it whatever the order's status.
+     */
+    async markNeedsAttention({ tenantId, orderId, reason }: OrderRef & { reason?: string }): Promise<void> {
       await prisma.$transaction(async (tx) => {
         await tx.order.updateMany({
-          where: { id: orderId, tenantId, status: 'ROUTING' },
-          data: { status: 'NEEDS_ATTENTION' },
+          where: { id: orderId, tenantId, status: { in: reason ? ['PENDING', 'ROUTING'] : ['ROUTING'] } },
+          data: reason ? { status: 'NEEDS_ATTENTION', statusReason: reason } : { status: 'NEEDS_ATTENTION' },
         });
         await writeAudit(tx, {
           tenantId,
           actor: ORDER_ROUTING_ACTOR,
-          action: 'order.needs-attention',
+          action: reason ? 'order.stopped' : 'order.needs-attention',
           entityType: 'Order',
           entityId: orderId,
-          dedupKey: `order:${orderId}:needs-attention`,
+          ...(reason ? { details: { reason } } : {}),
+          dedupKey: `order:${orderId}:${reason ? 'stopped' : 'needs-attention'}`,
         });
       });
     },

@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { candidateOrder } from '../domain/candidates';
 import { CASCADE_ACTOR, holdDurationMs } from '../domain/holds';
 import { offerResponseUrl, type NotificationChannel } from '../domain/notifications';
-import { hashOfferToken, signOfferToken } from '../domain/offer-token';
+import { hashOfferToken, offerTokenMatching, signOfferToken } from '../domain/offer-token';
 import { isUniqueViolation, type Prisma, type PrismaClient } from '../lib/db';
 import { FailureType } from '../workflows/errors';
 import { writeAudit, type AuditEntry } from './audit';
@@ -215,7 +215,8 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
       if (!recipient) return { status: 'SKIPPED', reason: `the entry has no ${channel} address` };
       if (channel === 'SMS' && !notifier.supports('SMS')) return { status: 'SKIPPED', reason: 'no SMS provider' };
       if (hold.status !== 'OFFERED') return { status: 'SKIPPED', reason: `the hold is ${hold.status}` };
-      const token = signOfferToken(offerTokenSecret, { tenantId, holdId });
+      // A hold offered before an upgrade stores the hash of a legacy token: its message carries that one.
+      const token = offerTokenMatching(offerTokenSecret, { tenantId, holdId }, hold.tokenHash);
       return notifier.send({
         tenantId,
         channel,
@@ -392,18 +393,22 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
       });
     },
 
-    /** The cascade was cancelled: a CASCADING slot goes back to OPEN, ready for another release. */
-    async reopenSlot({ tenantId, slotId, cascadeId }: CascadeRef): Promise<void> {
+    /**
+     * The cascade was cancelled, or stopped on a failure (`reason`): a CASCADING slot goes back to
+     * OPEN, ready for another release.
+     */
+    async reopenSlot({ tenantId, slotId, cascadeId, reason }: CascadeRef & { reason?: string }): Promise<void> {
       await prisma.$transaction(async (tx) => {
         await tx.slot.updateMany({ where: { id: slotId, tenantId, status: 'CASCADING' }, data: { status: 'OPEN' } });
+        // With a reason the cascade stopped on a failure rather than being cancelled.
         await audit(tx, {
           tenantId,
           actor: CASCADE_ACTOR,
-          action: 'cascade.cancelled',
+          action: reason ? 'cascade.stopped' : 'cascade.cancelled',
           entityType: 'Slot',
           entityId: slotId,
-          details: { cascadeId },
-          dedupKey: `${cascadeId}:cancelled`,
+          details: reason ? { cascadeId, reason } : { cascadeId },
+          dedupKey: `${cascadeId}:${reason ? 'stopped' : 'cancelled'}`,
         });
       });
     },

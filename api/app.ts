@@ -1,14 +1,20 @@
-import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
-import helmet from 'helmet';
-import { pinoHttp } from 'pino-http';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../lib/config';
 import type { PrismaClient } from '../lib/db';
 import type { Logger } from '../lib/logger';
-import { authenticate, createTokenVerifier, type VerifyToken } from './auth';
+import {
+  authenticate,
+  createTenantStatusCache,
+  createTokenVerifier,
+  type TenantStatusCache,
+  type VerifyToken,
+} from './auth';
 import { errorMiddleware, notFoundRoute } from './errors';
 import { createHealthRouter, databaseProbe, temporalProbe, type ReadinessProbe } from './health';
+import { privateResponse, securityHeaders } from './pages';
+import { createRateLimits, PUBLIC_TOKEN_PATHS } from './rate-limits';
+import { requestLogging } from './request-log';
 import { createDevOutboxRouter } from './routes/dev-outbox';
 import { createInvitationsRouter } from './routes/invitations';
 import { createOffersRouter } from './routes/offers';
@@ -26,37 +32,34 @@ export interface AppDeps {
   temporal: Client;
   /** Defaults to the verifier built from `config.auth`. */
   verifyToken?: VerifyToken;
+  /** Defaults to a cache that trusts an ACTIVE answer for TENANT_STATUS_TTL_MS. */
+  tenantStatus?: TenantStatusCache;
   /** Defaults to Temporal and the database. */
   readinessProbes?: ReadinessProbe[];
 }
-
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /** Builds the Express app without listening, so tests drive it with supertest. */
 export function createApp(deps: AppDeps): Express {
   const { config, logger, prisma, temporal } = deps;
   const verifyToken = deps.verifyToken ?? createTokenVerifier(config.auth);
+  const tenantStatus = deps.tenantStatus ?? createTenantStatusCache(prisma);
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  // Which peers may name the client in X-Forwarded-For: the per-IP rate limits count req.ip.
+  app.set('trust proxy', config.api.trustProxy);
 
-  app.use(
-    pinoHttp({
-      logger,
-      genReqId: (req, res) => {
-        const incoming = req.headers['x-request-id'];
-        const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
-    }),
-  );
-  app.use(helmet());
+  app.use(requestLogging(logger));
+  app.use(securityHeaders(config.api.publicBaseUrl));
   app.use(express.json({ limit: config.api.bodyLimit }));
 
   app.use(createHealthRouter(deps.readinessProbes ?? [temporalProbe(temporal), databaseProbe(prisma)]));
 
+  const rateLimits = createRateLimits({ settings: config.rateLimits, logger, prisma });
+  // Tokens in links are the public endpoints' only credential: limit guessing per IP and per token.
+  app.use(PUBLIC_TOKEN_PATHS, ...rateLimits.publicTokens);
+  // Link tokens, and the names, emails and phones of customers, vendors and invitees in every API answer:
+  // kept out of shared caches, the browser's history cache and Referer headers.
+  app.use('/api/v1', privateResponse);
   // The candidate's endpoint is authenticated by its signed offer token, not a JWT.
   app.use('/api/v1', createOffersRouter({ prisma, temporal, offerTokenSecret: config.offerTokenSecret }));
   // The invited user's endpoint is authenticated by the token in the welcome email.
@@ -65,14 +68,15 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api/v1', createVendorPortalRouter({ prisma, temporal, offerTokenSecret: config.offerTokenSecret }));
 
   const v1 = express.Router();
-  v1.use(authenticate(verifyToken));
+  v1.use(rateLimits.authFailures(authenticate(verifyToken, tenantStatus)));
+  v1.use(rateLimits.tenantWrites);
   v1.use(createTenantRouter({ prisma }));
   v1.use(createSlotsRouter({ prisma, temporal, taskQueue: config.temporal.taskQueue }));
-  v1.use(createTenantsRouter({ prisma, temporal, taskQueue: config.temporal.taskQueue }));
+  v1.use(createTenantsRouter({ prisma, temporal, taskQueue: config.temporal.taskQueue, tenantStatus }));
   v1.use(createPartnersRouter({ prisma }));
   v1.use(createOrdersRouter({ prisma, temporal, taskQueue: config.temporal.taskQueue }));
   if (config.env === 'development' && config.devOutboxFile) {
-    v1.use(createDevOutboxRouter({ outboxFile: config.devOutboxFile }));
+    v1.use(createDevOutboxRouter({ outboxFile: config.devOutboxFile, prisma }));
   }
   app.use('/api/v1', v1);
 

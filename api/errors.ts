@@ -5,7 +5,9 @@ import {
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
 import { ZodError } from 'zod';
+import { classifyDatabaseError, type DatabaseErrorClass } from '../lib/db-errors';
 import type { Logger } from '../lib/logger';
+import { FlowRejection } from '../workflows/errors';
 
 /** An error whose HTTP answer is known where it is thrown. */
 export class AppError extends Error {
@@ -57,7 +59,45 @@ const httpErrorCodes: Record<string, string> = {
   'charset.unsupported': 'UNSUPPORTED_CHARSET',
 };
 
-/** Maps every error to `{ error: { code, message, details } }`; only unexpected ones are 500. */
+/** Update rejections that mean the request itself was bad, not that the flow's state forbids it. */
+const badInputRejections = new Set<string>([FlowRejection.InvalidInput, FlowRejection.DataRejected]);
+
+/** Seconds a client should wait before retrying when the database is unavailable. */
+const DATABASE_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * The HTTP answer to a database error, or undefined for one that is still unexpected. Messages
+ * never quote the database's own text: it can contain the refused value.
+ */
+function databaseAnswer({ kind, stillReferenced, prismaCode }: DatabaseErrorClass) {
+  switch (kind) {
+    case 'unique':
+      return { status: 409, code: 'ALREADY_EXISTS', message: 'A record with the same unique key already exists' };
+    case 'foreign-key':
+      return stillReferenced
+        ? { status: 409, code: 'STILL_REFERENCED', message: 'Other records still refer to this one' }
+        : { status: 404, code: 'NOT_FOUND', message: 'A record this request refers to does not exist' };
+    case 'invalid-data':
+      return { status: 400, code: 'INVALID_DATA', message: 'A value in the request cannot be stored' };
+    case 'transient':
+      return {
+        status: 503,
+        code: 'SERVICE_UNAVAILABLE',
+        message: 'The database is unavailable; retry shortly',
+      };
+    case 'unknown':
+      // P2025: an update or delete found no row to act on.
+      return prismaCode === 'P2025'
+        ? { status: 404, code: 'NOT_FOUND', message: 'The record was not found' }
+        : undefined;
+  }
+}
+
+/**
+ * Maps every error to `{ error: { code, message, details } }`. Database errors are mapped by what
+ * they mean (lib/db-errors.ts), so none becomes a 500; what is still unexpected is a 500 whose
+ * details carry only the request ID, logged once with the error.
+ */
 export function errorMiddleware(logger: Logger): ErrorRequestHandler {
   return (error, req, res, next) => {
     if (res.headersSent) {
@@ -83,7 +123,23 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
     }
     if (error instanceof WorkflowUpdateFailedError) {
       const cause = error.cause as { type?: string; message?: string } | undefined;
-      res.status(409).json(body(cause?.type ?? 'UPDATE_REJECTED', cause?.message ?? error.message));
+      const status = cause?.type && badInputRejections.has(cause.type) ? 400 : 409;
+      res.status(status).json(body(cause?.type ?? 'UPDATE_REJECTED', cause?.message ?? error.message));
+      return;
+    }
+    const database = classifyDatabaseError(error);
+    const answer = database && databaseAnswer(database);
+    if (database && answer) {
+      const { kind, sqlState, prismaCode } = database;
+      // Only the classification is logged: the error's message can quote the refused value.
+      const log = req.log ?? logger;
+      if (kind === 'transient') {
+        log.warn({ database: { kind, sqlState, prismaCode } }, 'database unavailable');
+        res.set('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
+      } else {
+        log.info({ database: { kind, sqlState, prismaCode } }, 'database refused the request');
+      }
+      res.status(answer.status).json(body(answer.code, answer.message));
       return;
     }
     const httpError = clientHttpError(error);
@@ -93,7 +149,7 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
       return;
     }
     (req.log ?? logger).error({ err: error }, 'unhandled error');
-    res.status(500).json(body('INTERNAL', 'Something went wrong on our side'));
+    res.status(500).json(body('INTERNAL', 'Something went wrong on our side', { requestId: req.id ?? null }));
   };
 }
 

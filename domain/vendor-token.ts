@@ -1,9 +1,11 @@
-import { hashOfferToken, signOfferToken, verifyOfferToken } from './offer-token';
+import { hashOfferToken, purposeTokenMatching, signLinkToken, verifyPurposeToken } from './offer-token';
+import { tokenKey } from './token-keys';
 
 /**
  * A vendor's response token for one routing attempt: the same signed format as the waitlist's
- * offer tokens (domain/offer-token.ts), under a key derived for vendors, so a customer's offer
- * token can never pass as a vendor's and the other way round. Uses node:crypto: not for workflows.
+ * offer tokens (domain/offer-token.ts), under the vendor-offer key derived from the same secret
+ * (domain/token-keys.ts), so a customer's offer token can never pass as a vendor's and the other
+ * way round. Uses node:crypto: not for workflows.
  */
 
 export interface VendorTokenClaims {
@@ -11,17 +13,28 @@ export interface VendorTokenClaims {
   attemptId: string;
 }
 
-const vendorKey = (secret: string) => `${secret}:vendor-offer`;
-
-/** Deterministic: an activity rebuilds the same token for a message at any retry. */
+/** The token of a new routing attempt. Deterministic: the same attempt always gets the same token. */
 export function signVendorToken(secret: string, claims: VendorTokenClaims): string {
-  return signOfferToken(vendorKey(secret), { tenantId: claims.tenantId, holdId: claims.attemptId });
+  return signLinkToken(tokenKey(secret, 'vendor-offer'), { tenantId: claims.tenantId, subjectId: claims.attemptId });
 }
 
-/** The claims of a genuine vendor token, or undefined for anything forged or malformed. */
+/**
+ * The claims of a genuine vendor token (a legacy v1 one included), or undefined for anything
+ * forged, malformed or made for another purpose.
+ */
 export function verifyVendorToken(secret: string, token: string): VendorTokenClaims | undefined {
-  const claims = verifyOfferToken(vendorKey(secret), token);
-  return claims && { tenantId: claims.tenantId, attemptId: claims.holdId };
+  const claims = verifyPurposeToken(secret, 'vendor-offer', token);
+  return claims && { tenantId: claims.tenantId, attemptId: claims.subjectId };
+}
+
+/** The token for a message about a routing attempt: the one whose hash the attempt stores, legacy or current. */
+export function vendorTokenMatching(secret: string, claims: VendorTokenClaims, tokenHash: string | null): string {
+  return purposeTokenMatching(
+    secret,
+    'vendor-offer',
+    { tenantId: claims.tenantId, subjectId: claims.attemptId },
+    tokenHash,
+  );
 }
 
 /** What RoutingAttempt.tokenHash stores and the workflow compares. */

@@ -1,19 +1,40 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import { isIP } from 'node:net';
+import path from 'node:path';
 import { z } from 'zod';
+import { defaultDataDir, loadDevSecrets } from './dev-secrets';
+import { parseDurationMs } from './durations';
 
 /**
  * The one place that reads the environment. Processes call {@link loadConfig} once at start-up
  * and pass the result down; nothing else reads `process.env` for settings.
  */
 
-const DEV_JWT_SECRET = 'holdfast-development-secret-change-me-0123456789';
-const DEV_OFFER_TOKEN_SECRET = 'holdfast-development-offer-secret-0123456789';
-const DEV_INVITATION_TOKEN_SECRET = 'holdfast-development-invitation-secret-0123456789';
+/** Where development's onboarding failures are reported; not a secret, so it has a fixed default. */
 const DEV_PLATFORM_ADMIN_EMAIL = 'platform-admin@holdfast.local';
+
+/** The modes that must be chosen explicitly; anything else, including no APP_ENV at all, is production. */
+const nonProductionModes = new Set(['development', 'test']);
+
+/** The secrets production cannot start without (JWT_SECRET may be replaced by JWT_JWKS_URL). */
+const productionSecrets = ['OFFER_TOKEN_SECRET', 'INVITATION_TOKEN_SECRET'] as const;
+
+/**
+ * SHA-256 of the development secrets that earlier versions committed to the repository. Anyone
+ * can read them in its history, so production refuses them even though they are long enough.
+ */
+const publishedSecretHashes = new Set([
+  '2622d6d02b0e6ba581a05468fdd47aadcb77a68d192d4209efdbaada44a495a7',
+  '224f6f38717f066ea662efb834fd7f79fb5998562a2dd428489d563c2c802b45',
+  '2b84c236fda22c41623b7a2f8351e44be93f49406ceadf70c4871844353a31c2',
+]);
 
 const booleanFlag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
 
 const port = z.coerce.number().int().min(0).max(65535);
+
+const perMinute = z.coerce.number().int().min(1).max(1_000_000);
 
 const optionalString = z
   .string()
@@ -28,18 +49,55 @@ const readableFile = optionalString.refine((file) => file === undefined || fs.ex
 });
 
 /** Durations are written as Temporal writes them: '30 seconds', '15 minutes'. Bare numbers are milliseconds. */
-const duration = z.string().regex(/^\d+(\.\d+)?\s*(ms|milliseconds?|s|seconds?|m|minutes?|h|hours?|d|days?)?$/i, {
+const duration = z.string().refine((text) => parseDurationMs(text) !== undefined, {
   message: "expected a duration such as '30 seconds' or '5m'",
 });
 
-const durationUnitsMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
 /** A {@link duration} in milliseconds, for settings that Node APIs (not Temporal) consume. */
-function durationMs(text: string): number {
-  const [, amount, unit] = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim())!;
-  const key = !unit || /^(ms|millis)/i.test(unit) ? 'ms' : unit[0]!.toLowerCase();
-  return Number(amount) * durationUnitsMs[key]!;
+const durationMs = (text: string): number => parseDurationMs(text)!;
+
+/** The proxies whose X-Forwarded-For the API believes: Express's `trust proxy` setting. */
+export type TrustProxy = false | number | string[];
+
+/** Express's (proxy-addr's) names for address ranges, usable in TRUST_PROXY beside addresses and CIDRs. */
+const proxyRangeNames = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function isProxyRange(entry: string): boolean {
+  if (proxyRangeNames.has(entry)) return true;
+  const [address = '', prefixLength, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefixLength === undefined) return true;
+  return /^\d{1,3}$/.test(prefixLength) && Number(prefixLength) <= (family === 4 ? 32 : 128);
 }
+
+/**
+ * `false` (no proxy: the socket's peer is the client), a hop count (trust that many proxies in
+ * front), or a comma-separated list of trusted proxy addresses, CIDRs and range names. `true`
+ * is refused: it would let any client choose its own address for the per-IP limits.
+ */
+const trustProxy = z
+  .string()
+  .trim()
+  .default('loopback')
+  .transform((text, context): TrustProxy => {
+    if (text === '') return ['loopback'];
+    if (text === 'false') return false;
+    if (/^\d{1,3}$/.test(text)) return Number(text);
+    const entries = text.split(',').map((entry) => entry.trim());
+    const invalid = entries.filter((entry) => !isProxyRange(entry));
+    if (invalid.length > 0) {
+      context.addIssue({
+        code: 'custom',
+        message:
+          text === 'true'
+            ? "true would trust any client's X-Forwarded-For; give a hop count or the proxies' addresses"
+            : `expected false, a hop count, or addresses, CIDRs, loopback, linklocal or uniquelocal separated by commas; not ${invalid.map((entry) => `'${entry}'`).join(', ')}`,
+      });
+      return z.NEVER;
+    }
+    return entries;
+  });
 
 const billingTiers = ['free', 'professional', 'enterprise'] as const;
 type BillingTier = (typeof billingTiers)[number];
@@ -64,13 +122,14 @@ function billingPriceIds(spec: string | undefined): Record<BillingTier, string> 
 }
 
 const environmentSchema = z.object({
-  APP_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  APP_ENV: z.enum(['development', 'test', 'production']).default('production'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
   API_HOST: z.string().default('0.0.0.0'),
   API_PORT: port.default(3000),
   API_BODY_LIMIT: z.string().default('100kb'),
   PUBLIC_BASE_URL: z.url().default('http://localhost:3000'),
+  TRUST_PROXY: trustProxy,
 
   DATABASE_URL: optionalString.pipe(
     z
@@ -93,6 +152,10 @@ const environmentSchema = z.object({
   JWT_JWKS_URL: optionalUrl,
   JWT_ISSUER: z.string().default('holdfast'),
   JWT_AUDIENCE: z.string().default('holdfast-api'),
+  /** The longest lifetime (`exp` - `iat`) the API accepts in a bearer token. */
+  JWT_MAX_TTL: duration
+    .refine((text) => durationMs(text) >= 60_000, { message: 'must be at least a minute' })
+    .default('24 hours'),
 
   OFFER_TOKEN_SECRET: optionalString,
 
@@ -120,6 +183,14 @@ const environmentSchema = z.object({
   WORKER_METRICS_PORT: port.default(9464),
   WORKER_SHUTDOWN_GRACE: duration.default('30 seconds'),
   WORKER_SYNC_SCHEDULES: booleanFlag.default(true),
+
+  // Rate limits (api/rate-limits.ts), per one-minute window. `postgres` shares the counts
+  // between API instances; `memory` counts per process.
+  RATE_LIMIT_STORE: z.enum(['memory', 'postgres']).default('memory'),
+  RATE_LIMIT_PUBLIC_PER_MINUTE: perMinute.default(60),
+  RATE_LIMIT_TOKEN_PER_MINUTE: perMinute.default(10),
+  RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: perMinute.default(20),
+  RATE_LIMIT_TENANT_WRITES_PER_MINUTE: perMinute.default(600),
 });
 
 /**
@@ -128,23 +199,31 @@ const environmentSchema = z.object({
  */
 function crossVariableProblems(source: NodeJS.ProcessEnv): string[] {
   const value = (key: string) => (source[key]?.trim() ? source[key]?.trim() : undefined);
-  const production = value('APP_ENV') === 'production';
+  // Fail closed: a missing or unknown APP_ENV gets production's checks.
+  const production = !nonProductionModes.has(value('APP_ENV') ?? '');
   const problems: string[] = [];
   if (production && !value('JWT_SECRET') && !value('JWT_JWKS_URL')) {
     problems.push('JWT_SECRET: JWT_SECRET or JWT_JWKS_URL is required in production');
   }
-  for (const secret of ['JWT_SECRET', 'OFFER_TOKEN_SECRET', 'INVITATION_TOKEN_SECRET']) {
+  for (const secret of ['JWT_SECRET', ...productionSecrets]) {
     const given = value(secret);
     if (given !== undefined && given.length < 32) problems.push(`${secret}: must be at least 32 characters`);
+    if (production && given !== undefined && publishedSecretHashes.has(sha256(given))) {
+      problems.push(`${secret}: is a development value published in the repository's history; generate a new one`);
+    }
+  }
+  for (const provider of ['SMS', 'WHATSAPP']) {
+    if (production && value(`${provider}_PROVIDER_URL`) && !value(`${provider}_PROVIDER_TOKEN`)) {
+      problems.push(`${provider}_PROVIDER_TOKEN: is required in production when ${provider}_PROVIDER_URL is set`);
+    }
   }
   for (const required of [
-    'OFFER_TOKEN_SECRET',
+    ...productionSecrets,
     'DATABASE_URL',
     'SMTP_URL',
     'BILLING_API_URL',
     'BILLING_API_KEY',
     'PLATFORM_ADMIN_EMAIL',
-    'INVITATION_TOKEN_SECRET',
   ]) {
     if (production && !value(required)) problems.push(`${required}: is required in production`);
   }
@@ -152,6 +231,25 @@ function crossVariableProblems(source: NodeJS.ProcessEnv): string[] {
     problems.push('TEMPORAL_TLS_CERT_PATH: TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH go together (mTLS)');
   }
   return problems;
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/**
+ * Development and test fill the secrets the environment leaves out from the clone's own random
+ * ones (lib/dev-secrets.ts). The file is read only when something is missing.
+ */
+function developmentSecrets(
+  env: { JWT_SECRET?: string; JWT_JWKS_URL?: string; OFFER_TOKEN_SECRET?: string; INVITATION_TOKEN_SECRET?: string },
+  dataDir: string,
+) {
+  const missing = (!env.JWT_SECRET && !env.JWT_JWKS_URL) || !env.OFFER_TOKEN_SECRET || !env.INVITATION_TOKEN_SECRET;
+  const generated = missing ? loadDevSecrets(dataDir) : undefined;
+  return {
+    jwtSecret: env.JWT_SECRET ?? (env.JWT_JWKS_URL ? undefined : generated?.jwtSecret),
+    offerTokenSecret: env.OFFER_TOKEN_SECRET ?? generated!.offerTokenSecret,
+    invitationTokenSecret: env.INVITATION_TOKEN_SECRET ?? generated!.invitationTokenSecret,
+  };
 }
 
 export type TemporalTlsConfig =
@@ -166,7 +264,14 @@ export type TemporalTlsConfig =
 export interface Config {
   env: 'development' | 'test' | 'production';
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  api: { host: string; port: number; bodyLimit: string; publicBaseUrl: string };
+  api: {
+    host: string;
+    port: number;
+    bodyLimit: string;
+    publicBaseUrl: string;
+    /** TRUST_PROXY: whose X-Forwarded-For picks the client IP that per-IP rate limits count. */
+    trustProxy: TrustProxy;
+  };
   databaseUrl: string | undefined;
   temporal: {
     address: string;
@@ -175,7 +280,14 @@ export interface Config {
     apiKey?: string;
     tls: TemporalTlsConfig;
   };
-  auth: { jwtSecret?: string; jwksUrl?: string; issuer: string; audience: string };
+  auth: {
+    jwtSecret?: string;
+    jwksUrl?: string;
+    issuer: string;
+    audience: string;
+    /** JWT_MAX_TTL: the longest lifetime (`exp` - `iat`) a bearer token may have, in milliseconds. */
+    maxTtlMs: number;
+  };
   offerTokenSecret: string;
   mail: { smtpUrl?: string; from: string };
   sms: { providerUrl?: string; providerToken?: string };
@@ -183,6 +295,18 @@ export interface Config {
   /** The dev mail/SMS catcher's JSONL file; the dev outbox route serves it in development only. */
   devOutboxFile?: string;
   worker: { metricsPort: number; shutdownGrace: string; syncSchedules: boolean };
+  /** Requests allowed per minute; see api/rate-limits.ts for what each limit counts. */
+  rateLimits: {
+    store: 'memory' | 'postgres';
+    /** Per client IP on the public token endpoints (offer, vendor and invitation links). */
+    publicPerIpPerMinute: number;
+    /** Per response or invitation token on the same endpoints, from any IP. */
+    publicPerTokenPerMinute: number;
+    /** Per client IP, counting only answers of 401. */
+    authFailuresPerMinute: number;
+    /** Per tenant, counting POST, PUT, PATCH and DELETE behind authentication. */
+    tenantWritesPerMinute: number;
+  };
   /**
    * The billing provider onboarding calls. Without `apiUrl` (allowed outside production) the
    * worker has no billing adapter and onboarding fails at its billing step; `npm run dev`
@@ -207,6 +331,11 @@ export class ConfigError extends Error {
 /**
  * Validates the environment and returns typed settings.
  *
+ * Development and test must be chosen with `APP_ENV` (`npm run dev` and the test harness do);
+ * anything else is production, which needs every secret from the environment. Outside
+ * production, secrets left unset come from `$HOLDFAST_DATA_DIR/dev-secrets.json` (default
+ * `.data/`), generated on first use.
+ *
  * @throws ConfigError listing every problem at once, so one restart fixes them all.
  */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
@@ -221,7 +350,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const env = parsed.data;
   const usesTls =
     env.TEMPORAL_TLS ?? Boolean(env.TEMPORAL_API_KEY || env.TEMPORAL_TLS_CERT_PATH || env.TEMPORAL_TLS_CA_PATH);
-  const useDevSecrets = env.APP_ENV !== 'production';
+  const secrets =
+    env.APP_ENV === 'production'
+      ? {
+          jwtSecret: env.JWT_SECRET,
+          offerTokenSecret: env.OFFER_TOKEN_SECRET!,
+          invitationTokenSecret: env.INVITATION_TOKEN_SECRET!,
+        }
+      : developmentSecrets(env, dataDirOf(source));
   return {
     env: env.APP_ENV,
     logLevel: env.LOG_LEVEL,
@@ -230,6 +366,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       port: env.API_PORT,
       bodyLimit: env.API_BODY_LIMIT,
       publicBaseUrl: env.PUBLIC_BASE_URL.replace(/\/$/, ''),
+      trustProxy: env.TRUST_PROXY,
     },
     databaseUrl: env.DATABASE_URL,
     temporal: {
@@ -247,12 +384,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
         : false,
     },
     auth: {
-      jwtSecret: env.JWT_SECRET ?? (useDevSecrets && !env.JWT_JWKS_URL ? DEV_JWT_SECRET : undefined),
+      jwtSecret: secrets.jwtSecret,
       jwksUrl: env.JWT_JWKS_URL,
       issuer: env.JWT_ISSUER,
       audience: env.JWT_AUDIENCE,
+      maxTtlMs: durationMs(env.JWT_MAX_TTL),
     },
-    offerTokenSecret: env.OFFER_TOKEN_SECRET ?? DEV_OFFER_TOKEN_SECRET,
+    offerTokenSecret: secrets.offerTokenSecret,
     mail: { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM },
     sms: { providerUrl: env.SMS_PROVIDER_URL, providerToken: env.SMS_PROVIDER_TOKEN },
     whatsapp: { providerUrl: env.WHATSAPP_PROVIDER_URL, providerToken: env.WHATSAPP_PROVIDER_TOKEN },
@@ -262,6 +400,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       shutdownGrace: env.WORKER_SHUTDOWN_GRACE,
       syncSchedules: env.WORKER_SYNC_SCHEDULES,
     },
+    rateLimits: {
+      store: env.RATE_LIMIT_STORE,
+      publicPerIpPerMinute: env.RATE_LIMIT_PUBLIC_PER_MINUTE,
+      publicPerTokenPerMinute: env.RATE_LIMIT_TOKEN_PER_MINUTE,
+      authFailuresPerMinute: env.RATE_LIMIT_AUTH_FAILURES_PER_MINUTE,
+      tenantWritesPerMinute: env.RATE_LIMIT_TENANT_WRITES_PER_MINUTE,
+    },
     billing: {
       apiUrl: env.BILLING_API_URL?.replace(/\/$/, ''),
       apiKey: env.BILLING_API_KEY,
@@ -270,9 +415,15 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     onboarding: {
       platformAdminEmail: env.PLATFORM_ADMIN_EMAIL ?? DEV_PLATFORM_ADMIN_EMAIL,
-      invitationTokenSecret: env.INVITATION_TOKEN_SECRET ?? DEV_INVITATION_TOKEN_SECRET,
+      invitationTokenSecret: secrets.invitationTokenSecret,
     },
   };
+}
+
+/** Where development keeps its state, as `npm run dev` resolves it. */
+function dataDirOf(source: NodeJS.ProcessEnv): string {
+  const configured = source.HOLDFAST_DATA_DIR?.trim();
+  return configured ? path.resolve(configured) : defaultDataDir();
 }
 
 /** Like {@link loadConfig}, but prints the problems and exits: for process entry points. */

@@ -5,8 +5,11 @@ import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
 import { historyToJSON } from '../test/support/histories';
-import { bundleWorkflows, createTimeSkippingEnvironment } from '../test/support/stack';
+import { scenariosToRecord, workflowBundleAt } from '../test/support/history-recording';
+import { duringOutage, type Outage } from '../test/support/outage';
+import { createTimeSkippingEnvironment } from '../test/support/stack';
 import { FakeWaitlist } from '../test/support/waitlist-fake';
+import { REQUEST_ANSWER_BOUND } from '../workflows/attention';
 import { FailureType } from '../workflows/errors';
 import { waitlistCascadeId } from '../workflows/ids';
 import {
@@ -21,18 +24,45 @@ import { noActivityRunning } from '../test/support/workflow-handles';
 /**
  * Records the replay histories of test/histories/waitlist-*.json: one cascade per path through
  * the workflow, run on the time-skipping server with the in-memory activities of
- * test/support/waitlist-fake.ts. Run it (`npx tsx scripts/record-histories.ts`) only to add a
- * history for a new path; the existing ones must keep replaying after every change to the
- * workflow (test/replay/waitlist.replay.test.ts), or the change needs `patched()`.
+ * test/support/waitlist-fake.ts. `npx tsx scripts/record-histories.ts` records the scenarios that
+ * have no history yet; name scenarios to record them again. The existing ones must keep replaying
+ * after every change to the workflow (test/replay/waitlist.replay.test.ts), or the change needs
+ * `patched()`.
  */
 
 type Handle = WorkflowHandleWithFirstExecutionRunId<typeof waitlistCascadeWorkflow>;
+type Sleep = (duration: string) => Promise<void>;
+type CascadeActivities = ReturnType<FakeWaitlist['activities']>;
 
 interface Scenario {
   name: string;
   input?: Partial<WaitlistCascadeInput>;
   arrange: (fake: FakeWaitlist) => void;
-  drive: (handle: Handle, fake: FakeWaitlist, sleep: (duration: string) => Promise<void>) => Promise<void>;
+  /** The worker's activities; the fake's by default. */
+  activities?: (fake: FakeWaitlist) => CascadeActivities;
+  drive: (handle: Handle, fake: FakeWaitlist, sleep: Sleep) => Promise<void>;
+}
+
+/** Past the longest gap between two attempts of a database write: the first attempt after an outage has run. */
+const NEXT_RETRY = '61 seconds';
+
+/**
+ * A scenario whose `failing` activities meet a database outage (a retryable error) from the
+ * start; `drive` ends it with `outage.end()`.
+ */
+function duringAnOutage(
+  scenario: Omit<Scenario, 'activities' | 'drive'> & {
+    failing: Array<keyof CascadeActivities>;
+    drive: (handle: Handle, fake: FakeWaitlist, sleep: Sleep, outage: Outage<CascadeActivities>) => Promise<void>;
+  },
+): Scenario {
+  let outage: Outage<CascadeActivities> | undefined;
+  return {
+    name: scenario.name,
+    arrange: scenario.arrange,
+    activities: (fake) => (outage = duringOutage(fake.activities(), scenario.failing)).activities,
+    drive: (handle, fake, sleep) => scenario.drive(handle, fake, sleep, outage!),
+  };
 }
 
 const accept = async (handle: Handle, fake: FakeWaitlist, nth: number) =>
@@ -137,13 +167,63 @@ const scenarios: Scenario[] = [
     },
     drive: finish,
   },
+  {
+    name: 'stopped-for-attention',
+    arrange: (fake) => void fake.join('Ada'),
+    // Confirming the accepted offer fails for good: the accept is refused, the hold released, the slot reopened.
+    activities: (fake) => ({
+      ...fake.activities(),
+      confirmHold: () =>
+        Promise.reject(
+          ApplicationFailure.create({
+            type: FailureType.DataRejected,
+            message: 'The database refused the data: a row it refers to does not exist (SQLSTATE 23503)',
+            nonRetryable: true,
+          }),
+        ),
+    }),
+    drive: async (handle, fake) => {
+      await accept(handle, fake, 1).catch(() => undefined);
+      await finish(handle);
+    },
+  },
+  duringAnOutage({
+    name: 'accept-answered-pending',
+    arrange: (fake) => void fake.join('Ada'),
+    failing: ['confirmHold'],
+    drive: async (handle, fake, sleep, outage) => {
+      const accepted = accept(handle, fake, 1);
+      await outage.called(1);
+      await sleep(REQUEST_ANSWER_BOUND);
+      await accepted;
+      outage.end();
+      await finish(handle);
+    },
+  }),
+  duringAnOutage({
+    name: 'extend-answered-pending',
+    arrange: (fake) => void fake.join('Ada'),
+    failing: ['moveHoldDeadline'],
+    drive: async (handle, fake, sleep, outage) => {
+      await fake.delivered(1);
+      const extended = handle.executeUpdate(extendHoldUpdate, { args: [{ minutes: 30, actor: 'operator-1' }] });
+      await outage.called(1);
+      await sleep(REQUEST_ANSWER_BOUND);
+      await extended;
+      outage.end();
+      await sleep(NEXT_RETRY);
+      await accept(handle, fake, 1);
+      await finish(handle);
+    },
+  }),
 ];
 
 async function main(): Promise<void> {
   const outDir = path.resolve(__dirname, '../test/histories');
-  const [env, bundle] = await Promise.all([createTimeSkippingEnvironment(), bundleWorkflows()]);
+  const chosen = scenariosToRecord(scenarios, (scenario) => path.join(outDir, `waitlist-${scenario.name}.json`));
+  const [env, bundle] = await Promise.all([createTimeSkippingEnvironment(), workflowBundleAt()]);
   try {
-    for (const scenario of scenarios) {
+    for (const scenario of chosen) {
       const fake = new FakeWaitlist();
       scenario.arrange(fake);
       const taskQueue = `record-${randomUUID()}`;
@@ -151,7 +231,7 @@ async function main(): Promise<void> {
         connection: env.nativeConnection,
         taskQueue,
         workflowBundle: bundle,
-        activities: fake.activities(),
+        activities: scenario.activities?.(fake) ?? fake.activities(),
       });
       await worker.runUntil(async () => {
         const handle = await env.client.workflow.start(waitlistCascadeWorkflow, {

@@ -7,8 +7,11 @@ import { Worker } from '@temporalio/worker';
 import { CreditRefusal } from '../domain/orders';
 import { until } from '../test/support/eventually';
 import { historyToJSON } from '../test/support/histories';
+import { scenariosToRecord, workflowBundleAt } from '../test/support/history-recording';
 import { FakeOrders } from '../test/support/orders-fake';
-import { bundleWorkflows, createTimeSkippingEnvironment } from '../test/support/stack';
+import { duringOutage, type Outage } from '../test/support/outage';
+import { createTimeSkippingEnvironment } from '../test/support/stack';
+import { REQUEST_ANSWER_BOUND } from '../workflows/attention';
 import { FailureType } from '../workflows/errors';
 import { orderRoutingId } from '../workflows/ids';
 import {
@@ -26,19 +29,55 @@ import { noActivityRunning } from '../test/support/workflow-handles';
 /**
  * Records the replay histories of test/histories/order-*.json: one order per path through the
  * routing workflow, run on the time-skipping server with the in-memory activities of
- * test/support/orders-fake.ts. Run it (`npx tsx scripts/record-order-histories.ts`) only to add
- * a history for a new path; the existing ones must keep replaying after every change to the
- * workflow (test/replay/orders.replay.test.ts), or the change needs `patched()`.
+ * test/support/orders-fake.ts. `npx tsx scripts/record-order-histories.ts` records the scenarios
+ * that have no history yet; name scenarios to record them again. The existing ones must keep
+ * replaying after every change to the workflow (test/replay/orders.replay.test.ts), or the change
+ * needs `patched()`.
  */
 
 type Handle = WorkflowHandleWithFirstExecutionRunId<typeof orderRoutingWorkflow>;
 type Sleep = (duration: string) => Promise<void>;
+type OrderActivities = ReturnType<FakeOrders['activities']>;
 
 interface Scenario {
   name: string;
+  /** Record with the workflow code of this commit instead of today's: how such runs went before a change. */
+  from?: string;
   arrange: (fake: FakeOrders) => void;
+  /** The worker's activities; the fake's by default. */
+  activities?: (fake: FakeOrders) => OrderActivities;
   drive: (handle: Handle, fake: FakeOrders, sleep: Sleep) => Promise<void>;
 }
+
+/** Past the longest gap between two attempts of a database write: the first attempt after an outage has run. */
+const NEXT_RETRY = '61 seconds';
+
+/**
+ * A scenario whose `failing` activities meet a database outage (a retryable error) from the
+ * start; `drive` ends it with `outage.end()`.
+ */
+function duringAnOutage(
+  scenario: Omit<Scenario, 'activities' | 'drive'> & {
+    failing: Array<keyof OrderActivities>;
+    drive: (handle: Handle, fake: FakeOrders, sleep: Sleep, outage: Outage<OrderActivities>) => Promise<void>;
+  },
+): Scenario {
+  let outage: Outage<OrderActivities> | undefined;
+  return {
+    name: scenario.name,
+    arrange: scenario.arrange,
+    activities: (fake) => (outage = duringOutage(fake.activities(), scenario.failing)).activities,
+    drive: (handle, fake, sleep) => scenario.drive(handle, fake, sleep, outage!),
+  };
+}
+
+/** The fake's activities with `name` failing for good, as one whose data the database refuses does. */
+const failingForGood =
+  (name: keyof OrderActivities, type: string, message: string) =>
+  (fake: FakeOrders): OrderActivities => ({
+    ...fake.activities(),
+    [name]: () => Promise.reject(ApplicationFailure.create({ type, message, nonRetryable: true })),
+  });
 
 const respond = async (handle: Handle, fake: FakeOrders, nth: number, decision: 'accept' | 'reject') =>
   handle.executeUpdate(vendorRespondUpdate, { args: [{ tokenHash: (await fake.delivered(nth)).tokenHash, decision }] });
@@ -66,6 +105,12 @@ const twoVendors = (fake: FakeOrders) => {
   fake.vendor('Ada Supplies');
   fake.vendor('Ben Wholesale');
 };
+
+const refusedRejection = failingForGood(
+  'settleRoutingAttempt',
+  FailureType.DataRejected,
+  'The database refused the data: text contains a character the database cannot store (SQLSTATE 22021)',
+);
 
 const scenarios: Scenario[] = [
   {
@@ -229,21 +274,92 @@ const scenarios: Scenario[] = [
       await finish(handle);
     },
   },
+  {
+    name: 'stopped-for-attention',
+    arrange: twoVendors,
+    activities: refusedRejection,
+    drive: async (handle, fake) => {
+      // Recording the rejection fails for good: the answer is refused and the order stops.
+      await respond(handle, fake, 1, 'reject').catch(() => undefined);
+      await finish(handle);
+    },
+  },
+  {
+    // How such an order went before it stopped for attention: the run failed at once. It must still replay.
+    name: 'failed-before-attention-stop',
+    from: '2f898c36db194950c2496e47b0ba3b7546bf9e52',
+    arrange: twoVendors,
+    activities: refusedRejection,
+    drive: async (handle, fake) => {
+      await respond(handle, fake, 1, 'reject').catch(() => undefined);
+      await finish(handle);
+    },
+  },
+  duringAnOutage({
+    name: 'cancel-answered-pending',
+    arrange: twoVendors,
+    failing: ['cancelOrderRecord'],
+    drive: async (handle, fake, sleep, outage) => {
+      await fake.delivered(1);
+      await noActivityRunning(handle);
+      const cancel = handle.executeUpdate(cancelOrderUpdate, { args: [{ reason: 'duplicate', actor: 'retailer:1' }] });
+      await outage.called(1);
+      await sleep(REQUEST_ANSWER_BOUND);
+      await cancel;
+      outage.end();
+      await finish(handle);
+    },
+  }),
+  duringAnOutage({
+    name: 'vendor-answer-pending',
+    arrange: twoVendors,
+    failing: ['assignOrder'],
+    drive: async (handle, fake, sleep, outage) => {
+      const accept = respond(handle, fake, 1, 'accept');
+      await outage.called(1);
+      await sleep(REQUEST_ANSWER_BOUND);
+      await accept;
+      outage.end();
+      await sleep(NEXT_RETRY);
+      await deliverAndPay(handle, fake);
+    },
+  }),
+  duringAnOutage({
+    name: 'manual-assignment-pending',
+    arrange: (fake) => void fake.vendor('Dee Depot', { ranked: false }),
+    failing: ['assignOrder'],
+    drive: async (handle, fake, sleep, outage) => {
+      await statusReaches(handle, 'NEEDS_ATTENTION');
+      const assign = handle.executeUpdate(assignVendorManuallyUpdate, {
+        args: [{ vendorId: fake.vendors[0]!.id, actor: 'operator:1' }],
+      });
+      await outage.called(1);
+      await sleep(REQUEST_ANSWER_BOUND);
+      await assign;
+      outage.end();
+      await sleep(NEXT_RETRY);
+      await deliverAndPay(handle, fake);
+    },
+  }),
 ];
 
 async function main(): Promise<void> {
   const outDir = path.resolve(__dirname, '../test/histories');
-  const [env, bundle] = await Promise.all([createTimeSkippingEnvironment(), bundleWorkflows()]);
+  const fileOf = (scenario: Scenario) => path.join(outDir, `order-${scenario.name}.json`);
+  const chosen = scenariosToRecord(scenarios, fileOf);
+  const env = await createTimeSkippingEnvironment();
+  const bundles = new Map<string | undefined, Awaited<ReturnType<typeof workflowBundleAt>>>();
   try {
-    for (const scenario of scenarios) {
+    for (const scenario of chosen) {
+      if (!bundles.has(scenario.from)) bundles.set(scenario.from, await workflowBundleAt(scenario.from));
       const fake = new FakeOrders();
       scenario.arrange(fake);
       const taskQueue = `record-${randomUUID()}`;
       const worker = await Worker.create({
         connection: env.nativeConnection,
         taskQueue,
-        workflowBundle: bundle,
-        activities: fake.activities(),
+        workflowBundle: bundles.get(scenario.from)!,
+        activities: scenario.activities?.(fake) ?? fake.activities(),
       });
       await worker.runUntil(async () => {
         const orderId = `order-${scenario.name}`;
@@ -256,7 +372,7 @@ async function main(): Promise<void> {
         const { status } = await handle.describe();
         if (status.name === 'RUNNING') throw new Error(`scenario ${scenario.name} left its order running`);
         const history = await handle.fetchHistory();
-        const file = path.join(outDir, `order-${scenario.name}.json`);
+        const file = fileOf(scenario);
         fs.writeFileSync(file, `${historyToJSON(history)}\n`);
         console.log(
           `recorded ${path.relative(process.cwd(), file)} (${status.name}, ${history.events?.length ?? 0} events)`,

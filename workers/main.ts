@@ -18,6 +18,17 @@ const pinoLevels: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'
   ERROR: 'error',
 };
 
+// The SDK filters before pino does: pass LOG_LEVEL down, or its debug lines never reach pino.
+const sdkLevels: Record<Config['logLevel'], LogLevel> = {
+  trace: 'TRACE',
+  debug: 'DEBUG',
+  info: 'INFO',
+  warn: 'WARN',
+  error: 'ERROR',
+  fatal: 'ERROR',
+  silent: 'ERROR',
+};
+
 /**
  * Routes the SDK's logs (worker, workflow `log`, activity `log`) into pino and exposes the
  * SDK's metrics for Prometheus. The SDK puts workflowId and runId on workflow and activity
@@ -29,7 +40,9 @@ export function installRuntime(
   options: { shutdownSignals?: NodeJS.Signals[] } = {},
 ): void {
   Runtime.install({
-    logger: new DefaultLogger('INFO', ({ level, message, meta }) => logger[pinoLevels[level]](meta ?? {}, message)),
+    logger: new DefaultLogger(sdkLevels[config.logLevel], ({ level, message, meta }) =>
+      logger[pinoLevels[level]](meta ?? {}, message),
+    ),
     telemetryOptions: {
       metrics: { prometheus: { bindAddress: `0.0.0.0:${config.worker.metricsPort}` } },
     },

@@ -1,18 +1,25 @@
 import { log, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { PurgeResult } from '../activities/cleanup';
+import { PermanentFailures } from './errors';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
 
+// Data the database refuses fails the same way on every attempt: never retried.
 const { listRetentionTargets } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
-  retry: { maximumAttempts: 3 },
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes: PermanentFailures.step },
 });
 
 const { purgeExpiredRecords } = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
   // A batch of deletes takes seconds; a silent minute means the worker died, so retry elsewhere.
   heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumAttempts: 5 },
+  retry: {
+    initialInterval: '10 seconds',
+    backoffCoefficient: 2,
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: PermanentFailures.step,
+  },
 });
 
 export interface DailyCleanupResult {

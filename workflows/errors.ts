@@ -34,6 +34,50 @@ export const FailureType = {
   VendorUnavailable: 'VendorUnavailable',
   /** The order is past the point where the requested change applies (e.g. assigning a cancelled order). */
   OrderStateConflict: 'OrderStateConflict',
+  /**
+   * The database refused the data an activity wrote (SQLSTATE classes 22 and 23, or a Prisma
+   * validation error): a value it cannot store, a broken reference or a duplicate key. The same
+   * input fails the same way every time, so it is never retried (activities/database-failures.ts).
+   */
+  DataRejected: 'DataRejected',
+  /**
+   * A step of a flow failed for good and the flow stopped in its NEEDS_ATTENTION state; its state
+   * query names the step and the reason. The workflow fails with it.
+   */
+  NeedsAttention: 'NeedsAttention',
 } as const;
 
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
+
+/** Update rejections every flow may answer with, beside each flow's own; the API answers them with 4xx. */
+export const FlowRejection = {
+  /**
+   * The request carries text that can never be stored (a NUL, an unpaired surrogate), or a value
+   * of the wrong type. Refused by the validator, so nothing is written to the workflow's history.
+   */
+  InvalidInput: 'INVALID_INPUT',
+  /** The flow stopped on a failure it cannot retry (NEEDS_ATTENTION) while the request waited for it. */
+  NeedsAttention: 'NEEDS_ATTENTION',
+  /** The database refused what the request asked to record; the flow carries on without it. */
+  DataRejected: 'DATA_REJECTED',
+} as const;
+
+export type FlowRejection = (typeof FlowRejection)[keyof typeof FlowRejection];
+
+/**
+ * Failure types no retry can fix, for each kind of retry profile's `nonRetryableErrorTypes`.
+ * Activities already throw these non-retryable; naming them in the profile as well keeps a profile
+ * honest if an activity ever throws one as a plain failure.
+ */
+export const PermanentFailures: Readonly<Record<'step' | 'message', FailureType[]>> = {
+  /** Every step: data the database refuses fails the same way on every attempt. */
+  step: [FailureType.DataRejected],
+  /** Steps that send a message, besides: a recipient, a provider's refusal, a missing channel or a gone row. */
+  message: [
+    FailureType.DataRejected,
+    FailureType.InvalidRecipient,
+    FailureType.ProviderRejected,
+    FailureType.ChannelNotConfigured,
+    FailureType.NotFound,
+  ],
+};

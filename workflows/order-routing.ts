@@ -10,6 +10,7 @@ import {
   defineUpdate,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -18,12 +19,27 @@ import type { Activities } from '../activities';
 import type { OrderMessage, RankedVendor, SettledRoutingOutcome } from '../activities/orders';
 import { ORDER_ROUTING_ACTOR, OrderRejection, isCancellable, type OrderStatus } from '../domain/orders';
 import { paymentReminderSchedule, type ScheduledReminder } from '../domain/payment-reminders';
-import { FailureType } from './errors';
+import {
+  AttentionStop,
+  answeredWithin,
+  boundsRequestWaits,
+  FlowPatch,
+  pending,
+  rejectionFor,
+  settledWithin,
+  stepFailure,
+  type PendingAnswer,
+  type StepFailure,
+} from './attention';
+import { FailureType, FlowRejection, PermanentFailures } from './errors';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
+import { isStorableString, requireStorableText } from './validation';
 
 // Database writes retry until the database is back: giving up would strand an order mid-change,
-// and every write is idempotent. A write cancelled mid-flight may still commit, so cancellation
-// waits for it to finish; the cancel clean-up then always runs after it.
+// and every write is idempotent. Retries stay at most a minute apart, so a write resumes soon
+// after an outage ends. Data the database refuses (DataRejected) would fail the same way forever,
+// so it is never retried: the order stops in NEEDS_ATTENTION instead. A write cancelled mid-flight
+// may still commit, so cancellation waits for it to finish; the cancel clean-up then always runs after it.
 const {
   checkCredit,
   rankVendorsForOrder,
@@ -37,16 +53,14 @@ const {
   flagRetailer,
 } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    nonRetryableErrorTypes: PermanentFailures.step,
+  },
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
-
-const permanentMessageFailures = [
-  FailureType.InvalidRecipient,
-  FailureType.ProviderRejected,
-  FailureType.ChannelNotConfigured,
-  FailureType.NotFound,
-];
 
 // Messages to retailers and operators: 1 s, 2 s, 4 s, 8 s, then give up (5 attempts).
 const { sendOrderNotification } = proxyActivities<Activities>({
@@ -55,7 +69,7 @@ const { sendOrderNotification } = proxyActivities<Activities>({
     initialInterval: '1 second',
     backoffCoefficient: 2,
     maximumAttempts: 5,
-    nonRetryableErrorTypes: permanentMessageFailures,
+    nonRetryableErrorTypes: PermanentFailures.message,
   },
 });
 
@@ -68,7 +82,7 @@ const { sendVendorOffer } = proxyActivities<Activities>({
     initialInterval: '1 second',
     backoffCoefficient: 2,
     maximumAttempts: 8,
-    nonRetryableErrorTypes: permanentMessageFailures,
+    nonRetryableErrorTypes: PermanentFailures.message,
   },
 });
 
@@ -76,7 +90,12 @@ const { sendVendorOffer } = proxyActivities<Activities>({
 // is recomputed at the next trigger; it never holds the order up.
 const { recalculateCreditScore } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 3 },
+  retry: {
+    initialInterval: '2 seconds',
+    backoffCoefficient: 2,
+    maximumAttempts: 3,
+    nonRetryableErrorTypes: PermanentFailures.step,
+  },
 });
 
 /** An operator has this long to assign a vendor by hand once every vendor was tried. */
@@ -117,8 +136,14 @@ export interface OrderState {
   tenantId: string;
   orderId: string;
   status: OrderStatus;
-  /** Why it was REJECTED or CANCELLED. */
+  /** Why it was REJECTED or CANCELLED, or which step stopped it in NEEDS_ATTENTION and why. */
   statusReason: string | null;
+  /**
+   * Set when a step failed for good (e.g. the database refused its data): the order stopped in
+   * NEEDS_ATTENTION, requests are refused with NEEDS_ATTENTION and the workflow failed with
+   * `NeedsAttention`. Null otherwise.
+   */
+  failure: StepFailure | null;
   total: number;
   vendor: RankedVendor | null;
   currentOffer: CurrentOffer | null;
@@ -156,9 +181,13 @@ export interface VendorResponseInput {
   reason?: string;
 }
 
+/** `pending`: the answer was taken, but recording it did not finish in time (see {@link PendingAnswer}). */
 export interface VendorResponseResult {
-  status: 'accepted' | 'rejected';
+  status: 'accepted' | 'rejected' | PendingAnswer['status'];
 }
+
+/** The vendor assigned, or `pending` when recording the assignment did not finish in time (see {@link PendingAnswer}). */
+export type ManualAssignmentResult = RankedVendor | PendingAnswer;
 
 export interface ManualAssignmentInput {
   vendorId: string;
@@ -169,6 +198,11 @@ export interface ManualAssignmentInput {
 export interface CancelOrderInput {
   reason: string;
   actor: string;
+}
+
+/** `pending`: the cancellation was taken, but carrying it out did not finish in time (see {@link PendingAnswer}). */
+export interface CancelOrderResult {
+  status: 'cancelled' | PendingAnswer['status'];
 }
 
 export interface OrderStatusSignal {
@@ -186,28 +220,43 @@ export const getOrderStateQuery = defineQuery<OrderState>('getOrderState');
 
 /**
  * A vendor accepts or rejects the open offer. Returns once the answer is recorded (for an
- * accept, once the order is ASSIGNED). Rejected (validator) with OFFER_SUPERSEDED,
- * ALREADY_RESPONDED or OFFER_EXPIRED.
+ * accept, once the order is ASSIGNED), or `pending` after REQUEST_ANSWER_BOUND if recording it is
+ * still being retried (the answer stands and is recorded once the database is back). Rejected
+ * (validator) with OFFER_SUPERSEDED, ALREADY_RESPONDED, OFFER_EXPIRED, INVALID_INPUT (a reason
+ * that cannot be stored) or NEEDS_ATTENTION; fails with NEEDS_ATTENTION if recording the answer
+ * stops the order.
  */
 export const vendorRespondUpdate = defineUpdate<VendorResponseResult, [VendorResponseInput]>('vendorRespond');
 
 /**
- * An operator assigns a vendor once every vendor was tried (NEEDS_ATTENTION). Rejected with
- * NOT_AWAITING_ASSIGNMENT at any other time; fails with NotFound or VendorUnavailable for a
- * vendor that is not this tenant's or is inactive, and the order keeps waiting.
+ * An operator assigns a vendor once every vendor was tried (NEEDS_ATTENTION). Returns the vendor
+ * once assigned, or `pending` after REQUEST_ANSWER_BOUND if the assignment is still being retried
+ * (it goes on; the order's state shows the outcome). Rejected with NOT_AWAITING_ASSIGNMENT at any
+ * other time (including after a step failed for good, or while an assignment is under way), or
+ * INVALID_INPUT; fails with NotFound, VendorUnavailable or DATA_REJECTED for a vendor that is not
+ * this tenant's, is inactive or cannot be recorded, and the order keeps waiting.
  */
-export const assignVendorManuallyUpdate = defineUpdate<RankedVendor, [ManualAssignmentInput]>('assignVendorManually');
+export const assignVendorManuallyUpdate = defineUpdate<ManualAssignmentResult, [ManualAssignmentInput]>(
+  'assignVendorManually',
+);
 
 /**
  * Cancels the order before dispatch: withdraws an open offer or releases the assigned vendor,
- * and tells the retailer and the vendor. Rejected with NOT_CANCELLABLE once dispatched.
+ * and tells the retailer and the vendor. Returns `cancelled` once recorded, or `pending` after
+ * REQUEST_ANSWER_BOUND if recording it is still being retried (the cancellation goes on).
+ * Rejected with NOT_CANCELLABLE once dispatched, INVALID_INPUT for a reason that cannot be
+ * stored, or NEEDS_ATTENTION once the order stopped on a failure; fails with NEEDS_ATTENTION if
+ * the cancellation itself cannot be recorded.
  */
-export const cancelOrderUpdate = defineUpdate<{ status: 'cancelled' }, [CancelOrderInput]>('cancelOrder');
+export const cancelOrderUpdate = defineUpdate<CancelOrderResult, [CancelOrderInput]>('cancelOrder');
 
-/** Fulfilment progress from the vendor or an operator: DISPATCHED, then DELIVERED. */
+/** Fulfilment progress from the vendor or an operator: DISPATCHED, then DELIVERED. An actor that cannot be stored is ignored. */
 export const orderStatusSignal = defineSignal<[OrderStatusSignal]>('orderStatus');
 
-/** Money received (already recorded as a Payment row); paid in full, it stops the reminders at once. */
+/**
+ * Money received (already recorded as a Payment row); paid in full, it stops the reminders at
+ * once. An amount that is not a positive whole number of minor units is ignored.
+ */
 export const paymentReceivedSignal = defineSignal<[PaymentReceivedSignal]>('paymentReceived');
 
 const reject = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
@@ -241,8 +290,14 @@ interface OpenOffer {
  *
  * History stays bounded: at most MAX_VENDORS_PER_ORDER (domain/vendors.ts) offers and seven reminders.
  *
+ * A step that fails for good (the database refuses its data, the order row is gone, …) is never
+ * retried forever: the order stops in NEEDS_ATTENTION with the step and the reason in the query,
+ * pending requests are refused with NEEDS_ATTENTION, and the workflow fails with `NeedsAttention`.
+ * Database outages are retried until the database is back.
+ *
  * @param input the tenant and the order (its row exists, PENDING).
- * @returns `paid`, `rejected` or `cancelled`; fails only if an activity fails for good.
+ * @returns `paid`, `rejected` or `cancelled`.
+ * @throws ApplicationFailure `NeedsAttention` when a step failed for good (the cause is its failure).
  */
 export async function orderRoutingWorkflow(input: OrderRoutingInput): Promise<OrderRoutingResult> {
   const { tenantId, orderId } = input;
@@ -252,6 +307,7 @@ export async function orderRoutingWorkflow(input: OrderRoutingInput): Promise<Or
     orderId,
     status: 'PENDING',
     statusReason: null,
+    failure: null,
     total: 0,
     vendor: null,
     currentOffer: null,
@@ -286,6 +342,8 @@ export async function orderRoutingWorkflow(input: OrderRoutingInput): Promise<Or
   };
   const nextAttempt = () => state.attempts.length + (state.currentOffer ? 1 : 0) + 1;
   const paidInFull = () => state.total > 0 && state.paid >= state.total;
+  /** Once a step failed for good: the order stopped, and requests are refused with NEEDS_ATTENTION. */
+  const attention = new AttentionStop('The order', 'order routing', state);
 
   setHandler(getOrderStateQuery, () => state);
 
@@ -294,11 +352,20 @@ export async function orderRoutingWorkflow(input: OrderRoutingInput): Promise<Or
     async ({ decision, reason }) => {
       const { attemptId } = state.currentOffer!;
       open!.response = { decision, reason };
-      await condition(() => settled.has(attemptId));
+      // A step that fails for good settles nothing: the answer is refused rather than left waiting.
+      const recorded = () => settled.has(attemptId) || attention.stopped;
+      if (!boundsRequestWaits()) await condition(recorded);
+      else if (!(await answeredWithin(recorded))) return pending();
+      if (!settled.has(attemptId)) throw attention.refusal();
       return { status: settled.get(attemptId) === 'ACCEPTED' ? 'accepted' : 'rejected' };
     },
     {
-      validator: ({ tokenHash }) => {
+      validator: ({ tokenHash, decision, reason }) => {
+        attention.refuseWhenStopped();
+        requireStorableText({ tokenHash }, { reason });
+        if (decision !== 'accept' && decision !== 'reject') {
+          throw reject(FlowRejection.InvalidInput, 'decision must be accept or reject');
+        }
         if (!open || !state.currentOffer || open.tokenHash !== tokenHash) {
           throw reject(OrderRejection.OfferSuperseded, 'This offer is no longer open');
         }
@@ -313,11 +380,10 @@ export async function orderRoutingWorkflow(input: OrderRoutingInput): Promise<Or
 
   setHandler(
     assignVendorManuallyUpdate,
-    async ({ vendorId, actor }) => {
+    async ({ vendorId, actor }): Promise<ManualAssignmentResult> => {
       assigningManually = true;
       const attempt = nextAttempt();
-      try {
-        const vendor = await assignOrder({ ...ref, vendorId, attempt, actor });
+      const recordAssignment = (vendor: RankedVendor) => {
         state.attempts.push({
           attempt,
           ...vendor,
@@ -327,17 +393,39 @@ export async function orderRoutingWorkflow(input: OrderRoutingInput): Promise<Or
         });
         state.vendor = vendor;
         return vendor;
+      };
+      // The activity's own failure (NotFound, VendorUnavailable, DATA_REJECTED) is the answer the operator needs.
+      const refusal = (error: unknown) => rejectionFor(error, 'ASSIGNMENT_FAILED') ?? error;
+      if (!boundsRequestWaits()) {
+        try {
+          return recordAssignment(await assignOrder({ ...ref, vendorId, attempt, actor }));
+        } catch (error) {
+          throw refusal(error);
+        } finally {
+          assigningManually = false;
+        }
+      }
+      const assignment = assignOrder({ ...ref, vendorId, attempt, actor })
+        .then(recordAssignment)
+        .finally(() => {
+          assigningManually = false;
+        });
+      try {
+        const assigned = await settledWithin(assignment, (error) =>
+          // Answered `pending` already: the order keeps waiting for an operator, as after any failed assignment.
+          log.warn('A manual assignment failed after it was answered pending', {
+            vendorId,
+            type: stepFailure(error, now()).type,
+          }),
+        );
+        return assigned?.value ?? pending();
       } catch (error) {
-        // The activity's own failure (NotFound, VendorUnavailable) is the answer the operator needs.
-        const cause = error instanceof ActivityFailure ? error.cause : error;
-        if (cause instanceof ApplicationFailure) throw reject(cause.type ?? 'ASSIGNMENT_FAILED', cause.message);
-        throw error;
-      } finally {
-        assigningManually = false;
+        throw refusal(error);
       }
     },
     {
-      validator: (_request: ManualAssignmentInput) => {
+      validator: ({ vendorId, actor }: ManualAssignmentInput) => {
+        requireStorableText({ vendorId, actor });
         // Once the window has closed (deadline cleared) the order is being cancelled: too late.
         const windowOpen = state.manualAssignmentDeadline !== null;
         if (state.status !== 'NEEDS_ATTENTION' || !windowOpen || state.vendor || assigningManually || cancelRequest) {
@@ -349,14 +437,19 @@ export async function orderRoutingWorkflow(input: OrderRoutingInput): Promise<Or
 
   setHandler(
     cancelOrderUpdate,
-    async (request) => {
+    async (request): Promise<CancelOrderResult> => {
       cancelRequest = request;
       beforeDispatch.cancel();
-      await condition(() => state.status === 'CANCELLED');
-      return { status: 'cancelled' as const };
+      const done = () => state.status === 'CANCELLED' || attention.stopped;
+      if (!boundsRequestWaits()) await condition(done);
+      else if (!(await answeredWithin(done))) return pending();
+      if (state.status !== 'CANCELLED') throw attention.refusal();
+      return { status: 'cancelled' };
     },
     {
-      validator: (_request: CancelOrderInput) => {
+      validator: ({ reason, actor }: CancelOrderInput) => {
+        attention.refuseWhenStopped();
+        requireStorableText({ reason, actor });
         // PENDING: the credit check is deciding; its answer (REJECTED or ROUTING) comes within moments.
         if (
           state.status === 'PENDING' ||
@@ -376,7 +469,16 @@ export async function orderRoutingWorkflow(input: OrderRoutingInput): Promise<Or
     },
   );
 
+  /** Whether a signal's data can be ignored as unstorable; runs recorded before that took it ({@link FlowPatch}). */
+  const ignoresUnstorable = () => patched(FlowPatch.IgnoreUnstorableSignals);
+
   setHandler(orderStatusSignal, (signal) => {
+    const storable =
+      isStorableString(signal.actor) && (signal.status === 'DISPATCHED' || signal.status === 'DELIVERED');
+    if (!storable && ignoresUnstorable()) {
+      log.warn('Ignoring a fulfilment status that cannot be recorded', { requested: String(signal.status) });
+      return;
+    }
     const current = fulfilmentRank[requestedFulfilment?.status ?? state.status];
     if (current === undefined || !state.vendor || cancelRequest || fulfilmentRank[signal.status]! <= current) {
       log.warn('Ignoring a fulfilment status the order cannot take now', {
@@ -389,6 +491,11 @@ export async function orderRoutingWorkflow(input: OrderRoutingInput): Promise<Or
   });
 
   setHandler(paymentReceivedSignal, ({ paymentId, amount }) => {
+    const storable = isStorableString(paymentId) && Number.isSafeInteger(amount) && amount > 0;
+    if (!storable && ignoresUnstorable()) {
+      log.warn('Ignoring a payment that is not a positive whole amount with a payment ID');
+      return;
+    }
     if (state.payments.some((payment) => payment.paymentId === paymentId)) return;
     state.payments.push({ paymentId, amount, receivedAt: now() });
     state.paid += amount;
@@ -629,32 +736,64 @@ export async function orderRoutingWorkflow(input: OrderRoutingInput): Promise<Or
     remindersSent: state.reminders.filter((reminder) => reminder.status === 'sent').length,
   });
 
-  let routed: Awaited<ReturnType<typeof routeUntilDispatched>>;
-  try {
-    routed = await beforeDispatch.run(routeUntilDispatched);
-  } catch (error) {
-    if (!isCancellation(error)) throw error;
-    // Both cancelOrder and a cancellation of the workflow end here; the clean-up must finish either way.
-    await CancellationScope.nonCancellable(async () => {
-      try {
-        await cancelOrder(cancelRequest ?? { reason: 'the order workflow was cancelled', actor: ORDER_ROUTING_ACTOR });
-      } catch (cleanupError) {
-        // A workflow cancelled while its credit check refused the order: there is nothing left to cancel.
-        const cause = cleanupError instanceof ActivityFailure ? cleanupError.cause : undefined;
-        if (!(cause instanceof ApplicationFailure && cause.type === FailureType.OrderStateConflict)) throw cleanupError;
-        log.warn('The order could not be cancelled any more', { reason: cause.message });
-      }
-    });
-    if (!cancelRequest) throw error;
-    routed = 'cancelled';
-  }
-  if (routed !== 'dispatching') {
+  /** Steps 1–5, or the cancellation clean-up. */
+  async function run(): Promise<OrderRoutingResult> {
+    let routed: Awaited<ReturnType<typeof routeUntilDispatched>>;
+    try {
+      routed = await beforeDispatch.run(routeUntilDispatched);
+    } catch (error) {
+      if (!isCancellation(error)) throw error;
+      // Both cancelOrder and a cancellation of the workflow end here; the clean-up must finish either way.
+      await CancellationScope.nonCancellable(async () => {
+        try {
+          await cancelOrder(
+            cancelRequest ?? { reason: 'the order workflow was cancelled', actor: ORDER_ROUTING_ACTOR },
+          );
+        } catch (cleanupError) {
+          // A workflow cancelled while its credit check refused the order: there is nothing left to cancel.
+          // A cancelOrder request refused by the order row is no such case: the order stops for attention,
+          // which answers the request instead of leaving it waiting for a CANCELLED that never comes.
+          const cause = cleanupError instanceof ActivityFailure ? cleanupError.cause : undefined;
+          const nothingToCancel =
+            cause instanceof ApplicationFailure &&
+            cause.type === FailureType.OrderStateConflict &&
+            // Runs recorded before orders stopped for attention took it as nothing to cancel here too.
+            (!cancelRequest || !patched(FlowPatch.StopForAttention));
+          if (!nothingToCancel) throw cleanupError;
+          log.warn('The order could not be cancelled any more', { reason: cause.message });
+        }
+      });
+      if (!cancelRequest) throw error;
+      routed = 'cancelled';
+    }
+    if (routed !== 'dispatching') {
+      await condition(allHandlersFinished);
+      return result(routed);
+    }
+
+    await followFulfilment();
+    await collectPayment();
     await condition(allHandlersFinished);
-    return result(routed);
+    return result('paid');
   }
 
-  await followFulfilment();
-  await collectPayment();
-  await condition(allHandlersFinished);
-  return result('paid');
+  try {
+    return await run();
+  } catch (error) {
+    if (!attention.catches(error)) throw error;
+    // The order stops with the step and the reason in the query and the order row.
+    throw await attention.stop(
+      error,
+      (reason) => {
+        state.manualAssignmentDeadline = null;
+        setStatus('NEEDS_ATTENTION', reason);
+      },
+      [
+        {
+          what: 'marking the order row NEEDS_ATTENTION',
+          run: () => markNeedsAttention({ ...ref, reason: attention.reason }),
+        },
+      ],
+    );
+  }
 }

@@ -20,10 +20,13 @@ import { RetryState } from '@temporalio/common';
 import type { OnboardingActivities, OnboardingRef, StepReceipt } from '../activities/onboarding';
 import type { CompensationReport, OnboardingOutcome } from '../domain/onboarding-messages';
 import type { TenantTier } from '../domain/tenants';
-import { FailureType } from './errors';
+import { FailureType, PermanentFailures } from './errors';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
+import { requireStorableText } from './validation';
 
 // Each profile states its attempts, so the progress query can tell how many a step made when they ran out.
+// Data the database refuses (DataRejected) fails the same way on every attempt, so no profile
+// retries it (PermanentFailures.step): the step fails at once and the saga unwinds.
 
 // Database steps are idempotent, so retrying is safe. 10 attempts (about 6 minutes) ride out a
 // failover; past that the saga unwinds instead of leaving the tenant PENDING for hours.
@@ -32,6 +35,7 @@ const databaseRetry = {
   backoffCoefficient: 2,
   maximumInterval: '1 minute',
   maximumAttempts: 10,
+  nonRetryableErrorTypes: PermanentFailures.step,
 } satisfies RetryPolicy;
 
 // Billing calls carry idempotency keys, so a retry after a timeout cannot double-charge. The
@@ -42,6 +46,7 @@ const billingRetry = {
   backoffCoefficient: 2,
   maximumInterval: '2 minutes',
   maximumAttempts: 8,
+  nonRetryableErrorTypes: PermanentFailures.step,
 } satisfies RetryPolicy;
 
 // SMTP outages last longer than database blips; the notification ledger keeps retries from sending twice.
@@ -50,6 +55,7 @@ const emailRetry = {
   backoffCoefficient: 2,
   maximumInterval: '5 minutes',
   maximumAttempts: 10,
+  nonRetryableErrorTypes: PermanentFailures.step,
 } satisfies RetryPolicy;
 
 // Undoing must not be given up lightly: a dropped compensation leaves a paying subscription
@@ -59,6 +65,7 @@ const compensationRetry = {
   backoffCoefficient: 2,
   maximumInterval: '10 minutes',
   maximumAttempts: 100,
+  nonRetryableErrorTypes: PermanentFailures.step,
 } satisfies RetryPolicy;
 
 const database = proxyActivities<OnboardingActivities>({ startToCloseTimeout: '30 seconds', retry: databaseRetry });
@@ -172,7 +179,10 @@ export interface ApprovalDecision {
   decidedAt: string;
 }
 
-/** Why an approval Update was refused; the API answers these with 409. */
+/**
+ * Why an approval Update was refused; the API answers these with 409. Text that can never be
+ * stored is refused with INVALID_INPUT (FlowRejection in workflows/errors.ts).
+ */
 export const OnboardingRejection = {
   /** The onboarding is not waiting for a decision: not enterprise, already decided, or over. */
   NotAwaitingApproval: 'NOT_AWAITING_APPROVAL',
@@ -185,13 +195,15 @@ export const getOnboardingProgressQuery = defineQuery<OnboardingProgress>('getOn
 
 /**
  * Approves an enterprise onboarding that is waiting for a decision; billing starts next.
- * Rejected (validator) with NOT_AWAITING_APPROVAL otherwise.
+ * Rejected (validator) with NOT_AWAITING_APPROVAL otherwise, or INVALID_INPUT for an actor or a
+ * note that cannot be stored (the decision is recorded in the database).
  */
 export const approveOnboardingUpdate = defineUpdate<ApprovalDecision, [ApproveOnboardingInput]>('approveOnboarding');
 
 /**
  * Rejects an enterprise onboarding that is waiting for a decision; the saga unwinds and the
- * workflow fails with `OnboardingRejected`. Rejected with NOT_AWAITING_APPROVAL or REASON_REQUIRED.
+ * workflow fails with `OnboardingRejected`. Rejected with NOT_AWAITING_APPROVAL, REASON_REQUIRED
+ * or INVALID_INPUT.
  */
 export const rejectOnboardingUpdate = defineUpdate<ApprovalDecision, [RejectOnboardingInput]>('rejectOnboarding');
 
@@ -300,15 +312,19 @@ export async function tenantOnboardingWorkflow(input: TenantOnboardingInput): Pr
     approveOnboardingUpdate,
     ({ actor, note }) => decide({ decision: 'approved', actor, reason: note ?? null }),
     {
-      validator: (_input: ApproveOnboardingInput) => awaitingDecision(),
+      validator: ({ actor, note }: ApproveOnboardingInput) => {
+        awaitingDecision();
+        requireStorableText({ actor }, { note });
+      },
     },
   );
   setHandler(rejectOnboardingUpdate, ({ actor, reason }) => decide({ decision: 'rejected', actor, reason }), {
-    validator: ({ reason }) => {
+    validator: ({ actor, reason }) => {
       awaitingDecision();
       if (typeof reason !== 'string' || reason.trim() === '') {
         throw refuse(OnboardingRejection.ReasonRequired, 'A rejection needs a reason');
       }
+      requireStorableText({ actor, reason });
     },
   });
 

@@ -16,11 +16,25 @@ import {
 import type { Activities } from '../activities';
 import type { OfferCounts } from '../activities/waitlist';
 import { CASCADE_ACTOR, CascadeRejection, HoldRejection, MAX_EXTEND_MINUTES } from '../domain/holds';
-import { FailureType } from './errors';
+import {
+  AttentionStop,
+  answeredWithin,
+  boundsRequestWaits,
+  pending,
+  rejectionFor,
+  settledWithin,
+  stepFailure,
+  type PendingAnswer,
+  type StepFailure,
+} from './attention';
+import { PermanentFailures } from './errors';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
+import { requireStorableText } from './validation';
 
 // Database writes retry until the database is back: giving up would strand a hold or a slot
-// mid-change, and every write is idempotent.
+// mid-change, and every write is idempotent. Retries stay at most a minute apart, so a write
+// resumes soon after an outage ends. Data the database refuses (DataRejected) would fail the same
+// way forever, so it is never retried: the cascade stops in NEEDS_ATTENTION instead.
 const {
   beginCascade,
   pickNextCandidate,
@@ -32,7 +46,12 @@ const {
   reopenSlot,
 } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    nonRetryableErrorTypes: PermanentFailures.step,
+  },
 });
 
 // Messages: 1 s, 2 s, 4 s, 8 s, then give up (5 attempts), and never retry what cannot succeed.
@@ -42,12 +61,7 @@ const { sendOfferNotification, sendConfirmation, sendEscalation } = proxyActivit
     initialInterval: '1 second',
     backoffCoefficient: 2,
     maximumAttempts: 5,
-    nonRetryableErrorTypes: [
-      FailureType.InvalidRecipient,
-      FailureType.ProviderRejected,
-      FailureType.ChannelNotConfigured,
-      FailureType.NotFound,
-    ],
+    nonRetryableErrorTypes: PermanentFailures.message,
   },
 });
 
@@ -60,7 +74,9 @@ export const DEFAULT_MAX_ROUNDS_PER_RUN = 100;
 /** What became of one offer. UNREACHABLE: no message could be delivered, so the hold was released. */
 export type OfferOutcome = 'CONFIRMED' | 'DECLINED' | 'EXPIRED' | 'UNREACHABLE' | 'RELEASED';
 
-export type CascadeStatus = 'OFFERING' | 'CONFIRMED' | 'UNFILLED' | 'CANCELLED' | 'ALREADY_ASSIGNED';
+/** NEEDS_ATTENTION: a step failed for good; the cascade stopped and `failure` says why. */
+export type CascadeStatus =
+  'OFFERING' | 'CONFIRMED' | 'UNFILLED' | 'CANCELLED' | 'ALREADY_ASSIGNED' | 'NEEDS_ATTENTION';
 
 /** The open offer. */
 export interface CurrentHold {
@@ -95,6 +111,8 @@ export interface CascadeState {
   offers: OfferRecord[];
   /** Counts over every offer, including those no longer listed. */
   totals: OfferTotals;
+  /** The step that failed for good and why, once the cascade stopped in NEEDS_ATTENTION; null otherwise. */
+  failure: StepFailure | null;
   startedAt: string;
 }
 
@@ -129,8 +147,9 @@ export interface OfferResponseInput {
   tokenHash: string;
 }
 
+/** `pending`: the answer was taken, but recording it did not finish in time (see {@link PendingAnswer}). */
 export interface OfferResponseResult {
-  status: 'confirmed' | 'declined';
+  status: 'confirmed' | 'declined' | PendingAnswer['status'];
 }
 
 export interface ExtendHoldInput {
@@ -142,14 +161,22 @@ export interface ExtendHoldInput {
 export interface ExtendHoldResult {
   holdId: string;
   expiresAt: string;
+  /**
+   * `pending` when writing the new deadline did not finish in time (see {@link PendingAnswer}): the
+   * cascade already keeps the hold open until `expiresAt`, and the write goes on. Absent once written.
+   */
+  status?: PendingAnswer['status'];
 }
 
 /** The cascade's state: slot, round, open hold and recent offers. */
 export const getCascadeStateQuery = defineQuery<CascadeState>('getCascadeState');
 
 /**
- * Accepts the open offer. Returns once the slot is assigned in the database.
- * Rejected (validator) with HOLD_SUPERSEDED, ALREADY_RESPONDED or HOLD_EXPIRED.
+ * Accepts the open offer. Returns once the slot is assigned in the database, or `pending` after
+ * REQUEST_ANSWER_BOUND if that write is still being retried (the answer stands and is recorded once
+ * the database is back). Rejected (validator) with HOLD_SUPERSEDED, ALREADY_RESPONDED,
+ * HOLD_EXPIRED, INVALID_INPUT or NEEDS_ATTENTION; fails with NEEDS_ATTENTION if recording the
+ * answer stops the cascade.
  */
 export const acceptOfferUpdate = defineUpdate<OfferResponseResult, [OfferResponseInput]>('accept');
 
@@ -157,8 +184,12 @@ export const acceptOfferUpdate = defineUpdate<OfferResponseResult, [OfferRespons
 export const declineOfferUpdate = defineUpdate<OfferResponseResult, [OfferResponseInput]>('decline');
 
 /**
- * Moves the open hold's deadline `minutes` later (1..1440) and writes the new expiresAt.
- * Rejected with NO_ACTIVE_HOLD when no offer is open, INVALID_EXTENSION for a bad amount.
+ * Moves the open hold's deadline `minutes` later (1..1440) and writes the new expiresAt; answers
+ * with `status: 'pending'` after REQUEST_ANSWER_BOUND if the write is still being retried.
+ * Rejected with NO_ACTIVE_HOLD when no offer is open, INVALID_EXTENSION for a bad amount,
+ * INVALID_INPUT for an actor that cannot be stored, NEEDS_ATTENTION once the cascade stopped;
+ * fails with DATA_REJECTED (or NotFound) if the new deadline cannot be written, and the hold keeps
+ * its old deadline (also when that comes after a `pending` answer).
  */
 export const extendHoldUpdate = defineUpdate<ExtendHoldResult, [ExtendHoldInput]>('extendHold');
 
@@ -200,6 +231,11 @@ interface OpenHold {
  * escalated), `already-assigned` (nothing to do). Cancellation releases the open hold and
  * reopens the slot in non-cancellable cleanup, then rethrows, so the run shows as Cancelled.
  *
+ * A step that fails for good (the database refuses its data, the slot is gone, …) is never retried
+ * forever: the cascade stops in NEEDS_ATTENTION with the step and the reason in the query, releases
+ * the open hold and reopens the slot, refuses pending answers with NEEDS_ATTENTION, and fails with
+ * `NeedsAttention`. Database outages are retried until the database is back.
+ *
  * Continues as new when the server suggests it or after `maxRoundsPerRun` rounds, carrying the
  * round counter, the totals and the latest offers, so history stays bounded for any list size.
  *
@@ -217,6 +253,7 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
     currentHold: null,
     offers: input.carried?.offers ?? [],
     totals: input.carried?.totals ?? emptyTotals(),
+    failure: null,
     startedAt: input.carried?.startedAt ?? new Date().toISOString(),
   };
   const ref = { tenantId, slotId, cascadeId: state.cascadeId };
@@ -224,7 +261,12 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
   /** Outcomes of this run's settled holds, for update handlers waiting on them. */
   const settled = new Map<string, OfferOutcome>();
 
+  /** Once a step failed for good: the cascade stopped, and requests are refused with NEEDS_ATTENTION. */
+  const attention = new AttentionStop('The cascade', 'the cascade', state);
+
   const validateResponse = ({ tokenHash }: OfferResponseInput) => {
+    attention.refuseWhenStopped();
+    requireStorableText({ tokenHash });
     if (!open || !state.currentHold || open.tokenHash !== tokenHash) {
       throw reject(HoldRejection.Superseded, 'This offer is no longer open');
     }
@@ -237,7 +279,14 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
   const respond = (decision: 'accept' | 'decline') => async (): Promise<OfferResponseResult> => {
     const holdId = state.currentHold!.holdId;
     open!.response = decision;
-    await condition(() => settled.has(holdId));
+    // A step that fails for good settles nothing: the answer is refused rather than left waiting.
+    const recorded = () => settled.has(holdId) || attention.stopped;
+    if (!boundsRequestWaits()) await condition(recorded);
+    else if (!(await answeredWithin(recorded))) return pending();
+    // A hold released while the cascade stops was not this answer's doing.
+    if (!settled.has(holdId) || (attention.stopped && settled.get(holdId) !== 'CONFIRMED')) {
+      throw attention.refusal();
+    }
     return { status: settled.get(holdId) === 'CONFIRMED' ? 'confirmed' : 'declined' };
   };
 
@@ -246,16 +295,40 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
   setHandler(declineOfferUpdate, respond('decline'), { validator: validateResponse });
   setHandler(
     extendHoldUpdate,
-    async ({ minutes, actor }) => {
+    async ({ minutes, actor }): Promise<ExtendHoldResult> => {
       const hold = state.currentHold!;
-      const expiresAt = new Date(Date.parse(hold.expiresAt) + minutes * 60_000).toISOString();
+      const previous = hold.expiresAt;
+      const expiresAt = new Date(Date.parse(previous) + minutes * 60_000).toISOString();
       // The deadline moves before the write, so the running timer cannot expire the hold meanwhile.
       hold.expiresAt = expiresAt;
-      await moveHoldDeadline({ tenantId, holdId: hold.holdId, expiresAt, actor });
+      // Not written, so the hold keeps the deadline the database and the candidate know.
+      const restore = () => {
+        if (hold.expiresAt === expiresAt) hold.expiresAt = previous;
+      };
+      const bounded = boundsRequestWaits();
+      const write = moveHoldDeadline({ tenantId, holdId: hold.holdId, expiresAt, actor });
+      try {
+        if (!bounded) await write;
+        else {
+          const written = await settledWithin(write, (error) => {
+            restore();
+            log.warn('An extension answered pending could not be written; the hold keeps its deadline', {
+              holdId: hold.holdId,
+              type: stepFailure(error, '').type,
+            });
+          });
+          if (!written) return { holdId: hold.holdId, expiresAt, ...pending() };
+        }
+      } catch (error) {
+        restore();
+        throw rejectionFor(error, 'EXTENSION_FAILED') ?? error;
+      }
       return { holdId: hold.holdId, expiresAt };
     },
     {
-      validator: ({ minutes }) => {
+      validator: ({ minutes, actor }) => {
+        attention.refuseWhenStopped();
+        requireStorableText({ actor });
         if (!Number.isInteger(minutes) || minutes < 1 || minutes > MAX_EXTEND_MINUTES) {
           throw reject(
             CascadeRejection.InvalidExtension,
@@ -451,6 +524,29 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
     await condition(allHandlersFinished);
     return outcome;
   } catch (error) {
+    if (attention.catches(error)) {
+      // The open hold is released (its candidate keeps their place) and the slot reopened, so an
+      // admin can release it again once the cause is fixed.
+      throw await attention.stop(error, () => setStatus('NEEDS_ATTENTION'), [
+        {
+          what: 'releasing the open hold',
+          run: async () => {
+            const hold = state.currentHold;
+            if (!hold || !open) return;
+            await settleHold({
+              tenantId,
+              holdId: hold.holdId,
+              outcome: 'RELEASED',
+              entryStatus: 'WAITING',
+              actor: CASCADE_ACTOR,
+              reason: 'cascade stopped',
+            });
+            record('RELEASED');
+          },
+        },
+        { what: 'reopening the slot', run: () => reopenSlot({ ...ref, reason: attention.reason }) },
+      ]);
+    }
     if (!isCancellation(error)) throw error;
     await CancellationScope.nonCancellable(async () => {
       const hold = state.currentHold;

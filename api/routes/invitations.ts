@@ -1,15 +1,15 @@
-import express, { Router, type Request, type Response } from 'express';
+import express, { Router, type Request } from 'express';
 import { z } from 'zod';
 import { hashInvitationToken } from '../../domain/invitation-token';
 import type { PrismaClient } from '../../lib/db';
 import { AppError, conflict, notFound } from '../errors';
+import { isFormPost, page, postButton } from '../pages';
+import { linkToken } from '../schemas';
 import { parse } from '../validation';
 
-const token = z.string().min(16).max(256);
+const token = linkToken(16, 256);
 const acceptBody = z.object({ token }).strict();
 const acceptQuery = z.object({ token }).strict();
-
-const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
 
 /**
  * The invitation in a welcome email, authenticated by its token instead of a JWT; mount it
@@ -42,16 +42,6 @@ export function createInvitationsRouter({ prisma }: { prisma: PrismaClient }): R
     return user;
   }
 
-  function page(res: Response, status: number, title: string, body: string): void {
-    res
-      .status(status)
-      .type('html')
-      .send(
-        `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>` +
-          `<body><h1>${escapeHtml(title)}</h1>${body}</body></html>`,
-      );
-  }
-
   router.get('/invitations/accept', async (req, res) => {
     const { token: rawToken } = parse(acceptQuery, req.query);
     try {
@@ -60,13 +50,12 @@ export function createInvitationsRouter({ prisma }: { prisma: PrismaClient }): R
         res,
         200,
         `Join ${user.tenant.name}`,
-        `<p>${escapeHtml(user.name)}, you are invited to administer ${escapeHtml(user.tenant.name)} on Holdfast.</p>` +
-          `<form method="post" action="/api/v1/invitations/accept">` +
-          `<input type="hidden" name="token" value="${escapeHtml(rawToken)}"><button type="submit">Accept</button></form>`,
+        `${user.name}, you are invited to administer ${user.tenant.name} on Holdfast.`,
+        postButton('/api/v1/invitations/accept', { token: rawToken }, 'Accept'),
       );
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
-      page(res, error.status, 'This invitation cannot be used', `<p>${escapeHtml(error.message)}</p>`);
+      page(res, error.status, 'This invitation cannot be used', error.message);
     }
   });
 
@@ -100,16 +89,16 @@ export function createInvitationsRouter({ prisma }: { prisma: PrismaClient }): R
     express.urlencoded({ extended: false, limit: '8kb' }),
     async (req: Request, res) => {
       const { token: rawToken } = parse(acceptBody, req.body);
-      if (!req.is('application/x-www-form-urlencoded')) {
+      if (!isFormPost(req)) {
         res.json(await accept(rawToken));
         return;
       }
       try {
         await accept(rawToken);
-        page(res, 200, 'Welcome to Holdfast', '<p>Your account is active. You can sign in now.</p>');
+        page(res, 200, 'Welcome to Holdfast', 'Your account is active. You can sign in now.');
       } catch (error) {
         if (!(error instanceof AppError)) throw error;
-        page(res, error.status, 'This invitation cannot be used', `<p>${escapeHtml(error.message)}</p>`);
+        page(res, error.status, 'This invitation cannot be used', error.message);
       }
     },
   );

@@ -9,6 +9,7 @@ import { waitlistCascadeId } from '../../workflows/ids';
 import { acceptOfferUpdate, declineOfferUpdate, type OfferResponseResult } from '../../workflows/waitlist-cascade';
 import { AppError, conflict, notFound } from '../errors';
 import { isFormPost, page, postButton } from '../pages';
+import { linkToken } from '../schemas';
 import { parse } from '../validation';
 
 export interface OffersRouterDeps {
@@ -18,7 +19,7 @@ export interface OffersRouterDeps {
 }
 
 const decision = z.enum(['accept', 'decline']);
-const token = z.string().min(1).max(2048);
+const token = linkToken();
 const respondBody = z.object({ token, decision }).strict();
 const respondQuery = z.object({ token, decision }).strict();
 
@@ -39,9 +40,12 @@ const invalidToken = () => new AppError(400, 'INVALID_TOKEN', 'The offer link is
  * - `GET /offers/respond?token&decision`: the page a link opens. It changes nothing (mail
  *   scanners prefetch links), and shows a button that POSTs the answer.
  * - `POST /offers/respond` `{ token, decision }`, JSON (answered in JSON) or a form post from
- *   that page (answered with a page). 200 `{ status: 'confirmed' | 'declined' }`; 409
- *   HOLD_EXPIRED | HOLD_SUPERSEDED | ALREADY_RESPONDED; 400 INVALID_TOKEN; 404 for a genuine
- *   token whose hold no longer exists.
+ *   that page (answered with a page). 200 `{ status: 'confirmed' | 'declined' }`; 202
+ *   `{ status: 'pending' }` when the cascade took the answer but could not record it in time (a
+ *   database outage): it is recorded once the database is back, and an accept is then confirmed
+ *   by message. No `Location`: a candidate has no way in but the link they already hold, and a
+ *   URL carrying the token is not handed out again. 409 HOLD_EXPIRED | HOLD_SUPERSEDED |
+ *   ALREADY_RESPONDED; 400 INVALID_TOKEN; 404 for a genuine token whose hold no longer exists.
  */
 export function createOffersRouter({ prisma, temporal, offerTokenSecret }: OffersRouterDeps): Router {
   const router = Router();
@@ -102,13 +106,24 @@ export function createOffersRouter({ prisma, temporal, offerTokenSecret }: Offer
   router.post('/offers/respond', express.urlencoded({ extended: false, limit: '8kb' }), async (req, res) => {
     if (!isFormPost(req)) {
       const body = parse(respondBody, req.body);
-      res.json(await respond(body.token, body.decision));
+      const result = await respond(body.token, body.decision);
+      res.status(result.status === 'pending' ? 202 : 200).json(result);
       return;
     }
     const body = respondBody.safeParse(req.body);
     if (!body.success) return page(res, 400, 'This answer is incomplete', 'Open the link from your message again.');
     try {
       const result = await respond(body.data.token, body.data.decision);
+      if (result.status === 'pending') {
+        return page(
+          res,
+          202,
+          'Answer received',
+          body.data.decision === 'accept'
+            ? 'We have your answer and are still recording it. You will get a confirmation once the place is yours.'
+            : 'We have your answer and are still recording it; the place goes to the next person.',
+        );
+      }
       page(
         res,
         200,

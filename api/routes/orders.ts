@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { Router } from 'express';
+import { Router, type Response } from 'express';
 import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
@@ -7,9 +7,11 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { z } from 'zod';
+import { MAX_MONEY_MINOR } from '../../domain/input-rules';
 import { orderTotal } from '../../domain/orders';
 import { OrderStatus } from '../../generated/prisma/enums';
 import { isUniqueViolation, type PrismaClient } from '../../lib/db';
+import { isPending } from '../../workflows/attention';
 import { orderRoutingId } from '../../workflows/ids';
 import {
   assignVendorManuallyUpdate,
@@ -23,6 +25,7 @@ import {
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from '../../workflows/search-attributes';
 import { principalOf, requireRole } from '../auth';
 import { AppError, conflict, notFound } from '../errors';
+import { int4, money, multiLine, noQuery, optionalBody, pagination, singleLine, uuid } from '../schemas';
 import { parse } from '../validation';
 
 export interface OrdersRouterDeps {
@@ -31,32 +34,43 @@ export interface OrdersRouterDeps {
   taskQueue: string;
 }
 
-const MAX_ORDER_TOTAL = 1_000_000_000_000;
-
-const orderParams = z.object({ orderId: z.uuid() });
-const noQuery = z.object({}).strict();
+const orderParams = z.object({ orderId: uuid() });
 
 const item = z
   .object({
-    sku: z.string().trim().min(1).max(100),
-    name: z.string().trim().min(1).max(200),
-    category: z.string().trim().min(1).max(100),
-    quantity: z.number().int().min(1).max(100_000),
+    sku: singleLine(100),
+    name: singleLine(200),
+    category: singleLine(100),
+    quantity: int4(1, 100_000),
     /** Minor units. */
-    unitPrice: z.number().int().min(0).max(1_000_000_000),
+    unitPrice: money(),
   })
   .strict();
 
+/**
+ * Whether the items' total fits the order's `integer` column. Each line is at most
+ * 100,000 × MAX_MONEY_MINOR (below 2^48) and the sum stops as soon as it passes MAX_MONEY_MINOR,
+ * so every step is exact in a double.
+ */
+function totalFits(items: ReadonlyArray<{ quantity: number; unitPrice: number }>): boolean {
+  let total = 0;
+  for (const { quantity, unitPrice } of items) {
+    total += quantity * unitPrice;
+    if (total > MAX_MONEY_MINOR) return false;
+  }
+  return true;
+}
+
 const createOrderBody = z
   .object({
-    retailerId: z.uuid(),
+    retailerId: uuid(),
     items: z.array(item).min(1).max(200),
-    deliveryRegion: z.string().trim().min(1).max(100),
-    clientOrderRef: z.string().trim().min(1).max(100).optional(),
+    deliveryRegion: singleLine(100),
+    clientOrderRef: singleLine(100).optional(),
   })
   .strict()
-  .refine((body) => orderTotal(body.items) <= MAX_ORDER_TOTAL, {
-    message: 'the order total is too large',
+  .refine((body) => totalFits(body.items), {
+    message: `the order total must not exceed ${MAX_MONEY_MINOR} minor units`,
     path: ['items'],
   });
 
@@ -69,24 +83,20 @@ const idempotencyKeyHeader = z
 const listQuery = z
   .object({
     status: z.enum(OrderStatus).optional(),
-    retailerId: z.uuid().optional(),
-    limit: z.coerce.number().int().min(1).max(500).default(100),
-    offset: z.coerce.number().int().min(0).default(0),
+    retailerId: uuid().optional(),
+    ...pagination(),
   })
   .strict();
 
-const assignBody = z.object({ vendorId: z.uuid() }).strict();
+const assignBody = z.object({ vendorId: uuid() }).strict();
 const statusBody = z.object({ status: z.enum(['DISPATCHED', 'DELIVERED']) }).strict();
-const cancelBody = z.union([
-  z.undefined(),
-  z.object({ reason: z.string().trim().min(1).max(500).optional() }).strict(),
-]);
+const cancelBody = optionalBody({ reason: multiLine(500).optional() });
 const paymentBody = z
   .object({
     /** Minor units. */
-    amount: z.number().int().min(1).max(MAX_ORDER_TOTAL),
+    amount: money(1),
     /** The payer's or bank's reference; unique per tenant, so a repeated request records one payment. */
-    reference: z.string().trim().min(1).max(200),
+    reference: singleLine(200),
   })
   .strict();
 
@@ -163,6 +173,9 @@ export async function requestFulfilment(
   await handle.signal(orderStatusSignal, { status, actor });
   return { orderId: state.orderId, requested: status, status: state.status };
 }
+
+/** 202 with the order as `Location`: for a request the workflow took but has not carried out yet. */
+const accepted = (res: Response, orderId: string) => res.status(202).location(`/api/v1/orders/${orderId}`);
 
 /**
  * Orders and their routing workflows, scoped to the caller's tenant. Any role creates and reads
@@ -342,6 +355,11 @@ export function createOrdersRouter({ prisma, temporal, taskQueue }: OrdersRouter
     const assigned = await onWorkflow(tenantId, orderId, (handle) =>
       handle.executeUpdate(assignVendorManuallyUpdate, { args: [{ vendorId, actor: subject }] }),
     );
+    // Taken, but not yet recorded (the database is being retried): the order's state tells the outcome.
+    if (isPending(assigned)) {
+      accepted(res, orderId).json({ orderId, status: 'pending', vendorId });
+      return;
+    }
     res.json({ orderId, status: 'ASSIGNED', ...assigned });
   });
 
@@ -363,7 +381,8 @@ export function createOrdersRouter({ prisma, temporal, taskQueue }: OrdersRouter
     const cancelled = await onWorkflow(tenantId, orderId, (handle) =>
       handle.executeUpdate(cancelOrderUpdate, { args: [{ reason, actor: subject }] }),
     );
-    res.json({ orderId, ...cancelled, reason });
+    // `pending`: taken, and carried out once the database answers; the order's state tells when.
+    (isPending(cancelled) ? accepted(res, orderId) : res).json({ orderId, ...cancelled, reason });
   });
 
   router.post('/orders/:orderId/payments', requireRole('operator'), async (req, res) => {

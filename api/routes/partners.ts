@@ -4,6 +4,7 @@ import { isValidRecipient, type NotificationChannel } from '../../domain/notific
 import type { Prisma, PrismaClient } from '../../lib/db';
 import { principalOf, requireRole } from '../auth';
 import { AppError, notFound } from '../errors';
+import { int4, money, noQuery, pagination, singleLine, uuid } from '../schemas';
 import { parse } from '../validation';
 
 /**
@@ -17,21 +18,19 @@ export interface PartnersRouterDeps {
 }
 
 const channel = z.enum(['EMAIL', 'SMS', 'WHATSAPP']);
-const idParams = z.object({ id: z.uuid() });
-const name = z.string().trim().min(1).max(200);
-const listQuery = z
-  .object({
-    limit: z.coerce.number().int().min(1).max(500).default(100),
-    offset: z.coerce.number().int().min(0).default(0),
-  })
-  .strict();
+const idParams = z.object({ id: uuid() });
+const name = singleLine(200);
+/** An email address or an E.164 number; checkContact matches it to the channel. */
+const contact = singleLine(254);
+const region = singleLine(100);
+const listQuery = z.object(pagination()).strict();
 
 const retailerFields = {
   name,
   channel,
-  contact: z.string().trim().min(1).max(254),
+  contact,
   /** Minor units. */
-  creditLimit: z.number().int().min(0).max(1_000_000_000_000),
+  creditLimit: money(),
 };
 const createRetailerBody = z.object(retailerFields).strict();
 const updateRetailerBody = z
@@ -42,13 +41,13 @@ const updateRetailerBody = z
 
 const vendorFields = {
   name,
-  region: z.string().trim().min(1).max(100),
-  categories: z.array(z.string().trim().min(1).max(100)).min(1).max(50),
-  capacity: z.number().int().min(1).max(100_000),
+  region,
+  categories: z.array(singleLine(100)).min(1).max(50),
+  capacity: int4(1, 100_000),
   rating: z.number().min(0).max(5),
   active: z.boolean(),
   channel,
-  contact: z.string().trim().min(1).max(254),
+  contact,
 };
 const createVendorBody = z.object(vendorFields).partial({ rating: true, active: true }).strict();
 const updateVendorBody = z
@@ -57,7 +56,7 @@ const updateVendorBody = z
   .strict()
   .refine((body) => Object.keys(body).length > 0, { message: 'name at least one field' });
 const vendorListQuery = listQuery.extend({
-  region: z.string().trim().min(1).max(100).optional(),
+  region: region.optional(),
   active: z.enum(['true', 'false']).optional(),
 });
 
@@ -117,6 +116,7 @@ export function createPartnersRouter({ prisma }: PartnersRouterDeps): Router {
   ) => tx.auditLog.create({ data: { ...entry, details: entry.details } });
 
   router.post('/retailers', requireRole('tenant-admin'), async (req, res) => {
+    parse(noQuery, req.query);
     const body = parse(createRetailerBody, req.body);
     checkContact(body);
     const { tenantId, subject } = principalOf(req);
@@ -148,6 +148,7 @@ export function createPartnersRouter({ prisma }: PartnersRouterDeps): Router {
 
   router.get('/retailers/:id', async (req, res) => {
     const { id } = parse(idParams, req.params);
+    parse(noQuery, req.query);
     const retailer = await prisma.retailer.findFirst({ where: { id, tenantId: principalOf(req).tenantId } });
     if (!retailer) throw notFound('Retailer', { id });
     res.json(presentRetailer(retailer));
@@ -155,6 +156,7 @@ export function createPartnersRouter({ prisma }: PartnersRouterDeps): Router {
 
   router.patch('/retailers/:id', requireRole('tenant-admin'), async (req, res) => {
     const { id } = parse(idParams, req.params);
+    parse(noQuery, req.query);
     const body = parse(updateRetailerBody, req.body);
     const { tenantId, subject } = principalOf(req);
     const retailer = await prisma.$transaction(async (tx) => {
@@ -177,6 +179,7 @@ export function createPartnersRouter({ prisma }: PartnersRouterDeps): Router {
   });
 
   router.post('/vendors', requireRole('tenant-admin'), async (req, res) => {
+    parse(noQuery, req.query);
     const body = parse(createVendorBody, req.body);
     checkContact(body);
     const { tenantId, subject } = principalOf(req);
@@ -212,6 +215,7 @@ export function createPartnersRouter({ prisma }: PartnersRouterDeps): Router {
 
   router.get('/vendors/:id', async (req, res) => {
     const { id } = parse(idParams, req.params);
+    parse(noQuery, req.query);
     const vendor = await prisma.vendor.findFirst({ where: { id, tenantId: principalOf(req).tenantId } });
     if (!vendor) throw notFound('Vendor', { id });
     res.json(presentVendor(vendor));
@@ -219,6 +223,7 @@ export function createPartnersRouter({ prisma }: PartnersRouterDeps): Router {
 
   router.patch('/vendors/:id', requireRole('tenant-admin'), async (req, res) => {
     const { id } = parse(idParams, req.params);
+    parse(noQuery, req.query);
     const body = parse(updateVendorBody, req.body);
     const { tenantId, subject } = principalOf(req);
     const vendor = await prisma.$transaction(async (tx) => {

@@ -1,7 +1,6 @@
 import { Router } from 'express';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { z } from 'zod';
-import { isValidRecipient } from '../../domain/notifications';
 import { candidateOrder } from '../../domain/candidates';
 import { MAX_EXTEND_MINUTES } from '../../domain/holds';
 import { EntryStatus } from '../../generated/prisma/enums';
@@ -11,6 +10,7 @@ import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from '../../workflows/sear
 import { extendHoldUpdate, getCascadeStateQuery, waitlistCascadeWorkflow } from '../../workflows/waitlist-cascade';
 import { principalOf, requireRole } from '../auth';
 import { conflict, notFound } from '../errors';
+import { email, int4, isoDateTime, noBody, noQuery, pagination, phone, singleLine, uuid } from '../schemas';
 import { parse } from '../validation';
 
 export interface SlotsRouterDeps {
@@ -21,39 +21,34 @@ export interface SlotsRouterDeps {
 
 const MAX_HOLD_MINUTES = 7 * 24 * 60;
 
-const slotParams = z.object({ slotId: z.uuid() });
-const entryParams = z.object({ slotId: z.uuid(), entryId: z.uuid() });
-const noQuery = z.object({}).strict();
-const noBody = z.union([z.undefined(), z.object({}).strict()]);
+const slotParams = z.object({ slotId: uuid() });
+const entryParams = z.object({ slotId: uuid(), entryId: uuid() });
 
 const createSlotBody = z
   .object({
-    name: z.string().trim().min(1).max(200),
-    startsAt: z.iso.datetime({ offset: true }).optional(),
-    holdMinutes: z.number().int().min(1).max(MAX_HOLD_MINUTES).optional(),
+    name: singleLine(200),
+    startsAt: isoDateTime().optional(),
+    holdMinutes: int4(1, MAX_HOLD_MINUTES).optional(),
   })
   .strict();
 
 const joinBody = z
   .object({
-    customerName: z.string().trim().min(1).max(200),
-    email: z.email().max(254),
-    phone: z
-      .string()
-      .refine((phone) => isValidRecipient('SMS', phone), { message: 'expected an E.164 number such as +14155550123' })
-      .optional(),
-    priority: z.number().int().min(-1000).max(1000).optional(),
+    customerName: singleLine(200),
+    email: email(),
+    phone: phone().optional(),
+    priority: int4(-1000, 1000).optional(),
   })
   .strict();
 
 const listQuery = z
   .object({
     status: z.enum(EntryStatus).optional(),
-    limit: z.coerce.number().int().min(1).max(500).default(100),
+    limit: pagination().limit,
   })
   .strict();
 
-const extendBody = z.object({ minutes: z.number().int().min(1).max(MAX_EXTEND_MINUTES) }).strict();
+const extendBody = z.object({ minutes: int4(1, MAX_EXTEND_MINUTES) }).strict();
 
 function presentSlot(slot: {
   id: string;
@@ -281,6 +276,8 @@ export function createSlotsRouter({ prisma, temporal, taskQueue }: SlotsRouterDe
       const extended = await temporal.workflow
         .getHandle(workflowId)
         .executeUpdate(extendHoldUpdate, { args: [{ minutes, actor: subject }] });
+      // `pending`: the cascade holds the offer open until `expiresAt` already; the database write goes on.
+      if (extended.status === 'pending') res.status(202).location(`/api/v1/slots/${slotId}/cascade`);
       res.json(extended);
     } catch (error) {
       if (error instanceof WorkflowNotFoundError) await closedCascade(workflowId);

@@ -3,25 +3,16 @@ import { z } from 'zod';
 import type { PrismaClient } from '../../lib/db';
 import { principalOf, requireRole } from '../auth';
 import { notFound } from '../errors';
+import { email, int4, noQuery } from '../schemas';
 import { parse } from '../validation';
 
 const settingsBody = z
   .object({
-    holdMinutes: z
-      .number()
-      .int()
-      .min(1)
-      .max(7 * 24 * 60)
-      .optional(),
-    retentionDays: z.number().int().min(1).max(3650).optional(),
-    adminEmail: z.email().nullable().optional(),
-    paymentTermsDays: z.number().int().min(1).max(365).optional(),
-    vendorResponseMinutes: z
-      .number()
-      .int()
-      .min(1)
-      .max(7 * 24 * 60)
-      .optional(),
+    holdMinutes: int4(1, 7 * 24 * 60).optional(),
+    retentionDays: int4(1, 3650).optional(),
+    adminEmail: email().nullable().optional(),
+    paymentTermsDays: int4(1, 365).optional(),
+    vendorResponseMinutes: int4(1, 7 * 24 * 60).optional(),
   })
   .strict()
   .refine((body) => Object.keys(body).length > 0, { message: 'name at least one setting' });
@@ -55,17 +46,20 @@ export function createTenantRouter({ prisma }: { prisma: PrismaClient }): Router
   const router = Router();
 
   router.get('/me', (req, res) => {
+    parse(noQuery, req.query);
     const { subject, tenantId, roles } = principalOf(req);
     res.json({ subject, tenantId, roles });
   });
 
   router.get('/tenant', async (req, res) => {
+    parse(noQuery, req.query);
     const tenant = await prisma.tenant.findUnique({ where: { id: principalOf(req).tenantId } });
     if (!tenant) throw notFound('Tenant');
     res.json(present(tenant));
   });
 
   router.patch('/tenant/settings', requireRole('tenant-admin'), async (req, res) => {
+    parse(noQuery, req.query);
     const settings = parse(settingsBody, req.body);
     const { tenantId, subject } = principalOf(req);
     const tenant = await prisma.$transaction(async (tx) => {

@@ -12,17 +12,20 @@ import {
   tenantOnboardingWorkflow,
   type OnboardingProgress,
 } from '../../workflows/tenant-onboarding';
-import { hasRole, principalOf, requireRole } from '../auth';
-import { AppError, conflict } from '../errors';
+import { hasRole, principalOf, requireRole, type TenantStatusCache } from '../auth';
+import { AppError, conflict, notFound } from '../errors';
+import { email, multiLine, noBody, noQuery, optionalBody, singleLine } from '../schemas';
 import { parse } from '../validation';
 
 export interface TenantsRouterDeps {
   prisma: PrismaClient;
   temporal: Client;
   taskQueue: string;
+  /** Forgotten for a tenant whose status a platform admin changes, so the change applies to the next request. */
+  tenantStatus: TenantStatusCache;
 }
 
-const name = z.string().trim().min(1).max(200);
+const name = singleLine(200);
 
 const onboardBody = z
   .object({
@@ -30,7 +33,7 @@ const onboardBody = z
     slug: z.string().refine(isValidSlug, {
       message: 'expected 3-63 characters of a-z, 0-9 and single inner hyphens, not a reserved word',
     }),
-    adminEmail: z.email().max(254),
+    adminEmail: email(),
     adminName: name,
     tier: z.enum(tenantTiers),
   })
@@ -50,13 +53,8 @@ const onboardBody = z
   });
 
 const slugParams = z.object({ slug: z.string().regex(SLUG_PATTERN) });
-const noQuery = z.object({}).strict();
-const noBody = z.union([z.undefined(), z.object({}).strict()]);
-const approveBody = z.union([
-  z.undefined(),
-  z.object({ note: z.string().trim().min(1).max(1000).optional() }).strict(),
-]);
-const rejectBody = z.object({ reason: z.string().trim().min(1).max(1000) }).strict();
+const approveBody = optionalBody({ note: multiLine(1000).optional() });
+const rejectBody = z.object({ reason: multiLine(1000) }).strict();
 
 /** A pending activity as the server describes it, reduced to what the progress view adds. */
 interface PendingActivity {
@@ -96,10 +94,11 @@ function withLiveAttempts(progress: OnboardingProgress, pending: PendingActivity
  * - `POST /tenants/:slug/onboarding/approve` `{ note? }` and `/reject` `{ reason }`: the
  *   enterprise decision (409 NOT_AWAITING_APPROVAL when none is awaited).
  * - `POST /tenants/:slug/onboarding/cancel`: 202; the saga undoes what was done.
+ * - `POST /tenants/:slug/suspend` and `/reactivate` `{ reason }`: see {@link addStatusChangeRoutes}.
  *
  * 404 when the slug never had an onboarding, 409 ONBOARDING_CLOSED when it has finished.
  */
-export function createTenantsRouter({ prisma, temporal, taskQueue }: TenantsRouterDeps): Router {
+export function createTenantsRouter({ prisma, temporal, taskQueue, tenantStatus }: TenantsRouterDeps): Router {
   const router = Router();
 
   /** Answers for an onboarding that cannot take the request: 404 if it never ran, else 409. */
@@ -160,8 +159,10 @@ export function createTenantsRouter({ prisma, temporal, taskQueue }: TenantsRout
     const { slug } = parse(slugParams, req.params);
     parse(noQuery, req.query);
     const principal = principalOf(req);
-    const ownAdmin = hasRole(principal, 'tenant-admin') && principal.tenantId === tenantIdForSlug(slug);
-    if (!hasRole(principal, 'platform-admin') && !ownAdmin) {
+    const ownTenant = principal.tenantId === tenantIdForSlug(slug);
+    // Another tenant's onboarding is simply not found, exactly like a slug that never had one.
+    if (!hasRole(principal, 'platform-admin') && !ownTenant) throw notFound('Onboarding', { slug });
+    if (!hasRole(principal, 'platform-admin') && !hasRole(principal, 'tenant-admin')) {
       throw new AppError(403, 'FORBIDDEN', 'This needs the platform-admin role, or tenant-admin of this tenant');
     }
     const handle = temporal.workflow.getHandle(tenantOnboardingId(slug));
@@ -216,5 +217,81 @@ export function createTenantsRouter({ prisma, temporal, taskQueue }: TenantsRout
     res.status(202).json({ workflowId, runId: description.runId, status: 'cancelling' });
   });
 
+  addStatusChangeRoutes(router, { prisma, tenantStatus });
+
   return router;
+}
+
+const statusChangeBody = z
+  .object({
+    reason: multiLine(1000),
+  })
+  .strict();
+
+/** The status changes a platform admin makes by hand: each from one status to another. */
+const statusChanges = {
+  suspend: {
+    from: 'ACTIVE',
+    to: 'SUSPENDED',
+    action: 'tenant.suspended',
+    refusal: { code: 'TENANT_NOT_ACTIVE', message: 'Only an ACTIVE tenant can be suspended' },
+  },
+  reactivate: {
+    from: 'SUSPENDED',
+    to: 'ACTIVE',
+    action: 'tenant.reactivated',
+    refusal: { code: 'TENANT_NOT_SUSPENDED', message: 'Only a SUSPENDED tenant can be reactivated' },
+  },
+} as const;
+
+/**
+ * Suspension, for platform admins:
+ *
+ * - `POST /tenants/:slug/suspend` `{ reason }`: an ACTIVE tenant becomes SUSPENDED. From its
+ *   next request on, every tenant route answers its tokens 403 TENANT_INACTIVE, so it starts
+ *   nothing new; flows already running go on (timers fire, and candidates and vendors can still
+ *   answer their links).
+ * - `POST /tenants/:slug/reactivate` `{ reason }`: a SUSPENDED tenant becomes ACTIVE again.
+ *
+ * Both answer 200 `{ tenantId, slug, status }` and write an audit row with the reason; 404 for an
+ * unknown slug; 409 TENANT_NOT_ACTIVE or TENANT_NOT_SUSPENDED when the tenant is in another
+ * status (a PENDING or FAILED tenant has no onboarding finished to suspend).
+ */
+function addStatusChangeRoutes(
+  router: Router,
+  { prisma, tenantStatus }: Pick<TenantsRouterDeps, 'prisma' | 'tenantStatus'>,
+): void {
+  for (const [verb, change] of Object.entries(statusChanges)) {
+    router.post(`/tenants/:slug/${verb}`, requireRole('platform-admin'), async (req, res) => {
+      const { slug } = parse(slugParams, req.params);
+      parse(noQuery, req.query);
+      const { reason } = parse(statusChangeBody, req.body);
+      const { subject } = principalOf(req);
+      const tenantId = await prisma.$transaction(async (tx) => {
+        const tenant = await tx.tenant.findUnique({ where: { slug }, select: { id: true, status: true } });
+        if (!tenant) throw notFound('Tenant', { slug });
+        const moved = await tx.tenant.updateMany({
+          where: { id: tenant.id, status: change.from },
+          data: { status: change.to },
+        });
+        if (moved.count === 0) {
+          const { code, message } = change.refusal;
+          throw conflict(code, `${message}; ${slug} is ${tenant.status}`, { slug, status: tenant.status });
+        }
+        await tx.auditLog.create({
+          data: {
+            tenantId: tenant.id,
+            actor: subject,
+            action: change.action,
+            entityType: 'Tenant',
+            entityId: tenant.id,
+            details: { reason, from: change.from, to: change.to },
+          },
+        });
+        return tenant.id;
+      });
+      tenantStatus.forget(tenantId);
+      res.json({ tenantId, slug, status: change.to });
+    });
+  }
 }

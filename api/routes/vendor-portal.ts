@@ -9,6 +9,7 @@ import { orderRoutingId } from '../../workflows/ids';
 import { vendorRespondUpdate, type VendorResponseResult } from '../../workflows/order-routing';
 import { AppError, conflict, notFound } from '../errors';
 import { isFormPost, page, postButton } from '../pages';
+import { linkToken, multiLine } from '../schemas';
 import { parse } from '../validation';
 import { requestFulfilment } from './orders';
 
@@ -18,9 +19,9 @@ export interface VendorPortalDeps {
   offerTokenSecret: string;
 }
 
-const token = z.string().min(1).max(2048);
+const token = linkToken();
 const decision = z.enum(['accept', 'reject']);
-const respondBody = z.object({ token, decision, reason: z.string().trim().min(1).max(500).optional() }).strict();
+const respondBody = z.object({ token, decision, reason: multiLine(500).optional() }).strict();
 const respondQuery = z.object({ token, decision }).strict();
 const statusBody = z.object({ token, status: z.enum(['DISPATCHED', 'DELIVERED']) }).strict();
 
@@ -45,8 +46,12 @@ function rejectionFor(outcome: string): string {
  *
  * - `GET /vendor/offers/respond?token&decision`: the page a link opens; it changes nothing.
  * - `POST /vendor/offers/respond` `{ token, decision: 'accept' | 'reject', reason? }`, JSON or a
- *   form post from that page. 200 `{ status: 'accepted' | 'rejected' }`; 409 OFFER_EXPIRED |
- *   OFFER_SUPERSEDED | ALREADY_RESPONDED; 400 INVALID_TOKEN; 404 for an unknown offer.
+ *   form post from that page. 200 `{ status: 'accepted' | 'rejected' }`; 202 `{ status: 'pending' }`
+ *   when the workflow took the answer but could not record it in time (a database outage): it is
+ *   recorded once the database is back, and the link then shows the offer as answered. No
+ *   `Location`: the vendor's only way in is the link it already holds, and a URL carrying the
+ *   token is not handed out again. 409 OFFER_EXPIRED | OFFER_SUPERSEDED | ALREADY_RESPONDED; 400
+ *   INVALID_TOKEN; 404 for an unknown offer.
  * - `POST /vendor/orders/status` `{ token, status: 'DISPATCHED' | 'DELIVERED' }`: the vendor that
  *   accepted reports fulfilment with the same token. 202; 403 if its offer was not the accepted one.
  */
@@ -106,13 +111,22 @@ export function createVendorPortalRouter({ prisma, temporal, offerTokenSecret }:
 
   router.post('/vendor/offers/respond', express.urlencoded({ extended: false, limit: '8kb' }), async (req, res) => {
     if (!isFormPost(req)) {
-      res.json(await respond(parse(respondBody, req.body)));
+      const result = await respond(parse(respondBody, req.body));
+      res.status(result.status === 'pending' ? 202 : 200).json(result);
       return;
     }
     const body = respondBody.safeParse(req.body);
     if (!body.success) return page(res, 400, 'This answer is incomplete', 'Open the link from your message again.');
     try {
       const result = await respond(body.data);
+      if (result.status === 'pending') {
+        return page(
+          res,
+          202,
+          'Answer received',
+          'We have your answer and are still recording it. Open this link again later to see that it was.',
+        );
+      }
       page(
         res,
         200,

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
-import { outboxLine } from '../../domain/outbox';
+import { notificationIdOfMessageId, outboxLine } from '../../domain/outbox';
 import { listenOn } from './ports';
 
 export interface DevMailCatcherOptions {
@@ -21,8 +21,9 @@ export interface DevMailCatcherHandle {
 
 /**
  * A real SMTP server on loopback that accepts every message, parses it, and appends one outbox
- * record per envelope recipient, so `GET /api/v1/dev/outbox` can show what Holdfast sent.
- * Development only: no TLS, no authentication.
+ * record per envelope recipient, so `GET /api/v1/dev/outbox` can show what Holdfast sent. The
+ * record keeps the Notification row named by the Message-ID, which tells the outbox route whose
+ * tenant sent it. Development only: no TLS, no authentication.
  */
 export async function startDevMailCatcher(options: DevMailCatcherOptions): Promise<DevMailCatcherHandle> {
   fs.mkdirSync(path.dirname(options.outboxFile), { recursive: true });
@@ -36,6 +37,7 @@ export async function startDevMailCatcher(options: DevMailCatcherOptions): Promi
       simpleParser(stream)
         .then(async (mail) => {
           const sentAt = new Date().toISOString();
+          const notificationId = notificationIdOfMessageId(mail.messageId);
           const lines = session.envelope.rcptTo.map((recipient) =>
             outboxLine({
               channel: 'email',
@@ -43,6 +45,7 @@ export async function startDevMailCatcher(options: DevMailCatcherOptions): Promi
               subject: mail.subject ?? null,
               text: mail.text ?? '',
               sentAt,
+              ...(notificationId ? { notificationId } : {}),
             }),
           );
           await fs.promises.appendFile(options.outboxFile, lines.join(''));

@@ -30,7 +30,8 @@ const MAX_BODY_BYTES = 64 * 1024;
  * A local stand-in for the SMS (or WhatsApp) provider, speaking the same API as the real one
  * (activities/sms-provider.ts): `POST /messages` with JSON `{ to, body }`, answered `201 { id }`.
  * A repeated `Idempotency-Key` gets the first message's ID back and is not recorded twice.
- * Each message is appended to the dev outbox. Development only.
+ * Each message is appended to the dev outbox with its `Idempotency-Key`, which names the
+ * Notification row and so tells the outbox route whose tenant sent it. Development only.
  */
 export async function startDevSmsSink(options: DevSmsSinkOptions): Promise<DevSmsSinkHandle> {
   fs.mkdirSync(path.dirname(options.outboxFile), { recursive: true });
@@ -68,6 +69,7 @@ export async function startDevSmsSink(options: DevSmsSinkOptions): Promise<DevSm
         subject: null,
         text: message.body,
         sentAt: new Date().toISOString(),
+        ...(typeof key === 'string' ? { idempotencyKey: key } : {}),
       });
       fs.promises.appendFile(options.outboxFile, line).then(
         () => answer(201, { id }),

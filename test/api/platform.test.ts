@@ -190,14 +190,16 @@ describe('API platform: health, auth and errors', () => {
     expect(oversized.body.error.code).toBe('PAYLOAD_TOO_LARGE');
   });
 
-  it('answers 404 JSON for unknown routes and for a token whose tenant does not exist', async () => {
-    const token = await tokenFor(config, 'no-such-tenant', 'member');
+  it('answers 404 JSON for unknown routes, and 401 TENANT_UNKNOWN to a token whose tenant does not exist', async () => {
+    const member = await tokenFor(config, tenantId, 'member');
+    const unknownTenant = await tokenFor(config, 'no-such-tenant', 'member');
 
-    const route = await request(app).get('/api/v1/nothing-here').set('Authorization', `Bearer ${token}`);
-    const tenant = await request(app).get('/api/v1/tenant').set('Authorization', `Bearer ${token}`);
+    const route = await request(app).get('/api/v1/nothing-here').set('Authorization', `Bearer ${member}`);
+    const tenant = await request(app).get('/api/v1/tenant').set('Authorization', `Bearer ${unknownTenant}`);
 
     expect(route.status).toBe(404);
     expect(route.body.error.code).toBe('ROUTE_NOT_FOUND');
-    expect(tenant.status).toBe(404);
+    expect(tenant.status).toBe(401);
+    expect(tenant.body.error.code).toBe('TENANT_UNKNOWN');
   });
 });

@@ -1,12 +1,8 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import type { Client, Connection } from '@temporalio/client';
 import { createApp } from '../../api/app';
 import type { MailTransport } from '../../activities/notifications';
-import { outboxLine } from '../../domain/outbox';
 import { hashOfferToken, signOfferToken } from '../../domain/offer-token';
 import type { PrismaClient } from '../../lib/db';
 import { startWorker, type RunningWorker } from '../../workers/main';
@@ -448,53 +444,6 @@ describe('waitlist API', () => {
       expect(posted.status).toBe(200);
       expect(posted.text).toContain('Confirmed');
       expect(tampered.status).toBe(400);
-    });
-  });
-
-  describe('dev outbox', () => {
-    it('does not exist outside development (404)', async () => {
-      const admin = `Bearer ${await tokenFor(config, tenantId, 'tenant-admin')}`;
-
-      const response = await request(app).get('/api/v1/dev/outbox').set('Authorization', admin);
-
-      expect(response.status).toBe(404);
-    });
-
-    it('in development, lists caught messages newest first for tenant admins only', async () => {
-      const outboxFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'outbox-')), 'outbox.jsonl');
-      fs.writeFileSync(
-        outboxFile,
-        outboxLine({
-          channel: 'email',
-          to: 'a@x.test',
-          subject: 'old',
-          text: 'x https://h.test/1',
-          sentAt: '2026-01-01T00:00:00Z',
-        }) +
-          outboxLine({
-            channel: 'email',
-            to: 'b@x.test',
-            subject: 'other',
-            text: 'y',
-            sentAt: '2026-01-01T00:01:00Z',
-          }) +
-          outboxLine({ channel: 'email', to: 'a@x.test', subject: 'new', text: 'z', sentAt: '2026-01-01T00:02:00Z' }),
-      );
-      const devConfig = { ...config, env: 'development' as const, devOutboxFile: outboxFile };
-      const devApp = createApp({ config: devConfig, logger: testLogger(config), prisma, temporal: client });
-      const admin = `Bearer ${await tokenFor(config, tenantId, 'tenant-admin')}`;
-
-      const listed = await request(devApp).get('/api/v1/dev/outbox?to=a@x.test').set('Authorization', admin);
-      const forbidden = await request(devApp).get('/api/v1/dev/outbox').set('Authorization', operator);
-      const badQuery = await request(devApp).get('/api/v1/dev/outbox?limit=none').set('Authorization', admin);
-
-      expect(listed.status).toBe(200);
-      expect(listed.body.messages).toEqual([
-        { channel: 'email', to: 'a@x.test', subject: 'new', text: 'z', links: [], sentAt: '2026-01-01T00:02:00Z' },
-        expect.objectContaining({ subject: 'old', links: ['https://h.test/1'] }),
-      ]);
-      expect(forbidden.status).toBe(403);
-      expect(badQuery.status).toBe(400);
     });
   });
 });

@@ -16,16 +16,19 @@ describe('waitlist cascade replay', () => {
     bundle = await bundleWorkflows();
   });
 
-  it('has a recorded history for each path: accepted, declined, expired, unreachable, retried, extended, cancelled, continued as new', () => {
+  it('has a recorded history for each path: accepted, declined, expired, unreachable, retried, extended, cancelled, continued as new, stopped for attention, answered pending during an outage', () => {
     expect(files).toEqual([
+      'waitlist-accept-answered-pending.json',
       'waitlist-accepted-first-offer.json',
       'waitlist-cancelled-during-offer.json',
       'waitlist-continued-as-new-last-run.json',
       'waitlist-continued-as-new.json',
       'waitlist-declined-then-accepted.json',
       'waitlist-expired-then-exhausted.json',
+      'waitlist-extend-answered-pending.json',
       'waitlist-extended-then-accepted.json',
       'waitlist-notification-retried.json',
+      'waitlist-stopped-for-attention.json',
       'waitlist-unreachable-then-accepted.json',
     ]);
   });

@@ -1,6 +1,16 @@
-import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { temporal as proto } from '@temporalio/proto';
 import { until } from './eventually';
+
+const { EventType } = proto.api.enums.v1;
+const workflowTaskEvents = new Set<proto.api.enums.v1.EventType>([
+  EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+  EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+  EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+  EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+  EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+]);
 
 /**
  * Waits until the workflow has no pending activity. Cancelling while one completes trips the
@@ -20,4 +30,23 @@ export async function rejectionOf(update: Promise<unknown>): Promise<string | un
   const cause = (error as WorkflowUpdateFailedError).cause;
   expect(cause).toBeInstanceOf(ApplicationFailure);
   return (cause as ApplicationFailure).type ?? undefined;
+}
+
+/**
+ * Leaves no run behind: one left running would hold the shared time-skipping server's clock back.
+ * It is terminated only once idle (its last workflow task completed, no activity open), since
+ * terminating mid-task can leave the time-skipping server's clock locked.
+ */
+export async function terminateWhenIdle(handle: Pick<WorkflowHandle, 'describe' | 'fetchHistory' | 'terminate'>) {
+  if ((await handle.describe()).status.name !== 'RUNNING') return;
+  await until(async () => {
+    if (((await handle.describe()).raw.pendingActivities?.length ?? 0) > 0) return false;
+    const events = (await handle.fetchHistory()).events ?? [];
+    const lastTask = events.filter((event) => workflowTaskEvents.has(event.eventType!)).at(-1);
+    return lastTask?.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED;
+  });
+  await handle.terminate('test over').catch((error: unknown) => {
+    // It may have finished on its own meanwhile.
+    if (!(error instanceof WorkflowNotFoundError)) throw error;
+  });
 }

@@ -1,4 +1,15 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { ConfigError, loadConfig } from '../../lib/config';
+
+/** Development settings whose generated secrets go to a throwaway data directory. */
+const development = (env: Record<string, string> = {}) =>
+  loadConfig({
+    APP_ENV: 'development',
+    HOLDFAST_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'holdfast-config-')),
+    ...env,
+  });
 
 const problemsOf = (env: Record<string, string>): string => {
   try {
@@ -12,7 +23,7 @@ const problemsOf = (env: Record<string, string>): string => {
 
 describe('billing and onboarding configuration', () => {
   it('runs without a billing provider outside production, with a dev platform-admin address and secret', () => {
-    const config = loadConfig({});
+    const config = development();
 
     expect(config.billing).toEqual({
       apiUrl: undefined,
@@ -29,7 +40,7 @@ describe('billing and onboarding configuration', () => {
   });
 
   it('reads the billing URL, key, timeout and per-tier prices', () => {
-    const config = loadConfig({
+    const config = development({
       BILLING_API_URL: 'https://billing.example.com/',
       BILLING_API_KEY: 'sk_live_x',
       BILLING_TIMEOUT: '2.5 seconds',
@@ -52,11 +63,12 @@ describe('billing and onboarding configuration', () => {
     ['30s', 30_000],
     ['2 minutes', 120_000],
   ])('reads a billing timeout of %s as %d ms', (value, ms) => {
-    expect(loadConfig({ BILLING_TIMEOUT: value }).billing.timeoutMs).toBe(ms);
+    expect(development({ BILLING_TIMEOUT: value }).billing.timeoutMs).toBe(ms);
   });
 
   it('rejects a malformed billing URL, price list, timeout, admin address or a short invitation secret', () => {
     const problems = problemsOf({
+      APP_ENV: 'development',
       BILLING_API_URL: 'not a url',
       BILLING_PRICES: 'gold=price_1',
       BILLING_TIMEOUT: 'soon',

@@ -1,8 +1,56 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { ConfigError, loadConfig } from '../../lib/config';
+import { DEV_SECRETS_FILE, loadDevSecrets } from '../../lib/dev-secrets';
+
+const root = path.resolve(__dirname, '../..');
+const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
+
+const tempDataDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'holdfast-config-'));
+
+/** Development settings whose generated secrets go to a throwaway data directory. */
+const development = (env: Record<string, string> = {}) =>
+  loadConfig({ APP_ENV: 'development', HOLDFAST_DATA_DIR: tempDataDir(), ...env });
+
+const problemsOf = (env: Record<string, string>): string => {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems.join('\n');
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+};
+
+/** Everything production needs, with secrets nobody has published. */
+const productionEnv = {
+  APP_ENV: 'production',
+  JWT_SECRET: 'prod-jwt-secret-0123456789abcdef-0123',
+  OFFER_TOKEN_SECRET: 'prod-offer-secret-0123456789abcdef-01',
+  INVITATION_TOKEN_SECRET: 'prod-invitation-secret-0123456789abcd',
+  DATABASE_URL: 'postgresql://holdfast:pw@db:5432/holdfast',
+  SMTP_URL: 'smtp://relay.example.com:587',
+  BILLING_API_URL: 'https://billing.example.com',
+  BILLING_API_KEY: 'sk_live_x',
+  PLATFORM_ADMIN_EMAIL: 'ops@example.com',
+};
+
+const everyRequiredSetting = [
+  'JWT_SECRET',
+  'OFFER_TOKEN_SECRET',
+  'INVITATION_TOKEN_SECRET',
+  'DATABASE_URL',
+  'SMTP_URL',
+  'BILLING_API_URL',
+  'BILLING_API_KEY',
+  'PLATFORM_ADMIN_EMAIL',
+];
 
 describe('configuration', () => {
-  it('runs on embedded defaults in development with no variables set', () => {
-    const config = loadConfig({});
+  it('runs on embedded defaults in development with no other variables set', () => {
+    const config = development();
 
     expect(config.env).toBe('development');
     expect(config.api.port).toBe(3000);
@@ -11,49 +59,227 @@ describe('configuration', () => {
   });
 
   it('lists every problem at once instead of failing on the first', () => {
-    const attempt = () =>
-      loadConfig({ APP_ENV: 'production', API_PORT: 'not-a-port', JWT_SECRET: 'short', SMTP_URL: 'http://x' });
+    const problems = problemsOf({
+      APP_ENV: 'production',
+      API_PORT: 'not-a-port',
+      JWT_SECRET: 'short',
+      SMTP_URL: 'http://x',
+    });
 
-    expect(attempt).toThrow(ConfigError);
-    try {
-      attempt();
-    } catch (error) {
-      const problems = (error as ConfigError).problems.join('\n');
-      expect(problems).toMatch(/API_PORT/);
-      expect(problems).toMatch(/SMTP_URL/);
-      expect(problems).toMatch(/JWT_SECRET: must be at least 32 characters/);
-      expect(problems).toMatch(/OFFER_TOKEN_SECRET: is required in production/);
-    }
+    expect(problems).toMatch(/API_PORT/);
+    expect(problems).toMatch(/SMTP_URL/);
+    expect(problems).toMatch(/JWT_SECRET: must be at least 32 characters/);
+    expect(problems).toMatch(/OFFER_TOKEN_SECRET: is required in production/);
   });
 
   it('requires real secrets, a database and SMTP in production', () => {
-    try {
-      loadConfig({ APP_ENV: 'production' });
-      throw new Error('expected a ConfigError');
-    } catch (error) {
-      const problems = (error as ConfigError).problems.join('\n');
-      expect(problems).toMatch(/JWT_SECRET/);
-      expect(problems).toMatch(/OFFER_TOKEN_SECRET/);
-      expect(problems).toMatch(/DATABASE_URL/);
-      expect(problems).toMatch(/SMTP_URL/);
-    }
+    const problems = problemsOf({ APP_ENV: 'production' });
+
+    for (const variable of everyRequiredSetting) expect(problems).toMatch(variable);
   });
 
   it('connects to Temporal Cloud over TLS when an API key is set', () => {
-    const config = loadConfig({ TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233', TEMPORAL_API_KEY: 'key' });
+    const config = development({ TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233', TEMPORAL_API_KEY: 'key' });
 
     expect(config.temporal.apiKey).toBe('key');
     expect(config.temporal.tls).toEqual(expect.objectContaining({}));
     expect(config.temporal.tls).not.toBe(false);
   });
 
+  it('refuses a bearer-token lifetime limit under a minute, which would refuse every token', () => {
+    expect(problemsOf({ ...productionEnv, JWT_MAX_TTL: '0' })).toContain('JWT_MAX_TTL: must be at least a minute');
+    expect(loadConfig({ ...productionEnv, JWT_MAX_TTL: '2 hours' }).auth.maxTtlMs).toBe(2 * 60 * 60 * 1000);
+  });
+
   it('rejects half an mTLS key pair', () => {
-    expect(() => loadConfig({ TEMPORAL_TLS_CERT_PATH: __filename })).toThrow(/go together/);
+    expect(() => development({ TEMPORAL_TLS_CERT_PATH: __filename })).toThrow(/go together/);
   });
 
   it('rejects certificate paths that do not exist', () => {
     expect(() =>
-      loadConfig({ TEMPORAL_TLS_CERT_PATH: '/nope/client.pem', TEMPORAL_TLS_KEY_PATH: '/nope/client.key' }),
+      development({ TEMPORAL_TLS_CERT_PATH: '/nope/client.pem', TEMPORAL_TLS_KEY_PATH: '/nope/client.key' }),
     ).toThrow(/file does not exist/);
+  });
+});
+
+describe('the mode and its secrets', () => {
+  it.each([
+    ['no variables at all', {}],
+    ['NODE_ENV=production and no APP_ENV, as a plain Node container sets', { NODE_ENV: 'production' }],
+    ['NODE_ENV=development and no APP_ENV', { NODE_ENV: 'development' }],
+  ])('with %s, the process is production and refuses to start, naming every missing setting', (_, env) => {
+    const dataDir = tempDataDir();
+
+    const problems = problemsOf({ ...env, HOLDFAST_DATA_DIR: dataDir });
+
+    for (const variable of everyRequiredSetting) expect(problems).toMatch(`${variable}: `);
+    expect(fs.readdirSync(dataDir)).toEqual([]);
+  });
+
+  it('an unknown APP_ENV is refused and gets production checks as well', () => {
+    const problems = problemsOf({ APP_ENV: 'staging' });
+
+    expect(problems).toMatch(/APP_ENV/);
+    expect(problems).toMatch('OFFER_TOKEN_SECRET: is required in production');
+  });
+
+  it('production starts with every secret from the environment and never reads or writes development secrets', () => {
+    const dataDir = tempDataDir();
+
+    const config = loadConfig({ ...productionEnv, HOLDFAST_DATA_DIR: dataDir });
+
+    expect(config.env).toBe('production');
+    expect(config.auth.jwtSecret).toBe(productionEnv.JWT_SECRET);
+    expect(config.offerTokenSecret).toBe(productionEnv.OFFER_TOKEN_SECRET);
+    expect(config.onboarding.invitationTokenSecret).toBe(productionEnv.INVITATION_TOKEN_SECRET);
+    expect(fs.readdirSync(dataDir)).toEqual([]);
+  });
+
+  it('production may verify bearer tokens through JWKS instead of a shared JWT secret', () => {
+    const config = loadConfig({
+      ...productionEnv,
+      JWT_SECRET: '',
+      JWT_JWKS_URL: 'https://issuer.example.com/jwks.json',
+    });
+
+    expect(config.auth).toMatchObject({ jwtSecret: undefined, jwksUrl: 'https://issuer.example.com/jwks.json' });
+  });
+
+  it('production refuses the development secrets that earlier versions published in the repository', () => {
+    const problems = problemsOf({
+      ...productionEnv,
+      JWT_SECRET: 'holdfast-development-secret-change-me-0123456789',
+      OFFER_TOKEN_SECRET: 'holdfast-development-offer-secret-0123456789',
+      INVITATION_TOKEN_SECRET: 'holdfast-development-invitation-secret-0123456789',
+    });
+
+    for (const variable of ['JWT_SECRET', 'OFFER_TOKEN_SECRET', 'INVITATION_TOKEN_SECRET']) {
+      expect(problems).toMatch(`${variable}: is a development value published`);
+    }
+  });
+
+  it('production needs the provider token for each messaging provider it is given', () => {
+    const problems = problemsOf({
+      ...productionEnv,
+      SMS_PROVIDER_URL: 'https://sms.example.com/v1',
+      WHATSAPP_PROVIDER_URL: 'https://wa.example.com/v1',
+    });
+
+    expect(problems).toMatch('SMS_PROVIDER_TOKEN: is required in production when SMS_PROVIDER_URL is set');
+    expect(problems).toMatch('WHATSAPP_PROVIDER_TOKEN: is required in production when WHATSAPP_PROVIDER_URL is set');
+  });
+
+  it('development generates its secrets on first use, in a file only the owner can read, and keeps them across restarts', () => {
+    const dataDir = tempDataDir();
+
+    const first = loadConfig({ APP_ENV: 'development', HOLDFAST_DATA_DIR: dataDir });
+    const restarted = loadConfig({ APP_ENV: 'development', HOLDFAST_DATA_DIR: dataDir });
+
+    const file = path.join(dataDir, DEV_SECRETS_FILE);
+    const secrets = [first.auth.jwtSecret!, first.offerTokenSecret, first.onboarding.invitationTokenSecret];
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    expect(new Set(secrets).size).toBe(3);
+    for (const secret of secrets) expect(secret.length).toBeGreaterThanOrEqual(32);
+    expect([restarted.auth.jwtSecret, restarted.offerTokenSecret, restarted.onboarding.invitationTokenSecret]).toEqual(
+      secrets,
+    );
+    expect(fs.readdirSync(dataDir)).toEqual([DEV_SECRETS_FILE]);
+  });
+
+  it('two clones (data directories) never share development secrets', () => {
+    const one = development();
+    const other = development();
+
+    expect(other.auth.jwtSecret).not.toBe(one.auth.jwtSecret);
+    expect(other.offerTokenSecret).not.toBe(one.offerTokenSecret);
+    expect(other.onboarding.invitationTokenSecret).not.toBe(one.onboarding.invitationTokenSecret);
+  });
+
+  it('tests use the same generated secrets as development, and a secret set in the environment wins', () => {
+    const dataDir = tempDataDir();
+    const dev = loadConfig({ APP_ENV: 'development', HOLDFAST_DATA_DIR: dataDir });
+
+    const test = loadConfig({
+      APP_ENV: 'test',
+      HOLDFAST_DATA_DIR: dataDir,
+      OFFER_TOKEN_SECRET: 'an-explicit-offer-secret-0123456789abcd',
+    });
+
+    expect(test.auth.jwtSecret).toBe(dev.auth.jwtSecret);
+    expect(test.onboarding.invitationTokenSecret).toBe(dev.onboarding.invitationTokenSecret);
+    expect(test.offerTokenSecret).toBe('an-explicit-offer-secret-0123456789abcd');
+  });
+
+  it('development with every secret set in the environment writes no secrets file', () => {
+    const dataDir = tempDataDir();
+
+    loadConfig({
+      APP_ENV: 'development',
+      HOLDFAST_DATA_DIR: dataDir,
+      JWT_JWKS_URL: 'https://issuer.example.com/jwks.json',
+      OFFER_TOKEN_SECRET: productionEnv.OFFER_TOKEN_SECRET,
+      INVITATION_TOKEN_SECRET: productionEnv.INVITATION_TOKEN_SECRET,
+    });
+
+    expect(fs.readdirSync(dataDir)).toEqual([]);
+  });
+
+  it('a damaged secrets file stops the process with a message naming the file', () => {
+    const dataDir = tempDataDir();
+    fs.writeFileSync(path.join(dataDir, DEV_SECRETS_FILE), '{"jwtSecret":"short"}');
+
+    expect(() => loadConfig({ APP_ENV: 'development', HOLDFAST_DATA_DIR: dataDir })).toThrow(
+      `${path.join(dataDir, DEV_SECRETS_FILE)} is not a valid development secrets file`,
+    );
+  });
+
+  it("a process that loses the race to create the secrets file adopts the winner's secrets", () => {
+    const dataDir = tempDataDir();
+    const file = path.join(dataDir, DEV_SECRETS_FILE);
+    const winner = {
+      jwtSecret: 'w'.repeat(40),
+      offerTokenSecret: 'o'.repeat(40),
+      invitationTokenSecret: 'i'.repeat(40),
+    };
+    const link = fs.linkSync;
+    // Another process creates the file between this one's first look and its own creation.
+    const spy = jest.spyOn(fs, 'linkSync').mockImplementation((existing, target) => {
+      fs.writeFileSync(file, JSON.stringify(winner));
+      link(existing, target);
+    });
+
+    try {
+      expect(loadDevSecrets(dataDir)).toEqual(winner);
+      expect(spy).toHaveBeenCalledTimes(1);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(fs.readdirSync(dataDir)).toEqual([DEV_SECRETS_FILE]);
+  });
+
+  it('processes that start together all end up with the same development secrets', async () => {
+    const dataDir = tempDataDir();
+    // Every process waits for the same instant, so they race to create the file.
+    const startAt = Date.now() + 3_000;
+    const script =
+      "import { loadDevSecrets } from './lib/dev-secrets';" +
+      'Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.max(0, Number(process.argv[2]) - Date.now()));' +
+      'process.stdout.write(JSON.stringify(loadDevSecrets(process.argv[1])));';
+    const run = () =>
+      new Promise<string>((resolve, reject) => {
+        const child = spawn(tsx, ['-e', script, dataDir, String(startAt)], { cwd: root });
+        let output = '';
+        let errors = '';
+        child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+        child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+        child.once('error', reject);
+        child.once('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`exit ${code}: ${errors}`))));
+      });
+
+    const outputs = await Promise.all([run(), run(), run(), run()]);
+
+    const saved = JSON.parse(fs.readFileSync(path.join(dataDir, DEV_SECRETS_FILE), 'utf8')) as unknown;
+    for (const output of outputs) expect(JSON.parse(output)).toEqual(saved);
+    expect(fs.readdirSync(dataDir)).toEqual([DEV_SECRETS_FILE]);
   });
 });
