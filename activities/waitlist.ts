@@ -4,8 +4,10 @@ import { candidateOrder } from '../domain/candidates';
 import { CASCADE_ACTOR, holdDurationMs } from '../domain/holds';
 import { offerResponseUrl, type NotificationChannel } from '../domain/notifications';
 import { hashOfferToken, offerTokenMatching, signOfferToken } from '../domain/offer-token';
-import { isUniqueViolation, type Prisma, type PrismaClient } from '../lib/db';
+import type { Prisma, PrismaClient } from '../lib/db';
 import { FailureType } from '../workflows/errors';
+import type { OfferCounts } from '../workflows/waitlist-cascade.contract';
+import { insertOnce } from './insert-once';
 import { writeAudit, type AuditEntry } from './audit';
 import type { Notifier, NotificationResult } from './notifications';
 
@@ -47,13 +49,6 @@ export interface SettleHoldInput {
   entryStatus: 'DECLINED' | 'EXPIRED' | 'UNREACHABLE' | 'WAITING';
   actor: string;
   reason?: string;
-}
-
-export interface OfferCounts {
-  offered: number;
-  declined: number;
-  expired: number;
-  unreachable: number;
 }
 
 export type SkippableNotification = NotificationResult | { status: 'SKIPPED'; reason: string };
@@ -154,47 +149,42 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
         tokenHash: hold.tokenHash,
       });
 
-      const found = await existing();
-      if (found) return present(found);
       const holdId = randomUUID();
       try {
-        const hold = await prisma.$transaction(async (tx) => {
-          // The hold goes in first: its unique (cascadeId, round) makes a concurrent duplicate wait and fail.
-          const created = await tx.hold.create({
-            data: {
-              id: holdId,
+        const insert = () =>
+          prisma.$transaction(async (tx) => {
+            // The hold goes in first: its unique (cascadeId, round) makes a concurrent duplicate wait and fail.
+            const created = await tx.hold.create({
+              data: {
+                id: holdId,
+                tenantId,
+                slotId,
+                entryId,
+                cascadeId,
+                round,
+                expiresAt: new Date(expiresAt),
+                tokenHash: hashOfferToken(signOfferToken(offerTokenSecret, { tenantId, holdId })),
+              },
+            });
+            const claimed = await tx.waitlistEntry.updateMany({
+              where: { id: entryId, tenantId, slotId, status: 'WAITING' },
+              data: { status: 'OFFERED' },
+            });
+            if (claimed.count === 0) throw new CandidateGone();
+            await audit(tx, {
               tenantId,
-              slotId,
-              entryId,
-              cascadeId,
-              round,
-              expiresAt: new Date(expiresAt),
-              tokenHash: hashOfferToken(signOfferToken(offerTokenSecret, { tenantId, holdId })),
-            },
+              actor: CASCADE_ACTOR,
+              action: 'hold.offered',
+              entityType: 'Hold',
+              entityId: holdId,
+              details: { slotId, entryId, round, expiresAt },
+              dedupKey: `hold:${holdId}:offered`,
+            });
+            return created;
           });
-          const claimed = await tx.waitlistEntry.updateMany({
-            where: { id: entryId, tenantId, slotId, status: 'WAITING' },
-            data: { status: 'OFFERED' },
-          });
-          if (claimed.count === 0) throw new CandidateGone();
-          await audit(tx, {
-            tenantId,
-            actor: CASCADE_ACTOR,
-            action: 'hold.offered',
-            entityType: 'Hold',
-            entityId: holdId,
-            details: { slotId, entryId, round, expiresAt },
-            dedupKey: `hold:${holdId}:offered`,
-          });
-          return created;
-        });
-        return present(hold);
+        return present(await insertOnce(existing, insert));
       } catch (error) {
         if (error instanceof CandidateGone) return null;
-        if (isUniqueViolation(error)) {
-          const raced = await existing();
-          if (raced) return present(raced);
-        }
         throw error;
       }
     },

@@ -62,6 +62,17 @@ const httpErrorCodes: Record<string, string> = {
 /** Update rejections that mean the request itself was bad, not that the flow's state forbids it. */
 const badInputRejections = new Set<string>([FlowRejection.InvalidInput, FlowRejection.DataRejected]);
 
+/**
+ * The code an Update rejection is answered with. Flows' own rejection codes are already
+ * UPPER_SNAKE; an activity's failure type (PascalCase, e.g. `VendorUnavailable`) reaches an Update
+ * when the step it waited for failed for good, and is spelled the same way here, so a client sees
+ * one casing whichever layer refused.
+ */
+export function httpCodeOf(type: string): string {
+  if (/^[A-Z0-9_]+$/.test(type)) return type;
+  return type.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+}
+
 /** Seconds a client should wait before retrying when the database is unavailable. */
 const DATABASE_RETRY_AFTER_SECONDS = 5;
 
@@ -124,7 +135,8 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
     if (error instanceof WorkflowUpdateFailedError) {
       const cause = error.cause as { type?: string; message?: string } | undefined;
       const status = cause?.type && badInputRejections.has(cause.type) ? 400 : 409;
-      res.status(status).json(body(cause?.type ?? 'UPDATE_REJECTED', cause?.message ?? error.message));
+      const code = cause?.type ? httpCodeOf(cause.type) : 'UPDATE_REJECTED';
+      res.status(status).json(body(code, cause?.message ?? error.message));
       return;
     }
     const database = classifyDatabaseError(error);

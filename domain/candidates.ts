@@ -1,6 +1,6 @@
 /**
  * Who gets a freed slot next. Plain data and functions, free of Prisma, Temporal and Node, so
- * the cascade workflow, its activities, the API and a queue-based baseline all rank alike.
+ * the cascade workflow, its activities and the API all rank alike.
  */
 
 /** The fields the ranking reads; any row or DTO with them can be ranked. */

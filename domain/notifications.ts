@@ -3,7 +3,7 @@ import { renderOrderMessage, type OrderTemplate } from './order-messages';
 
 /**
  * Message content and recipient rules for every channel. Pure: no transport, no database, no
- * Node built-ins, so any flow (or a queue-based baseline) renders and validates messages alike.
+ * Node built-ins, so every flow renders and validates messages alike.
  */
 
 /** WhatsApp goes through an HTTP provider adapter like SMS, and takes the same E.164 numbers. */

@@ -1,9 +1,9 @@
-import type { ReminderKind } from './payment-reminders';
+import type { ReminderKind, ScheduledReminder } from './payment-reminders';
 import type { NotificationChannel, RenderedMessage } from './notifications';
 
 /**
- * The order-routing messages (the seed's ORDER_CONFIRMATION, VENDOR_NOTIFICATION,
- * DELIVERY_UPDATE and PAYMENT_REMINDER), in the shape of the other notification templates.
+ * The order-routing messages (order confirmation, vendor notification, delivery
+ * update and payment reminder), in the shape of the other notification templates.
  * Pure; domain/notifications.ts renders them through {@link renderOrderMessage}.
  */
 
@@ -161,6 +161,162 @@ export function renderOrderMessage(channel: NotificationChannel, template: Order
             ? `${formatAmount(amountDue)} for order ${orderRef} was due on ${day(dueDate)} and is overdue.`
             : `${formatAmount(amountDue)} for order ${orderRef} is still unpaid since ${day(dueDate)}. This is the final notice; your account is flagged until it is paid.`;
       return message(`${reminderTitles[kind]}: order ${orderRef}`, `Hello ${retailerName}, ${lead} (${tenantName})`);
+    }
+  }
+}
+
+/** Who a notification about an order goes to, and what it says. */
+export type OrderMessage =
+  | { kind: 'confirmed' }
+  | { kind: 'rejected' }
+  | { kind: 'needs-attention' }
+  | { kind: 'cancelled'; audience: 'retailer' }
+  | { kind: 'cancelled'; audience: 'vendor'; vendorId: string }
+  | { kind: 'delivery-update'; status: 'DISPATCHED' | 'DELIVERED' }
+  | { kind: 'reminder'; reminder: ScheduledReminder; amountDue: number };
+
+/** What composing an order message reads of the order. */
+export interface OrderForMessage {
+  id: string;
+  total: number;
+  deliveryRegion: string;
+  statusReason: string | null;
+  dueDate: Date | null;
+  tenant: { name: string; adminEmail: string | null };
+  retailer: { name: string; channel: NotificationChannel; contact: string };
+  vendor: { name: string } | null;
+}
+
+/** A party an order message can go to. */
+export interface OrderParty {
+  id: string;
+  name: string;
+  channel: NotificationChannel;
+  contact: string;
+}
+
+/**
+ * What a message needs beyond the order: how many vendors were tried (for `needs-attention`) and
+ * the vendor a cancellation goes to (null once it no longer exists).
+ */
+export interface OrderMessageFacts {
+  vendorsTried?: number;
+  vendor?: OrderParty | null;
+}
+
+/** A message ready for the notification ledger: its recipient, channel, business identity and template. */
+export interface ComposedOrderMessage {
+  channel: NotificationChannel;
+  recipient: string;
+  idempotencyKey: string;
+  template: OrderTemplate;
+}
+
+/**
+ * The message for `request` about `order`, or why none is sent. The idempotency key names the
+ * business event (`order:<id>:confirmed`, `order:<id>:reminder:2:overdue`, …), so a retried send
+ * never delivers it twice.
+ */
+export function composeOrderMessage(
+  order: OrderForMessage,
+  request: OrderMessage,
+  facts: OrderMessageFacts = {},
+): ComposedOrderMessage | { skipped: string } {
+  const tenantName = order.tenant.name;
+  const retailerName = order.retailer.name;
+  const orderRef = orderReference(order.id);
+  const retailer = { channel: order.retailer.channel, recipient: order.retailer.contact };
+  const key = (suffix: string) => `order:${order.id}:${suffix}`;
+  switch (request.kind) {
+    case 'confirmed': {
+      const vendorName = order.vendor?.name ?? 'a vendor';
+      return {
+        ...retailer,
+        idempotencyKey: key('confirmed'),
+        template: {
+          name: 'order.confirmed',
+          data: { tenantName, retailerName, orderRef, vendorName, total: order.total },
+        },
+      };
+    }
+    case 'rejected':
+      return {
+        ...retailer,
+        idempotencyKey: key('rejected'),
+        template: {
+          name: 'order.rejected',
+          data: { tenantName, retailerName, orderRef, reason: order.statusReason ?? 'refused' },
+        },
+      };
+    case 'needs-attention':
+      if (!order.tenant.adminEmail) return { skipped: 'the tenant has no admin email' };
+      return {
+        channel: 'EMAIL',
+        recipient: order.tenant.adminEmail,
+        idempotencyKey: key('needs-attention'),
+        template: {
+          name: 'order.needs-attention',
+          data: {
+            tenantName,
+            orderId: order.id,
+            orderRef,
+            retailerName,
+            deliveryRegion: order.deliveryRegion,
+            vendorsTried: facts.vendorsTried ?? 0,
+          },
+        },
+      };
+    case 'cancelled': {
+      const reason = order.statusReason ?? 'cancelled';
+      if (request.audience === 'retailer') {
+        return {
+          ...retailer,
+          idempotencyKey: key('cancelled:retailer'),
+          template: { name: 'order.cancelled', data: { tenantName, recipientName: retailerName, orderRef, reason } },
+        };
+      }
+      const vendor = facts.vendor;
+      if (!vendor) return { skipped: 'the vendor no longer exists' };
+      return {
+        channel: vendor.channel,
+        recipient: vendor.contact,
+        idempotencyKey: key(`cancelled:vendor:${vendor.id}`),
+        template: { name: 'order.cancelled', data: { tenantName, recipientName: vendor.name, orderRef, reason } },
+      };
+    }
+    case 'delivery-update':
+      return {
+        ...retailer,
+        idempotencyKey: key(request.status.toLowerCase()),
+        template: {
+          name: 'order.delivery-update',
+          data: {
+            tenantName,
+            retailerName,
+            orderRef,
+            status: request.status,
+            dueDate: order.dueDate?.toISOString() ?? null,
+            total: order.total,
+          },
+        },
+      };
+    case 'reminder': {
+      const { reminder, amountDue } = request;
+      return {
+        ...retailer,
+        idempotencyKey: key(`reminder:${reminder.sequence}:${reminder.kind.toLowerCase()}`),
+        template: {
+          name: 'payment.reminder',
+          data: {
+            tenantName,
+            retailerName,
+            orderRef,
+            kind: reminder.kind,
+            amountDue,
+            dueDate: order.dueDate?.toISOString() ?? reminder.at,
+          },
+        },
+      };
     }
   }
 }

@@ -1,7 +1,7 @@
 /**
- * Order rules shared by the routing workflow, its activities, the API and a queue-based
- * baseline: totals, the credit check, the credit score and which status allows what. Pure: no
- * Prisma, no Temporal, no Node built-ins.
+ * Order rules shared by the routing workflow, its activities and the API: totals, the credit
+ * check, the credit score and which status allows what. Pure: no Prisma, no Temporal, no Node
+ * built-ins.
  */
 
 /** One line of an order. Prices are minor units (cents), so totals are exact integers. */
@@ -60,16 +60,6 @@ export const CANCELLABLE_STATUSES = [
 export function isCancellable(status: OrderStatus): boolean {
   return (CANCELLABLE_STATUSES as readonly OrderStatus[]).includes(status);
 }
-
-/** Why the routing workflow refused a request: Update rejection types the API answers with 409. */
-export const OrderRejection = {
-  OfferExpired: 'OFFER_EXPIRED',
-  OfferSuperseded: 'OFFER_SUPERSEDED',
-  AlreadyResponded: 'ALREADY_RESPONDED',
-  NotAwaitingAssignment: 'NOT_AWAITING_ASSIGNMENT',
-  NotCancellable: 'NOT_CANCELLABLE',
-} as const;
-export type OrderRejection = (typeof OrderRejection)[keyof typeof OrderRejection];
 
 /** The audit-log actor for what the routing workflow decides by itself (time-outs, reminders). */
 export const ORDER_ROUTING_ACTOR = 'system:order-routing';

@@ -1,6 +1,6 @@
 /**
  * When a delivered order's payment reminders go out. Pure date arithmetic, shared by the routing
- * workflow (which sleeps until each one), the API (which shows the schedule) and a baseline.
+ * workflow (which sleeps until each one) and the API (which shows the schedule).
  */
 
 export type ReminderKind = 'DUE_SOON' | 'OVERDUE' | 'FINAL_NOTICE';

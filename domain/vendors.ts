@@ -1,6 +1,6 @@
 /**
- * Which vendors an order is offered to, and in what order. Pure, so the routing activity, the
- * API and a queue-based baseline rank alike.
+ * Which vendors an order is offered to, and in what order. Pure, so the routing activity and the
+ * API rank alike.
  */
 
 /** A vendor with the load and recent behaviour the ranking weighs. */

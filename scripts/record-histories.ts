@@ -1,263 +1,44 @@
-import fs from 'node:fs';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
-import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
-import { Worker } from '@temporalio/worker';
-import { historyToJSON } from '../test/support/histories';
-import { scenariosToRecord, workflowBundleAt } from '../test/support/history-recording';
-import { duringOutage, type Outage } from '../test/support/outage';
-import { createTimeSkippingEnvironment } from '../test/support/stack';
-import { FakeWaitlist } from '../test/support/waitlist-fake';
-import { REQUEST_ANSWER_BOUND } from '../workflows/attention';
-import { FailureType } from '../workflows/errors';
-import { waitlistCascadeId } from '../workflows/ids';
-import {
-  acceptOfferUpdate,
-  declineOfferUpdate,
-  extendHoldUpdate,
-  waitlistCascadeWorkflow,
-  type WaitlistCascadeInput,
-} from '../workflows/waitlist-cascade';
-import { noActivityRunning } from '../test/support/workflow-handles';
+import { recordHistories, type FlowRecording, type RecordingScenario } from '../test/support/history-recording';
+import { onboardingRecording } from '../test/support/recording/onboarding-scenarios';
+import { orderRecording } from '../test/support/recording/order-scenarios';
+import { waitlistRecording } from '../test/support/recording/waitlist-scenarios';
 
 /**
- * Records the replay histories of test/histories/waitlist-*.json: one cascade per path through
- * the workflow, run on the time-skipping server with the in-memory activities of
- * test/support/waitlist-fake.ts. `npx tsx scripts/record-histories.ts` records the scenarios that
- * have no history yet; name scenarios to record them again. The existing ones must keep replaying
- * after every change to the workflow (test/replay/waitlist.replay.test.ts), or the change needs
- * `patched()`.
+ * Records the replay histories of test/histories/: one workflow run per path through a flow.
+ *
+ *   npm run histories:record -- <flow> [scenario…] [--out DIR]
+ *
+ * With no scenario it records those that have no history yet; a recorded history is rewritten only
+ * when named, since one recorded with earlier workflow code is what proves such runs still replay.
+ * `--out` writes elsewhere, to try a scenario without touching the committed histories.
  */
 
-type Handle = WorkflowHandleWithFirstExecutionRunId<typeof waitlistCascadeWorkflow>;
-type Sleep = (duration: string) => Promise<void>;
-type CascadeActivities = ReturnType<FakeWaitlist['activities']>;
+const flows: Record<string, FlowRecording<RecordingScenario>> = {
+  waitlist: waitlistRecording,
+  orders: orderRecording,
+  onboarding: onboardingRecording,
+};
 
-interface Scenario {
-  name: string;
-  input?: Partial<WaitlistCascadeInput>;
-  arrange: (fake: FakeWaitlist) => void;
-  /** The worker's activities; the fake's by default. */
-  activities?: (fake: FakeWaitlist) => CascadeActivities;
-  drive: (handle: Handle, fake: FakeWaitlist, sleep: Sleep) => Promise<void>;
+function usage(): string {
+  return `usage: npm run histories:record -- <${Object.keys(flows).join('|')}> [scenario…] [--out DIR]`;
 }
 
-/** Past the longest gap between two attempts of a database write: the first attempt after an outage has run. */
-const NEXT_RETRY = '61 seconds';
-
-/**
- * A scenario whose `failing` activities meet a database outage (a retryable error) from the
- * start; `drive` ends it with `outage.end()`.
- */
-function duringAnOutage(
-  scenario: Omit<Scenario, 'activities' | 'drive'> & {
-    failing: Array<keyof CascadeActivities>;
-    drive: (handle: Handle, fake: FakeWaitlist, sleep: Sleep, outage: Outage<CascadeActivities>) => Promise<void>;
-  },
-): Scenario {
-  let outage: Outage<CascadeActivities> | undefined;
-  return {
-    name: scenario.name,
-    arrange: scenario.arrange,
-    activities: (fake) => (outage = duringOutage(fake.activities(), scenario.failing)).activities,
-    drive: (handle, fake, sleep) => scenario.drive(handle, fake, sleep, outage!),
-  };
-}
-
-const accept = async (handle: Handle, fake: FakeWaitlist, nth: number) =>
-  handle.executeUpdate(acceptOfferUpdate, { args: [{ tokenHash: (await fake.delivered(nth)).tokenHash }] });
-const decline = async (handle: Handle, fake: FakeWaitlist, nth: number) =>
-  handle.executeUpdate(declineOfferUpdate, { args: [{ tokenHash: (await fake.delivered(nth)).tokenHash }] });
-const finish = (handle: Handle) =>
-  handle.result().then(
-    () => undefined,
-    () => undefined,
-  );
-
-const scenarios: Scenario[] = [
-  {
-    name: 'accepted-first-offer',
-    arrange: (fake) => void fake.join('Ada'),
-    drive: async (handle, fake) => {
-      await accept(handle, fake, 1);
-      await finish(handle);
-    },
-  },
-  {
-    name: 'declined-then-accepted',
-    arrange: (fake) => {
-      fake.join('Ada');
-      fake.join('Ben');
-    },
-    drive: async (handle, fake) => {
-      await decline(handle, fake, 1);
-      await accept(handle, fake, 2);
-      await finish(handle);
-    },
-  },
-  {
-    name: 'expired-then-exhausted',
-    arrange: (fake) => {
-      fake.join('Ada');
-      fake.join('Ben');
-    },
-    drive: async (handle, fake, sleep) => {
-      await fake.delivered(1);
-      await sleep('15 minutes');
-      await decline(handle, fake, 2);
-      await finish(handle);
-    },
-  },
-  {
-    name: 'unreachable-then-accepted',
-    arrange: (fake) => {
-      const ada = fake.join('Ada');
-      fake.join('Ben');
-      fake.notificationBehaviour.set(ada.id, () => {
-        throw ApplicationFailure.nonRetryable('no such mailbox', FailureType.InvalidRecipient);
-      });
-    },
-    drive: async (handle, fake) => {
-      await accept(handle, fake, 1);
-      await finish(handle);
-    },
-  },
-  {
-    name: 'notification-retried',
-    arrange: (fake) => {
-      const ada = fake.join('Ada');
-      fake.notificationBehaviour.set(ada.id, (attempt) => {
-        if (attempt <= 2) throw new Error('421 try again later');
-      });
-    },
-    drive: async (handle, fake) => {
-      await accept(handle, fake, 1);
-      await finish(handle);
-    },
-  },
-  {
-    name: 'extended-then-accepted',
-    arrange: (fake) => void fake.join('Ada'),
-    drive: async (handle, fake, sleep) => {
-      await fake.delivered(1);
-      await sleep('10 minutes');
-      await handle.executeUpdate(extendHoldUpdate, { args: [{ minutes: 30, actor: 'operator-1' }] });
-      await sleep('10 minutes');
-      await accept(handle, fake, 1);
-      await finish(handle);
-    },
-  },
-  {
-    name: 'cancelled-during-offer',
-    arrange: (fake) => void fake.join('Ada'),
-    drive: async (handle, fake) => {
-      await fake.delivered(1);
-      await noActivityRunning(handle);
-      await handle.cancel();
-      await finish(handle);
-    },
-  },
-  {
-    name: 'continued-as-new',
-    input: { maxRoundsPerRun: 2 },
-    arrange: (fake) => {
-      fake.holdMs = 60_000;
-      for (const name of ['Ada', 'Ben', 'Cy']) fake.join(name);
-    },
-    drive: finish,
-  },
-  {
-    name: 'stopped-for-attention',
-    arrange: (fake) => void fake.join('Ada'),
-    // Confirming the accepted offer fails for good: the accept is refused, the hold released, the slot reopened.
-    activities: (fake) => ({
-      ...fake.activities(),
-      confirmHold: () =>
-        Promise.reject(
-          ApplicationFailure.create({
-            type: FailureType.DataRejected,
-            message: 'The database refused the data: a row it refers to does not exist (SQLSTATE 23503)',
-            nonRetryable: true,
-          }),
-        ),
-    }),
-    drive: async (handle, fake) => {
-      await accept(handle, fake, 1).catch(() => undefined);
-      await finish(handle);
-    },
-  },
-  duringAnOutage({
-    name: 'accept-answered-pending',
-    arrange: (fake) => void fake.join('Ada'),
-    failing: ['confirmHold'],
-    drive: async (handle, fake, sleep, outage) => {
-      const accepted = accept(handle, fake, 1);
-      await outage.called(1);
-      await sleep(REQUEST_ANSWER_BOUND);
-      await accepted;
-      outage.end();
-      await finish(handle);
-    },
-  }),
-  duringAnOutage({
-    name: 'extend-answered-pending',
-    arrange: (fake) => void fake.join('Ada'),
-    failing: ['moveHoldDeadline'],
-    drive: async (handle, fake, sleep, outage) => {
-      await fake.delivered(1);
-      const extended = handle.executeUpdate(extendHoldUpdate, { args: [{ minutes: 30, actor: 'operator-1' }] });
-      await outage.called(1);
-      await sleep(REQUEST_ANSWER_BOUND);
-      await extended;
-      outage.end();
-      await sleep(NEXT_RETRY);
-      await accept(handle, fake, 1);
-      await finish(handle);
-    },
-  }),
-];
-
-async function main(): Promise<void> {
-  const outDir = path.resolve(__dirname, '../test/histories');
-  const chosen = scenariosToRecord(scenarios, (scenario) => path.join(outDir, `waitlist-${scenario.name}.json`));
-  const [env, bundle] = await Promise.all([createTimeSkippingEnvironment(), workflowBundleAt()]);
-  try {
-    for (const scenario of chosen) {
-      const fake = new FakeWaitlist();
-      scenario.arrange(fake);
-      const taskQueue = `record-${randomUUID()}`;
-      const worker = await Worker.create({
-        connection: env.nativeConnection,
-        taskQueue,
-        workflowBundle: bundle,
-        activities: scenario.activities?.(fake) ?? fake.activities(),
-      });
-      await worker.runUntil(async () => {
-        const handle = await env.client.workflow.start(waitlistCascadeWorkflow, {
-          taskQueue,
-          workflowId: waitlistCascadeId('tenant-recorded', `slot-${scenario.name}`),
-          args: [{ tenantId: 'tenant-recorded', slotId: `slot-${scenario.name}`, ...scenario.input }],
-        });
-        await scenario.drive(handle, fake, (duration) => env.sleep(duration));
-        const runs = [{ suffix: '', runId: handle.firstExecutionRunId }];
-        const { runId: lastRunId } = await env.client.workflow.getHandle(handle.workflowId).describe();
-        // A cascade that continued as new is recorded as its first and its last run.
-        if (lastRunId !== handle.firstExecutionRunId) runs.push({ suffix: '-last-run', runId: lastRunId });
-        for (const { suffix, runId } of runs) {
-          const history = await env.client.workflow.getHandle(handle.workflowId, runId).fetchHistory();
-          const file = path.join(outDir, `waitlist-${scenario.name}${suffix}.json`);
-          fs.writeFileSync(file, `${historyToJSON(history)}\n`);
-          console.log(`recorded ${path.relative(process.cwd(), file)} (${history.events?.length ?? 0} events)`);
-        }
-      });
-    }
-  } finally {
-    await env.teardown();
+async function main(argv: string[]): Promise<void> {
+  const outAt = argv.indexOf('--out');
+  const outDir = outAt >= 0 ? argv[outAt + 1] : undefined;
+  const [flow, ...names] = outAt >= 0 ? [...argv.slice(0, outAt), ...argv.slice(outAt + 2)] : argv;
+  const recording = flow ? flows[flow] : undefined;
+  if (!recording || (outAt >= 0 && !outDir)) {
+    console.error(usage());
+    process.exitCode = 2;
+    return;
   }
+  const written = await recordHistories(recording, names, outDir ? path.resolve(outDir) : undefined);
+  if (written.length === 0) console.log(`every ${flow} scenario has a history; name one to record it again`);
 }
 
-main().catch((error: unknown) => {
+main(process.argv.slice(2)).catch((error: unknown) => {
   console.error(error);
   process.exitCode = 1;
 });

@@ -3,7 +3,7 @@ import type { Logger } from '../lib/logger';
 import { dailyCleanupScheduleId } from '../workflows/ids';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from '../workflows/search-attributes';
 
-/** The Schedules Holdfast owns, replacing the seeds' cron jobs. */
+/** The Schedules Holdfast owns: recurring work runs as Temporal Schedules, visible and pausable beside the flows. */
 export function holdfastSchedules(taskQueue: string): ScheduleOptions[] {
   return [
     {

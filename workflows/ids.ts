@@ -2,24 +2,15 @@
  * Workflow IDs are derived from business IDs, so a repeated request finds the same execution
  * and the ID alone tells an operator which tenant and object a flow belongs to.
  * Every tenant-scoped ID starts with the tenant, so no ID can collide across tenants.
+ * Each flow's ID lives in its contract; this module gathers them with the platform's own.
  */
 
-export function waitlistCascadeId(tenantId: string, slotId: string): string {
-  return `waitlist:${tenantId}:${slotId}`;
-}
+export { orderRoutingId } from './order-routing.contract';
+export { tenantOnboardingId } from './tenant-onboarding.contract';
+export { waitlistCascadeId } from './waitlist-cascade.contract';
 
 export function tenantRetentionCleanupId(tenantId: string, runDate: string): string {
   return `cleanup:${tenantId}:${runDate}`;
-}
-
-/** One routing workflow per order, for the order's whole life. */
-export function orderRoutingId(tenantId: string, orderId: string): string {
-  return `order:${tenantId}:${orderId}`;
-}
-
-/** One onboarding per slug at a time; the slug is the tenant's business key before it has any row. */
-export function tenantOnboardingId(slug: string): string {
-  return `tenant-onboarding:${slug}`;
 }
 
 /** The Schedule that starts the daily cleanup. */

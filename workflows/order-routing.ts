@@ -5,9 +5,6 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
-  defineQuery,
-  defineSignal,
-  defineUpdate,
   isCancellation,
   log,
   patched,
@@ -16,24 +13,45 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { OrderMessage, RankedVendor, SettledRoutingOutcome } from '../activities/orders';
-import { ORDER_ROUTING_ACTOR, OrderRejection, isCancellable, type OrderStatus } from '../domain/orders';
-import { paymentReminderSchedule, type ScheduledReminder } from '../domain/payment-reminders';
+import type { OrderMessage } from '../domain/order-messages';
+import { ORDER_ROUTING_ACTOR, isCancellable, type OrderStatus } from '../domain/orders';
+import { paymentReminderSchedule } from '../domain/payment-reminders';
 import {
   AttentionStop,
   answeredWithin,
   boundsRequestWaits,
   FlowPatch,
+  isPending,
   pending,
   rejectionFor,
   settledWithin,
   stepFailure,
-  type PendingAnswer,
-  type StepFailure,
 } from './attention';
 import { FailureType, FlowRejection, PermanentFailures } from './errors';
+import { OfferDesk } from './offer';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
 import { isStorableString, requireStorableText } from './validation';
+import {
+  assignVendorManuallyUpdate,
+  cancelOrderUpdate,
+  getOrderStateQuery,
+  OrderRejection,
+  orderStatusSignal,
+  paymentReceivedSignal,
+  vendorRespondUpdate,
+  type AttemptOutcome,
+  type CancelOrderInput,
+  type CancelOrderResult,
+  type ManualAssignmentInput,
+  type ManualAssignmentResult,
+  type OrderRoutingInput,
+  type OrderRoutingResult,
+  type OrderState,
+  type OrderStatusSignal,
+  type RankedVendor,
+  type ReminderRecord,
+  type VendorResponseInput,
+} from './order-routing.contract';
 
 // Database writes retry until the database is back: giving up would strand an order mid-change,
 // and every write is idempotent. Retries stay at most a minute apart, so a write resumes soon
@@ -86,8 +104,8 @@ const { sendVendorOffer } = proxyActivities<Activities>({
   },
 });
 
-// The seed's "Credit Score Calculation" queue: 3 attempts. A score that cannot be recomputed now
-// is recomputed at the next trigger; it never holds the order up.
+// A credit score is a refresh, not a step of the order: 3 attempts. A score that cannot be
+// recomputed now is recomputed at the next trigger; it never holds the order up.
 const { recalculateCreditScore } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: {
@@ -102,178 +120,21 @@ const { recalculateCreditScore } = proxyActivities<Activities>({
 export const MANUAL_ASSIGNMENT_WINDOW = '24 hours';
 const MANUAL_ASSIGNMENT_WINDOW_MS = 24 * 60 * 60 * 1000;
 
-export type AttemptOutcome = 'ACCEPTED' | SettledRoutingOutcome | 'MANUAL';
-
-/** The open offer to a vendor. */
-export interface CurrentOffer {
-  attempt: number;
-  attemptId: string;
-  vendorId: string;
-  vendorName: string;
-  offeredAt: string;
-  deadline: string;
-}
-
-export interface AttemptRecord {
-  attempt: number;
-  vendorId: string;
-  vendorName: string;
-  outcome: AttemptOutcome;
-  reason: string | null;
-  settledAt: string;
-}
-
-/** `skipped`: the retailer's channel has no provider configured; `cancelled`: paid before it was due. */
-export type ReminderStatus = 'scheduled' | 'sent' | 'skipped' | 'failed' | 'cancelled';
-
-export interface ReminderRecord extends ScheduledReminder {
-  status: ReminderStatus;
-  sentAt: string | null;
-}
-
-/** What `getOrderState` answers. */
-export interface OrderState {
-  tenantId: string;
-  orderId: string;
-  status: OrderStatus;
-  /** Why it was REJECTED or CANCELLED, or which step stopped it in NEEDS_ATTENTION and why. */
-  statusReason: string | null;
-  /**
-   * Set when a step failed for good (e.g. the database refused its data): the order stopped in
-   * NEEDS_ATTENTION, requests are refused with NEEDS_ATTENTION and the workflow failed with
-   * `NeedsAttention`. Null otherwise.
-   */
-  failure: StepFailure | null;
-  total: number;
-  vendor: RankedVendor | null;
-  currentOffer: CurrentOffer | null;
-  attempts: AttemptRecord[];
-  /** While NEEDS_ATTENTION: when the order is cancelled unless an operator assigns a vendor. */
-  manualAssignmentDeadline: string | null;
-  deliveredAt: string | null;
-  dueDate: string | null;
-  paid: number;
-  payments: Array<{ paymentId: string; amount: number; receivedAt: string }>;
-  /** The payment reminders once delivered, with what has been sent. */
-  reminders: ReminderRecord[];
-  retailerFlagged: boolean;
-  startedAt: string;
-}
-
-export interface OrderRoutingInput {
-  tenantId: string;
-  orderId: string;
-}
-
-export interface OrderRoutingResult {
-  outcome: 'paid' | 'rejected' | 'cancelled';
-  orderId: string;
-  status: OrderStatus;
-  vendorId: string | null;
-  attempts: number;
-  remindersSent: number;
-}
-
-/** A vendor's answer. The API has verified the signed token and passes only its hash. */
-export interface VendorResponseInput {
-  tokenHash: string;
-  decision: 'accept' | 'reject';
-  reason?: string;
-}
-
-/** `pending`: the answer was taken, but recording it did not finish in time (see {@link PendingAnswer}). */
-export interface VendorResponseResult {
-  status: 'accepted' | 'rejected' | PendingAnswer['status'];
-}
-
-/** The vendor assigned, or `pending` when recording the assignment did not finish in time (see {@link PendingAnswer}). */
-export type ManualAssignmentResult = RankedVendor | PendingAnswer;
-
-export interface ManualAssignmentInput {
-  vendorId: string;
-  /** Who asked, for the audit log. */
-  actor: string;
-}
-
-export interface CancelOrderInput {
-  reason: string;
-  actor: string;
-}
-
-/** `pending`: the cancellation was taken, but carrying it out did not finish in time (see {@link PendingAnswer}). */
-export interface CancelOrderResult {
-  status: 'cancelled' | PendingAnswer['status'];
-}
-
-export interface OrderStatusSignal {
-  status: 'DISPATCHED' | 'DELIVERED';
-  actor: string;
-}
-
-export interface PaymentReceivedSignal {
-  paymentId: string;
-  amount: number;
-}
-
-/** The order's state: status, vendor and deadline, attempts, the reminder schedule and what was sent. */
-export const getOrderStateQuery = defineQuery<OrderState>('getOrderState');
-
-/**
- * A vendor accepts or rejects the open offer. Returns once the answer is recorded (for an
- * accept, once the order is ASSIGNED), or `pending` after REQUEST_ANSWER_BOUND if recording it is
- * still being retried (the answer stands and is recorded once the database is back). Rejected
- * (validator) with OFFER_SUPERSEDED, ALREADY_RESPONDED, OFFER_EXPIRED, INVALID_INPUT (a reason
- * that cannot be stored) or NEEDS_ATTENTION; fails with NEEDS_ATTENTION if recording the answer
- * stops the order.
- */
-export const vendorRespondUpdate = defineUpdate<VendorResponseResult, [VendorResponseInput]>('vendorRespond');
-
-/**
- * An operator assigns a vendor once every vendor was tried (NEEDS_ATTENTION). Returns the vendor
- * once assigned, or `pending` after REQUEST_ANSWER_BOUND if the assignment is still being retried
- * (it goes on; the order's state shows the outcome). Rejected with NOT_AWAITING_ASSIGNMENT at any
- * other time (including after a step failed for good, or while an assignment is under way), or
- * INVALID_INPUT; fails with NotFound, VendorUnavailable or DATA_REJECTED for a vendor that is not
- * this tenant's, is inactive or cannot be recorded, and the order keeps waiting.
- */
-export const assignVendorManuallyUpdate = defineUpdate<ManualAssignmentResult, [ManualAssignmentInput]>(
-  'assignVendorManually',
-);
-
-/**
- * Cancels the order before dispatch: withdraws an open offer or releases the assigned vendor,
- * and tells the retailer and the vendor. Returns `cancelled` once recorded, or `pending` after
- * REQUEST_ANSWER_BOUND if recording it is still being retried (the cancellation goes on).
- * Rejected with NOT_CANCELLABLE once dispatched, INVALID_INPUT for a reason that cannot be
- * stored, or NEEDS_ATTENTION once the order stopped on a failure; fails with NEEDS_ATTENTION if
- * the cancellation itself cannot be recorded.
- */
-export const cancelOrderUpdate = defineUpdate<CancelOrderResult, [CancelOrderInput]>('cancelOrder');
-
-/** Fulfilment progress from the vendor or an operator: DISPATCHED, then DELIVERED. An actor that cannot be stored is ignored. */
-export const orderStatusSignal = defineSignal<[OrderStatusSignal]>('orderStatus');
-
-/**
- * Money received (already recorded as a Payment row); paid in full, it stops the reminders at
- * once. An amount that is not a positive whole number of minor units is ignored.
- */
-export const paymentReceivedSignal = defineSignal<[PaymentReceivedSignal]>('paymentReceived');
+export * from './order-routing.contract';
 
 const reject = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
 
 const fulfilmentRank: Partial<Record<OrderStatus, number>> = { ASSIGNED: 0, DISPATCHED: 1, DELIVERED: 2 };
 
-/** The private side of the open offer: what the validator checks, never shown by the query. */
-interface OpenOffer {
-  tokenHash: string;
-  response?: { decision: 'accept' | 'reject'; reason?: string };
-  /** Set once the workflow has decided the offer's fate, so late answers are refused. */
-  settling?: boolean;
+/** A vendor's answer to the open offer. */
+interface VendorAnswer {
+  decision: 'accept' | 'reject';
+  reason?: string;
 }
 
 /**
- * Routes an order to a vendor and follows it to payment: the seed's Order Routing, Order
- * Processing, Credit Score and Payment Reminders queues as one durable flow.
+ * Routes an order to a vendor and follows it to payment: credit check, vendor offers, delivery,
+ * credit score and payment reminders as one durable flow.
  *
  * 1. Credit check: a flagged retailer or an order over the available credit is REJECTED.
  * 2. Routing: the ranked vendors are offered the order in turn, each notified on its channel and
@@ -321,7 +182,12 @@ export async function orderRoutingWorkflow(input: OrderRoutingInput): Promise<Or
     retailerFlagged: false,
     startedAt: new Date().toISOString(),
   };
-  let open: OpenOffer | undefined;
+  /** The open offer to a vendor: its token, its deadline and the vendor's answer. */
+  const offers = new OfferDesk<VendorAnswer, AttemptOutcome>({
+    superseded: OrderRejection.OfferSuperseded,
+    alreadyAnswered: OrderRejection.AlreadyResponded,
+    expired: OrderRejection.OfferExpired,
+  });
   let retailerId = '';
   let assigningManually = false;
   /** The furthest fulfilment status asked for by signal; the main flow records it. */
@@ -331,8 +197,6 @@ export async function orderRoutingWorkflow(input: OrderRoutingInput): Promise<Or
   let cancelling = false;
   /** Payments the credit score has been recalculated for. */
   let scoredPayments = 0;
-  /** Outcomes of settled offers, for the update handlers waiting on them. */
-  const settled = new Map<string, AttemptOutcome>();
   const beforeDispatch = new CancellationScope();
 
   const setStatus = (status: OrderStatus, reason: string | null = state.statusReason) => {
@@ -350,30 +214,20 @@ export async function orderRoutingWorkflow(input: OrderRoutingInput): Promise<Or
   setHandler(
     vendorRespondUpdate,
     async ({ decision, reason }) => {
-      const { attemptId } = state.currentOffer!;
-      open!.response = { decision, reason };
       // A step that fails for good settles nothing: the answer is refused rather than left waiting.
-      const recorded = () => settled.has(attemptId) || attention.stopped;
-      if (!boundsRequestWaits()) await condition(recorded);
-      else if (!(await answeredWithin(recorded))) return pending();
-      if (!settled.has(attemptId)) throw attention.refusal();
-      return { status: settled.get(attemptId) === 'ACCEPTED' ? 'accepted' : 'rejected' };
+      const outcome = await offers.answerAndAwait({ decision, reason }, () => attention.stopped);
+      if (isPending(outcome)) return outcome;
+      if (outcome === undefined) throw attention.refusal();
+      return { status: outcome === 'ACCEPTED' ? 'accepted' : 'rejected' };
     },
     {
-      validator: ({ tokenHash, decision, reason }) => {
+      validator: ({ tokenHash, decision, reason }: VendorResponseInput) => {
         attention.refuseWhenStopped();
         requireStorableText({ tokenHash }, { reason });
         if (decision !== 'accept' && decision !== 'reject') {
           throw reject(FlowRejection.InvalidInput, 'decision must be accept or reject');
         }
-        if (!open || !state.currentOffer || open.tokenHash !== tokenHash) {
-          throw reject(OrderRejection.OfferSuperseded, 'This offer is no longer open');
-        }
-        if (open.response) throw reject(OrderRejection.AlreadyResponded, 'This offer has already been answered');
-        // Date.now() is workflow time: deterministic, and the same clock as the offer's timer.
-        if (open.settling || Date.now() >= Date.parse(state.currentOffer.deadline)) {
-          throw reject(OrderRejection.OfferExpired, 'The time to answer this offer is over');
-        }
+        offers.validate(tokenHash);
       },
     },
   );
@@ -534,9 +388,8 @@ export async function orderRoutingWorkflow(input: OrderRoutingInput): Promise<Or
     const offer = state.currentOffer!;
     const { attempt, vendorId, vendorName } = offer;
     state.attempts.push({ attempt, vendorId, vendorName, outcome, reason, settledAt: now() });
-    settled.set(offer.attemptId, outcome);
+    offers.settle(offer.attemptId, outcome);
     state.currentOffer = null;
-    open = undefined;
   }
 
   /** Offers the order to one vendor and waits for its answer; true when it accepted. */
@@ -556,8 +409,7 @@ export async function orderRoutingWorkflow(input: OrderRoutingInput): Promise<Or
       offeredAt: new Date(offeredAt).toISOString(),
       deadline: offer.deadline,
     };
-    const current: OpenOffer = { tokenHash: offer.tokenHash };
-    open = current;
+    offers.open(offer.attemptId, offer.tokenHash, () => offer.deadline);
 
     const delivered = await sendVendorOffer({ tenantId, attemptId: offer.attemptId }).then(
       (result) => result.status !== 'SKIPPED',
@@ -570,8 +422,8 @@ export async function orderRoutingWorkflow(input: OrderRoutingInput): Promise<Or
         return false;
       },
     );
-    if (!delivered && !current.response) {
-      current.settling = true;
+    if (!delivered && offers.answer === undefined) {
+      offers.close();
       await settleRoutingAttempt({
         tenantId,
         attemptId: offer.attemptId,
@@ -583,10 +435,8 @@ export async function orderRoutingWorkflow(input: OrderRoutingInput): Promise<Or
       return false;
     }
 
-    const remaining = Date.parse(offer.deadline) - Date.now();
-    if (remaining > 0) await condition(() => current.response !== undefined, remaining);
-    current.settling = true;
-    const response = current.response;
+    await offers.awaitAnswer({ waitWhenAnswered: true });
+    const response = offers.close();
     if (response?.decision === 'accept') {
       state.vendor = await assignOrder({
         ...ref,

@@ -4,8 +4,6 @@ import {
   CancellationScope,
   condition,
   continueAsNew,
-  defineQuery,
-  defineUpdate,
   isCancellation,
   log,
   proxyActivities,
@@ -14,22 +12,41 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { OfferCounts } from '../activities/waitlist';
-import { CASCADE_ACTOR, CascadeRejection, HoldRejection, MAX_EXTEND_MINUTES } from '../domain/holds';
+import { CASCADE_ACTOR, MAX_EXTEND_MINUTES } from '../domain/holds';
 import {
   AttentionStop,
-  answeredWithin,
   boundsRequestWaits,
+  isPending,
   pending,
   rejectionFor,
   settledWithin,
   stepFailure,
-  type PendingAnswer,
-  type StepFailure,
 } from './attention';
 import { PermanentFailures } from './errors';
+import { OfferDesk } from './offer';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
 import { requireStorableText } from './validation';
+import {
+  acceptOfferUpdate,
+  CascadeRejection,
+  declineOfferUpdate,
+  DEFAULT_MAX_ROUNDS_PER_RUN,
+  extendHoldUpdate,
+  getCascadeStateQuery,
+  HoldRejection,
+  OFFER_HISTORY_LIMIT,
+  type CarriedCascade,
+  type CascadeState,
+  type CascadeStatus,
+  type ExtendHoldResult,
+  type OfferCounts,
+  type OfferOutcome,
+  type OfferResponseInput,
+  type OfferResponseResult,
+  type OfferTotals,
+  type WaitlistCascadeInput,
+  type WaitlistCascadeResult,
+} from './waitlist-cascade.contract';
 
 // Database writes retry until the database is back: giving up would strand a hold or a slot
 // mid-change, and every write is idempotent. Retries stay at most a minute apart, so a write
@@ -65,133 +82,7 @@ const { sendOfferNotification, sendConfirmation, sendEscalation } = proxyActivit
   },
 });
 
-/** Offers kept in the state (and carried across continue-as-new); older ones are only counted. */
-export const OFFER_HISTORY_LIMIT = 20;
-
-/** Rounds per run before continuing as new, unless the input says otherwise. */
-export const DEFAULT_MAX_ROUNDS_PER_RUN = 100;
-
-/** What became of one offer. UNREACHABLE: no message could be delivered, so the hold was released. */
-export type OfferOutcome = 'CONFIRMED' | 'DECLINED' | 'EXPIRED' | 'UNREACHABLE' | 'RELEASED';
-
-/** NEEDS_ATTENTION: a step failed for good; the cascade stopped and `failure` says why. */
-export type CascadeStatus =
-  'OFFERING' | 'CONFIRMED' | 'UNFILLED' | 'CANCELLED' | 'ALREADY_ASSIGNED' | 'NEEDS_ATTENTION';
-
-/** The open offer. */
-export interface CurrentHold {
-  holdId: string;
-  entryId: string;
-  customerName: string;
-  round: number;
-  offeredAt: string;
-  expiresAt: string;
-}
-
-export interface OfferRecord extends CurrentHold {
-  outcome: OfferOutcome;
-  settledAt: string;
-}
-
-export interface OfferTotals extends OfferCounts {
-  confirmed: number;
-  released: number;
-}
-
-/** What `getCascadeState` answers. */
-export interface CascadeState {
-  tenantId: string;
-  slotId: string;
-  cascadeId: string;
-  status: CascadeStatus;
-  /** Rounds that made an offer, across every run of this cascade. */
-  round: number;
-  currentHold: CurrentHold | null;
-  /** The latest {@link OFFER_HISTORY_LIMIT} offers, oldest first. */
-  offers: OfferRecord[];
-  /** Counts over every offer, including those no longer listed. */
-  totals: OfferTotals;
-  /** The step that failed for good and why, once the cascade stopped in NEEDS_ATTENTION; null otherwise. */
-  failure: StepFailure | null;
-  startedAt: string;
-}
-
-/** State handed from one run to the next by continue-as-new. */
-export interface CarriedCascade {
-  cascadeId: string;
-  round: number;
-  startedAt: string;
-  offers: OfferRecord[];
-  totals: OfferTotals;
-}
-
-export interface WaitlistCascadeInput {
-  tenantId: string;
-  slotId: string;
-  /** Continue-as-new after this many rounds in one run, even unsuggested; default {@link DEFAULT_MAX_ROUNDS_PER_RUN}. */
-  maxRoundsPerRun?: number;
-  /** Set by continue-as-new only. */
-  carried?: CarriedCascade;
-}
-
-export interface WaitlistCascadeResult {
-  outcome: 'confirmed' | 'unfilled' | 'already-assigned';
-  slotId: string;
-  rounds: number;
-  acceptedEntryId: string | null;
-  totals: OfferTotals;
-}
-
-/** A candidate's answer. The API has verified the signed token and passes only its hash. */
-export interface OfferResponseInput {
-  tokenHash: string;
-}
-
-/** `pending`: the answer was taken, but recording it did not finish in time (see {@link PendingAnswer}). */
-export interface OfferResponseResult {
-  status: 'confirmed' | 'declined' | PendingAnswer['status'];
-}
-
-export interface ExtendHoldInput {
-  minutes: number;
-  /** Who asked, for the audit log. */
-  actor: string;
-}
-
-export interface ExtendHoldResult {
-  holdId: string;
-  expiresAt: string;
-  /**
-   * `pending` when writing the new deadline did not finish in time (see {@link PendingAnswer}): the
-   * cascade already keeps the hold open until `expiresAt`, and the write goes on. Absent once written.
-   */
-  status?: PendingAnswer['status'];
-}
-
-/** The cascade's state: slot, round, open hold and recent offers. */
-export const getCascadeStateQuery = defineQuery<CascadeState>('getCascadeState');
-
-/**
- * Accepts the open offer. Returns once the slot is assigned in the database, or `pending` after
- * REQUEST_ANSWER_BOUND if that write is still being retried (the answer stands and is recorded once
- * the database is back). Rejected (validator) with HOLD_SUPERSEDED, ALREADY_RESPONDED,
- * HOLD_EXPIRED, INVALID_INPUT or NEEDS_ATTENTION; fails with NEEDS_ATTENTION if recording the
- * answer stops the cascade.
- */
-export const acceptOfferUpdate = defineUpdate<OfferResponseResult, [OfferResponseInput]>('accept');
-
-/** Declines the open offer; returns once the hold is recorded as declined. Rejected as for accept. */
-export const declineOfferUpdate = defineUpdate<OfferResponseResult, [OfferResponseInput]>('decline');
-
-/**
- * Moves the open hold's deadline `minutes` later (1..1440) and writes the new expiresAt; answers
- * with `status: 'pending'` after REQUEST_ANSWER_BOUND if the write is still being retried.
- * Rejected with NO_ACTIVE_HOLD when no offer is open, INVALID_EXTENSION for a bad amount,
- * INVALID_INPUT for an actor that cannot be stored, NEEDS_ATTENTION once the cascade stopped;
- * fails with DATA_REJECTED (or NotFound) if the new deadline cannot be written, and the hold keeps
- * its old deadline (also when that comes after a `pending` answer).
- */
-export const extendHoldUpdate = defineUpdate<ExtendHoldResult, [ExtendHoldInput]>('extendHold');
+export * from './waitlist-cascade.contract';
 
 const totalOf: Record<OfferOutcome, keyof OfferTotals> = {
   CONFIRMED: 'confirmed',
@@ -211,14 +102,6 @@ const emptyTotals = (): OfferTotals => ({
 });
 
 const reject = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
-
-/** The private side of the open hold: what the validators check, never shown by the query. */
-interface OpenHold {
-  tokenHash: string;
-  response?: 'accept' | 'decline';
-  /** Set once the cascade has decided the hold's fate, so late responses and extensions are refused. */
-  settling?: boolean;
-}
 
 /**
  * Offers a freed slot to its waitlist, one candidate at a time, until someone accepts or the
@@ -257,9 +140,15 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
     startedAt: input.carried?.startedAt ?? new Date().toISOString(),
   };
   const ref = { tenantId, slotId, cascadeId: state.cascadeId };
-  let open: OpenHold | undefined;
-  /** Outcomes of this run's settled holds, for update handlers waiting on them. */
-  const settled = new Map<string, OfferOutcome>();
+  /** The open hold: its token, its movable deadline and its answer. */
+  const holds = new OfferDesk<'accept' | 'decline', OfferOutcome>(
+    {
+      superseded: HoldRejection.Superseded,
+      alreadyAnswered: HoldRejection.AlreadyResponded,
+      expired: HoldRejection.Expired,
+    },
+    { expired: 'The hold on this offer has expired' },
+  );
 
   /** Once a step failed for good: the cascade stopped, and requests are refused with NEEDS_ATTENTION. */
   const attention = new AttentionStop('The cascade', 'the cascade', state);
@@ -267,27 +156,15 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
   const validateResponse = ({ tokenHash }: OfferResponseInput) => {
     attention.refuseWhenStopped();
     requireStorableText({ tokenHash });
-    if (!open || !state.currentHold || open.tokenHash !== tokenHash) {
-      throw reject(HoldRejection.Superseded, 'This offer is no longer open');
-    }
-    if (open.response) throw reject(HoldRejection.AlreadyResponded, 'This offer has already been answered');
-    // Date.now() is workflow time here: deterministic, and the same clock as the hold's timer.
-    if (open.settling || Date.now() >= Date.parse(state.currentHold.expiresAt)) {
-      throw reject(HoldRejection.Expired, 'The hold on this offer has expired');
-    }
+    holds.validate(tokenHash);
   };
   const respond = (decision: 'accept' | 'decline') => async (): Promise<OfferResponseResult> => {
-    const holdId = state.currentHold!.holdId;
-    open!.response = decision;
     // A step that fails for good settles nothing: the answer is refused rather than left waiting.
-    const recorded = () => settled.has(holdId) || attention.stopped;
-    if (!boundsRequestWaits()) await condition(recorded);
-    else if (!(await answeredWithin(recorded))) return pending();
+    const outcome = await holds.answerAndAwait(decision, () => attention.stopped);
+    if (isPending(outcome)) return outcome;
     // A hold released while the cascade stops was not this answer's doing.
-    if (!settled.has(holdId) || (attention.stopped && settled.get(holdId) !== 'CONFIRMED')) {
-      throw attention.refusal();
-    }
-    return { status: settled.get(holdId) === 'CONFIRMED' ? 'confirmed' : 'declined' };
+    if (outcome === undefined || (attention.stopped && outcome !== 'CONFIRMED')) throw attention.refusal();
+    return { status: outcome === 'CONFIRMED' ? 'confirmed' : 'declined' };
   };
 
   setHandler(getCascadeStateQuery, () => state);
@@ -335,13 +212,7 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
             `minutes must be a whole number from 1 to ${MAX_EXTEND_MINUTES}`,
           );
         }
-        if (
-          !open ||
-          !state.currentHold ||
-          open.response ||
-          open.settling ||
-          Date.now() >= Date.parse(state.currentHold.expiresAt)
-        ) {
+        if (!holds.isAnswerable) {
           throw reject(CascadeRejection.NoActiveHold, 'There is no open offer to extend');
         }
       },
@@ -364,9 +235,8 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
     state.offers.push({ ...hold, outcome, settledAt: new Date().toISOString() });
     if (state.offers.length > OFFER_HISTORY_LIMIT) state.offers.splice(0, state.offers.length - OFFER_HISTORY_LIMIT);
     state.totals[totalOf[outcome]] += 1;
-    settled.set(hold.holdId, outcome);
+    holds.settle(hold.holdId, outcome);
     state.currentHold = null;
-    open = undefined;
   };
 
   const counts = (): OfferCounts => {
@@ -381,17 +251,6 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
     acceptedEntryId,
     totals: state.totals,
   });
-
-  /** Waits for an answer until the (movable) deadline; undefined means the hold expired. */
-  async function awaitResponse(hold: OpenHold): Promise<'accept' | 'decline' | undefined> {
-    for (;;) {
-      const deadline = state.currentHold!.expiresAt;
-      const remaining = Date.parse(deadline) - Date.now();
-      if (hold.response || remaining <= 0) return hold.response;
-      // Wakes on an answer, or on an extension moving the deadline (then waits again), or times out.
-      await condition(() => hold.response !== undefined || state.currentHold!.expiresAt !== deadline, remaining);
-    }
-  }
 
   /** One offer; answers the accepted entry's ID when the slot is taken. */
   async function offerRound(): Promise<string | undefined> {
@@ -418,8 +277,8 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
       offeredAt: new Date(offeredAt).toISOString(),
       expiresAt: hold.expiresAt,
     };
-    const current: OpenHold = { tokenHash: hold.tokenHash };
-    open = current;
+    const openHold = state.currentHold;
+    holds.open(hold.holdId, hold.tokenHash, () => openHold.expiresAt);
 
     const channels = candidate.hasPhone ? (['EMAIL', 'SMS'] as const) : (['EMAIL'] as const);
     const sends = await Promise.allSettled(
@@ -429,8 +288,8 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
     const cancelled = sends.find((send) => send.status === 'rejected' && isCancellation(send.reason));
     if (cancelled) throw (cancelled as PromiseRejectedResult).reason;
     const delivered = sends.some((send) => send.status === 'fulfilled' && send.value.status !== 'SKIPPED');
-    if (!delivered && !current.response) {
-      current.settling = true;
+    if (!delivered && holds.answer === undefined) {
+      holds.close();
       log.warn('Offer could not be delivered; releasing the hold', {
         holdId: hold.holdId,
         errors: sends.map((send) => (send.status === 'rejected' ? String(send.reason) : send.value.status)),
@@ -447,8 +306,8 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
       return undefined;
     }
 
-    const response = await awaitResponse(current);
-    current.settling = true;
+    await holds.awaitAnswer();
+    const response = holds.close();
     if (response === 'accept') {
       await confirmHold({ tenantId, holdId: hold.holdId, actor: `candidate:${hold.entryId}` });
       record('CONFIRMED');
@@ -532,7 +391,7 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
           what: 'releasing the open hold',
           run: async () => {
             const hold = state.currentHold;
-            if (!hold || !open) return;
+            if (!hold || !holds.isOpen) return;
             await settleHold({
               tenantId,
               holdId: hold.holdId,
@@ -550,7 +409,7 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
     if (!isCancellation(error)) throw error;
     await CancellationScope.nonCancellable(async () => {
       const hold = state.currentHold;
-      if (hold && open) {
+      if (hold && holds.isOpen) {
         // The candidate never had a fair chance to answer, so they keep their place.
         await settleHold({
           tenantId,

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { hashInvitationToken } from '../../domain/invitation-token';
 import type { PrismaClient } from '../../lib/db';
 import { AppError, conflict, notFound } from '../errors';
+import { writeAudit } from '../../activities/audit';
 import { isFormPost, page, postButton } from '../pages';
 import { linkToken } from '../schemas';
 import { parse } from '../validation';
@@ -68,15 +69,13 @@ export function createInvitationsRouter({ prisma }: { prisma: PrismaClient }): R
         data: { status: 'ACTIVE', invitationTokenHash: null, invitationExpiresAt: null },
       });
       if (claimed.count === 0) return false;
-      await tx.auditLog.create({
-        data: {
-          tenantId: user.tenantId,
-          actor: `user:${user.id}`,
-          action: 'user.invitation-accepted',
-          entityType: 'User',
-          entityId: user.id,
-          details: { email: user.email, role: user.role },
-        },
+      await writeAudit(tx, {
+        tenantId: user.tenantId,
+        actor: `user:${user.id}`,
+        action: 'user.invitation-accepted',
+        entityType: 'User',
+        entityId: user.id,
+        details: { email: user.email, role: user.role },
       });
       return true;
     });

@@ -1,4 +1,3 @@
-import { createHash, randomUUID } from 'node:crypto';
 import { Router, type Response } from 'express';
 import {
   WorkflowExecutionAlreadyStartedError,
@@ -8,24 +7,24 @@ import {
 } from '@temporalio/client';
 import { z } from 'zod';
 import { MAX_MONEY_MINOR } from '../../domain/input-rules';
-import { orderTotal } from '../../domain/orders';
 import { OrderStatus } from '../../generated/prisma/enums';
-import { isUniqueViolation, type PrismaClient } from '../../lib/db';
+import type { PrismaClient } from '../../lib/db';
 import { isPending } from '../../workflows/attention';
 import { orderRoutingId } from '../../workflows/ids';
 import {
   assignVendorManuallyUpdate,
   cancelOrderUpdate,
   getOrderStateQuery,
+  orderRoutingStartOptions,
   orderRoutingWorkflow,
   orderStatusSignal,
-  paymentReceivedSignal,
   type OrderState,
 } from '../../workflows/order-routing';
-import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from '../../workflows/search-attributes';
 import { principalOf, requireRole } from '../auth';
+import { whileOpen, orderClosed } from '../closed-workflows';
 import { AppError, conflict, notFound } from '../errors';
 import { int4, money, multiLine, noQuery, optionalBody, pagination, singleLine, uuid } from '../schemas';
+import { placeOrder, recordPayment } from '../services/orders';
 import { parse } from '../validation';
 
 export interface OrdersRouterDeps {
@@ -138,17 +137,6 @@ function presentOrder(order: OrderRow) {
   };
 }
 
-/** A stable fingerprint of what was asked, so a reused Idempotency-Key with another body is caught. */
-function requestHash(body: z.infer<typeof createOrderBody>): string {
-  const canonical = JSON.stringify({
-    retailerId: body.retailerId,
-    items: body.items.map(({ sku, name, category, quantity, unitPrice }) => [sku, name, category, quantity, unitPrice]),
-    deliveryRegion: body.deliveryRegion,
-    clientOrderRef: body.clientOrderRef ?? null,
-  });
-  return createHash('sha256').update(canonical).digest('hex');
-}
-
 const FULFILMENT_FROM: Record<'DISPATCHED' | 'DELIVERED', ReadonlyArray<OrderState['status']>> = {
   DISPATCHED: ['ASSIGNED'],
   DELIVERED: ['ASSIGNED', 'DISPATCHED'],
@@ -192,20 +180,13 @@ export function createOrdersRouter({ prisma, temporal, taskQueue }: OrdersRouter
 
   /** Starts the order's workflow, or finds the one already started for it. */
   async function startRouting(tenantId: string, orderId: string): Promise<{ workflowId: string; runId: string }> {
-    const workflowId = orderRoutingId(tenantId, orderId);
+    const startOptions = orderRoutingStartOptions(tenantId, orderId);
+    const { workflowId } = startOptions;
     try {
       const handle = await temporal.workflow.start(orderRoutingWorkflow, {
         taskQueue,
-        workflowId,
         args: [{ tenantId, orderId }],
-        // One run per order: a repeat while it runs joins it, and a finished order is never routed again.
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        typedSearchAttributes: [
-          { key: TenantIdKey, value: tenantId },
-          { key: BusinessKeyKey, value: orderId },
-          { key: FlowStatusKey, value: 'PENDING' },
-        ],
+        ...startOptions,
       });
       return { workflowId, runId: handle.firstExecutionRunId };
     } catch (error) {
@@ -223,14 +204,10 @@ export function createOrdersRouter({ prisma, temporal, taskQueue }: OrdersRouter
   ): Promise<T> {
     const order = await findOrder(tenantId, orderId);
     const handle = temporal.workflow.getHandle<typeof orderRoutingWorkflow>(orderRoutingId(tenantId, orderId));
-    try {
-      return await action(handle);
-    } catch (error) {
-      if (!(error instanceof WorkflowNotFoundError)) throw error;
-      throw conflict('ORDER_CLOSED', `The order is ${order.status} and its workflow has finished`, {
-        status: order.status,
-      });
-    }
+    return whileOpen(
+      () => action(handle),
+      () => orderClosed(order.status),
+    );
   }
 
   router.post('/orders', async (req, res) => {
@@ -238,72 +215,7 @@ export function createOrdersRouter({ prisma, temporal, taskQueue }: OrdersRouter
     const idempotencyKey = parse(idempotencyKeyHeader, req.get('Idempotency-Key'));
     const body = parse(createOrderBody, req.body);
     const { tenantId, subject } = principalOf(req);
-    const hash = requestHash(body);
-
-    const findExisting = async () => {
-      const byKey = idempotencyKey
-        ? await prisma.order.findUnique({ where: { tenantId_idempotencyKey: { tenantId, idempotencyKey } } })
-        : null;
-      if (byKey && byKey.requestHash !== hash) {
-        throw new AppError(
-          422,
-          'IDEMPOTENCY_KEY_REUSED',
-          'This Idempotency-Key was used for a different order request',
-          { orderId: byKey.id },
-        );
-      }
-      if (byKey || !body.clientOrderRef) return byKey;
-      return prisma.order.findUnique({
-        where: { tenantId_clientOrderRef: { tenantId, clientOrderRef: body.clientOrderRef } },
-      });
-    };
-
-    let order = await findExisting();
-    let replayed = order !== null;
-    if (!order) {
-      const retailer = await prisma.retailer.findFirst({ where: { id: body.retailerId, tenantId } });
-      if (!retailer) {
-        throw new AppError(422, 'UNKNOWN_RETAILER', 'No such retailer in this tenant', { retailerId: body.retailerId });
-      }
-      try {
-        const id = randomUUID();
-        const total = orderTotal(body.items);
-        // A batch, not an interactive transaction: concurrent repeats then never queue for a pooled
-        // connection while holding one, they race on the unique insert.
-        [order] = await prisma.$transaction([
-          prisma.order.create({
-            data: {
-              id,
-              tenantId,
-              retailerId: body.retailerId,
-              items: body.items,
-              total,
-              deliveryRegion: body.deliveryRegion,
-              clientOrderRef: body.clientOrderRef ?? null,
-              idempotencyKey: idempotencyKey ?? null,
-              requestHash: hash,
-            },
-          }),
-          prisma.auditLog.create({
-            data: {
-              tenantId,
-              actor: subject,
-              action: 'order.created',
-              entityType: 'Order',
-              entityId: id,
-              details: { total, retailerId: body.retailerId },
-            },
-          }),
-        ]);
-      } catch (error) {
-        // A concurrent request with the same key or reference won the insert: answer its order.
-        if (!isUniqueViolation(error)) throw error;
-        order = await findExisting();
-        if (!order) throw error;
-        replayed = true;
-      }
-    }
-
+    const { order, replayed } = await placeOrder(prisma, { tenantId, actor: subject, idempotencyKey }, body);
     // Started on every request, so an order whose first request died before its workflow began still gets one.
     const run = await startRouting(tenantId, order.id);
     res
@@ -388,71 +300,16 @@ export function createOrdersRouter({ prisma, temporal, taskQueue }: OrdersRouter
   router.post('/orders/:orderId/payments', requireRole('operator'), async (req, res) => {
     const { orderId } = parse(orderParams, req.params);
     parse(noQuery, req.query);
-    const { amount, reference } = parse(paymentBody, req.body);
+    const body = parse(paymentBody, req.body);
     const { tenantId, subject } = principalOf(req);
     await findOrder(tenantId, orderId);
-
-    const recorded = await prisma
-      .$transaction(async (tx) => {
-        // Locks the order, so two payments at once cannot both fit under the balance.
-        await tx.$queryRaw`SELECT id FROM "Order" WHERE id = ${orderId} FOR UPDATE`;
-        const order = await tx.order.findUniqueOrThrow({ where: { id: orderId } });
-        const earlier = await tx.payment.findUnique({ where: { tenantId_reference: { tenantId, reference } } });
-        if (earlier) {
-          if (earlier.orderId !== orderId || earlier.amount !== amount) {
-            throw conflict('PAYMENT_REFERENCE_REUSED', 'This reference was already used for another payment', {
-              paymentId: earlier.id,
-            });
-          }
-          return { payment: earlier, replayed: true };
-        }
-        if (!['ASSIGNED', 'DISPATCHED', 'DELIVERED'].includes(order.status)) {
-          throw conflict('NOT_PAYABLE', `An order that is ${order.status} takes no payments`, { status: order.status });
-        }
-        const paid = await tx.payment.aggregate({ where: { orderId }, _sum: { amount: true } });
-        const balance = order.total - (paid._sum.amount ?? 0);
-        if (amount > balance) {
-          throw new AppError(422, 'AMOUNT_EXCEEDS_BALANCE', `The balance of this order is ${balance}`, { balance });
-        }
-        const payment = await tx.payment.create({
-          data: { tenantId, orderId, amount, reference, recordedBy: subject },
-        });
-        await tx.auditLog.create({
-          data: {
-            tenantId,
-            actor: subject,
-            action: 'payment.recorded',
-            entityType: 'Order',
-            entityId: orderId,
-            details: { paymentId: payment.id, amount, reference },
-          },
-        });
-        return { payment, replayed: false };
-      })
-      .catch((error: unknown) => {
-        // Two requests with one new reference: the loser finds the winner's payment on a retry.
-        if (isUniqueViolation(error)) throw conflict('PAYMENT_IN_PROGRESS', 'This payment is being recorded; retry');
-        throw error;
-      });
-
-    const { payment, replayed } = recorded;
-    // Signalled on a replay too: the workflow ignores a payment it has, and learns of one it missed.
-    // A replay after the order was paid finds the workflow finished; the Payment row is the answer.
-    await temporal.workflow
-      .getHandle(orderRoutingId(tenantId, orderId))
-      .signal(paymentReceivedSignal, { paymentId: payment.id, amount: payment.amount })
-      .catch((error: unknown) => {
-        if (!(replayed && error instanceof WorkflowNotFoundError)) throw error;
-      });
-    const paidSoFar = await prisma.payment.aggregate({ where: { orderId }, _sum: { amount: true } });
-    res.status(replayed ? 200 : 201).json({
-      id: payment.id,
-      orderId,
-      amount: payment.amount,
-      reference: payment.reference,
-      receivedAt: payment.receivedAt,
-      paidSoFar: paidSoFar._sum.amount ?? 0,
-    });
+    const { payment, replayed, paidSoFar } = await recordPayment(
+      { prisma, temporal },
+      { tenantId, actor: subject, orderId },
+      body,
+    );
+    const { id, amount, reference, receivedAt } = payment;
+    res.status(replayed ? 200 : 201).json({ id, orderId, amount, reference, receivedAt, paidSoFar });
   });
 
   return router;

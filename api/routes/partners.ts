@@ -1,7 +1,8 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { isValidRecipient, type NotificationChannel } from '../../domain/notifications';
-import type { Prisma, PrismaClient } from '../../lib/db';
+import type { PrismaClient } from '../../lib/db';
+import { writeAudit } from '../../activities/audit';
 import { principalOf, requireRole } from '../auth';
 import { AppError, notFound } from '../errors';
 import { int4, money, noQuery, pagination, singleLine, uuid } from '../schemas';
@@ -110,11 +111,6 @@ function presentVendor(vendor: {
 export function createPartnersRouter({ prisma }: PartnersRouterDeps): Router {
   const router = Router();
 
-  const audited = (
-    tx: Prisma.TransactionClient,
-    entry: { tenantId: string; actor: string; action: string; entityType: string; entityId: string; details: object },
-  ) => tx.auditLog.create({ data: { ...entry, details: entry.details } });
-
   router.post('/retailers', requireRole('tenant-admin'), async (req, res) => {
     parse(noQuery, req.query);
     const body = parse(createRetailerBody, req.body);
@@ -122,7 +118,7 @@ export function createPartnersRouter({ prisma }: PartnersRouterDeps): Router {
     const { tenantId, subject } = principalOf(req);
     const retailer = await prisma.$transaction(async (tx) => {
       const created = await tx.retailer.create({ data: { tenantId, ...body } });
-      await audited(tx, {
+      await writeAudit(tx, {
         tenantId,
         actor: subject,
         action: 'retailer.created',
@@ -165,7 +161,7 @@ export function createPartnersRouter({ prisma }: PartnersRouterDeps): Router {
       checkContact({ channel: body.channel ?? existing.channel, contact: body.contact ?? existing.contact });
       const data = body.flagged === false ? { ...body, flaggedReason: null } : body;
       const updated = await tx.retailer.update({ where: { id }, data });
-      await audited(tx, {
+      await writeAudit(tx, {
         tenantId,
         actor: subject,
         action: 'retailer.updated',
@@ -185,7 +181,7 @@ export function createPartnersRouter({ prisma }: PartnersRouterDeps): Router {
     const { tenantId, subject } = principalOf(req);
     const vendor = await prisma.$transaction(async (tx) => {
       const created = await tx.vendor.create({ data: { tenantId, ...body } });
-      await audited(tx, {
+      await writeAudit(tx, {
         tenantId,
         actor: subject,
         action: 'vendor.created',
@@ -231,7 +227,7 @@ export function createPartnersRouter({ prisma }: PartnersRouterDeps): Router {
       if (!existing) throw notFound('Vendor', { id });
       checkContact({ channel: body.channel ?? existing.channel, contact: body.contact ?? existing.contact });
       const updated = await tx.vendor.update({ where: { id }, data: body });
-      await audited(tx, {
+      await writeAudit(tx, {
         tenantId,
         actor: subject,
         action: 'vendor.updated',

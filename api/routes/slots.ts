@@ -1,15 +1,21 @@
 import { Router } from 'express';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import { candidateOrder } from '../../domain/candidates';
 import { MAX_EXTEND_MINUTES } from '../../domain/holds';
 import { EntryStatus } from '../../generated/prisma/enums';
 import type { PrismaClient } from '../../lib/db';
 import { waitlistCascadeId } from '../../workflows/ids';
-import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from '../../workflows/search-attributes';
-import { extendHoldUpdate, getCascadeStateQuery, waitlistCascadeWorkflow } from '../../workflows/waitlist-cascade';
+import {
+  extendHoldUpdate,
+  getCascadeStateQuery,
+  waitlistCascadeStartOptions,
+  waitlistCascadeWorkflow,
+} from '../../workflows/waitlist-cascade';
 import { principalOf, requireRole } from '../auth';
 import { conflict, notFound } from '../errors';
+import { writeAudit } from '../../activities/audit';
+import { describedAsClosed, whileOpen, workflowClosed } from '../closed-workflows';
 import { email, int4, isoDateTime, noBody, noQuery, pagination, phone, singleLine, uuid } from '../schemas';
 import { parse } from '../validation';
 
@@ -100,13 +106,7 @@ export function createSlotsRouter({ prisma, temporal, taskQueue }: SlotsRouterDe
   }
 
   /** Answers for a cascade that cannot take the request: 404 if it never ran, else 409. */
-  async function closedCascade(workflowId: string): Promise<never> {
-    const description = await temporal.workflow.getHandle(workflowId).describe();
-    throw conflict('CASCADE_CLOSED', `The cascade is ${description.status.name.toLowerCase()}`, {
-      workflowId,
-      status: description.status.name,
-    });
-  }
+  const closedCascade = (workflowId: string) => describedAsClosed(temporal, 'CASCADE_CLOSED', 'cascade', workflowId);
 
   router.post('/slots', async (req, res) => {
     parse(noQuery, req.query);
@@ -121,15 +121,13 @@ export function createSlotsRouter({ prisma, temporal, taskQueue }: SlotsRouterDe
           holdSeconds: body.holdMinutes === undefined ? null : body.holdMinutes * 60,
         },
       });
-      await tx.auditLog.create({
-        data: {
-          tenantId,
-          actor: subject,
-          action: 'slot.created',
-          entityType: 'Slot',
-          entityId: created.id,
-          details: body,
-        },
+      await writeAudit(tx, {
+        tenantId,
+        actor: subject,
+        action: 'slot.created',
+        entityType: 'Slot',
+        entityId: created.id,
+        details: body,
       });
       return created;
     });
@@ -159,15 +157,13 @@ export function createSlotsRouter({ prisma, temporal, taskQueue }: SlotsRouterDe
         throw conflict('ALREADY_ON_WAITLIST', 'This email is already waiting for this slot', { entryId: already.id });
       }
       const created = await tx.waitlistEntry.create({ data: { tenantId, slotId, ...body } });
-      await tx.auditLog.create({
-        data: {
-          tenantId,
-          actor: subject,
-          action: 'waitlist.joined',
-          entityType: 'WaitlistEntry',
-          entityId: created.id,
-          details: { slotId, priority: created.priority },
-        },
+      await writeAudit(tx, {
+        tenantId,
+        actor: subject,
+        action: 'waitlist.joined',
+        entityType: 'WaitlistEntry',
+        entityId: created.id,
+        details: { slotId, priority: created.priority },
       });
       return created;
     });
@@ -206,14 +202,12 @@ export function createSlotsRouter({ prisma, temporal, taskQueue }: SlotsRouterDe
           data: { status: 'REMOVED' },
         });
         if (removed.count === 0) throw conflict('ENTRY_CHANGED', 'The entry changed meanwhile; try again');
-        await tx.auditLog.create({
-          data: {
-            tenantId,
-            actor: subject,
-            action: 'waitlist.removed',
-            entityType: 'WaitlistEntry',
-            entityId: entryId,
-          },
+        await writeAudit(tx, {
+          tenantId,
+          actor: subject,
+          action: 'waitlist.removed',
+          entityType: 'WaitlistEntry',
+          entityId: entryId,
         });
       });
     }
@@ -229,29 +223,20 @@ export function createSlotsRouter({ prisma, temporal, taskQueue }: SlotsRouterDe
     if (slot.status === 'ASSIGNED') {
       throw conflict('SLOT_ASSIGNED', 'The slot is already assigned', { assignedEntryId: slot.assignedEntryId });
     }
-    const workflowId = waitlistCascadeId(tenantId, slotId);
+    const startOptions = waitlistCascadeStartOptions(tenantId, slotId);
+    const { workflowId } = startOptions;
     const handle = await temporal.workflow.start(waitlistCascadeWorkflow, {
       taskQueue,
-      workflowId,
       args: [{ tenantId, slotId }],
-      // A repeat while the cascade runs joins it; once it has closed, a new release starts afresh.
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-      typedSearchAttributes: [
-        { key: TenantIdKey, value: tenantId },
-        { key: BusinessKeyKey, value: slotId },
-        { key: FlowStatusKey, value: 'OFFERING' },
-      ],
+      ...startOptions,
     });
-    await prisma.auditLog.create({
-      data: {
-        tenantId,
-        actor: subject,
-        action: 'slot.release-requested',
-        entityType: 'Slot',
-        entityId: slotId,
-        details: { workflowId, runId: handle.firstExecutionRunId },
-      },
+    await writeAudit(prisma, {
+      tenantId,
+      actor: subject,
+      action: 'slot.release-requested',
+      entityType: 'Slot',
+      entityId: slotId,
+      details: { workflowId, runId: handle.firstExecutionRunId },
     });
     res.status(202).location(`/api/v1/slots/${slotId}/cascade`).json({ workflowId, runId: handle.firstExecutionRunId });
   });
@@ -272,17 +257,16 @@ export function createSlotsRouter({ prisma, temporal, taskQueue }: SlotsRouterDe
     const { tenantId, subject } = principalOf(req);
     await findSlot(tenantId, slotId);
     const workflowId = waitlistCascadeId(tenantId, slotId);
-    try {
-      const extended = await temporal.workflow
-        .getHandle(workflowId)
-        .executeUpdate(extendHoldUpdate, { args: [{ minutes, actor: subject }] });
-      // `pending`: the cascade holds the offer open until `expiresAt` already; the database write goes on.
-      if (extended.status === 'pending') res.status(202).location(`/api/v1/slots/${slotId}/cascade`);
-      res.json(extended);
-    } catch (error) {
-      if (error instanceof WorkflowNotFoundError) await closedCascade(workflowId);
-      throw error;
-    }
+    const extended = await whileOpen(
+      () =>
+        temporal.workflow
+          .getHandle(workflowId)
+          .executeUpdate(extendHoldUpdate, { args: [{ minutes, actor: subject }] }),
+      () => closedCascade(workflowId),
+    );
+    // `pending`: the cascade holds the offer open until `expiresAt` already; the database write goes on.
+    if (extended.status === 'pending') res.status(202).location(`/api/v1/slots/${slotId}/cascade`);
+    res.json(extended);
   });
 
   router.post('/slots/:slotId/cascade/cancel', requireRole('operator'), async (req, res) => {
@@ -294,17 +278,17 @@ export function createSlotsRouter({ prisma, temporal, taskQueue }: SlotsRouterDe
     const workflowId = waitlistCascadeId(tenantId, slotId);
     const handle = temporal.workflow.getHandle(workflowId);
     const description = await handle.describe();
-    if (description.status.name !== 'RUNNING') await closedCascade(workflowId);
+    if (description.status.name !== 'RUNNING') {
+      throw workflowClosed('CASCADE_CLOSED', 'cascade', workflowId, description.status.name);
+    }
     await handle.cancel();
-    await prisma.auditLog.create({
-      data: {
-        tenantId,
-        actor: subject,
-        action: 'cascade.cancel-requested',
-        entityType: 'Slot',
-        entityId: slotId,
-        details: { workflowId, runId: description.runId },
-      },
+    await writeAudit(prisma, {
+      tenantId,
+      actor: subject,
+      action: 'cascade.cancel-requested',
+      entityType: 'Slot',
+      entityId: slotId,
+      details: { workflowId, runId: description.runId },
     });
     res.status(202).json({ workflowId, runId: description.runId, status: 'cancelling' });
   });

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { PrismaClient } from '../../lib/db';
 import { principalOf, requireRole } from '../auth';
 import { notFound } from '../errors';
+import { writeAudit } from '../../activities/audit';
 import { email, int4, noQuery } from '../schemas';
 import { parse } from '../validation';
 
@@ -65,15 +66,13 @@ export function createTenantRouter({ prisma }: { prisma: PrismaClient }): Router
     const tenant = await prisma.$transaction(async (tx) => {
       const updated = await tx.tenant.updateMany({ where: { id: tenantId }, data: settings });
       if (updated.count === 0) throw notFound('Tenant');
-      await tx.auditLog.create({
-        data: {
-          tenantId,
-          actor: subject,
-          action: 'tenant.settings.updated',
-          entityType: 'Tenant',
-          entityId: tenantId,
-          details: settings,
-        },
+      await writeAudit(tx, {
+        tenantId,
+        actor: subject,
+        action: 'tenant.settings.updated',
+        entityType: 'Tenant',
+        entityId: tenantId,
+        details: settings,
       });
       return tx.tenant.findUniqueOrThrow({ where: { id: tenantId } });
     });

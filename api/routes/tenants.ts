@@ -1,19 +1,21 @@
 import { Router, type Request } from 'express';
-import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { z } from 'zod';
 import { isValidSlug, SLUG_PATTERN, slugFromName, tenantIdForSlug, tenantTiers } from '../../domain/tenants';
 import type { PrismaClient } from '../../lib/db';
 import { tenantOnboardingId } from '../../workflows/ids';
-import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from '../../workflows/search-attributes';
 import {
   approveOnboardingUpdate,
   getOnboardingProgressQuery,
   rejectOnboardingUpdate,
+  tenantOnboardingStartOptions,
   tenantOnboardingWorkflow,
   type OnboardingProgress,
 } from '../../workflows/tenant-onboarding';
 import { hasRole, principalOf, requireRole, type TenantStatusCache } from '../auth';
 import { AppError, conflict, notFound } from '../errors';
+import { writeAudit } from '../../activities/audit';
+import { describedAsClosed, whileOpen, workflowClosed } from '../closed-workflows';
 import { email, multiLine, noBody, noQuery, optionalBody, singleLine } from '../schemas';
 import { parse } from '../validation';
 
@@ -102,25 +104,15 @@ export function createTenantsRouter({ prisma, temporal, taskQueue, tenantStatus 
   const router = Router();
 
   /** Answers for an onboarding that cannot take the request: 404 if it never ran, else 409. */
-  async function closedOnboarding(workflowId: string): Promise<never> {
-    const description = await temporal.workflow.getHandle(workflowId).describe();
-    throw conflict('ONBOARDING_CLOSED', `The onboarding is ${description.status.name.toLowerCase()}`, {
-      workflowId,
-      status: description.status.name,
-    });
-  }
-
   /** Sends an approval Update to the slug's onboarding. */
   async function decide<T>(req: Request, update: (handle: WorkflowHandle, actor: string) => Promise<T>): Promise<T> {
     const { slug } = parse(slugParams, req.params);
     parse(noQuery, req.query);
     const workflowId = tenantOnboardingId(slug);
-    try {
-      return await update(temporal.workflow.getHandle(workflowId), principalOf(req).subject);
-    } catch (error) {
-      if (error instanceof WorkflowNotFoundError) await closedOnboarding(workflowId);
-      throw error;
-    }
+    return whileOpen(
+      () => update(temporal.workflow.getHandle(workflowId), principalOf(req).subject),
+      () => describedAsClosed(temporal, 'ONBOARDING_CLOSED', 'onboarding', workflowId),
+    );
   }
 
   router.post('/tenants', requireRole('platform-admin'), async (req, res) => {
@@ -135,19 +127,12 @@ export function createTenantsRouter({ prisma, temporal, taskQueue, tenantStatus 
         status: existing.status,
       });
     }
-    const workflowId = tenantOnboardingId(body.slug);
+    const startOptions = tenantOnboardingStartOptions(tenantId, body.slug);
+    const { workflowId } = startOptions;
     const handle = await temporal.workflow.start(tenantOnboardingWorkflow, {
       taskQueue,
-      workflowId,
       args: [{ tenantId, ...body, requestedBy: subject }],
-      // A repeat while the onboarding runs joins it; after a failure a new request starts afresh.
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-      typedSearchAttributes: [
-        { key: TenantIdKey, value: tenantId },
-        { key: BusinessKeyKey, value: body.slug },
-        { key: FlowStatusKey, value: 'PROVISIONING' },
-      ],
+      ...startOptions,
     });
     res
       .status(202)
@@ -198,20 +183,20 @@ export function createTenantsRouter({ prisma, temporal, taskQueue, tenantStatus 
     const workflowId = tenantOnboardingId(slug);
     const handle = temporal.workflow.getHandle(workflowId);
     const description = await handle.describe();
-    if (description.status.name !== 'RUNNING') await closedOnboarding(workflowId);
+    if (description.status.name !== 'RUNNING') {
+      throw workflowClosed('ONBOARDING_CLOSED', 'onboarding', workflowId, description.status.name);
+    }
     await handle.cancel();
     const tenantId = tenantIdForSlug(slug);
     // The onboarding's first step writes the tenant row; before that there is nothing to audit against.
     if ((await prisma.tenant.count({ where: { id: tenantId } })) > 0) {
-      await prisma.auditLog.create({
-        data: {
-          tenantId,
-          actor: subject,
-          action: 'tenant.onboarding.cancel-requested',
-          entityType: 'Tenant',
-          entityId: tenantId,
-          details: { workflowId, runId: description.runId },
-        },
+      await writeAudit(prisma, {
+        tenantId,
+        actor: subject,
+        action: 'tenant.onboarding.cancel-requested',
+        entityType: 'Tenant',
+        entityId: tenantId,
+        details: { workflowId, runId: description.runId },
       });
     }
     res.status(202).json({ workflowId, runId: description.runId, status: 'cancelling' });
@@ -278,15 +263,13 @@ function addStatusChangeRoutes(
           const { code, message } = change.refusal;
           throw conflict(code, `${message}; ${slug} is ${tenant.status}`, { slug, status: tenant.status });
         }
-        await tx.auditLog.create({
-          data: {
-            tenantId: tenant.id,
-            actor: subject,
-            action: change.action,
-            entityType: 'Tenant',
-            entityId: tenant.id,
-            details: { reason, from: change.from, to: change.to },
-          },
+        await writeAudit(tx, {
+          tenantId: tenant.id,
+          actor: subject,
+          action: change.action,
+          entityType: 'Tenant',
+          entityId: tenant.id,
+          details: { reason, from: change.from, to: change.to },
         });
         return tenant.id;
       });

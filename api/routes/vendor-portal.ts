@@ -1,15 +1,15 @@
-import express, { Router } from 'express';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { Router } from 'express';
+import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import { orderReference } from '../../domain/order-messages';
-import { OrderRejection } from '../../domain/orders';
 import { hashVendorToken, verifyVendorToken } from '../../domain/vendor-token';
 import type { PrismaClient } from '../../lib/db';
 import { orderRoutingId } from '../../workflows/ids';
-import { vendorRespondUpdate, type VendorResponseResult } from '../../workflows/order-routing';
-import { AppError, conflict, notFound } from '../errors';
-import { isFormPost, page, postButton } from '../pages';
+import { OrderRejection, vendorRespondUpdate, type VendorResponseResult } from '../../workflows/order-routing.contract';
+import { orderClosed, whileOpen } from '../closed-workflows';
+import { AppError, notFound } from '../errors';
 import { linkToken, multiLine } from '../schemas';
+import { createTokenLinkRouter } from '../token-links';
 import { parse } from '../validation';
 import { requestFulfilment } from './orders';
 
@@ -30,8 +30,6 @@ const rejectionMessages: Record<string, string> = {
   [OrderRejection.OfferSuperseded]: 'This offer is no longer open',
   [OrderRejection.AlreadyResponded]: 'This offer has already been answered',
 };
-
-const rejected = (code: string) => conflict(code, rejectionMessages[code] ?? code);
 
 /** Why an offer that is no longer OFFERED cannot take an answer, judged from its stored outcome. */
 function rejectionFor(outcome: string): string {
@@ -69,77 +67,46 @@ export function createVendorPortalRouter({ prisma, temporal, offerTokenSecret }:
     return attempt;
   }
 
-  async function respond(body: z.infer<typeof respondBody>): Promise<VendorResponseResult> {
-    const attempt = await attemptFor(body.token);
-    if (attempt.outcome !== 'OFFERED') throw rejected(rejectionFor(attempt.outcome));
-    const handle = temporal.workflow.getHandle(orderRoutingId(attempt.tenantId, attempt.orderId));
-    try {
-      return await handle.executeUpdate(vendorRespondUpdate, {
-        args: [{ tokenHash: attempt.tokenHash!, decision: body.decision, reason: body.reason }],
-      });
-    } catch (error) {
-      if (!(error instanceof WorkflowUpdateFailedError || error instanceof WorkflowNotFoundError)) throw error;
-      // Once the workflow has moved on (or closed), the attempt row is the last word on this offer.
-      const now = await prisma.routingAttempt.findUnique({ where: { id: attempt.id }, select: { outcome: true } });
-      if (now && now.outcome !== 'OFFERED') throw rejected(rejectionFor(now.outcome));
-      if (error instanceof WorkflowNotFoundError) throw rejected(OrderRejection.OfferSuperseded);
-      throw error;
-    }
-  }
-
-  router.get('/vendor/offers/respond', async (req, res) => {
-    const query = respondQuery.safeParse(req.query);
-    if (!query.success) return page(res, 400, 'This link is incomplete', 'Open the link from your message again.');
-    let attempt: Awaited<ReturnType<typeof attemptFor>>;
-    try {
-      attempt = await attemptFor(query.data.token);
-    } catch (error) {
-      if (error instanceof AppError) return page(res, error.status, 'This offer cannot be found', error.message);
-      throw error;
-    }
-    const title = `Order ${orderReference(attempt.orderId)}`;
-    if (attempt.outcome !== 'OFFERED') return page(res, 409, title, rejectionMessages[rejectionFor(attempt.outcome)]!);
-    const verb = query.data.decision === 'accept' ? 'Accept' : 'Reject';
-    page(
-      res,
-      200,
-      title,
-      `Hello ${attempt.vendor.name}, please answer by ${attempt.deadline?.toISOString().slice(0, 16).replace('T', ' ')} UTC.`,
-      postButton('/api/v1/vendor/offers/respond', query.data, `${verb} this order`),
-    );
-  });
-
-  router.post('/vendor/offers/respond', express.urlencoded({ extended: false, limit: '8kb' }), async (req, res) => {
-    if (!isFormPost(req)) {
-      const result = await respond(parse(respondBody, req.body));
-      res.status(result.status === 'pending' ? 202 : 200).json(result);
-      return;
-    }
-    const body = respondBody.safeParse(req.body);
-    if (!body.success) return page(res, 400, 'This answer is incomplete', 'Open the link from your message again.');
-    try {
-      const result = await respond(body.data);
-      if (result.status === 'pending') {
-        return page(
-          res,
-          202,
-          'Answer received',
-          'We have your answer and are still recording it. Open this link again later to see that it was.',
-        );
-      }
-      page(
-        res,
-        200,
-        result.status === 'accepted' ? 'Accepted' : 'Rejected',
-        result.status === 'accepted'
-          ? 'The order is yours. Thank you.'
-          : 'Thank you; the order goes to another vendor.',
-      );
-    } catch (error) {
-      if (error instanceof AppError) return page(res, error.status, 'Your answer could not be taken', error.message);
-      throw error;
-    }
-  });
+  router.use(
+    createTokenLinkRouter({
+      path: '/vendor/offers/respond',
+      answerSchema: respondBody,
+      linkSchema: respondQuery,
+      offerFor: attemptFor,
+      rejectionOf: (attempt) => (attempt.outcome === 'OFFERED' ? undefined : rejectionFor(attempt.outcome)),
+      async currentRejection(attempt) {
+        const now = await prisma.routingAttempt.findUnique({ where: { id: attempt.id }, select: { outcome: true } });
+        return now && now.outcome !== 'OFFERED' ? rejectionFor(now.outcome) : undefined;
+      },
+      closedRejection: OrderRejection.OfferSuperseded,
+      rejectionMessages,
+      answer: (attempt, body): Promise<VendorResponseResult> =>
+        temporal.workflow
+          .getHandle(orderRoutingId(attempt.tenantId, attempt.orderId))
+          .executeUpdate(vendorRespondUpdate, {
+            args: [{ tokenHash: attempt.tokenHash!, decision: body.decision, reason: body.reason }],
+          }),
+      pages: {
+        offer: (attempt, answer) => ({
+          title: `Order ${orderReference(attempt.orderId)}`,
+          message: `Hello ${attempt.vendor.name}, please answer by ${attempt.deadline?.toISOString().slice(0, 16).replace('T', ' ')} UTC.`,
+          button: `${answer === 'accept' ? 'Accept' : 'Reject'} this order`,
+        }),
+        closedTitle: (attempt) => `Order ${orderReference(attempt.orderId)}`,
+        answered(result) {
+          if (result.status === 'pending') {
+            return {
+              title: 'Answer received',
+              message: 'We have your answer and are still recording it. Open this link again later to see that it was.',
+            };
+          }
+          return result.status === 'accepted'
+            ? { title: 'Accepted', message: 'The order is yours. Thank you.' }
+            : { title: 'Rejected', message: 'Thank you; the order goes to another vendor.' };
+        },
+      },
+    }),
+  );
 
   router.post('/vendor/orders/status', async (req, res) => {
     const body = parse(statusBody, req.body);
@@ -148,14 +115,11 @@ export function createVendorPortalRouter({ prisma, temporal, offerTokenSecret }:
       throw new AppError(403, 'FORBIDDEN', 'Only the vendor the order is assigned to can report its progress');
     }
     const handle = temporal.workflow.getHandle(orderRoutingId(attempt.tenantId, attempt.orderId));
-    try {
-      res.status(202).json(await requestFulfilment(handle, body.status, `vendor:${attempt.vendorId}`));
-    } catch (error) {
-      if (error instanceof WorkflowNotFoundError) {
-        throw conflict('ORDER_CLOSED', `The order is ${attempt.order.status}`, { status: attempt.order.status });
-      }
-      throw error;
-    }
+    const requested = await whileOpen(
+      () => requestFulfilment(handle, body.status, `vendor:${attempt.vendorId}`),
+      () => orderClosed(attempt.order.status),
+    );
+    res.status(202).json(requested);
   });
 
   return router;

@@ -6,17 +6,16 @@ import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { SignJWT } from 'jose';
 import request from 'supertest';
-import type { Client, Connection } from '@temporalio/client';
-import type { MailTransport } from '../../activities/notifications';
-import { createApp } from '../../api/app';
+import type { Client } from '@temporalio/client';
+import type { Config } from '../../lib/config';
 import type { PrismaClient } from '../../lib/db';
-import { startWorker, type RunningWorker } from '../../workers/main';
 import { getCascadeStateQuery } from '../../workflows/waitlist-cascade';
 import { getOrderStateQuery } from '../../workflows/order-routing';
 import { getOnboardingProgressQuery } from '../../workflows/tenant-onboarding';
 import { eventually } from '../support/eventually';
 import { listRoutes, routeKey } from '../support/routes';
-import { createTestTenant, testConfig, testLogger, testPrisma, testTemporalClient } from '../support/stack';
+import { useApiStack } from '../support/api-stack';
+import { createTestTenant } from '../support/stack';
 
 /**
  * Hostile input, generated: thousands of requests over every route, public ones included, with
@@ -315,28 +314,26 @@ function mutate(target: Record<string, unknown>, pick: number, value: unknown): 
 }
 
 describe('hostile input over every route', () => {
-  const config = testConfig({
-    // Development mode mounts the dev outbox, so it is fuzzed with every other route.
-    APP_ENV: 'development',
-    DEV_OUTBOX_FILE: path.join(os.tmpdir(), `holdfast-hostile-outbox-${process.pid}.jsonl`),
-    // Thousands of requests from one address in a minute: a real client would be throttled, and 429 is
-    // a fine answer, but this suite is here to reach the handlers behind the limits.
-    RATE_LIMIT_PUBLIC_PER_MINUTE: '1000000',
-    RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: '1000000',
-    RATE_LIMIT_TOKEN_PER_MINUTE: '1000000',
-    RATE_LIMIT_TENANT_WRITES_PER_MINUTE: '1000000',
-  });
-  const mails: Array<{ to: string; text: string }> = [];
-  const transport: MailTransport = {
-    sendMail: async (message) => {
-      mails.push(message);
-      return { messageId: `<m-${mails.length}@holdfast.test>` };
+  const stack = useApiStack({
+    worker: true,
+    mail: 'memory',
+    terminateOnStop: true,
+    config: {
+      // Development mode mounts the dev outbox, so it is fuzzed with every other route.
+      APP_ENV: 'development',
+      DEV_OUTBOX_FILE: path.join(os.tmpdir(), `holdfast-hostile-outbox-${process.pid}.jsonl`),
+      // Thousands of requests from one address in a minute: a real client would be throttled, and 429 is
+      // a fine answer, but this suite is here to reach the handlers behind the limits.
+      RATE_LIMIT_PUBLIC_PER_MINUTE: '1000000',
+      RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: '1000000',
+      RATE_LIMIT_TOKEN_PER_MINUTE: '1000000',
+      RATE_LIMIT_TENANT_WRITES_PER_MINUTE: '1000000',
     },
-  };
+  });
+  const { mails } = stack;
+  let config: Config;
   let prisma: PrismaClient;
   let client: Client;
-  let connection: Connection;
-  let worker: RunningWorker;
   let server: http.Server;
   let baseUrl: string;
   let fixtures: Fixtures;
@@ -355,14 +352,8 @@ describe('hostile input over every route', () => {
       .sign(new TextEncoder().encode(config.auth.jwtSecret));
 
   beforeAll(async () => {
-    prisma = testPrisma(config);
-    ({ client, connection } = await testTemporalClient(config));
-    worker = await startWorker(config, testLogger(config), {
-      prisma,
-      mail: { transport, from: 'Holdfast <t@holdfast.test>' },
-    });
-    const app = createApp({ config, logger: testLogger(config), prisma, temporal: client });
-    server = http.createServer(app);
+    ({ config, prisma, client } = stack);
+    server = http.createServer(stack.app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
@@ -443,25 +434,10 @@ describe('hostile input over every route', () => {
 
   afterAll(async () => {
     await new Promise((resolve) => server.close(resolve));
-    const running = client.workflow.list({
-      query: `TaskQueue="${config.temporal.taskQueue}" AND ExecutionStatus="Running"`,
-    });
-    for await (const execution of running) {
-      await client.workflow
-        .getHandle(execution.workflowId)
-        .terminate('hostile-input suite is done')
-        .catch(() => {});
-    }
-    worker.worker.shutdown();
-    await worker.done;
-    await connection.close();
-    await prisma.$disconnect();
   });
 
   it('covers every route of the app', () => {
-    const app = createApp({ config, logger: testLogger(config), prisma, temporal: client });
-
-    expect(listRoutes(app).map(routeKey).sort()).toEqual(Object.keys(specs).sort());
+    expect(listRoutes(stack.app).map(routeKey).sort()).toEqual(Object.keys(specs).sort());
   });
 
   it(`${RUNS} generated requests: none answers 500 or more, and every error is the error body`, async () => {

@@ -843,7 +843,7 @@ describe('orders API', () => {
       const again = await assign(orderId, { vendorId: manual.id });
 
       expect(inactive.status).toBe(409);
-      expect(inactive.body.error.code).toBe('VendorUnavailable');
+      expect(inactive.body.error.code).toBe('VENDOR_UNAVAILABLE');
       expect(assigned.status).toBe(200);
       expect(assigned.body).toEqual({
         orderId,

@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import type { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { createApp } from '../../api/app';
 import { hashInvitationToken } from '../../domain/invitation-token';
 import { hashOfferToken, signOfferToken } from '../../domain/offer-token';
 import { hashVendorToken, signVendorToken } from '../../domain/vendor-token';
+import type { Config } from '../../lib/config';
 import type { PrismaClient } from '../../lib/db';
-import { createTestTenant, testConfig, testLogger, testPrisma, testTemporalClient, tokenFor } from '../support/stack';
+import { useApiStack, type ApiStack } from '../support/api-stack';
+import { testConfig, testLogger, tokenFor } from '../support/stack';
 
 /** The response headers every page or answer carrying a link token or personal data must have. */
 const privateHeaders = { 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' };
@@ -14,23 +16,16 @@ const privateHeaders = { 'cache-control': 'no-store', 'referrer-policy': 'no-ref
 const form = 'application/x-www-form-urlencoded';
 
 describe('pages behind links in messages', () => {
-  const config = testConfig();
+  const stack = useApiStack();
+  let config: Config;
   let prisma: PrismaClient;
   let client: Client;
-  let connection: Connection;
-  let app: ReturnType<typeof createApp>;
+  let app: ApiStack['app'];
   let tenantId: string;
 
-  beforeAll(async () => {
-    prisma = testPrisma(config);
-    ({ client, connection } = await testTemporalClient(config));
-    app = createApp({ config, logger: testLogger(config), prisma, temporal: client });
-    tenantId = (await createTestTenant(prisma)).id;
-  });
-
-  afterAll(async () => {
-    await connection.close();
-    await prisma.$disconnect();
+  beforeAll(() => {
+    ({ config, prisma, client, app } = stack);
+    tenantId = stack.tenant.id;
   });
 
   /** An OFFERED hold for "Ada Lovelace" whose cascade is not running, and the token of its links. */

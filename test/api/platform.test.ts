@@ -1,28 +1,21 @@
 import { SignJWT } from 'jose';
 import request from 'supertest';
-import type { Connection } from '@temporalio/client';
 import { createApp } from '../../api/app';
+import type { Config } from '../../lib/config';
 import type { PrismaClient } from '../../lib/db';
-import { createTestTenant, testConfig, testLogger, testPrisma, testTemporalClient, tokenFor } from '../support/stack';
+import { useApiStack, type ApiStack } from '../support/api-stack';
+import { testLogger, testTemporalClient, tokenFor } from '../support/stack';
 
 describe('API platform: health, auth and errors', () => {
-  const config = testConfig();
+  const stack = useApiStack();
+  let config: Config;
   let prisma: PrismaClient;
-  let connection: Connection;
-  let app: ReturnType<typeof createApp>;
+  let app: ApiStack['app'];
   let tenantId: string;
 
-  beforeAll(async () => {
-    prisma = testPrisma(config);
-    const temporal = await testTemporalClient(config);
-    connection = temporal.connection;
-    app = createApp({ config, logger: testLogger(config), prisma, temporal: temporal.client });
-    tenantId = (await createTestTenant(prisma)).id;
-  });
-
-  afterAll(async () => {
-    await connection.close();
-    await prisma.$disconnect();
+  beforeAll(() => {
+    ({ config, prisma, app } = stack);
+    tenantId = stack.tenant.id;
   });
 
   const signWith = (secret: string, claims: Record<string, unknown>, expires = '5m') =>

@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import type { Client, Connection } from '@temporalio/client';
-import { createApp } from '../../api/app';
 import type { PrismaClient } from '../../lib/db';
 import { listRoutes, routeKey } from '../support/routes';
-import { createTestTenant, testConfig, testLogger, testPrisma, testTemporalClient, tokenFor } from '../support/stack';
+import { useApiStack, type ApiStack } from '../support/api-stack';
 
 /**
  * The cross-tenant matrix: for every route that takes an ID, tenant B's token on tenant A's
@@ -87,24 +85,19 @@ const fill = (path: string, params: Record<string, string>) =>
   });
 
 describe('tenant isolation: tenant B on tenant A’s objects', () => {
-  const config = testConfig();
+  const stack = useApiStack();
   let prisma: PrismaClient;
-  let client: Client;
-  let connection: Connection;
-  let app: ReturnType<typeof createApp>;
+  let app: ApiStack['app'];
   let ownedByA: Ids;
   let missing: Ids;
   let tenantA: string;
   let adminOfB: string;
 
   beforeAll(async () => {
-    prisma = testPrisma(config);
-    ({ client, connection } = await testTemporalClient(config));
-    app = createApp({ config, logger: testLogger(config), prisma, temporal: client });
-    const a = await createTestTenant(prisma);
-    const b = await createTestTenant(prisma);
+    ({ prisma, app } = stack);
+    const [a, b] = [stack.tenant, stack.otherTenant];
     tenantA = a.id;
-    adminOfB = `Bearer ${await tokenFor(config, b.id, 'tenant-admin')}`;
+    adminOfB = stack.tokens.otherAdmin;
 
     const slotRow = await prisma.slot.create({ data: { tenantId: a.id, name: 'Dr. Lee, 14:30' } });
     const entry = await prisma.waitlistEntry.create({
@@ -156,13 +149,8 @@ describe('tenant isolation: tenant B on tenant A’s objects', () => {
     };
   });
 
-  afterAll(async () => {
-    await connection.close();
-    await prisma.$disconnect();
-  });
-
   const idRoutes = () =>
-    listRoutes(createApp({ config, logger: testLogger(config), prisma, temporal: client }))
+    listRoutes(app)
       .filter((route) => route.path.includes('/:'))
       .map(routeKey);
 

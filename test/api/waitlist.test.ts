@@ -1,59 +1,30 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import type { Client, Connection } from '@temporalio/client';
-import { createApp } from '../../api/app';
-import type { MailTransport } from '../../activities/notifications';
+import type { Client } from '@temporalio/client';
 import { hashOfferToken, signOfferToken } from '../../domain/offer-token';
+import type { Config } from '../../lib/config';
 import type { PrismaClient } from '../../lib/db';
-import { startWorker, type RunningWorker } from '../../workers/main';
 import { waitlistCascadeId } from '../../workflows/ids';
 import { eventually } from '../support/eventually';
-import { createTestTenant, testConfig, testLogger, testPrisma, testTemporalClient, tokenFor } from '../support/stack';
-
-interface Mail {
-  to: string;
-  subject: string;
-  text: string;
-}
+import { useApiStack, type ApiStack } from '../support/api-stack';
+import { tokenFor } from '../support/stack';
 
 describe('waitlist API', () => {
-  const config = testConfig();
-  const mails: Mail[] = [];
-  const transport: MailTransport = {
-    sendMail: async (message) => {
-      mails.push(message);
-      return { messageId: `m-${mails.length}` };
-    },
-  };
+  const stack = useApiStack({ worker: true, mail: 'memory' });
+  const { mails } = stack;
+  let config: Config;
   let prisma: PrismaClient;
   let client: Client;
-  let connection: Connection;
-  let worker: RunningWorker;
-  let app: ReturnType<typeof createApp>;
+  let app: ApiStack['app'];
   let tenantId: string;
   let otherTenantId: string;
   let member: string;
   let operator: string;
 
-  beforeAll(async () => {
-    prisma = testPrisma(config);
-    ({ client, connection } = await testTemporalClient(config));
-    worker = await startWorker(config, testLogger(config), {
-      prisma,
-      mail: { transport, from: 'Holdfast <t@holdfast.test>' },
-    });
-    app = createApp({ config, logger: testLogger(config), prisma, temporal: client });
-    tenantId = (await createTestTenant(prisma)).id;
-    otherTenantId = (await createTestTenant(prisma)).id;
-    member = `Bearer ${await tokenFor(config, tenantId, 'member')}`;
-    operator = `Bearer ${await tokenFor(config, tenantId, 'operator')}`;
-  });
-
-  afterAll(async () => {
-    worker.worker.shutdown();
-    await worker.done;
-    await connection.close();
-    await prisma.$disconnect();
+  beforeAll(() => {
+    ({ config, prisma, client, app } = stack);
+    [tenantId, otherTenantId] = [stack.tenant.id, stack.otherTenant.id];
+    ({ member, operator } = stack.tokens);
   });
 
   async function createSlot(body: Record<string, unknown> = { name: 'Dr. Lee 14:30' }, auth = member): Promise<string> {

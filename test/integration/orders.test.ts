@@ -1,15 +1,13 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
-import type { Client, Connection } from '@temporalio/client';
-import { createApp } from '../../api/app';
+import type { Client } from '@temporalio/client';
 import type { PrismaClient } from '../../lib/db';
 import { collectBody, closeServer, listenOn } from '../../scripts/stack/ports';
-import { startWorker, type RunningWorker } from '../../workers/main';
 import { orderRoutingId } from '../../workflows/ids';
 import { getOrderStateQuery, type orderRoutingWorkflow } from '../../workflows/order-routing';
 import { eventually } from '../support/eventually';
-import { createTestTenant, testConfig, testLogger, testPrisma, testTemporalClient, tokenFor } from '../support/stack';
+import { useApiStack, type ApiStack } from '../support/api-stack';
 
 interface ProviderMessage {
   to: string;
@@ -51,35 +49,26 @@ async function startWhatsAppProvider() {
 
 describe('order routing on the real stack (dev server, PostgreSQL, a WhatsApp provider on loopback)', () => {
   let whatsapp: Awaited<ReturnType<typeof startWhatsAppProvider>>;
-  let config: ReturnType<typeof testConfig>;
+  const stack = useApiStack({
+    worker: true,
+    // The worker builds its real WhatsApp adapter (activities/sms-provider.ts) from this config.
+    config: async () => {
+      whatsapp = await startWhatsAppProvider();
+      return { WHATSAPP_PROVIDER_URL: whatsapp.provider.url, WHATSAPP_PROVIDER_TOKEN: 'wa-test-token' };
+    },
+    stop: () => whatsapp.stop(),
+  });
   let prisma: PrismaClient;
   let client: Client;
-  let connection: Connection;
-  let worker: RunningWorker;
-  let app: ReturnType<typeof createApp>;
+  let app: ApiStack['app'];
   let tenantId: string;
   let admin: string;
   let operator: string;
 
-  beforeAll(async () => {
-    whatsapp = await startWhatsAppProvider();
-    // The worker builds its real WhatsApp adapter (activities/sms-provider.ts) from this config.
-    config = testConfig({ WHATSAPP_PROVIDER_URL: whatsapp.provider.url, WHATSAPP_PROVIDER_TOKEN: 'wa-test-token' });
-    prisma = testPrisma(config);
-    ({ client, connection } = await testTemporalClient(config));
-    worker = await startWorker(config, testLogger(config), { prisma });
-    app = createApp({ config, logger: testLogger(config), prisma, temporal: client });
-    tenantId = (await createTestTenant(prisma)).id;
-    admin = `Bearer ${await tokenFor(config, tenantId, 'tenant-admin')}`;
-    operator = `Bearer ${await tokenFor(config, tenantId, 'operator')}`;
-  });
-
-  afterAll(async () => {
-    worker.worker.shutdown();
-    await worker.done;
-    await connection.close();
-    await prisma.$disconnect();
-    await whatsapp.stop();
+  beforeAll(() => {
+    ({ prisma, client, app } = stack);
+    tenantId = stack.tenant.id;
+    ({ admin, operator } = stack.tokens);
   });
 
   async function create(path: string, body: object): Promise<string> {

@@ -1,31 +1,22 @@
-import type { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import type { Config } from '../../lib/config';
 import type { PrismaClient } from '../../lib/db';
 import { syncSchedules } from '../../workers/schedules';
-import { startWorker, type RunningWorker } from '../../workers/main';
 import { dailyCleanupWorkflow } from '../../workflows';
 import { dailyCleanupScheduleId } from '../../workflows/ids';
-import { createTestTenant, testConfig, testLogger, testPrisma, testTemporalClient } from '../support/stack';
+import { useApiStack } from '../support/api-stack';
+import { createTestTenant, testLogger } from '../support/stack';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 describe('platform on the real stack (dev server + PostgreSQL + worker)', () => {
-  const config = testConfig();
+  const stack = useApiStack({ worker: true });
+  let config: Config;
   let prisma: PrismaClient;
   let client: Client;
-  let connection: Connection;
-  let running: RunningWorker;
 
-  beforeAll(async () => {
-    prisma = testPrisma(config);
-    ({ client, connection } = await testTemporalClient(config));
-    running = await startWorker(config, testLogger(config), { prisma });
-  });
-
-  afterAll(async () => {
-    running.worker.shutdown();
-    await running.done;
-    await connection.close();
-    await prisma.$disconnect();
+  beforeAll(() => {
+    ({ config, prisma, client } = stack);
   });
 
   it('a real worker runs the cleanup workflow, which deletes expired rows in PostgreSQL through an activity', async () => {

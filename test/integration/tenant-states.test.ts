@@ -1,60 +1,33 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import type { Client, Connection } from '@temporalio/client';
-import { createApp } from '../../api/app';
-import { readOutbox } from '../../domain/outbox';
+import type { Client } from '@temporalio/client';
+import type { Config } from '../../lib/config';
 import type { PrismaClient } from '../../lib/db';
-import { startDevMailCatcher, type DevMailCatcherHandle } from '../../scripts/stack/dev-mail-catcher';
-import { startWorker, type RunningWorker } from '../../workers/main';
 import { waitlistCascadeId } from '../../workflows/ids';
 import { eventually } from '../support/eventually';
-import { createTestTenant, testConfig, testLogger, testPrisma, testTemporalClient, tokenFor } from '../support/stack';
+import { useApiStack, type ApiStack } from '../support/api-stack';
+import { createTestTenant, tokenFor } from '../support/stack';
 
 /**
  * Tenant states on the real stack: the API, a real worker, PostgreSQL and an SMTP server. A
  * tenant that is not ACTIVE starts nothing, but what already runs for it carries on.
  */
 describe('tenant states on the real stack (API + worker + PostgreSQL + SMTP)', () => {
-  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'holdfast-tenant-states-'));
-  const outboxFile = path.join(workDir, 'outbox.jsonl');
-  let catcher: DevMailCatcherHandle;
-  let config: ReturnType<typeof testConfig>;
+  const stack = useApiStack({ worker: true, mail: 'smtp' });
+  let config: Config;
   let prisma: PrismaClient;
   let client: Client;
-  let connection: Connection;
-  let worker: RunningWorker;
-  let app: ReturnType<typeof createApp>;
+  let app: ApiStack['app'];
   let platformAdmin: string;
 
-  beforeAll(async () => {
-    catcher = await startDevMailCatcher({ port: 0, outboxFile });
-    config = testConfig({ SMTP_URL: `smtp://127.0.0.1:${catcher.port}` });
-    prisma = testPrisma(config);
-    ({ client, connection } = await testTemporalClient(config));
-    worker = await startWorker(config, testLogger(config), { prisma });
-    app = createApp({ config, logger: testLogger(config), prisma, temporal: client });
-    platformAdmin = `Bearer ${await tokenFor(config, 'platform', 'platform-admin')}`;
-  });
-
-  afterAll(async () => {
-    worker.worker.shutdown();
-    await worker.done;
-    await connection.close();
-    await prisma.$disconnect();
-    await catcher.stop();
-    fs.rmSync(workDir, { recursive: true, force: true });
+  beforeAll(() => {
+    ({ config, prisma, client, app } = stack);
+    platformAdmin = stack.tokens.platformAdmin;
   });
 
   /** The link for `decision` in the newest waitlist offer `to` received. */
   async function offerLink(to: string, decision: 'accept' | 'decline'): Promise<URL> {
-    const offer = await eventually(() =>
-      readOutbox(fs.existsSync(outboxFile) ? fs.readFileSync(outboxFile, 'utf8') : '', { to }).find((message) =>
-        message.subject?.startsWith('A place'),
-      ),
-    );
+    const offer = await eventually(() => stack.outbox(to).find((message) => message.subject?.startsWith('A place')));
     return new URL(offer.links.find((link) => link.includes(`decision=${decision}`))!);
   }
 

@@ -1,70 +1,33 @@
-import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import nodemailer from 'nodemailer';
 import { SMTPServer } from 'smtp-server';
 import request from 'supertest';
-import type { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { createNotifier, type NotificationRequest } from '../../activities/notifications';
 import { createHttpSmsProvider } from '../../activities/sms-provider';
-import { createApp } from '../../api/app';
-import { readOutbox, type OutboxMessage } from '../../domain/outbox';
 import type { PrismaClient } from '../../lib/db';
-import { startWorker, type RunningWorker } from '../../workers/main';
 import { FailureType } from '../../workflows/errors';
 import { waitlistCascadeId } from '../../workflows/ids';
-import { startDevMailCatcher, type DevMailCatcherHandle } from '../../scripts/stack/dev-mail-catcher';
-import { startDevSmsSink, type DevSmsSinkHandle } from '../../scripts/stack/dev-sms-sink';
 import { eventually } from '../support/eventually';
-import { createTestTenant, testConfig, testLogger, testPrisma, testTemporalClient, tokenFor } from '../support/stack';
+import { TEST_SMS_TOKEN, useApiStack, type ApiStack } from '../support/api-stack';
 
 describe('waitlist cascade on the real stack (dev server, PostgreSQL, SMTP server, SMS provider)', () => {
-  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'holdfast-waitlist-'));
-  const outboxFile = path.join(workDir, 'outbox.jsonl');
-  let catcher: DevMailCatcherHandle;
-  let sink: DevSmsSinkHandle;
-  let config: ReturnType<typeof testConfig>;
+  // The worker builds its real transports from the stack's config: nodemailer SMTP and the HTTP SMS adapter.
+  const stack = useApiStack({ worker: true, mail: 'smtp', sms: true, tenant: { holdMinutes: 15 } });
+  const outbox = (to: string) => stack.outbox(to);
   let prisma: PrismaClient;
   let client: Client;
-  let connection: Connection;
-  let worker: RunningWorker;
-  let app: ReturnType<typeof createApp>;
+  let app: ApiStack['app'];
   let tenantId: string;
   let operator: string;
 
-  beforeAll(async () => {
-    [catcher, sink] = await Promise.all([
-      startDevMailCatcher({ port: 0, outboxFile }),
-      startDevSmsSink({ port: 0, outboxFile, token: 'sms-test-token' }),
-    ]);
-    // The worker builds its real transports from this config: nodemailer SMTP and the HTTP SMS adapter.
-    config = testConfig({
-      SMTP_URL: `smtp://127.0.0.1:${catcher.port}`,
-      SMS_PROVIDER_URL: sink.url,
-      SMS_PROVIDER_TOKEN: 'sms-test-token',
-    });
-    prisma = testPrisma(config);
-    ({ client, connection } = await testTemporalClient(config));
-    worker = await startWorker(config, testLogger(config), { prisma });
-    app = createApp({ config, logger: testLogger(config), prisma, temporal: client });
-    tenantId = (await createTestTenant(prisma, { holdMinutes: 15 })).id;
-    operator = `Bearer ${await tokenFor(config, tenantId, 'operator')}`;
+  beforeAll(() => {
+    ({ prisma, client, app } = stack);
+    tenantId = stack.tenant.id;
+    operator = stack.tokens.operator;
   });
-
-  afterAll(async () => {
-    worker.worker.shutdown();
-    await worker.done;
-    await connection.close();
-    await prisma.$disconnect();
-    await Promise.all([catcher.stop(), sink.stop()]);
-    fs.rmSync(workDir, { recursive: true, force: true });
-  });
-
-  const outbox = (to: string): OutboxMessage[] =>
-    readOutbox(fs.existsSync(outboxFile) ? fs.readFileSync(outboxFile, 'utf8') : '', { to });
 
   async function slotWithWaitlist(name: string, people: Array<{ email: string; phone?: string; priority?: number }>) {
     const slot = await request(app).post('/api/v1/slots').set('Authorization', operator).send({ name });
@@ -335,8 +298,8 @@ describe('waitlist cascade on the real stack (dev server, PostgreSQL, SMTP serve
     });
 
     it('the dev SMS sink speaks the same API, refuses a wrong token and answers a repeated key with the same id', async () => {
-      const devSink = createHttpSmsProvider({ url: sink.url, token: 'sms-test-token' });
-      const wrongToken = createHttpSmsProvider({ url: sink.url, token: 'wrong' });
+      const devSink = createHttpSmsProvider({ url: stack.smsSinkUrl, token: TEST_SMS_TOKEN });
+      const wrongToken = createHttpSmsProvider({ url: stack.smsSinkUrl, token: 'wrong' });
 
       const first = await devSink.send({ to: '+14155550199', body: 'one https://x.test/a', idempotencyKey: 'k-1' });
       const repeat = await devSink.send({ to: '+14155550199', body: 'one https://x.test/a', idempotencyKey: 'k-1' });

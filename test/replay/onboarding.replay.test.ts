@@ -8,7 +8,7 @@ const files = recordedHistoryFiles('onboarding-');
  * Every recorded onboarding (test/histories/onboarding-*.json, one per path through the saga)
  * must replay against today's workflow code without a non-determinism error. A change that
  * breaks one needs `patched()`; a new path gets a history from
- * `npx tsx test/support/record-onboarding-histories.ts`.
+ * `npm run histories:record -- onboarding <scenario>`.
  */
 describe('tenant onboarding replay', () => {
   let bundle: WorkflowBundleWithSourceMap;

@@ -8,7 +8,7 @@ const files = recordedHistoryFiles('order-');
  * Every recorded order (test/histories/order-*.json, one per path through the routing workflow)
  * must replay against today's workflow code without a non-determinism error. A change that
  * breaks one needs `patched()`; a new path gets a history from
- * `npx tsx scripts/record-order-histories.ts`.
+ * `npm run histories:record -- orders <scenario>`.
  */
 describe('order routing replay', () => {
   let bundle: WorkflowBundleWithSourceMap;

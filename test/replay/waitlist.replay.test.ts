@@ -7,7 +7,8 @@ const files = recordedHistoryFiles('waitlist-');
 /**
  * Every recorded cascade (test/histories/waitlist-*.json, one per path through the workflow)
  * must replay against today's workflow code without a non-determinism error. A change that
- * breaks one needs `patched()`; a new path gets a history from `npx tsx scripts/record-histories.ts`.
+ * breaks one needs `patched()`; a new path gets a history from
+ * `npm run histories:record -- waitlist <scenario>`.
  */
 describe('waitlist cascade replay', () => {
   let bundle: WorkflowBundleWithSourceMap;

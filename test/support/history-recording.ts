@@ -2,13 +2,44 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { temporal } from '@temporalio/proto';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { bundleWorkflows } from './stack';
+import { historyToJSON } from './histories';
+import { bundleWorkflows, createTimeSkippingEnvironment } from './stack';
 
 /**
- * What the history recorders (scripts/record-histories.ts, scripts/record-order-histories.ts)
- * share: which scenarios to record, and the workflow code to record them with.
+ * The history recorder behind `npm run histories:record -- <flow> [scenario…]`: each flow lists
+ * its scenarios and how to run one (test/support/recording/<flow>-scenarios.ts); this runs the
+ * chosen ones on the time-skipping server and writes each history as
+ * test/histories/<prefix>-<scenario>.json.
  */
+
+/** One path through a flow, run to its end. */
+export interface RecordingScenario {
+  name: string;
+  /** Record with the workflow code of this commit instead of today's: how such runs went before a change. */
+  from?: string;
+}
+
+/** One run a scenario recorded: `suffix` names further runs of it (a continued-as-new cascade's last). */
+export interface RecordedRun {
+  suffix: string;
+  history: temporal.api.history.v1.IHistory;
+  /** How the run ended, for the recorder's line of output. */
+  status?: string;
+}
+
+/** A flow's scenarios and how to run one of them on a worker of its own. */
+export interface FlowRecording<S extends RecordingScenario> {
+  /** The history files are `<filePrefix>-<scenario>.json`. */
+  filePrefix: string;
+  scenarios: S[];
+  record(scenario: S, env: TestWorkflowEnvironment, bundle: WorkflowBundleWithSourceMap): Promise<RecordedRun[]>;
+}
+
+/** Where recorded histories live, and where the replay tests read them. */
+export const historiesDir = path.resolve(__dirname, '../histories');
 
 const repositoryRoot = path.resolve(__dirname, '../..');
 
@@ -50,4 +81,40 @@ export async function workflowBundleAt(commit?: string): Promise<WorkflowBundleW
     workflowsPath: path.join(dir, 'workflows/index.ts'),
     logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} },
   });
+}
+
+/**
+ * Records `names` (or, with none, the scenarios that have no history yet) into `outDir`, and
+ * returns the files it wrote.
+ */
+export async function recordHistories<S extends RecordingScenario>(
+  recording: FlowRecording<S>,
+  names: string[],
+  outDir: string = historiesDir,
+): Promise<string[]> {
+  const fileOf = (scenario: S, suffix = '') =>
+    path.join(outDir, `${recording.filePrefix}-${scenario.name}${suffix}.json`);
+  const chosen = scenariosToRecord(recording.scenarios, (scenario) => fileOf(scenario), names);
+  if (chosen.length === 0) return [];
+  fs.mkdirSync(outDir, { recursive: true });
+  const env = await createTimeSkippingEnvironment();
+  const bundles = new Map<string | undefined, WorkflowBundleWithSourceMap>();
+  const written: string[] = [];
+  try {
+    for (const scenario of chosen) {
+      if (!bundles.has(scenario.from)) bundles.set(scenario.from, await workflowBundleAt(scenario.from));
+      for (const run of await recording.record(scenario, env, bundles.get(scenario.from)!)) {
+        const file = fileOf(scenario, run.suffix);
+        fs.writeFileSync(file, `${historyToJSON(run.history)}\n`);
+        written.push(file);
+        const ending = run.status ? `${run.status}, ` : '';
+        console.log(
+          `recorded ${path.relative(process.cwd(), file)} (${ending}${run.history.events?.length ?? 0} events)`,
+        );
+      }
+    }
+  } finally {
+    await env.teardown();
+  }
+  return written;
 }

@@ -1,14 +1,8 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Activities } from '../../activities';
-import type {
-  OrderActivities,
-  OrderMessage,
-  OrderStart,
-  RankedVendor,
-  SettledRoutingOutcome,
-  VendorOffer,
-} from '../../activities/orders';
+import type { OrderActivities, OrderMessage, OrderStart, VendorOffer } from '../../activities/orders';
+import type { RankedVendor, SettledRoutingOutcome } from '../../workflows/order-routing.contract';
 import type { SkippableNotification } from '../../activities/waitlist';
 import { isCancellable, type CreditRefusal, type OrderStatus } from '../../domain/orders';
 import { DEFAULT_PAYMENT_TERMS_DAYS, paymentDueDate, type ScheduledReminder } from '../../domain/payment-reminders';

@@ -14,16 +14,18 @@ export function recordedHistoryFiles(prefix: string): string[] {
 }
 
 /**
- * Replays recorded histories against `bundle` (today's workflow code) and answers the ones that
- * fail, e.g. with a non-determinism error; an empty list means all replayed.
+ * Replays recorded histories (file names in `dir`, test/histories/ by default) against `bundle`
+ * (today's workflow code) and answers the ones that fail, e.g. with a non-determinism error; an
+ * empty list means all replayed.
  */
 export async function replayFailures(
   bundle: WorkflowBundleWithSourceMap,
   files: string[],
+  dir: string = historiesDir,
 ): Promise<Array<{ workflowId: string; error: string }>> {
   const histories = files.map((file) => ({
     workflowId: file.replace(/\.json$/, ''),
-    history: historyFromJSON(JSON.parse(fs.readFileSync(path.join(historiesDir, file), 'utf8'))),
+    history: historyFromJSON(JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'))),
   }));
   const failures: Array<{ workflowId: string; error: string }> = [];
   for await (const result of Worker.runReplayHistories({ workflowBundle: bundle }, histories)) {

@@ -1,5 +1,6 @@
 import { compareCandidates, pickNextCandidate } from '../../domain/candidates';
-import { holdDurationMs, rejectionForSettledHold } from '../../domain/holds';
+import { holdDurationMs } from '../../domain/holds';
+import { rejectionForSettledHold } from '../../workflows/waitlist-cascade.contract';
 import {
   extractLinks,
   isValidRecipient,

@@ -6,7 +6,8 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { temporal as proto } from '@temporalio/proto';
-import { CreditRefusal, OrderRejection } from '../../domain/orders';
+import { CreditRefusal } from '../../domain/orders';
+import { OrderRejection } from '../../workflows/order-routing.contract';
 import { FailureType } from '../../workflows/errors';
 import { orderRoutingId } from '../../workflows/ids';
 import {

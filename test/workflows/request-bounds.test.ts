@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { REQUEST_ANSWER_BOUND } from '../../workflows/attention';
-import { OrderRejection } from '../../domain/orders';
+import { OrderRejection } from '../../workflows/order-routing.contract';
 import { orderRoutingId, waitlistCascadeId } from '../../workflows/ids';
 import {
   assignVendorManuallyUpdate,

@@ -1,19 +1,15 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
-import { CreditRefusal } from '../domain/orders';
-import { until } from '../test/support/eventually';
-import { historyToJSON } from '../test/support/histories';
-import { scenariosToRecord, workflowBundleAt } from '../test/support/history-recording';
-import { FakeOrders } from '../test/support/orders-fake';
-import { duringOutage, type Outage } from '../test/support/outage';
-import { createTimeSkippingEnvironment } from '../test/support/stack';
-import { REQUEST_ANSWER_BOUND } from '../workflows/attention';
-import { FailureType } from '../workflows/errors';
-import { orderRoutingId } from '../workflows/ids';
+import { CreditRefusal } from '../../../domain/orders';
+import { until } from '../eventually';
+import type { FlowRecording } from '../history-recording';
+import { FakeOrders } from '../orders-fake';
+import { duringOutage, type Outage } from '../outage';
+import { REQUEST_ANSWER_BOUND } from '../../../workflows/attention';
+import { FailureType } from '../../../workflows/errors';
+import { orderRoutingId } from '../../../workflows/ids';
 import {
   assignVendorManuallyUpdate,
   cancelOrderUpdate,
@@ -23,14 +19,13 @@ import {
   paymentReceivedSignal,
   vendorRespondUpdate,
   type OrderState,
-} from '../workflows/order-routing';
-import { noActivityRunning } from '../test/support/workflow-handles';
+} from '../../../workflows/order-routing';
+import { noActivityRunning } from '../workflow-handles';
 
-/**
- * Records the replay histories of test/histories/order-*.json: one order per path through the
- * routing workflow, run on the time-skipping server with the in-memory activities of
- * test/support/orders-fake.ts. `npx tsx scripts/record-order-histories.ts` records the scenarios
- * that have no history yet; name scenarios to record them again. The existing ones must keep
+/*
+ * The paths through order routing whose histories test/histories/order-*.json hold, run on the
+ * time-skipping server with the in-memory activities of test/support/orders-fake.ts.
+ * `npm run histories:record -- orders [scenario…]` records them; the existing ones must keep
  * replaying after every change to the workflow (test/replay/orders.replay.test.ts), or the change
  * needs `patched()`.
  */
@@ -343,48 +338,31 @@ const scenarios: Scenario[] = [
   }),
 ];
 
-async function main(): Promise<void> {
-  const outDir = path.resolve(__dirname, '../test/histories');
-  const fileOf = (scenario: Scenario) => path.join(outDir, `order-${scenario.name}.json`);
-  const chosen = scenariosToRecord(scenarios, fileOf);
-  const env = await createTimeSkippingEnvironment();
-  const bundles = new Map<string | undefined, Awaited<ReturnType<typeof workflowBundleAt>>>();
-  try {
-    for (const scenario of chosen) {
-      if (!bundles.has(scenario.from)) bundles.set(scenario.from, await workflowBundleAt(scenario.from));
-      const fake = new FakeOrders();
-      scenario.arrange(fake);
-      const taskQueue = `record-${randomUUID()}`;
-      const worker = await Worker.create({
-        connection: env.nativeConnection,
+/** Each scenario must leave its order closed: a running order is no path's end. */
+export const orderRecording: FlowRecording<Scenario> = {
+  filePrefix: 'order',
+  scenarios,
+  async record(scenario, env, bundle) {
+    const fake = new FakeOrders();
+    scenario.arrange(fake);
+    const taskQueue = `record-${randomUUID()}`;
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: bundle,
+      activities: scenario.activities?.(fake) ?? fake.activities(),
+    });
+    return worker.runUntil(async () => {
+      const orderId = `order-${scenario.name}`;
+      const handle = await env.client.workflow.start(orderRoutingWorkflow, {
         taskQueue,
-        workflowBundle: bundles.get(scenario.from)!,
-        activities: scenario.activities?.(fake) ?? fake.activities(),
+        workflowId: orderRoutingId('tenant-recorded', orderId),
+        args: [{ tenantId: 'tenant-recorded', orderId }],
       });
-      await worker.runUntil(async () => {
-        const orderId = `order-${scenario.name}`;
-        const handle = await env.client.workflow.start(orderRoutingWorkflow, {
-          taskQueue,
-          workflowId: orderRoutingId('tenant-recorded', orderId),
-          args: [{ tenantId: 'tenant-recorded', orderId }],
-        });
-        await scenario.drive(handle, fake, (duration) => env.sleep(duration));
-        const { status } = await handle.describe();
-        if (status.name === 'RUNNING') throw new Error(`scenario ${scenario.name} left its order running`);
-        const history = await handle.fetchHistory();
-        const file = fileOf(scenario);
-        fs.writeFileSync(file, `${historyToJSON(history)}\n`);
-        console.log(
-          `recorded ${path.relative(process.cwd(), file)} (${status.name}, ${history.events?.length ?? 0} events)`,
-        );
-      });
-    }
-  } finally {
-    await env.teardown();
-  }
-}
-
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+      await scenario.drive(handle, fake, (duration) => env.sleep(duration));
+      const { status } = await handle.describe();
+      if (status.name === 'RUNNING') throw new Error(`scenario ${scenario.name} left its order running`);
+      return [{ suffix: '', history: await handle.fetchHistory(), status: status.name }];
+    });
+  },
+};

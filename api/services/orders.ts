@@ -1,0 +1,167 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { writeAudit } from '../../activities/audit';
+import { orderTotal, type OrderItem } from '../../domain/orders';
+import { paymentRefusal, repeatedReference } from '../../domain/payments';
+import { isUniqueViolation, type PrismaClient } from '../../lib/db';
+import { orderRoutingId } from '../../workflows/ids';
+import { paymentReceivedSignal } from '../../workflows/order-routing';
+import { AppError, conflict } from '../errors';
+
+/** An order as a retailer's system asks for it. */
+export interface OrderRequest {
+  retailerId: string;
+  items: OrderItem[];
+  deliveryRegion: string;
+  clientOrderRef?: string;
+}
+
+/** A stable fingerprint of what was asked, so a reused Idempotency-Key with another body is caught. */
+function requestHash(request: OrderRequest): string {
+  const canonical = JSON.stringify({
+    retailerId: request.retailerId,
+    items: request.items.map(({ sku, name, category, quantity, unitPrice }) => [
+      sku,
+      name,
+      category,
+      quantity,
+      unitPrice,
+    ]),
+    deliveryRegion: request.deliveryRegion,
+    clientOrderRef: request.clientOrderRef ?? null,
+  });
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+/**
+ * Records an order once, however often it is asked for: a repeat with the same Idempotency-Key
+ * (and the same body) or the same `clientOrderRef` finds the order recorded first, `replayed`.
+ * Throws 422 IDEMPOTENCY_KEY_REUSED for a known key with another body, 422 UNKNOWN_RETAILER for a
+ * retailer outside the tenant. Starting its workflow is the caller's next step.
+ */
+export async function placeOrder(
+  prisma: PrismaClient,
+  { tenantId, actor, idempotencyKey }: { tenantId: string; actor: string; idempotencyKey?: string },
+  request: OrderRequest,
+) {
+  const hash = requestHash(request);
+
+  const findExisting = async () => {
+    const byKey = idempotencyKey
+      ? await prisma.order.findUnique({ where: { tenantId_idempotencyKey: { tenantId, idempotencyKey } } })
+      : null;
+    if (byKey && byKey.requestHash !== hash) {
+      throw new AppError(422, 'IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used for a different order request', {
+        orderId: byKey.id,
+      });
+    }
+    if (byKey || !request.clientOrderRef) return byKey;
+    return prisma.order.findUnique({
+      where: { tenantId_clientOrderRef: { tenantId, clientOrderRef: request.clientOrderRef } },
+    });
+  };
+
+  const existing = await findExisting();
+  if (existing) return { order: existing, replayed: true };
+  const retailer = await prisma.retailer.findFirst({ where: { id: request.retailerId, tenantId } });
+  if (!retailer) {
+    throw new AppError(422, 'UNKNOWN_RETAILER', 'No such retailer in this tenant', { retailerId: request.retailerId });
+  }
+  try {
+    const id = randomUUID();
+    const total = orderTotal(request.items);
+    // A batch, not an interactive transaction: concurrent repeats then never queue for a pooled
+    // connection while holding one, they race on the unique insert.
+    const [order] = await prisma.$transaction([
+      prisma.order.create({
+        data: {
+          id,
+          tenantId,
+          retailerId: request.retailerId,
+          items: request.items,
+          total,
+          deliveryRegion: request.deliveryRegion,
+          clientOrderRef: request.clientOrderRef ?? null,
+          idempotencyKey: idempotencyKey ?? null,
+          requestHash: hash,
+        },
+      }),
+      writeAudit(prisma, {
+        tenantId,
+        actor,
+        action: 'order.created',
+        entityType: 'Order',
+        entityId: id,
+        details: { total, retailerId: request.retailerId },
+      }),
+    ]);
+    return { order, replayed: false };
+  } catch (error) {
+    // A concurrent request with the same key or reference won the insert: answer its order.
+    if (!isUniqueViolation(error)) throw error;
+    const winner = await findExisting();
+    if (!winner) throw error;
+    return { order: winner, replayed: true };
+  }
+}
+
+/**
+ * Records a payment against an order and tells its workflow. A repeat with the same reference,
+ * order and amount is answered with the payment recorded first (`replayed`). Throws 409
+ * PAYMENT_REFERENCE_REUSED, NOT_PAYABLE or PAYMENT_IN_PROGRESS (a concurrent first request with
+ * the same reference), 422 AMOUNT_EXCEEDS_BALANCE.
+ */
+export async function recordPayment(
+  { prisma, temporal }: { prisma: PrismaClient; temporal: Client },
+  { tenantId, actor, orderId }: { tenantId: string; actor: string; orderId: string },
+  { amount, reference }: { amount: number; reference: string },
+) {
+  const recorded = await prisma
+    .$transaction(async (tx) => {
+      // Locks the order, so two payments at once cannot both fit under the balance.
+      await tx.$queryRaw`SELECT id FROM "Order" WHERE id = ${orderId} FOR UPDATE`;
+      const order = await tx.order.findUniqueOrThrow({ where: { id: orderId } });
+      const earlier = await tx.payment.findUnique({ where: { tenantId_reference: { tenantId, reference } } });
+      if (earlier) {
+        if (repeatedReference(earlier, { orderId, amount }) === 'reused') {
+          throw conflict('PAYMENT_REFERENCE_REUSED', 'This reference was already used for another payment', {
+            paymentId: earlier.id,
+          });
+        }
+        return { payment: earlier, replayed: true };
+      }
+      const paid = await tx.payment.aggregate({ where: { orderId }, _sum: { amount: true } });
+      const refusal = paymentRefusal(order, paid._sum.amount ?? 0, amount);
+      if (refusal?.code === 'NOT_PAYABLE') throw conflict(refusal.code, refusal.message, { status: refusal.status });
+      if (refusal?.code === 'AMOUNT_EXCEEDS_BALANCE') {
+        throw new AppError(422, refusal.code, refusal.message, { balance: refusal.balance });
+      }
+      const payment = await tx.payment.create({ data: { tenantId, orderId, amount, reference, recordedBy: actor } });
+      await writeAudit(tx, {
+        tenantId,
+        actor,
+        action: 'payment.recorded',
+        entityType: 'Order',
+        entityId: orderId,
+        details: { paymentId: payment.id, amount, reference },
+      });
+      return { payment, replayed: false };
+    })
+    .catch((error: unknown) => {
+      // Two requests with one new reference: the loser finds the winner's payment on a retry.
+      if (isUniqueViolation(error)) throw conflict('PAYMENT_IN_PROGRESS', 'This payment is being recorded; retry');
+      throw error;
+    });
+
+  const { payment, replayed } = recorded;
+  // Signalled on a replay too: the workflow ignores a payment it has, and learns of one it missed.
+  // A replay after the order was paid finds the workflow finished; the Payment row is the answer.
+  await temporal.workflow
+    .getHandle(orderRoutingId(tenantId, orderId))
+    .signal(paymentReceivedSignal, { paymentId: payment.id, amount: payment.amount })
+    .catch((error: unknown) => {
+      if (!(replayed && error instanceof WorkflowNotFoundError)) throw error;
+    });
+  const paidSoFar = await prisma.payment.aggregate({ where: { orderId }, _sum: { amount: true } });
+  return { payment, replayed, paidSoFar: paidSoFar._sum.amount ?? 0 };
+}
