@@ -50,3 +50,32 @@ export function duringOutage<T extends Record<string, ActivityFunction>>(
     },
   };
 }
+
+/** Past the longest gap between two attempts of a database write: the first attempt after an outage has run. */
+export const NEXT_RETRY = '61 seconds';
+
+type Sleep = (duration: string) => Promise<void>;
+
+/**
+ * Builds recording scenarios whose `failing` activities meet an outage from the start; each
+ * scenario's `drive` ends it with `outage.end()`. Bound once per flow to its handle, fake and
+ * activities.
+ */
+export function outageScenarios<Handle, Fake, Activities extends Record<string, ActivityFunction>>(
+  activitiesOf: (fake: Fake) => Activities,
+) {
+  return (scenario: {
+    name: string;
+    arrange: (fake: Fake) => void;
+    failing: Array<keyof Activities>;
+    drive: (handle: Handle, fake: Fake, sleep: Sleep, outage: Outage<Activities>) => Promise<void>;
+  }) => {
+    let outage: Outage<Activities> | undefined;
+    return {
+      name: scenario.name,
+      arrange: scenario.arrange,
+      activities: (fake: Fake) => (outage = duringOutage(activitiesOf(fake), scenario.failing)).activities,
+      drive: (handle: Handle, fake: Fake, sleep: Sleep) => scenario.drive(handle, fake, sleep, outage!),
+    };
+  };
+}

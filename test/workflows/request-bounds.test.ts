@@ -19,18 +19,12 @@ import {
 } from '../../workflows/waitlist-cascade';
 import { until } from '../support/eventually';
 import { FakeOrders } from '../support/orders-fake';
-import { duringOutage } from '../support/outage';
+import { duringOutage, NEXT_RETRY } from '../support/outage';
 import { useTimeSkippingWorkers } from '../support/time-skipping';
 import { FakeWaitlist } from '../support/waitlist-fake';
 import { noActivityRunning, rejectionOf, terminateWhenIdle } from '../support/workflow-handles';
 
 const TENANT_ID = 'tenant-a';
-/**
- * Past the longest gap between two attempts of a database write (its profile's maximumInterval),
- * so the first attempt after an outage ends has run once this much workflow time has passed.
- */
-const NEXT_RETRY = '61 seconds';
-
 /**
  * Every Update that waits on a database write answers within REQUEST_ANSWER_BOUND, even while the
  * write is retried through an outage: `pending` means the request was taken, and the flow carries

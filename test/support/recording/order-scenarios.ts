@@ -6,7 +6,7 @@ import { CreditRefusal } from '../../../domain/orders';
 import { until } from '../eventually';
 import type { FlowRecording } from '../history-recording';
 import { FakeOrders } from '../orders-fake';
-import { duringOutage, type Outage } from '../outage';
+import { NEXT_RETRY, outageScenarios } from '../outage';
 import { REQUEST_ANSWER_BOUND } from '../../../workflows/attention';
 import { FailureType } from '../../../workflows/errors';
 import { orderRoutingId } from '../../../workflows/ids';
@@ -44,27 +44,7 @@ interface Scenario {
   drive: (handle: Handle, fake: FakeOrders, sleep: Sleep) => Promise<void>;
 }
 
-/** Past the longest gap between two attempts of a database write: the first attempt after an outage has run. */
-const NEXT_RETRY = '61 seconds';
-
-/**
- * A scenario whose `failing` activities meet a database outage (a retryable error) from the
- * start; `drive` ends it with `outage.end()`.
- */
-function duringAnOutage(
-  scenario: Omit<Scenario, 'activities' | 'drive'> & {
-    failing: Array<keyof OrderActivities>;
-    drive: (handle: Handle, fake: FakeOrders, sleep: Sleep, outage: Outage<OrderActivities>) => Promise<void>;
-  },
-): Scenario {
-  let outage: Outage<OrderActivities> | undefined;
-  return {
-    name: scenario.name,
-    arrange: scenario.arrange,
-    activities: (fake) => (outage = duringOutage(fake.activities(), scenario.failing)).activities,
-    drive: (handle, fake, sleep) => scenario.drive(handle, fake, sleep, outage!),
-  };
-}
+const duringAnOutage = outageScenarios<Handle, FakeOrders, OrderActivities>((fake) => fake.activities());
 
 /** The fake's activities with `name` failing for good, as one whose data the database refuses does. */
 const failingForGood =

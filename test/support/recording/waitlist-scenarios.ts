@@ -3,7 +3,7 @@ import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
 import type { FlowRecording } from '../history-recording';
-import { duringOutage, type Outage } from '../outage';
+import { NEXT_RETRY, outageScenarios } from '../outage';
 import { FakeWaitlist } from '../waitlist-fake';
 import { REQUEST_ANSWER_BOUND } from '../../../workflows/attention';
 import { FailureType } from '../../../workflows/errors';
@@ -38,27 +38,7 @@ interface Scenario {
   drive: (handle: Handle, fake: FakeWaitlist, sleep: Sleep) => Promise<void>;
 }
 
-/** Past the longest gap between two attempts of a database write: the first attempt after an outage has run. */
-const NEXT_RETRY = '61 seconds';
-
-/**
- * A scenario whose `failing` activities meet a database outage (a retryable error) from the
- * start; `drive` ends it with `outage.end()`.
- */
-function duringAnOutage(
-  scenario: Omit<Scenario, 'activities' | 'drive'> & {
-    failing: Array<keyof CascadeActivities>;
-    drive: (handle: Handle, fake: FakeWaitlist, sleep: Sleep, outage: Outage<CascadeActivities>) => Promise<void>;
-  },
-): Scenario {
-  let outage: Outage<CascadeActivities> | undefined;
-  return {
-    name: scenario.name,
-    arrange: scenario.arrange,
-    activities: (fake) => (outage = duringOutage(fake.activities(), scenario.failing)).activities,
-    drive: (handle, fake, sleep) => scenario.drive(handle, fake, sleep, outage!),
-  };
-}
+const duringAnOutage = outageScenarios<Handle, FakeWaitlist, CascadeActivities>((fake) => fake.activities());
 
 const accept = async (handle: Handle, fake: FakeWaitlist, nth: number) =>
   handle.executeUpdate(acceptOfferUpdate, { args: [{ tokenHash: (await fake.delivered(nth)).tokenHash }] });
