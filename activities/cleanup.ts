@@ -1,5 +1,6 @@
 import { activityInfo, heartbeat } from '@temporalio/activity';
 import type { PrismaClient } from '../lib/db';
+import { emptyPurgeResult, type PurgeCounts, type PurgeResult } from '../workflows/cleanup.contract';
 
 export interface RetentionTarget {
   tenantId: string;
@@ -12,14 +13,15 @@ export interface PurgeInput extends RetentionTarget {
   batchSize?: number;
 }
 
-export interface PurgeResult {
-  tenantId: string;
-  notificationsDeleted: number;
-  auditLogsDeleted: number;
-}
-
 const DEFAULT_BATCH_SIZE = 500;
 const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** One kind of row the retention purges: how to find a batch of expired IDs, and delete them. */
+interface PurgeKind {
+  counter: keyof PurgeCounts;
+  expiredIds(tenantId: string, before: Date, size: number): Promise<{ id: string }[]>;
+  deleteIds(ids: string[]): Promise<{ count: number }>;
+}
 
 /**
  * Retention activities for the daily cleanup.
@@ -28,20 +30,79 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  * after a worker crash resumes the count instead of starting a huge delete again.
  */
 export function createCleanupActivities({ prisma }: { prisma: PrismaClient }) {
-  async function deleteBatch(model: 'notification' | 'auditLog', tenantId: string, before: Date, size: number) {
-    const where = model === 'notification' ? { tenantId, createdAt: { lt: before } } : { tenantId, at: { lt: before } };
-    const ids =
-      model === 'notification'
-        ? await prisma.notification.findMany({ where, select: { id: true }, take: size })
-        : await prisma.auditLog.findMany({ where, select: { id: true }, take: size });
-    if (ids.length === 0) return 0;
-    const idFilter = { id: { in: ids.map((row) => row.id) } };
-    const { count } =
-      model === 'notification'
-        ? await prisma.notification.deleteMany({ where: idFilter })
-        : await prisma.auditLog.deleteMany({ where: idFilter });
-    return count;
-  }
+  const select = { id: true } as const;
+  // Only what has finished: a notification still waiting for its sendAt, an active reminder, a
+  // delivery still being retried or an event whose deliveries still run keep their rows however old.
+  // Attempts go first and events last, so nothing is left to cascade that was not counted.
+  const kinds: PurgeKind[] = [
+    {
+      counter: 'webhookAttemptsDeleted',
+      expiredIds: (tenantId, before, take) =>
+        prisma.webhookAttempt.findMany({ where: { delivery: { tenantId }, startedAt: { lt: before } }, select, take }),
+      deleteIds: (ids) => prisma.webhookAttempt.deleteMany({ where: { id: { in: ids } } }),
+    },
+    {
+      counter: 'webhookDeliveriesDeleted',
+      expiredIds: (tenantId, before, take) =>
+        prisma.webhookDelivery.findMany({
+          where: { tenantId, status: { not: 'PENDING' }, createdAt: { lt: before }, updatedAt: { lt: before } },
+          select,
+          take,
+        }),
+      deleteIds: (ids) => prisma.webhookDelivery.deleteMany({ where: { id: { in: ids }, status: { not: 'PENDING' } } }),
+    },
+    {
+      counter: 'eventsDeleted',
+      expiredIds: (tenantId, before, take) =>
+        prisma.outboxEvent.findMany({
+          where: {
+            tenantId,
+            createdAt: { lt: before },
+            publishedAt: { not: null, lt: before },
+            webhookDeliveries: { none: { status: 'PENDING' } },
+          },
+          select,
+          take,
+        }),
+      deleteIds: (ids) =>
+        prisma.outboxEvent.deleteMany({
+          where: { id: { in: ids }, webhookDeliveries: { none: { status: 'PENDING' } } },
+        }),
+    },
+    {
+      counter: 'remindersDeleted',
+      expiredIds: (tenantId, before, take) =>
+        prisma.reminder.findMany({
+          where: { tenantId, status: { not: 'ACTIVE' }, createdAt: { lt: before }, updatedAt: { lt: before } },
+          select,
+          take,
+        }),
+      deleteIds: (ids) => prisma.reminder.deleteMany({ where: { id: { in: ids }, status: { not: 'ACTIVE' } } }),
+    },
+    {
+      counter: 'notificationsDeleted',
+      expiredIds: (tenantId, before, take) =>
+        prisma.notification.findMany({
+          where: {
+            tenantId,
+            status: { in: ['SENT', 'FAILED', 'CANCELLED'] },
+            createdAt: { lt: before },
+            updatedAt: { lt: before },
+          },
+          select,
+          take,
+        }),
+      // The status again: a retry may have reopened a FAILED row between the read and the delete.
+      deleteIds: (ids) =>
+        prisma.notification.deleteMany({ where: { id: { in: ids }, status: { in: ['SENT', 'FAILED', 'CANCELLED'] } } }),
+    },
+    {
+      counter: 'auditLogsDeleted',
+      expiredIds: (tenantId, before, take) =>
+        prisma.auditLog.findMany({ where: { tenantId, at: { lt: before } }, select, take }),
+      deleteIds: (ids) => prisma.auditLog.deleteMany({ where: { id: { in: ids } } }),
+    },
+  ];
 
   return {
     async listRetentionTargets(): Promise<RetentionTarget[]> {
@@ -52,19 +113,24 @@ export function createCleanupActivities({ prisma }: { prisma: PrismaClient }) {
       return tenants.map((tenant) => ({ tenantId: tenant.id, retentionDays: tenant.retentionDays }));
     },
 
+    /**
+     * Deletes one tenant's rows past its retention: finished notifications, closed reminders,
+     * webhook attempts, finished webhook deliveries, published events whose deliveries have all
+     * finished, and audit rows.
+     */
     async purgeExpiredRecords(input: PurgeInput): Promise<PurgeResult> {
       const before = new Date(new Date(input.asOf).getTime() - input.retentionDays * DAY_MS);
       const batchSize = input.batchSize ?? DEFAULT_BATCH_SIZE;
-      const resumed = activityInfo().heartbeatDetails as PurgeResult | undefined;
-      const totals: PurgeResult = resumed ?? { tenantId: input.tenantId, notificationsDeleted: 0, auditLogsDeleted: 0 };
+      const resumed = activityInfo().heartbeatDetails as Partial<PurgeResult> | undefined;
+      const totals: PurgeResult = { ...emptyPurgeResult(input.tenantId), ...resumed };
 
-      for (const model of ['notification', 'auditLog'] as const) {
+      for (const kind of kinds) {
         for (;;) {
-          const deleted = await deleteBatch(model, input.tenantId, before, batchSize);
-          if (model === 'notification') totals.notificationsDeleted += deleted;
-          else totals.auditLogsDeleted += deleted;
+          const ids = await kind.expiredIds(input.tenantId, before, batchSize);
+          const { count } = ids.length === 0 ? { count: 0 } : await kind.deleteIds(ids.map((row) => row.id));
+          totals[kind.counter] += count;
           heartbeat(totals);
-          if (deleted < batchSize) break;
+          if (ids.length < batchSize) break;
         }
       }
       return totals;

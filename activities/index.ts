@@ -1,13 +1,17 @@
+import type { Client } from '@temporalio/client';
 import type { TenantTier } from '../domain/tenants';
 import type { PrismaClient } from '../lib/db';
 import type { BillingProvider } from './billing';
 import { createCleanupActivities } from './cleanup';
 import { rejectingDataErrors } from './database-failures';
+import { createEventActivities } from './events';
 import { createNotificationActivities, createNotifier, type MailTransport } from './notifications';
 import { createOnboardingActivities } from './onboarding';
 import { createOrderActivities } from './orders';
+import { createReminderActivities } from './reminders';
 import type { SmsProvider } from './sms-provider';
 import { createWaitlistActivities } from './waitlist';
+import { createWebhookActivities, type WebhookDeliverySettings } from './webhooks';
 
 /** Everything activities may touch, built once by the worker's composition root. */
 export interface ActivityDeps {
@@ -30,6 +34,13 @@ export interface ActivityDeps {
     invitationTokenSecret: string;
     platformAdminEmail: string;
   };
+  /**
+   * Starts the workflows that activities hand work to (an event's fan-out, a notification's
+   * delivery, a webhook delivery); absent in tests of activities that start none.
+   */
+  temporal?: { client: Client; taskQueue: string };
+  /** Signed webhook delivery (config.webhooks); without it deliveries fail with ChannelNotConfigured. */
+  webhooks?: WebhookDeliverySettings;
   /** The clock activities stamp rows with; tests may pin it. */
   now?: () => Date;
 }
@@ -48,6 +59,9 @@ export function createActivities(deps: ActivityDeps) {
     ...createWaitlistActivities({ ...deps, notifier }),
     ...createOnboardingActivities({ ...deps, ...deps.onboarding, notifier }),
     ...createOrderActivities({ ...deps, notifier }),
+    ...createReminderActivities(deps),
+    ...createEventActivities(deps),
+    ...createWebhookActivities(deps),
   });
 }
 

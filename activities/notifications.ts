@@ -1,15 +1,14 @@
+import { Context, type Info } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import {
-  isValidRecipient,
-  renderNotification,
-  type NotificationChannel,
-  type NotificationTemplate,
-  type RenderedMessage,
-} from '../domain/notifications';
+import { isValidRecipient, type NotificationChannel } from '../domain/notifications';
 import { notificationMessageId } from '../domain/outbox';
 import type { PrismaClient } from '../lib/db';
 import { FailureType } from '../workflows/errors';
+import { redactedProviderReply, withProviderReply } from './provider-replies';
 import type { SmsProvider } from './sms-provider';
+import { recordEvent, startFanOutsAfterCommit, type FanOutStarter } from './event-publishing';
+import { DIRECT_CONTENT } from './notification-requests';
+import { createTemplateRenderer, type RenderedContent, type TemplateRequest } from './templates';
 
 /** What the notifier needs from a mail transport; a nodemailer SMTP transport fits. */
 export interface MailTransport {
@@ -18,6 +17,8 @@ export interface MailTransport {
     to: string;
     subject: string;
     text: string;
+    /** Sent as the HTML alternative when the template has an HTML part. */
+    html?: string;
     /** Names the Notification row (see notificationMessageId), the same at every retry. */
     messageId?: string;
   }): Promise<{ messageId?: string }>;
@@ -39,7 +40,17 @@ export interface NotificationRequest {
   tenantId: string;
   channel: NotificationChannel;
   recipient: string;
-  template: NotificationTemplate;
+  /**
+   * What to send: a template and its data (the flows' typed templates from domain/notifications.ts,
+   * or any template name), rendered with the tenant's override if it has one (activities/templates.ts).
+   */
+  template: TemplateRequest;
+  /** Content given as is instead of rendering `template` (then only its name is recorded). */
+  content?: RenderedContent;
+  /** The locale of the tenant template to use; the tenant's default locale when absent. */
+  locale?: string | null;
+  /** An email subject that replaces the template's (an API request may give both). */
+  subjectOverride?: string;
   /**
    * The business identity of the message, e.g. `offer:{holdId}:email`. The ledger row is keyed
    * by it, so a retried activity (or a repeated request) never sends the same message twice.
@@ -49,8 +60,11 @@ export interface NotificationRequest {
 
 export interface NotificationResult {
   notificationId: string;
-  /** `ALREADY_SENT` when an earlier attempt delivered it and this one sent nothing. */
-  status: 'SENT' | 'ALREADY_SENT';
+  /**
+   * `ALREADY_SENT` when an earlier attempt delivered it and this one sent nothing; `SUPPRESSED` when
+   * the tenant disabled the template (`enabled: false`): nothing is sent and the row is CANCELLED.
+   */
+  status: 'SENT' | 'ALREADY_SENT' | 'SUPPRESSED';
   providerId: string | null;
 }
 
@@ -67,9 +81,13 @@ export interface Notifier {
   /**
    * Sends unless the ledger says it was sent already.
    *
+   * The row stays PENDING (with `lastError`) while retries remain, and becomes FAILED only when
+   * the failure is final: non-retryable, or the activity's last attempt.
+   *
    * @throws ApplicationFailure `InvalidRecipient` or `ProviderRejected` (non-retryable) when no
-   *   retry can deliver it, `ChannelNotConfigured` when the channel has no transport, and
-   *   retryable failures (plain errors, `ProviderThrottled`) for transient trouble.
+   *   retry can deliver it, `ChannelNotConfigured` when the channel has no transport,
+   *   `TemplateInvalid`/`TemplateNotFound` when the template cannot be rendered, and retryable
+   *   failures (plain errors, `ProviderThrottled`) for transient trouble.
    */
   send(request: NotificationRequest): Promise<NotificationResult>;
 }
@@ -77,11 +95,12 @@ export interface Notifier {
 export function createNotifier(deps: NotificationDeps): Notifier {
   const { prisma } = deps;
   const now = deps.now ?? (() => new Date());
+  const templates = createTemplateRenderer(prisma);
 
   async function transmit(
     notificationId: string,
     request: NotificationRequest,
-    message: RenderedMessage,
+    message: RenderedContent,
   ): Promise<string | null> {
     if (request.channel === 'EMAIL') {
       if (!deps.mail) {
@@ -93,6 +112,7 @@ export function createNotifier(deps: NotificationDeps): Notifier {
           to: request.recipient,
           subject: message.subject ?? '',
           text: message.text,
+          ...(message.html !== null ? { html: message.html } : {}),
           messageId: notificationMessageId(notificationId, deps.mail.from),
         })
         .catch((error: unknown) => {
@@ -136,17 +156,28 @@ export function createNotifier(deps: NotificationDeps): Notifier {
             FailureType.InvalidRecipient,
           );
         }
-        const providerId = await transmit(row.id, request, renderNotification(channel, template));
+        const rendered =
+          request.content ?? (await templates.render(tenantId, channel, template, request.locale ?? row.locale));
+        if ('suppressed' in rendered) {
+          await prisma.notification.update({
+            where: { id: row.id },
+            data: { status: 'CANCELLED', cancelledAt: now(), lastError: TEMPLATE_DISABLED },
+          });
+          return { notificationId: row.id, status: 'SUPPRESSED', providerId: null };
+        }
+        const message =
+          request.subjectOverride && channel === 'EMAIL' ? { ...rendered, subject: request.subjectOverride } : rendered;
+        const providerId = await transmit(row.id, request, message);
         await prisma.notification.update({
           where: { id: row.id },
           data: { status: 'SENT', providerId, sentAt: now(), lastError: null },
         });
         return { notificationId: row.id, status: 'SENT', providerId };
       } catch (error) {
-        // FAILED means "the latest attempt failed"; a later retry that delivers turns it SENT.
+        // FAILED means failed for good; while the activity will be retried the row stays PENDING.
         await prisma.notification.update({
           where: { id: row.id },
-          data: { status: 'FAILED', lastError: describe(error) },
+          data: { status: isFinal(error) ? 'FAILED' : 'PENDING', lastError: describe(error) },
         });
         throw error;
       }
@@ -158,34 +189,210 @@ export function createNotifier(deps: NotificationDeps): Notifier {
  * nodemailer reports the SMTP reply code and the command it answered. A 5xx to RCPT TO means
  * the mailbox will never accept mail; other 5xx replies are permanent refusals of this message;
  * 4xx replies and connection errors are transient.
+ *
+ * The failure's message is built from the code and command alone (`SMTP 550 RCPT`): nodemailer's
+ * own message appends the server's reply, which usually quotes the address, and a failure's
+ * message reaches the workflow's history. The reply stays beside the error for the ledger row.
  */
 export function classifySmtpError(error: unknown): Error {
-  const { responseCode, command, message } = error as { responseCode?: unknown; command?: unknown; message?: string };
-  const text = message ?? String(error);
-  if (typeof responseCode === 'number' && responseCode >= 500) {
-    const type =
-      typeof command === 'string' && /RCPT/i.test(command)
-        ? FailureType.InvalidRecipient
-        : FailureType.ProviderRejected;
-    return ApplicationFailure.nonRetryable(text, type);
+  const { responseCode, command, code, message } = error as {
+    responseCode?: unknown;
+    command?: unknown;
+    code?: unknown;
+    message?: string;
+  };
+  const reply = message ?? String(error);
+  const verb = typeof command === 'string' ? command.trim().split(/[\s:]/)[0]?.toUpperCase() : undefined;
+  if (typeof responseCode === 'number') {
+    const text = `SMTP ${responseCode}${verb ? ` ${verb}` : ''}`;
+    if (responseCode >= 500) {
+      const type = verb === 'RCPT' ? FailureType.InvalidRecipient : FailureType.ProviderRejected;
+      return withProviderReply(ApplicationFailure.nonRetryable(text, type), reply);
+    }
+    return withProviderReply(new Error(text), reply);
   }
-  return error instanceof Error ? error : new Error(text);
+  const text =
+    typeof code === 'string' && /^[A-Z_]+$/.test(code) ? `SMTP connection failed (${code})` : 'SMTP send failed';
+  return withProviderReply(new Error(text), reply);
 }
 
-function describe(error: unknown): string {
-  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  return text.slice(0, 1000);
+/** The `lastError` of a notification the tenant's disabled template suppressed. */
+export const TEMPLATE_DISABLED = 'TemplateDisabled: the tenant disabled this template';
+
+/** The running activity's info, or undefined outside an activity (tests call the notifier directly). */
+function activityInfo(): Info | undefined {
+  try {
+    return Context.current().info;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
- * The general notification activity, for flows whose message holds nothing secret: renders the
- * template and sends it through the ledger. Retry it with backoff; see {@link Notifier.send}.
+ * Whether no retry follows this failure: it is non-retryable (by itself or by the activity's retry
+ * policy), or this was the policy's last attempt. Outside an activity only non-retryable errors are.
  */
-export function createNotificationActivities(deps: NotificationDeps) {
+export function isFinal(error: unknown): boolean {
+  if (error instanceof ApplicationFailure && error.nonRetryable) return true;
+  const info = activityInfo();
+  const policy = info?.retryPolicy;
+  if (!info || !policy) return false;
+  const type = error instanceof ApplicationFailure ? error.type : error instanceof Error ? error.name : undefined;
+  if (type && policy.nonRetryableErrorTypes?.includes(type)) return true;
+  return policy.maximumAttempts !== undefined && policy.maximumAttempts > 0 && info.attempt >= policy.maximumAttempts;
+}
+
+/**
+ * `Type: message`, naming an ApplicationFailure by its failure type as the notification workflow
+ * does, followed by the provider's reply (redacted) when it gave one: for the ledger row only.
+ */
+function describe(error: unknown): string {
+  const name =
+    error instanceof ApplicationFailure ? (error.type ?? error.name) : error instanceof Error ? error.name : '';
+  const text = error instanceof Error ? `${name}: ${error.message}` : String(error);
+  const reply = redactedProviderReply(error);
+  return (reply ? `${text} (provider replied: ${reply})` : text).slice(0, 1000);
+}
+
+/** The failure type at the head of a `Type: message` description, for events that carry the type only. */
+function failureTypeOf(description: string): string {
+  const separator = description.indexOf(':');
+  return (separator > 0 ? description.slice(0, separator) : description).slice(0, 100);
+}
+
+/** A notification of the ledger, as the notification workflow names it. */
+export interface NotificationRef {
+  tenantId: string;
+  notificationId: string;
+}
+
+/** What a delivery attempt came to: SUPPRESSED when the tenant disabled the template. */
+export interface DeliveryOutcome {
+  status: 'SENT' | 'SUPPRESSED' | 'CANCELLED';
+  sentAt: string | null;
+}
+
+/** The notification event types Holdfast publishes. */
+export const NotificationEventType = { Failed: 'notification.failed' } as const;
+
+/** The running workflow's run ID, when called inside an activity. */
+function currentRunId(): string | undefined {
+  return activityInfo()?.workflowExecution?.runId;
+}
+
+/**
+ * The general notification activities: `sendNotification` for flows whose message holds nothing
+ * secret, and the steps of the notification workflow, which delivers one ledger row recorded by
+ * enqueueNotification (activities/notification-requests.ts). Retry them with backoff; see
+ * {@link Notifier.send}.
+ */
+export function createNotificationActivities(deps: NotificationDeps & { temporal?: FanOutStarter }) {
+  const { prisma } = deps;
+  const now = deps.now ?? (() => new Date());
   const notifier = createNotifier(deps);
+
+  async function loadNotification({ tenantId, notificationId }: NotificationRef) {
+    const row = await prisma.notification.findFirst({ where: { id: notificationId, tenantId } });
+    if (!row) throw ApplicationFailure.nonRetryable('The notification no longer exists', FailureType.NotFound);
+    return row;
+  }
+
   return {
     async sendNotification(request: NotificationRequest): Promise<NotificationResult> {
       return notifier.send(request);
     },
+
+    /**
+     * Sends a recorded notification through the ledger: its template (with the tenant's override)
+     * and data, or its content as given. A row already SENT or CANCELLED is reported as it is.
+     *
+     * @throws as {@link Notifier.send}; `NotFound` when the row is gone.
+     */
+    async deliverNotification(ref: NotificationRef): Promise<DeliveryOutcome> {
+      const row = await loadNotification(ref);
+      if (row.status === 'SENT') return { status: 'SENT', sentAt: row.sentAt?.toISOString() ?? null };
+      // Suppressed by an earlier attempt whose answer was lost: still the tenant's disabled template.
+      if (row.status === 'CANCELLED') {
+        return { status: row.lastError === TEMPLATE_DISABLED ? 'SUPPRESSED' : 'CANCELLED', sentAt: null };
+      }
+      const data = (row.data ?? {}) as Record<string, unknown>;
+      const content =
+        row.template === DIRECT_CONTENT
+          ? { subject: row.channel === 'EMAIL' ? (row.subject ?? '') : null, text: row.text ?? '', html: row.html }
+          : undefined;
+      const result = await notifier.send({
+        tenantId: row.tenantId,
+        channel: row.channel,
+        recipient: row.recipient,
+        template: { name: row.template, data },
+        ...(content ? { content } : {}),
+        locale: row.locale,
+        idempotencyKey: row.idempotencyKey,
+        ...(row.subject && !content ? { subjectOverride: row.subject } : {}),
+      });
+      if (result.status === 'SUPPRESSED') return { status: 'SUPPRESSED', sentAt: null };
+      const sent = await prisma.notification.findUniqueOrThrow({ where: { id: row.id }, select: { sentAt: true } });
+      return { status: 'SENT', sentAt: sent.sentAt?.toISOString() ?? now().toISOString() };
+    },
+
+    /**
+     * Records that a notification failed for good (its workflow ran out of attempts, or the failure
+     * was permanent) and publishes `notification.failed` in the same transaction, once per run.
+     * A row that was SENT meanwhile is left alone.
+     */
+    async failNotification(ref: NotificationRef & { error: string }): Promise<{ eventId: string | null }> {
+      const row = await loadNotification(ref);
+      if (row.status === 'SENT') return { eventId: null };
+      const runId = currentRunId() ?? 'direct';
+      const eventId = await prisma.$transaction(async (tx) => {
+        // The ledger's own description of the same failure carries the provider's redacted reply; keep it.
+        const type = failureTypeOf(ref.error);
+        const lastError = row.lastError?.startsWith(`${type}:`) ? row.lastError : ref.error.slice(0, 1000);
+        await tx.notification.update({ where: { id: row.id }, data: { status: 'FAILED', lastError } });
+        const { eventId } = await recordEvent(tx, {
+          tenantId: row.tenantId,
+          key: `${NotificationEventType.Failed}:${row.id}:${runId}`,
+          type: NotificationEventType.Failed,
+          subject: { type: 'notification', id: row.id },
+          // The recipient and the message data stay out of events: webhooks receive only what identifies it.
+          data: {
+            notificationId: row.id,
+            channel: row.channel,
+            template: row.template === DIRECT_CONTENT ? null : row.template,
+            source: row.source,
+            attempts: row.attempts,
+            error: failureTypeOf(ref.error),
+          },
+          source: 'FLOW',
+        });
+        return eventId;
+      });
+      await startFanOutsAfterCommit(deps.temporal, row.tenantId, [eventId]);
+      return { eventId };
+    },
+
+    /** Marks a notification CANCELLED (before sending started), with why and who asked. */
+    async cancelNotification(ref: NotificationRef & { reason: string; actor: string | null }): Promise<void> {
+      const row = await loadNotification(ref);
+      if (row.status === 'SENT' || row.status === 'CANCELLED') return;
+      await prisma.notification.update({
+        where: { id: row.id },
+        data: {
+          status: 'CANCELLED',
+          cancelledAt: now(),
+          lastError: ref.reason === 'REQUESTED' ? `Cancelled by ${ref.actor ?? 'request'}` : ref.reason,
+        },
+      });
+    },
+
+    /** Marks a scheduled notification due (SCHEDULED → PENDING) when its timer fires. */
+    async markNotificationDue(ref: NotificationRef): Promise<void> {
+      await prisma.notification.updateMany({
+        where: { id: ref.notificationId, tenantId: ref.tenantId, status: 'SCHEDULED' },
+        data: { status: 'PENDING' },
+      });
+    },
   };
 }
+
+export type NotificationActivities = ReturnType<typeof createNotificationActivities>;

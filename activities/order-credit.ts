@@ -8,7 +8,8 @@ import { notFound, orderLoader, outstandingFor } from './order-support';
  * The order's credit: the check before routing, the flag a final notice sets and the retailer's
  * score after each payment. Idempotent under retry (activities/orders.ts says how).
  */
-export function createOrderCreditActivities(deps: OrderDeps) {
+/** Credit reads and writes only the database, so the API can recalculate a score without a worker. */
+export function createOrderCreditActivities(deps: Pick<OrderDeps, 'prisma' | 'now'>) {
   const { prisma } = deps;
   const now = deps.now ?? (() => new Date());
   const loadOrder = orderLoader(prisma);
@@ -90,14 +91,17 @@ export function createOrderCreditActivities(deps: OrderDeps) {
 
     /**
      * Recomputes the retailer's credit score from its orders and payments (domain/orders.ts) and
-     * stores it. A pure recomputation, so running it twice writes the same score.
+     * stores it. A pure recomputation, so running it twice writes the same score. Audited once:
+     * for order routing (no `actor`) only when the score changes; for a person who asked for it
+     * (`actor`), always, attributed to them.
      */
     async recalculateCreditScore(input: {
       tenantId: string;
       retailerId: string;
       trigger: string;
+      actor?: string;
     }): Promise<{ creditScore: number }> {
-      const { tenantId, retailerId, trigger } = input;
+      const { tenantId, retailerId, trigger, actor } = input;
       const retailer = await prisma.retailer.findFirst({ where: { id: retailerId, tenantId } });
       if (!retailer) throw notFound(`Retailer ${retailerId}`);
       const [paid, overdueUnpaid, finalNotices, outstanding] = await Promise.all([
@@ -116,10 +120,10 @@ export function createOrderCreditActivities(deps: OrderDeps) {
         creditLimit: retailer.creditLimit,
       });
       await prisma.retailer.update({ where: { id: retailerId }, data: { creditScore: score } });
-      if (score !== retailer.creditScore) {
+      if (actor !== undefined || score !== retailer.creditScore) {
         await writeAudit(prisma, {
           tenantId,
-          actor: ORDER_ROUTING_ACTOR,
+          actor: actor ?? ORDER_ROUTING_ACTOR,
           action: 'retailer.credit-score',
           entityType: 'Retailer',
           entityId: retailerId,

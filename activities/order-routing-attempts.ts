@@ -6,11 +6,20 @@ import { RECENT_REJECTION_DAYS, rankVendors } from '../domain/vendors';
 import { hashVendorToken, signVendorToken, vendorTokenMatching } from '../domain/vendor-token';
 import { FailureType } from '../workflows/errors';
 import type { RankedVendor, SettledRoutingOutcome } from '../workflows/order-routing.contract';
-import { writeAudit } from './audit';
+import { auditOfferMade, writeAudit, type OfferAuditing } from './audit';
 import { insertOnce } from './insert-once';
+import { startFanOutsAfterCommit } from './event-publishing';
+import { recordOrderAssigned } from './flow-events';
 import type { SkippableNotification } from './waitlist';
 import type { OrderDeps, OrderRef, VendorOffer, AssignOrderInput } from './orders';
 import { DAY_MS, notFound, orderLoader, stateConflict, vendorOfferKey } from './order-support';
+
+const ROUTING_ATTEMPT_AUDITING: OfferAuditing = {
+  actor: ORDER_ROUTING_ACTOR,
+  entityType: 'RoutingAttempt',
+  subject: 'order',
+  keyPrefix: 'routing',
+};
 
 /**
  * Routing attempts: ranking the vendors, offering the order to one, sending it the offer,
@@ -90,14 +99,10 @@ export function createRoutingAttemptActivities(deps: OrderDeps) {
               tokenHash: hashVendorToken(signVendorToken(offerTokenSecret, { tenantId, attemptId: id })),
             },
           });
-          await writeAudit(tx, {
+          await auditOfferMade(tx, ROUTING_ATTEMPT_AUDITING, {
             tenantId,
-            actor: ORDER_ROUTING_ACTOR,
-            action: 'order.offered',
-            entityType: 'RoutingAttempt',
-            entityId: id,
+            offerId: id,
             details: { orderId, vendorId, attempt, deadline },
-            dedupKey: `routing:${id}:offered`,
           });
           return row;
         });
@@ -176,7 +181,8 @@ export function createRoutingAttemptActivities(deps: OrderDeps) {
 
     /**
      * Gives the order to a vendor, in one transaction: the accepted offer (or, for an operator's
-     * manual assignment, a MANUAL attempt) and the order ASSIGNED. A retry finds it done.
+     * manual assignment, a MANUAL attempt), the order ASSIGNED and the `order.assigned` event. A
+     * retry finds it done.
      */
     async assignOrder(input: AssignOrderInput): Promise<RankedVendor> {
       const { tenantId, orderId, vendorId, attempt, attemptId, actor } = input;
@@ -191,7 +197,7 @@ export function createRoutingAttemptActivities(deps: OrderDeps) {
       if (!attemptId && !vendor.active) {
         throw ApplicationFailure.nonRetryable(`Vendor ${vendor.name} is inactive`, FailureType.VendorUnavailable);
       }
-      await prisma.$transaction(async (tx) => {
+      const eventId = await prisma.$transaction(async (tx) => {
         if (attemptId) {
           await tx.routingAttempt.updateMany({
             where: { id: attemptId, tenantId, outcome: 'OFFERED' },
@@ -227,7 +233,9 @@ export function createRoutingAttemptActivities(deps: OrderDeps) {
           details: { vendorId, attempt },
           dedupKey: `order:${orderId}:assigned`,
         });
+        return recordOrderAssigned(tx, { tenantId, orderId, manual: !attemptId, at: now() });
       });
+      await startFanOutsAfterCommit(deps.temporal, tenantId, [eventId]);
       return assigned;
     },
   };

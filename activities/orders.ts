@@ -3,6 +3,8 @@ import { ORDER_ROUTING_ACTOR, isCancellable, type CreditRefusal, type OrderStatu
 import { paymentDueDate } from '../domain/payment-reminders';
 import type { PrismaClient } from '../lib/db';
 import { writeAudit } from './audit';
+import { startFanOutsAfterCommit, type FanOutStarter } from './event-publishing';
+import { recordOrderDelivered } from './flow-events';
 import { createOrderCreditActivities } from './order-credit';
 import { createRoutingAttemptActivities } from './order-routing-attempts';
 import { notFound, orderLoader, stateConflict, vendorOfferKey, type LoadedOrder } from './order-support';
@@ -16,6 +18,8 @@ export interface OrderDeps {
   offerTokenSecret: string;
   /** Where the vendor's links point. */
   publicBaseUrl: string;
+  /** Starts the fan-out of the events orders publish; without it the outbox sweep does. */
+  temporal?: FanOutStarter;
   now?: () => Date;
 }
 
@@ -154,7 +158,7 @@ export function createOrderActivities(deps: OrderDeps) {
 
     /**
      * Records DISPATCHED or DELIVERED at workflow time `at`. Delivery sets the due date from the
-     * tenant's payment terms. A retry answers what was recorded.
+     * tenant's payment terms and publishes `order.delivered`. A retry answers what was recorded.
      */
     async recordFulfilment(
       input: OrderRef & { status: 'DISPATCHED' | 'DELIVERED'; at: string; actor: string },
@@ -182,8 +186,8 @@ export function createOrderActivities(deps: OrderDeps) {
               deliveredAt: when,
               dueDate: new Date(paymentDueDate(at, order.tenant.paymentTermsDays)),
             };
-      return prisma.$transaction(async (tx) => {
-        await tx.order.updateMany({ where: { id: orderId, status: { in: from } }, data });
+      const { recorded, eventId } = await prisma.$transaction(async (tx) => {
+        const moved = await tx.order.updateMany({ where: { id: orderId, status: { in: from } }, data });
         await writeAudit(tx, {
           tenantId,
           actor,
@@ -192,8 +196,17 @@ export function createOrderActivities(deps: OrderDeps) {
           entityId: orderId,
           dedupKey: `order:${orderId}:${status.toLowerCase()}`,
         });
-        return present(await tx.order.findUniqueOrThrow({ where: { id: orderId } }));
+        return {
+          recorded: present(await tx.order.findUniqueOrThrow({ where: { id: orderId } })),
+          // Only the transaction that moved the order reports the delivery: a concurrent change wins.
+          eventId:
+            status === 'DELIVERED' && moved.count > 0
+              ? await recordOrderDelivered(tx, { tenantId, orderId })
+              : undefined,
+        };
       });
+      await startFanOutsAfterCommit(deps.temporal, tenantId, [eventId]);
+      return recorded;
     },
 
     /** Paid in full: the order is PAID at workflow time `at`. */

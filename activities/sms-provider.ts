@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../workflows/errors';
+import { withProviderReply } from './provider-replies';
 
 /** Sends one text message; what the notification activities need from any SMS provider. */
 export interface SmsProvider {
@@ -41,6 +42,9 @@ export function retryAfterMs(header: string | null, now: Date): number | undefin
  * `Idempotency-Key` header, answered by 2xx `{ id }`. The key makes a retry after a lost answer
  * safe: the provider returns the first message instead of sending a second one.
  *
+ * Failures say `{name} answered {status}` and nothing more; the provider's body, which may quote
+ * the recipient, travels beside the error for the ledger row (provider-replies.ts).
+ *
  * Status mapping: 4xx other than 408 and 429 will not change on retry (ProviderRejected,
  * non-retryable); 429 is retried after the provider's Retry-After; 408, 5xx and network errors
  * are retried with the activity's backoff.
@@ -68,18 +72,23 @@ export function createHttpSmsProvider(options: HttpSmsProviderOptions): SmsProvi
         }
         return { id };
       }
-      const message = `${name} answered ${response.status}: ${text.slice(0, 200)}`;
+      // The status only: the body may quote the recipient, so it goes to the ledger row alone (provider-replies.ts).
+      const message = `${name} answered ${response.status}`;
+      const reply = text.slice(0, 200);
       if (response.status === 429) {
-        throw ApplicationFailure.create({
-          type: FailureType.ProviderThrottled,
-          message,
-          nextRetryDelay: retryAfterMs(response.headers.get('retry-after'), now()),
-        });
+        throw withProviderReply(
+          ApplicationFailure.create({
+            type: FailureType.ProviderThrottled,
+            message,
+            nextRetryDelay: retryAfterMs(response.headers.get('retry-after'), now()),
+          }),
+          reply,
+        );
       }
       if (response.status >= 400 && response.status < 500 && response.status !== 408) {
-        throw ApplicationFailure.nonRetryable(message, FailureType.ProviderRejected);
+        throw withProviderReply(ApplicationFailure.nonRetryable(message, FailureType.ProviderRejected), reply);
       }
-      throw new Error(message);
+      throw withProviderReply(new Error(message), reply);
     },
   };
 }

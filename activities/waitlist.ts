@@ -8,7 +8,9 @@ import type { Prisma, PrismaClient } from '../lib/db';
 import { FailureType } from '../workflows/errors';
 import type { OfferCounts } from '../workflows/waitlist-cascade.contract';
 import { insertOnce } from './insert-once';
-import { writeAudit, type AuditEntry } from './audit';
+import { auditOfferMade, writeAudit, type AuditEntry, type OfferAuditing } from './audit';
+import { startFanOutsAfterCommit, type FanOutStarter } from './event-publishing';
+import { recordOfferAccepted, recordSlotUnfilled } from './flow-events';
 import type { Notifier, NotificationResult } from './notifications';
 
 export interface WaitlistDeps {
@@ -17,6 +19,8 @@ export interface WaitlistDeps {
   offerTokenSecret: string;
   /** Where the candidate's links point, e.g. https://api.example.com. */
   publicBaseUrl: string;
+  /** Starts the fan-out of the events the cascade publishes; without it the outbox sweep does. */
+  temporal?: FanOutStarter;
   now?: () => Date;
 }
 
@@ -58,6 +62,8 @@ type Tx = Prisma.TransactionClient;
 type WaitlistAudit = AuditEntry<'Slot' | 'Hold' | 'WaitlistEntry'> & { dedupKey: string };
 
 const audit = (db: Tx | PrismaClient, ...entries: WaitlistAudit[]) => writeAudit(db, ...entries);
+
+const HOLD_AUDITING: OfferAuditing = { actor: CASCADE_ACTOR, entityType: 'Hold', subject: 'hold', keyPrefix: 'hold' };
 
 /** Rolls the hold back when its candidate stopped waiting; never leaves this module. */
 class CandidateGone extends Error {}
@@ -171,14 +177,10 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
               data: { status: 'OFFERED' },
             });
             if (claimed.count === 0) throw new CandidateGone();
-            await audit(tx, {
+            await auditOfferMade(tx, HOLD_AUDITING, {
               tenantId,
-              actor: CASCADE_ACTOR,
-              action: 'hold.offered',
-              entityType: 'Hold',
-              entityId: holdId,
+              offerId: holdId,
               details: { slotId, entryId, round, expiresAt },
-              dedupKey: `hold:${holdId}:offered`,
             });
             return created;
           });
@@ -256,19 +258,24 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
 
     /**
      * The accept, in one transaction: the hold CONFIRMED, the entry ACCEPTED, the slot ASSIGNED
-     * to it. Idempotent: a hold already confirmed is success.
+     * to it, and the `offer.accepted` event. Idempotent: a hold already confirmed is success.
      *
      * @throws ApplicationFailure `HoldNotOffered` (non-retryable) if the hold was settled otherwise.
      */
     async confirmHold({ tenantId, holdId, actor }: { tenantId: string; holdId: string; actor: string }): Promise<void> {
-      await prisma.$transaction(async (tx) => {
+      const eventId = await prisma.$transaction(async (tx) => {
         const hold = await tx.hold.findFirst({ where: { id: holdId, tenantId } });
         if (!hold) throw notFound(`Hold ${holdId}`);
-        if (hold.status === 'CONFIRMED') return;
+        if (hold.status === 'CONFIRMED') return undefined;
         if (hold.status !== 'OFFERED') {
           throw ApplicationFailure.nonRetryable(`Hold ${holdId} is ${hold.status}`, 'HoldNotOffered');
         }
-        await tx.hold.update({ where: { id: holdId }, data: { status: 'CONFIRMED', respondedAt: now() } });
+        // Conditional, so of two concurrent accepts only the one that moved the hold goes on.
+        const moved = await tx.hold.updateMany({
+          where: { id: holdId, status: 'OFFERED' },
+          data: { status: 'CONFIRMED', respondedAt: now() },
+        });
+        if (moved.count === 0) return undefined;
         await tx.waitlistEntry.update({ where: { id: hold.entryId }, data: { status: 'ACCEPTED' } });
         await tx.slot.update({
           where: { id: hold.slotId },
@@ -296,7 +303,9 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
             dedupKey: `hold:${holdId}:assigned`,
           },
         );
+        return recordOfferAccepted(tx, { tenantId, holdId });
       });
+      await startFanOutsAfterCommit(deps.temporal, tenantId, [eventId]);
     },
 
     /** Moves an open hold's deadline forward (never back, so out-of-order retries are harmless). */
@@ -345,14 +354,16 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
       });
     },
 
-    /** The list ran out: the slot is UNFILLED. */
+    /** The list ran out: the slot is UNFILLED, with the `slot.unfilled` event in the same transaction. */
     async closeUnfilledSlot(input: CascadeRef & { counts: OfferCounts }): Promise<void> {
       const { tenantId, slotId, cascadeId, counts } = input;
-      await prisma.$transaction(async (tx) => {
-        await tx.slot.updateMany({
+      const eventId = await prisma.$transaction(async (tx) => {
+        const moved = await tx.slot.updateMany({
           where: { id: slotId, tenantId, status: 'CASCADING' },
           data: { status: 'UNFILLED' },
         });
+        // A retry, or a slot that left CASCADING another way, reports nothing.
+        if (moved.count === 0) return undefined;
         await audit(tx, {
           tenantId,
           actor: CASCADE_ACTOR,
@@ -362,7 +373,9 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
           details: { cascadeId, ...counts },
           dedupKey: `${cascadeId}:unfilled`,
         });
+        return recordSlotUnfilled(tx, { tenantId, slotId, cascadeId, counts });
       });
+      await startFanOutsAfterCommit(deps.temporal, tenantId, [eventId]);
     },
 
     /** Escalates an unfilled slot to the tenant's admin address; skipped when the tenant has none. */

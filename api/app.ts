@@ -16,14 +16,20 @@ import { privateResponse, securityHeaders } from './pages';
 import { createRateLimits, PUBLIC_TOKEN_PATHS } from './rate-limits';
 import { requestLogging } from './request-log';
 import { createDevOutboxRouter } from './routes/dev-outbox';
+import { createEventsRouter } from './routes/events';
 import { createInvitationsRouter } from './routes/invitations';
+import { createNotificationRulesRouter } from './routes/notification-rules';
+import { createNotificationTemplatesRouter } from './routes/notification-templates';
+import { createNotificationsRouter } from './routes/notifications';
 import { createOffersRouter } from './routes/offers';
 import { createOrdersRouter } from './routes/orders';
 import { createPartnersRouter } from './routes/partners';
+import { createRemindersRouter } from './routes/reminders';
 import { createSlotsRouter } from './routes/slots';
 import { createTenantRouter } from './routes/tenant';
 import { createTenantsRouter } from './routes/tenants';
 import { createVendorPortalRouter } from './routes/vendor-portal';
+import { createWebhooksRouter } from './routes/webhooks';
 
 export interface AppDeps {
   config: Config;
@@ -75,6 +81,12 @@ export function createApp(deps: AppDeps): Express {
   v1.use(createTenantsRouter({ prisma, temporal, taskQueue: config.temporal.taskQueue, tenantStatus }));
   v1.use(createPartnersRouter({ prisma }));
   v1.use(createOrdersRouter({ prisma, temporal, taskQueue: config.temporal.taskQueue }));
+  v1.use(createRemindersRouter({ prisma, temporal, taskQueue: config.temporal.taskQueue }));
+  v1.use(createWebhooksRouter({ prisma, temporal, taskQueue: config.temporal.taskQueue, webhooks: config.webhooks }));
+  v1.use(createEventsRouter({ prisma, temporal, taskQueue: config.temporal.taskQueue }));
+  v1.use(createNotificationRulesRouter({ prisma }));
+  v1.use(createNotificationsRouter({ prisma, temporal, taskQueue: config.temporal.taskQueue }));
+  v1.use(createNotificationTemplatesRouter({ prisma }));
   if (config.env === 'development' && config.devOutboxFile) {
     v1.use(createDevOutboxRouter({ outboxFile: config.devOutboxFile, prisma }));
   }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { EARLIEST_DATE, LATEST_DATE, MAX_INT4, MAX_MONEY_MINOR, isStorableText } from '../domain/input-rules';
+import { EVENT_TYPE_PATTERN, MAX_EVENT_TYPE_LENGTH } from '../domain/events';
 import { isValidRecipient } from '../domain/notifications';
 
 /**
@@ -190,4 +191,24 @@ export function pagination({ defaultLimit = 100, maxLimit = 500 }: { defaultLimi
     limit: z.coerce.number().int().min(1).max(maxLimit).default(defaultLimit),
     offset: z.coerce.number().int().min(0).max(MAX_INT4).default(0),
   };
+}
+
+/** An Idempotency-Key header: printable ASCII, 1..200 characters, as IETF's draft and Stripe take it. */
+const idempotencyKey = (message?: string) =>
+  z
+    .string(message ? { message } : undefined)
+    .regex(/^[\x21-\x7e]{1,200}$/, { message: 'expected 1 to 200 printable ASCII characters' });
+
+/** An Idempotency-Key header a request cannot go without (it is what keeps a retry from acting twice). */
+export const requiredIdempotencyKeyHeader = idempotencyKey('the Idempotency-Key header is required');
+
+/** An Idempotency-Key header a request may leave out. */
+export const optionalIdempotencyKeyHeader = idempotencyKey().optional();
+
+/** A domain event type: lowercase dot-separated segments, such as ticket.created (domain/events.ts). */
+export function eventType() {
+  return z
+    .string()
+    .max(MAX_EVENT_TYPE_LENGTH)
+    .regex(EVENT_TYPE_PATTERN, { message: 'expected lowercase dot-separated segments, such as ticket.created' });
 }

@@ -21,7 +21,12 @@ export interface LinkAnswer {
  * One flow's offer links: how a token finds its row, how the row tells whether the offer is still
  * open, how an answer reaches the workflow, and what the pages say.
  */
-export interface TokenLinkConfig<Row, Answer extends LinkAnswer, Result extends { status: string }> {
+export interface TokenLinkConfig<
+  Row,
+  Answer extends LinkAnswer,
+  Result extends { status: string },
+  State extends string = string,
+> {
   /** The route both the GET page and the POST answer live on, e.g. `/offers/respond`. */
   path: string;
   /** The POST body (JSON or form). */
@@ -30,10 +35,14 @@ export interface TokenLinkConfig<Row, Answer extends LinkAnswer, Result extends 
   linkSchema: z.ZodType<{ token: string; decision: string }>;
   /** The offer a token names; throws an AppError (400 for a forged token, 404 for an unknown offer). */
   offerFor(rawToken: string): Promise<Row>;
-  /** Why the offer can no longer take an answer, judged from its stored row; undefined while it is open. */
-  rejectionOf(row: Row): string | undefined;
-  /** The same, from the row as it is now, once the workflow refused or had closed. */
-  currentRejection(row: Row): Promise<string | undefined>;
+  /** The offer's stored state, e.g. a hold's status. */
+  stateOf(row: Row): State;
+  /** The offer's state as stored now (null once the row is gone), read again when the workflow refused or had closed. */
+  currentState(row: Row): Promise<State | null>;
+  /** The state in which the offer still takes an answer. */
+  openState: State;
+  /** Why an offer in a settled state can no longer take an answer: a rejection code. */
+  rejectionFor(state: Exclude<State, this['openState']>): string;
   /** The code answered when the workflow has closed and the row still shows the offer open. */
   closedRejection: string;
   /** The text of each rejection code, shown in JSON and on pages. */
@@ -69,21 +78,28 @@ const API_PREFIX = '/api/v1';
  * Once the workflow has moved on (or closed), the stored row is the last word on the offer, so a
  * refused or unroutable Update is answered from the row.
  */
-export function createTokenLinkRouter<Row, Answer extends LinkAnswer, Result extends { status: string }>(
-  config: TokenLinkConfig<Row, Answer, Result>,
-): Router {
+export function createTokenLinkRouter<
+  Row,
+  Answer extends LinkAnswer,
+  Result extends { status: string },
+  State extends string = string,
+>(config: TokenLinkConfig<Row, Answer, Result, State>): Router {
   const router = Router();
   const rejected = (code: string) => conflict(code, config.rejectionMessages[code] ?? code);
+  const rejectionIn = (state: State | null): string | undefined =>
+    state === null || state === config.openState
+      ? undefined
+      : config.rejectionFor(state as Exclude<State, typeof config.openState>);
 
   async function respond(answer: Answer): Promise<Result> {
     const row = await config.offerFor(answer.token);
-    const settled = config.rejectionOf(row);
+    const settled = rejectionIn(config.stateOf(row));
     if (settled) throw rejected(settled);
     try {
       return await config.answer(row, answer);
     } catch (error) {
       if (!(error instanceof WorkflowUpdateFailedError || error instanceof WorkflowNotFoundError)) throw error;
-      const now = await config.currentRejection(row);
+      const now = rejectionIn(await config.currentState(row));
       if (now) throw rejected(now);
       if (error instanceof WorkflowNotFoundError) throw rejected(config.closedRejection);
       throw error;
@@ -102,7 +118,7 @@ export function createTokenLinkRouter<Row, Answer extends LinkAnswer, Result ext
       if (error instanceof AppError) return page(res, error.status, 'This offer cannot be found', error.message);
       throw error;
     }
-    const settled = config.rejectionOf(row);
+    const settled = rejectionIn(config.stateOf(row));
     if (settled) return page(res, 409, config.pages.closedTitle(row), config.rejectionMessages[settled] ?? settled);
     const offer = config.pages.offer(row, query.data.decision);
     const fields = { token: query.data.token, decision: query.data.decision };

@@ -79,7 +79,12 @@ export function offerResponseUrl(publicBaseUrl: string, token: string, decision:
   return `${publicBaseUrl.replace(/\/$/, '')}/api/v1/offers/respond?${query.toString()}`;
 }
 
-/** Renders a template for a channel. */
+/**
+ * Renders a template for a channel as Holdfast wrote its messages before tenants could change them.
+ * Senders no longer call it: messages render from the Liquid defaults of domain/templates/sources.ts
+ * (with the tenant's override) in activities/templates.ts, and a unit test holds those defaults to
+ * exactly this output.
+ */
 export function renderNotification(channel: NotificationChannel, template: NotificationTemplate): RenderedMessage {
   switch (template.name) {
     case 'waitlist.offer': {

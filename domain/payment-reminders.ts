@@ -3,7 +3,9 @@
  * workflow (which sleeps until each one) and the API (which shows the schedule).
  */
 
-export type ReminderKind = 'DUE_SOON' | 'OVERDUE' | 'FINAL_NOTICE';
+/** The payment reminders an order sends, in the order they go out. */
+export const REMINDER_KINDS = ['DUE_SOON', 'OVERDUE', 'FINAL_NOTICE'] as const;
+export type ReminderKind = (typeof REMINDER_KINDS)[number];
 
 export interface ScheduledReminder {
   kind: ReminderKind;

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
+import { parseAllowList, type UrlPolicy } from '../domain/webhooks';
 import { defaultDataDir, loadDevSecrets } from './dev-secrets';
 import { parseDurationMs } from './durations';
 
@@ -14,11 +15,14 @@ import { parseDurationMs } from './durations';
 /** Where development's onboarding failures are reported; not a secret, so it has a fixed default. */
 const DEV_PLATFORM_ADMIN_EMAIL = 'platform-admin@holdfast.local';
 
+/** Development and test deliver webhooks to receivers on the same machine (the demo's, the tests'). */
+const DEV_WEBHOOK_TARGETS = 'localhost,127.0.0.0/8,::1';
+
 /** The modes that must be chosen explicitly; anything else, including no APP_ENV at all, is production. */
 const nonProductionModes = new Set(['development', 'test']);
 
 /** The secrets production cannot start without (JWT_SECRET may be replaced by JWT_JWKS_URL). */
-const productionSecrets = ['OFFER_TOKEN_SECRET', 'INVITATION_TOKEN_SECRET'] as const;
+const productionSecrets = ['OFFER_TOKEN_SECRET', 'INVITATION_TOKEN_SECRET', 'WEBHOOK_SECRET_KEY'] as const;
 
 /**
  * SHA-256 of the development secrets that earlier versions committed to the repository. Anyone
@@ -180,6 +184,25 @@ const environmentSchema = z.object({
   PLATFORM_ADMIN_EMAIL: optionalString.pipe(z.email().optional()),
   INVITATION_TOKEN_SECRET: optionalString,
 
+  // Webhooks (docs/webhooks.md): the key that encrypts signing secrets at rest, how long a
+  // rotated-out secret keeps signing, the request timeout, and the targets allowed beyond public
+  // addresses (development and test allow loopback, for a receiver on the same machine).
+  WEBHOOK_SECRET_KEY: optionalString,
+  WEBHOOK_ROTATION_WINDOW: duration.default('24 hours'),
+  // At most 45 s: the delivery step's start-to-close timeout (1 minute) must also cover reading the
+  // rows and recording the attempt.
+  WEBHOOK_TIMEOUT: duration
+    .refine((text) => durationMs(text) >= 1000 && durationMs(text) <= 45_000, {
+      message: 'must lie between 1 second and 45 seconds',
+    })
+    .default('30 seconds'),
+  WEBHOOK_ALLOWED_TARGETS: z
+    .string()
+    .optional()
+    .refine((text) => text === undefined || parseAllowList(text).invalid.length === 0, {
+      message: 'expected host names, IP addresses and CIDRs separated by commas',
+    }),
+
   WORKER_METRICS_PORT: port.default(9464),
   WORKER_SHUTDOWN_GRACE: duration.default('30 seconds'),
   WORKER_SYNC_SCHEDULES: booleanFlag.default(true),
@@ -240,15 +263,26 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
  * ones (lib/dev-secrets.ts). The file is read only when something is missing.
  */
 function developmentSecrets(
-  env: { JWT_SECRET?: string; JWT_JWKS_URL?: string; OFFER_TOKEN_SECRET?: string; INVITATION_TOKEN_SECRET?: string },
+  env: {
+    JWT_SECRET?: string;
+    JWT_JWKS_URL?: string;
+    OFFER_TOKEN_SECRET?: string;
+    INVITATION_TOKEN_SECRET?: string;
+    WEBHOOK_SECRET_KEY?: string;
+  },
   dataDir: string,
 ) {
-  const missing = (!env.JWT_SECRET && !env.JWT_JWKS_URL) || !env.OFFER_TOKEN_SECRET || !env.INVITATION_TOKEN_SECRET;
+  const missing =
+    (!env.JWT_SECRET && !env.JWT_JWKS_URL) ||
+    !env.OFFER_TOKEN_SECRET ||
+    !env.INVITATION_TOKEN_SECRET ||
+    !env.WEBHOOK_SECRET_KEY;
   const generated = missing ? loadDevSecrets(dataDir) : undefined;
   return {
     jwtSecret: env.JWT_SECRET ?? (env.JWT_JWKS_URL ? undefined : generated?.jwtSecret),
     offerTokenSecret: env.OFFER_TOKEN_SECRET ?? generated!.offerTokenSecret,
     invitationTokenSecret: env.INVITATION_TOKEN_SECRET ?? generated!.invitationTokenSecret,
+    webhookSecretKey: env.WEBHOOK_SECRET_KEY ?? generated!.webhookSecretKey,
   };
 }
 
@@ -319,6 +353,17 @@ export interface Config {
     /** Derives the invitation tokens in welcome emails. */
     invitationTokenSecret: string;
   };
+  /** Signed webhooks (docs/webhooks.md). */
+  webhooks: {
+    /** WEBHOOK_SECRET_KEY: encrypts the endpoints' signing secrets at rest (lib/secret-box.ts). */
+    secretKey: string;
+    /** WEBHOOK_ROTATION_WINDOW: how long the previous secret keeps signing after a rotation. */
+    rotationWindowMs: number;
+    /** WEBHOOK_TIMEOUT: one delivery request, connection to last byte. */
+    timeoutMs: number;
+    /** https only in production; WEBHOOK_ALLOWED_TARGETS beyond public addresses. */
+    policy: UrlPolicy;
+  };
 }
 
 export class ConfigError extends Error {
@@ -356,6 +401,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
           jwtSecret: env.JWT_SECRET,
           offerTokenSecret: env.OFFER_TOKEN_SECRET!,
           invitationTokenSecret: env.INVITATION_TOKEN_SECRET!,
+          webhookSecretKey: env.WEBHOOK_SECRET_KEY!,
         }
       : developmentSecrets(env, dataDirOf(source));
   return {
@@ -416,6 +462,17 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     onboarding: {
       platformAdminEmail: env.PLATFORM_ADMIN_EMAIL ?? DEV_PLATFORM_ADMIN_EMAIL,
       invitationTokenSecret: secrets.invitationTokenSecret,
+    },
+    webhooks: {
+      secretKey: secrets.webhookSecretKey,
+      rotationWindowMs: durationMs(env.WEBHOOK_ROTATION_WINDOW),
+      timeoutMs: durationMs(env.WEBHOOK_TIMEOUT),
+      policy: {
+        requireHttps: env.APP_ENV === 'production',
+        allowList: parseAllowList(
+          env.WEBHOOK_ALLOWED_TARGETS ?? (env.APP_ENV === 'production' ? '' : DEV_WEBHOOK_TARGETS),
+        ).allowList,
+      },
     },
   };
 }

@@ -12,11 +12,16 @@ export interface DevSecrets {
   jwtSecret: string;
   offerTokenSecret: string;
   invitationTokenSecret: string;
+  /** Encrypts webhook signing secrets at rest (lib/secret-box.ts). */
+  webhookSecretKey: string;
 }
 
 export const DEV_SECRETS_FILE = 'dev-secrets.json';
 
-const keys = ['jwtSecret', 'offerTokenSecret', 'invitationTokenSecret'] as const;
+const keys = ['jwtSecret', 'offerTokenSecret', 'invitationTokenSecret', 'webhookSecretKey'] as const;
+
+/** Keys added after the first files were written: a file without them gets them added, the others kept. */
+const addedKeys = new Set<(typeof keys)[number]>(['webhookSecretKey']);
 
 /** The default data directory: `.data/` at the repository root, as `npm run dev` uses. */
 export function defaultDataDir(): string {
@@ -36,7 +41,8 @@ export function defaultDataDir(): string {
 export function loadDevSecrets(dataDir: string): DevSecrets {
   const file = path.join(dataDir, DEV_SECRETS_FILE);
   const existing = readSecrets(file);
-  if (existing) return existing;
+  if (existing && keys.every((key) => existing[key])) return existing as DevSecrets;
+  if (existing) return addMissingSecrets(file, existing);
 
   fs.mkdirSync(dataDir, { recursive: true });
   const generated = Object.fromEntries(keys.map((key) => [key, randomBytes(32).toString('base64url')]));
@@ -51,10 +57,30 @@ export function loadDevSecrets(dataDir: string): DevSecrets {
   }
   const created = readSecrets(file);
   if (!created) throw new Error(`${file} vanished while it was being created`);
-  return created;
+  return keys.every((key) => created[key]) ? (created as DevSecrets) : addMissingSecrets(file, created);
 }
 
-function readSecrets(file: string): DevSecrets | undefined {
+/**
+ * Adds the keys a file written by an earlier version lacks. The new file replaces the old one
+ * atomically (rename), so nobody reads a half-written file; a process that finds the keys already
+ * added keeps those. Two processes upgrading the very same file at the same instant could each
+ * keep their own new value; it happens once per clone at most, and only in development.
+ */
+function addMissingSecrets(file: string, existing: Partial<DevSecrets>): DevSecrets {
+  const upgraded = { ...existing };
+  for (const key of keys) upgraded[key] ??= randomBytes(32).toString('base64url');
+  const temporary = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  fs.writeFileSync(temporary, `${JSON.stringify(upgraded, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+  const current = readSecrets(file);
+  if (current && keys.every((key) => current[key])) {
+    fs.rmSync(temporary, { force: true });
+    return current as DevSecrets;
+  }
+  fs.renameSync(temporary, file);
+  return readSecrets(file) as DevSecrets;
+}
+
+function readSecrets(file: string): Partial<DevSecrets> | undefined {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -68,12 +94,10 @@ function readSecrets(file: string): DevSecrets | undefined {
   } catch {
     value = undefined;
   }
-  if (!value || !keys.every((key) => typeof value[key] === 'string' && value[key].length >= 32)) {
+  const valid = (key: (typeof keys)[number]) => typeof value?.[key] === 'string' && value[key].length >= 32;
+  if (!value || !keys.every((key) => valid(key) || (addedKeys.has(key) && value[key] === undefined))) {
     throw new Error(`${file} is not a valid development secrets file: delete it and a new one is generated`);
   }
-  return {
-    jwtSecret: value.jwtSecret,
-    offerTokenSecret: value.offerTokenSecret,
-    invitationTokenSecret: value.invitationTokenSecret,
-  } as DevSecrets;
+  const secrets: Partial<DevSecrets> = Object.fromEntries(keys.filter(valid).map((key) => [key, value[key]]));
+  return secrets;
 }

@@ -1,8 +1,12 @@
 import path from 'node:path';
 import { recordHistories, type FlowRecording, type RecordingScenario } from '../test/support/history-recording';
+import { eventRecording } from '../test/support/recording/event-scenarios';
+import { notificationRecording } from '../test/support/recording/notification-scenarios';
 import { onboardingRecording } from '../test/support/recording/onboarding-scenarios';
 import { orderRecording } from '../test/support/recording/order-scenarios';
+import { reminderRecording } from '../test/support/recording/reminder-scenarios';
 import { waitlistRecording } from '../test/support/recording/waitlist-scenarios';
+import { webhookRecording } from '../test/support/recording/webhook-scenarios';
 
 /**
  * Records the replay histories of test/histories/: one workflow run per path through a flow.
@@ -18,6 +22,10 @@ const flows: Record<string, FlowRecording<RecordingScenario>> = {
   waitlist: waitlistRecording,
   orders: orderRecording,
   onboarding: onboardingRecording,
+  events: eventRecording,
+  reminders: reminderRecording,
+  webhooks: webhookRecording,
+  notifications: notificationRecording,
 };
 
 function usage(): string {

@@ -16,6 +16,7 @@ fi
 export POSTGRES_PASSWORD=x TEMPORAL_DB_PASSWORD=x HOLDFAST_DB_PASSWORD=x
 export JWT_SECRET=validate-only-secret-0123456789abcdef OFFER_TOKEN_SECRET=validate-only-secret-0123456789abcdef
 export INVITATION_TOKEN_SECRET=validate-only-secret-0123456789abcdef PLATFORM_ADMIN_EMAIL=ops@example.com
+export WEBHOOK_SECRET_KEY=validate-only-secret-0123456789abcdef
 export BILLING_API_URL=https://billing.example.com BILLING_API_KEY=x
 "$venv/bin/docker-compose" -f docker-compose.yml config --quiet
 echo "docker-compose.yml: valid"

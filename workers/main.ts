@@ -71,18 +71,12 @@ export async function startWorker(
   const prisma = overrides.prisma ?? createPrismaClient(requireDatabaseUrl(config));
   const connectionOptions = temporalConnectionOptions(config.temporal);
   const connection = await NativeConnection.connect(connectionOptions);
+  // Activities that start other workflows (an event's fan-out, a notification's delivery) use this client.
+  const clientConnection = await Connection.connect(connectionOptions);
+  const client = new Client({ connection: clientConnection, ...temporalClientOptions(config.temporal) });
 
   if (config.worker.syncSchedules) {
-    const clientConnection = await Connection.connect(connectionOptions);
-    try {
-      await syncSchedules(
-        new Client({ connection: clientConnection, ...temporalClientOptions(config.temporal) }),
-        config.temporal.taskQueue,
-        logger,
-      );
-    } finally {
-      await clientConnection.close();
-    }
+    await syncSchedules(client, config.temporal.taskQueue, logger);
   }
 
   const worker = await Worker.create({
@@ -97,6 +91,8 @@ export async function startWorker(
       publicBaseUrl: config.api.publicBaseUrl,
       billing: createConfiguredBilling(config.billing),
       onboarding: { billingPrices: config.billing.prices, ...config.onboarding },
+      temporal: { client, taskQueue: config.temporal.taskQueue },
+      webhooks: config.webhooks,
       ...overrides,
     }),
     dataConverter: createDataConverter(),
@@ -113,7 +109,11 @@ export async function startWorker(
   );
 
   const done = worker.run().finally(async () => {
-    await Promise.allSettled([connection.close(), ownsPrisma ? prisma.$disconnect() : undefined]);
+    await Promise.allSettled([
+      connection.close(),
+      clientConnection.close(),
+      ownsPrisma ? prisma.$disconnect() : undefined,
+    ]);
     logger.info('worker stopped');
   });
   return { worker, done };

@@ -1,30 +1,11 @@
-import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
+import { ScheduleAlreadyRunning, type Client, type ScheduleOptions } from '@temporalio/client';
 import type { Logger } from '../lib/logger';
-import { dailyCleanupScheduleId } from '../workflows/ids';
-import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from '../workflows/search-attributes';
+import { dailyCleanupScheduleOptions } from '../workflows/cleanup.contract';
+import { outboxSweepScheduleOptions } from '../workflows/event-fan-out.contract';
 
 /** The Schedules Holdfast owns: recurring work runs as Temporal Schedules, visible and pausable beside the flows. */
 export function holdfastSchedules(taskQueue: string): ScheduleOptions[] {
-  return [
-    {
-      scheduleId: dailyCleanupScheduleId,
-      spec: { calendars: [{ hour: 2, minute: 0, comment: 'daily at 02:00 UTC' }] },
-      action: {
-        type: 'startWorkflow',
-        workflowType: 'dailyCleanupWorkflow',
-        workflowId: 'cleanup:daily',
-        taskQueue,
-        typedSearchAttributes: [
-          { key: TenantIdKey, value: 'platform' },
-          { key: BusinessKeyKey, value: 'cleanup:daily' },
-          { key: FlowStatusKey, value: 'SCHEDULED' },
-        ],
-      },
-      // A cleanup still running at the next 02:00 has more to do than one run can catch up.
-      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
-      memo: { purpose: 'Deletes notifications and audit rows past each tenant retention' },
-    },
-  ];
+  return [dailyCleanupScheduleOptions(taskQueue), outboxSweepScheduleOptions(taskQueue)];
 }
 
 /**

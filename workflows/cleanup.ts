@@ -1,6 +1,6 @@
 import { log, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { PurgeResult } from '../activities/cleanup';
+import { sumPurgeCounts, type DailyCleanupResult, type PurgeResult } from './cleanup.contract';
 import { PermanentFailures } from './errors';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
 
@@ -22,17 +22,13 @@ const { purgeExpiredRecords } = proxyActivities<Activities>({
   },
 });
 
-export interface DailyCleanupResult {
-  asOf: string;
-  tenants: number;
-  notificationsDeleted: number;
-  auditLogsDeleted: number;
-  perTenant: PurgeResult[];
-}
+export * from './cleanup.contract';
 
 /**
- * Deletes notifications and audit rows older than each tenant's retention period.
- * Started daily at 02:00 UTC by the `holdfast:daily-cleanup` Schedule (see workers/schedules.ts).
+ * Deletes what each tenant's retention period has run out on: finished notifications, closed
+ * reminders, webhook attempts and finished deliveries, published events whose deliveries have all
+ * finished, and audit rows. Anything still waiting or running keeps its rows.
+ * Started daily at 02:00 UTC by the `holdfast:daily-cleanup` Schedule (workflows/cleanup.contract.ts).
  *
  * Tenants are purged one after another: cleanup is background work and must not compete
  * with live flows for database connections.
@@ -51,13 +47,7 @@ export async function dailyCleanupWorkflow(): Promise<DailyCleanupResult> {
     perTenant.push(await purgeExpiredRecords({ ...target, asOf }));
   }
 
-  const result: DailyCleanupResult = {
-    asOf,
-    tenants: targets.length,
-    notificationsDeleted: perTenant.reduce((sum, r) => sum + r.notificationsDeleted, 0),
-    auditLogsDeleted: perTenant.reduce((sum, r) => sum + r.auditLogsDeleted, 0),
-    perTenant,
-  };
+  const result: DailyCleanupResult = { asOf, tenants: targets.length, ...sumPurgeCounts(perTenant), perTenant };
   upsertSearchAttributes([{ key: FlowStatusKey, value: 'COMPLETED' }]);
   log.info('Daily cleanup finished', { ...result, perTenant: undefined });
   return result;

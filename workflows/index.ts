@@ -3,3 +3,7 @@ export { dailyCleanupWorkflow } from './cleanup';
 export { waitlistCascadeWorkflow } from './waitlist-cascade';
 export { tenantOnboardingWorkflow } from './tenant-onboarding';
 export { orderRoutingWorkflow } from './order-routing';
+export { eventFanOutWorkflow, eventOutboxSweepWorkflow } from './event-fan-out';
+export { reminderSequenceWorkflow } from './reminder-sequence';
+export { webhookDeliveryWorkflow } from './webhook-delivery';
+export { notificationWorkflow } from './notification';

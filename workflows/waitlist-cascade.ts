@@ -22,8 +22,8 @@ import {
   settledWithin,
   stepFailure,
 } from './attention';
-import { PermanentFailures } from './errors';
 import { OfferDesk } from './offer';
+import { fiveMessageAttempts, untilTheDatabaseAnswers } from './retry-profiles';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
 import { requireStorableText } from './validation';
 import {
@@ -48,10 +48,7 @@ import {
   type WaitlistCascadeResult,
 } from './waitlist-cascade.contract';
 
-// Database writes retry until the database is back: giving up would strand a hold or a slot
-// mid-change, and every write is idempotent. Retries stay at most a minute apart, so a write
-// resumes soon after an outage ends. Data the database refuses (DataRejected) would fail the same
-// way forever, so it is never retried: the cascade stops in NEEDS_ATTENTION instead.
+// Database writes retry until the database answers; a refused write stops the cascade in NEEDS_ATTENTION.
 const {
   beginCascade,
   pickNextCandidate,
@@ -61,26 +58,9 @@ const {
   moveHoldDeadline,
   closeUnfilledSlot,
   reopenSlot,
-} = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '1 minute',
-    nonRetryableErrorTypes: PermanentFailures.step,
-  },
-});
+} = proxyActivities<Activities>(untilTheDatabaseAnswers);
 
-// Messages: 1 s, 2 s, 4 s, 8 s, then give up (5 attempts), and never retry what cannot succeed.
-const { sendOfferNotification, sendConfirmation, sendEscalation } = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumAttempts: 5,
-    nonRetryableErrorTypes: PermanentFailures.message,
-  },
-});
+const { sendOfferNotification, sendConfirmation, sendEscalation } = proxyActivities<Activities>(fiveMessageAttempts);
 
 export * from './waitlist-cascade.contract';
 

@@ -4,12 +4,12 @@ import { z } from 'zod';
 import { formatUtc } from '../../domain/notifications';
 import { hashOfferToken, verifyOfferToken } from '../../domain/offer-token';
 import type { PrismaClient } from '../../lib/db';
-import { waitlistCascadeId } from '../../workflows/ids';
 import {
   acceptOfferUpdate,
   declineOfferUpdate,
   HoldRejection,
   rejectionForSettledHold,
+  waitlistCascadeId,
   type OfferResponseResult,
 } from '../../workflows/waitlist-cascade.contract';
 import { AppError, notFound } from '../errors';
@@ -57,11 +57,11 @@ export function createOffersRouter({ prisma, temporal, offerTokenSecret }: Offer
       if (!hold || hold.id !== claims.holdId || hold.tenantId !== claims.tenantId) throw notFound('Offer');
       return hold;
     },
-    rejectionOf: (hold) => (hold.status === 'OFFERED' ? undefined : rejectionForSettledHold(hold.status)),
-    async currentRejection(hold) {
-      const now = await prisma.hold.findUnique({ where: { id: hold.id }, select: { status: true } });
-      return now && now.status !== 'OFFERED' ? rejectionForSettledHold(now.status) : undefined;
-    },
+    stateOf: (hold) => hold.status,
+    currentState: async (hold) =>
+      (await prisma.hold.findUnique({ where: { id: hold.id }, select: { status: true } }))?.status ?? null,
+    openState: 'OFFERED',
+    rejectionFor: rejectionForSettledHold,
     closedRejection: HoldRejection.Superseded,
     rejectionMessages,
     answer: (hold, answer): Promise<OfferResponseResult> =>

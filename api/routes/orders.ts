@@ -1,29 +1,36 @@
 import { Router, type Response } from 'express';
-import {
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowNotFoundError,
-  type Client,
-  type WorkflowHandle,
-} from '@temporalio/client';
+import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { z } from 'zod';
 import { MAX_MONEY_MINOR } from '../../domain/input-rules';
+import { REMINDER_KINDS } from '../../domain/payment-reminders';
 import { OrderStatus } from '../../generated/prisma/enums';
 import type { PrismaClient } from '../../lib/db';
 import { isPending } from '../../workflows/attention';
-import { orderRoutingId } from '../../workflows/ids';
+import type { orderRoutingWorkflow } from '../../workflows/order-routing';
 import {
   assignVendorManuallyUpdate,
   cancelOrderUpdate,
   getOrderStateQuery,
-  orderRoutingStartOptions,
-  orderRoutingWorkflow,
+  orderRoutingId,
   orderStatusSignal,
   type OrderState,
-} from '../../workflows/order-routing';
+} from '../../workflows/order-routing.contract';
 import { principalOf, requireRole } from '../auth';
 import { whileOpen, orderClosed } from '../closed-workflows';
 import { AppError, conflict, notFound } from '../errors';
-import { int4, money, multiLine, noQuery, optionalBody, pagination, singleLine, uuid } from '../schemas';
+import {
+  int4,
+  money,
+  multiLine,
+  noQuery,
+  optionalBody,
+  optionalIdempotencyKeyHeader,
+  pagination,
+  requiredIdempotencyKeyHeader,
+  singleLine,
+  uuid,
+} from '../schemas';
+import { sendPaymentReminderNow } from '../services/order-reminders';
 import { placeOrder, recordPayment } from '../services/orders';
 import { parse } from '../validation';
 
@@ -73,11 +80,8 @@ const createOrderBody = z
     path: ['items'],
   });
 
-/** Printable ASCII, as IETF's Idempotency-Key draft and Stripe take it. */
-const idempotencyKeyHeader = z
-  .string()
-  .regex(/^[\x21-\x7e]{1,200}$/, { message: 'expected 1 to 200 printable ASCII characters' })
-  .optional();
+/** A payment reminder sent on demand: one of the kinds order routing sends (domain/payment-reminders.ts). */
+const sendNowBody = z.object({ kind: z.enum(REMINDER_KINDS) }).strict();
 
 const listQuery = z
   .object({
@@ -178,24 +182,6 @@ export function createOrdersRouter({ prisma, temporal, taskQueue }: OrdersRouter
     return order;
   }
 
-  /** Starts the order's workflow, or finds the one already started for it. */
-  async function startRouting(tenantId: string, orderId: string): Promise<{ workflowId: string; runId: string }> {
-    const startOptions = orderRoutingStartOptions(tenantId, orderId);
-    const { workflowId } = startOptions;
-    try {
-      const handle = await temporal.workflow.start(orderRoutingWorkflow, {
-        taskQueue,
-        args: [{ tenantId, orderId }],
-        ...startOptions,
-      });
-      return { workflowId, runId: handle.firstExecutionRunId };
-    } catch (error) {
-      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-      const description = await temporal.workflow.getHandle(workflowId).describe();
-      return { workflowId, runId: description.runId };
-    }
-  }
-
   /** Runs `action` on the order's workflow; a workflow that has closed answers 409 ORDER_CLOSED. */
   async function onWorkflow<T>(
     tenantId: string,
@@ -212,17 +198,19 @@ export function createOrdersRouter({ prisma, temporal, taskQueue }: OrdersRouter
 
   router.post('/orders', async (req, res) => {
     parse(noQuery, req.query);
-    const idempotencyKey = parse(idempotencyKeyHeader, req.get('Idempotency-Key'));
+    const idempotencyKey = parse(optionalIdempotencyKeyHeader, req.get('Idempotency-Key'));
     const body = parse(createOrderBody, req.body);
     const { tenantId, subject } = principalOf(req);
-    const { order, replayed } = await placeOrder(prisma, { tenantId, actor: subject, idempotencyKey }, body);
-    // Started on every request, so an order whose first request died before its workflow began still gets one.
-    const run = await startRouting(tenantId, order.id);
+    const { order, replayed, workflowId, runId } = await placeOrder(
+      { prisma, temporal, taskQueue },
+      { tenantId, actor: subject, idempotencyKey },
+      body,
+    );
     res
       .status(202)
       .location(`/api/v1/orders/${order.id}`)
       .set(replayed ? { 'Idempotent-Replayed': 'true' } : {})
-      .json({ orderId: order.id, ...run, status: order.status });
+      .json({ orderId: order.id, workflowId, runId, status: order.status });
   });
 
   router.get('/orders', async (req, res) => {
@@ -302,14 +290,29 @@ export function createOrdersRouter({ prisma, temporal, taskQueue }: OrdersRouter
     parse(noQuery, req.query);
     const body = parse(paymentBody, req.body);
     const { tenantId, subject } = principalOf(req);
-    await findOrder(tenantId, orderId);
     const { payment, replayed, paidSoFar } = await recordPayment(
-      { prisma, temporal },
+      { prisma, temporal, taskQueue },
       { tenantId, actor: subject, orderId },
       body,
     );
     const { id, amount, reference, receivedAt } = payment;
     res.status(replayed ? 200 : 201).json({ id, orderId, amount, reference, receivedAt, paidSoFar });
+  });
+
+  router.post('/orders/:orderId/reminders/send-now', requireRole('operator'), async (req, res) => {
+    const { orderId } = parse(orderParams, req.params);
+    parse(noQuery, req.query);
+    // Sending now always needs a key: it is what keeps a double click from sending twice.
+    const idempotencyKey = parse(requiredIdempotencyKeyHeader, req.get('Idempotency-Key'));
+    const { kind } = parse(sendNowBody, req.body);
+    const { tenantId, subject } = principalOf(req);
+    const sent = await sendPaymentReminderNow(
+      { prisma, temporal, taskQueue },
+      { tenantId, actor: subject, idempotencyKey },
+      orderId,
+      kind,
+    );
+    res.status(202).json(sent);
   });
 
   return router;

@@ -5,7 +5,8 @@ import type { PrismaClient } from '../../lib/db';
 import { writeAudit } from '../../activities/audit';
 import { principalOf, requireRole } from '../auth';
 import { AppError, notFound } from '../errors';
-import { int4, money, noQuery, pagination, singleLine, uuid } from '../schemas';
+import { int4, money, noBody, noQuery, pagination, singleLine, uuid } from '../schemas';
+import { recalculateCreditScore } from '../services/retailers';
 import { parse } from '../validation';
 
 /**
@@ -172,6 +173,14 @@ export function createPartnersRouter({ prisma }: PartnersRouterDeps): Router {
       return updated;
     });
     res.json(presentRetailer(retailer));
+  });
+
+  router.post('/retailers/:id/credit-score/recalculate', requireRole('operator'), async (req, res) => {
+    const { id } = parse(idParams, req.params);
+    parse(noQuery, req.query);
+    parse(noBody, req.body);
+    const { tenantId, subject } = principalOf(req);
+    res.json(await recalculateCreditScore(prisma, { tenantId, actor: subject }, id));
   });
 
   router.post('/vendors', requireRole('tenant-admin'), async (req, res) => {

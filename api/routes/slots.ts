@@ -5,13 +5,13 @@ import { candidateOrder } from '../../domain/candidates';
 import { MAX_EXTEND_MINUTES } from '../../domain/holds';
 import { EntryStatus } from '../../generated/prisma/enums';
 import type { PrismaClient } from '../../lib/db';
-import { waitlistCascadeId } from '../../workflows/ids';
+import { waitlistCascadeWorkflow } from '../../workflows/waitlist-cascade';
 import {
   extendHoldUpdate,
   getCascadeStateQuery,
+  waitlistCascadeId,
   waitlistCascadeStartOptions,
-  waitlistCascadeWorkflow,
-} from '../../workflows/waitlist-cascade';
+} from '../../workflows/waitlist-cascade.contract';
 import { principalOf, requireRole } from '../auth';
 import { conflict, notFound } from '../errors';
 import { writeAudit } from '../../activities/audit';

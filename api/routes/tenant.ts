@@ -14,6 +14,15 @@ const settingsBody = z
     adminEmail: email().nullable().optional(),
     paymentTermsDays: int4(1, 365).optional(),
     vendorResponseMinutes: int4(1, 7 * 24 * 60).optional(),
+    // A webhook delivery's attempts, its first retry interval (doubling after, capped by the
+    // workflow) and the consecutive failed deliveries that disable an endpoint.
+    webhookMaxAttempts: int4(1, 20).optional(),
+    webhookRetryInitialSeconds: int4(1, 3600).optional(),
+    webhookFailureThreshold: int4(1, 1000).optional(),
+    defaultLocale: z
+      .string()
+      .regex(/^[a-z]{2,3}(-[A-Z][A-Za-z]{1,3})?$/, 'a locale such as en or pt-BR')
+      .optional(),
   })
   .strict()
   .refine((body) => Object.keys(body).length > 0, { message: 'name at least one setting' });
@@ -29,16 +38,31 @@ function present(tenant: {
   adminEmail: string | null;
   paymentTermsDays: number;
   vendorResponseMinutes: number;
+  webhookMaxAttempts: number;
+  webhookRetryInitialSeconds: number;
+  webhookFailureThreshold: number;
+  defaultLocale: string;
 }) {
   const { id, slug, name, status, tier, holdMinutes, retentionDays, adminEmail } = tenant;
-  const { paymentTermsDays, vendorResponseMinutes } = tenant;
+  const { paymentTermsDays, vendorResponseMinutes, defaultLocale } = tenant;
+  const { webhookMaxAttempts, webhookRetryInitialSeconds, webhookFailureThreshold } = tenant;
   return {
     id,
     slug,
     name,
     status,
     tier,
-    settings: { holdMinutes, retentionDays, adminEmail, paymentTermsDays, vendorResponseMinutes },
+    settings: {
+      holdMinutes,
+      retentionDays,
+      adminEmail,
+      paymentTermsDays,
+      vendorResponseMinutes,
+      webhookMaxAttempts,
+      webhookRetryInitialSeconds,
+      webhookFailureThreshold,
+      defaultLocale,
+    },
   };
 }
 

@@ -3,15 +3,15 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { z } from 'zod';
 import { isValidSlug, SLUG_PATTERN, slugFromName, tenantIdForSlug, tenantTiers } from '../../domain/tenants';
 import type { PrismaClient } from '../../lib/db';
-import { tenantOnboardingId } from '../../workflows/ids';
+import { tenantOnboardingWorkflow } from '../../workflows/tenant-onboarding';
 import {
   approveOnboardingUpdate,
   getOnboardingProgressQuery,
   rejectOnboardingUpdate,
+  tenantOnboardingId,
   tenantOnboardingStartOptions,
-  tenantOnboardingWorkflow,
   type OnboardingProgress,
-} from '../../workflows/tenant-onboarding';
+} from '../../workflows/tenant-onboarding.contract';
 import { hasRole, principalOf, requireRole, type TenantStatusCache } from '../auth';
 import { AppError, conflict, notFound } from '../errors';
 import { writeAudit } from '../../activities/audit';

@@ -4,8 +4,12 @@ import { z } from 'zod';
 import { orderReference } from '../../domain/order-messages';
 import { hashVendorToken, verifyVendorToken } from '../../domain/vendor-token';
 import type { PrismaClient } from '../../lib/db';
-import { orderRoutingId } from '../../workflows/ids';
-import { OrderRejection, vendorRespondUpdate, type VendorResponseResult } from '../../workflows/order-routing.contract';
+import {
+  OrderRejection,
+  orderRoutingId,
+  vendorRespondUpdate,
+  type VendorResponseResult,
+} from '../../workflows/order-routing.contract';
 import { orderClosed, whileOpen } from '../closed-workflows';
 import { AppError, notFound } from '../errors';
 import { linkToken, multiLine } from '../schemas';
@@ -73,11 +77,12 @@ export function createVendorPortalRouter({ prisma, temporal, offerTokenSecret }:
       answerSchema: respondBody,
       linkSchema: respondQuery,
       offerFor: attemptFor,
-      rejectionOf: (attempt) => (attempt.outcome === 'OFFERED' ? undefined : rejectionFor(attempt.outcome)),
-      async currentRejection(attempt) {
-        const now = await prisma.routingAttempt.findUnique({ where: { id: attempt.id }, select: { outcome: true } });
-        return now && now.outcome !== 'OFFERED' ? rejectionFor(now.outcome) : undefined;
-      },
+      stateOf: (attempt) => attempt.outcome,
+      currentState: async (attempt) =>
+        (await prisma.routingAttempt.findUnique({ where: { id: attempt.id }, select: { outcome: true } }))?.outcome ??
+        null,
+      openState: 'OFFERED',
+      rejectionFor,
       closedRejection: OrderRejection.OfferSuperseded,
       rejectionMessages,
       answer: (attempt, body): Promise<VendorResponseResult> =>

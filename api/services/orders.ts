@@ -1,12 +1,31 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { writeAudit } from '../../activities/audit';
+import { startFanOutsAfterCommit } from '../../activities/event-publishing';
+import { recordPaymentReceived } from '../../activities/flow-events';
 import { orderTotal, type OrderItem } from '../../domain/orders';
 import { paymentRefusal, repeatedReference } from '../../domain/payments';
 import { isUniqueViolation, type PrismaClient } from '../../lib/db';
-import { orderRoutingId } from '../../workflows/ids';
-import { paymentReceivedSignal } from '../../workflows/order-routing';
-import { AppError, conflict } from '../errors';
+import { orderRoutingWorkflow } from '../../workflows/order-routing';
+import {
+  orderRoutingId,
+  orderRoutingStartOptions,
+  paymentReceivedSignal,
+} from '../../workflows/order-routing.contract';
+import { AppError, conflict, notFound } from '../errors';
+
+/** What the order services use: the tenant's data, and the workflows that carry orders out. */
+export interface OrderServiceDeps {
+  prisma: PrismaClient;
+  temporal: Client;
+  taskQueue: string;
+}
+
+/** Who asks: the caller's tenant and identity (the audit log's actor). */
+export interface OrderCaller {
+  tenantId: string;
+  actor: string;
+}
 
 /** An order as a retailer's system asks for it. */
 export interface OrderRequest {
@@ -34,14 +53,50 @@ function requestHash(request: OrderRequest): string {
 }
 
 /**
- * Records an order once, however often it is asked for: a repeat with the same Idempotency-Key
- * (and the same body) or the same `clientOrderRef` finds the order recorded first, `replayed`.
- * Throws 422 IDEMPOTENCY_KEY_REUSED for a known key with another body, 422 UNKNOWN_RETAILER for a
- * retailer outside the tenant. Starting its workflow is the caller's next step.
+ * Places an order: records it once and starts its routing workflow, however often it is asked
+ * for. A repeat with the same Idempotency-Key (and the same body) or the same `clientOrderRef`
+ * finds the order recorded first (`replayed`) and the workflow started for it. Throws 422
+ * IDEMPOTENCY_KEY_REUSED for a known key with another body, 422 UNKNOWN_RETAILER for a retailer
+ * outside the tenant.
  */
 export async function placeOrder(
+  { prisma, temporal, taskQueue }: OrderServiceDeps,
+  { tenantId, actor, idempotencyKey }: OrderCaller & { idempotencyKey?: string },
+  request: OrderRequest,
+) {
+  const { order, replayed } = await recordOrder(prisma, { tenantId, actor, idempotencyKey }, request);
+  // Started on every request, so an order whose first request died before its workflow began still gets one.
+  const routing = await startRouting(temporal, taskQueue, tenantId, order.id);
+  return { order, replayed, ...routing };
+}
+
+/** Starts the order's workflow, or finds the one already started for it. */
+async function startRouting(
+  temporal: Client,
+  taskQueue: string,
+  tenantId: string,
+  orderId: string,
+): Promise<{ workflowId: string; runId: string }> {
+  const startOptions = orderRoutingStartOptions(tenantId, orderId);
+  const { workflowId } = startOptions;
+  try {
+    const handle = await temporal.workflow.start(orderRoutingWorkflow, {
+      taskQueue,
+      args: [{ tenantId, orderId }],
+      ...startOptions,
+    });
+    return { workflowId, runId: handle.firstExecutionRunId };
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+    const description = await temporal.workflow.getHandle(workflowId).describe();
+    return { workflowId, runId: description.runId };
+  }
+}
+
+/** Records an order once: a repeat finds the order recorded first, `replayed`. */
+async function recordOrder(
   prisma: PrismaClient,
-  { tenantId, actor, idempotencyKey }: { tenantId: string; actor: string; idempotencyKey?: string },
+  { tenantId, actor, idempotencyKey }: OrderCaller & { idempotencyKey?: string },
   request: OrderRequest,
 ) {
   const hash = requestHash(request);
@@ -106,16 +161,20 @@ export async function placeOrder(
 }
 
 /**
- * Records a payment against an order and tells its workflow. A repeat with the same reference,
- * order and amount is answered with the payment recorded first (`replayed`). Throws 409
- * PAYMENT_REFERENCE_REUSED, NOT_PAYABLE or PAYMENT_IN_PROGRESS (a concurrent first request with
- * the same reference), 422 AMOUNT_EXCEEDS_BALANCE.
+ * Records a payment against an order of the caller's tenant, with its `payment.received` event, and
+ * tells its workflow. A repeat with the same reference, order and amount is answered with the
+ * payment recorded first (`replayed`).
+ * Throws 404 NOT_FOUND for an order outside the tenant, 409 PAYMENT_REFERENCE_REUSED, NOT_PAYABLE
+ * or PAYMENT_IN_PROGRESS (a concurrent first request with the same reference), 422
+ * AMOUNT_EXCEEDS_BALANCE.
  */
 export async function recordPayment(
-  { prisma, temporal }: { prisma: PrismaClient; temporal: Client },
-  { tenantId, actor, orderId }: { tenantId: string; actor: string; orderId: string },
+  { prisma, temporal, taskQueue }: Pick<OrderServiceDeps, 'prisma' | 'temporal'> & { taskQueue?: string },
+  { tenantId, actor, orderId }: OrderCaller & { orderId: string },
   { amount, reference }: { amount: number; reference: string },
 ) {
+  const own = await prisma.order.findFirst({ where: { id: orderId, tenantId }, select: { id: true } });
+  if (!own) throw notFound('Order', { orderId });
   const recorded = await prisma
     .$transaction(async (tx) => {
       // Locks the order, so two payments at once cannot both fit under the balance.
@@ -145,7 +204,8 @@ export async function recordPayment(
         entityId: orderId,
         details: { paymentId: payment.id, amount, reference },
       });
-      return { payment, replayed: false };
+      const eventId = await recordPaymentReceived(tx, { tenantId, paymentId: payment.id });
+      return { payment, replayed: false, eventId };
     })
     .catch((error: unknown) => {
       // Two requests with one new reference: the loser finds the winner's payment on a retry.
@@ -154,6 +214,10 @@ export async function recordPayment(
     });
 
   const { payment, replayed } = recorded;
+  // Without the task queue (a caller that starts no workflows) the outbox sweep starts the fan-out.
+  if ('eventId' in recorded && taskQueue) {
+    await startFanOutsAfterCommit({ client: temporal, taskQueue }, tenantId, [recorded.eventId]);
+  }
   // Signalled on a replay too: the workflow ignores a payment it has, and learns of one it missed.
   // A replay after the order was paid finds the workflow finished; the Payment row is the answer.
   await temporal.workflow

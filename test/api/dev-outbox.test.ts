@@ -1,18 +1,14 @@
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import nodemailer from 'nodemailer';
 import request from 'supertest';
-import type { Client, Connection } from '@temporalio/client';
 import { createNotifier, type Notifier } from '../../activities/notifications';
 import { createHttpSmsProvider } from '../../activities/sms-provider';
-import { createApp } from '../../api/app';
 import { outboxLine } from '../../domain/outbox';
+import type { Config } from '../../lib/config';
 import type { PrismaClient } from '../../lib/db';
-import { startDevMailCatcher, type DevMailCatcherHandle } from '../../scripts/stack/dev-mail-catcher';
-import { startDevSmsSink, type DevSmsSinkHandle } from '../../scripts/stack/dev-sms-sink';
-import { createTestTenant, testConfig, testLogger, testPrisma, testTemporalClient, tokenFor } from '../support/stack';
+import { TEST_SMS_TOKEN, useApiStack, type ApiStack } from '../support/api-stack';
+import { tokenFor } from '../support/stack';
 
 interface Listed {
   channel: string;
@@ -24,49 +20,28 @@ interface Listed {
 }
 
 describe('dev outbox', () => {
-  const outboxFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'holdfast-outbox-')), 'outbox.jsonl');
-  const config = testConfig({ APP_ENV: 'development', DEV_OUTBOX_FILE: outboxFile });
+  const stack = useApiStack({ devOutbox: true, mail: 'smtp', sms: true });
+  let outboxFile: string;
+  let config: Config;
   let prisma: PrismaClient;
-  let client: Client;
-  let connection: Connection;
-  let catcher: DevMailCatcherHandle;
-  let sink: DevSmsSinkHandle;
   let notifier: Notifier;
-  let app: ReturnType<typeof createApp>;
+  let app: ApiStack['app'];
   let tenantA: string;
   let tenantB: string;
   let adminA: string;
   let adminB: string;
   let platformAdmin: string;
 
-  beforeAll(async () => {
-    prisma = testPrisma(config);
-    ({ client, connection } = await testTemporalClient(config));
-    [catcher, sink] = await Promise.all([
-      startDevMailCatcher({ port: 0, outboxFile }),
-      startDevSmsSink({ port: 0, outboxFile }),
-    ]);
+  beforeAll(() => {
+    ({ outboxFile, config, prisma, app } = stack);
     // The same transports the worker builds: real SMTP to the catcher, real HTTP to the SMS sink.
     notifier = createNotifier({
       prisma,
-      mail: {
-        transport: nodemailer.createTransport(`smtp://127.0.0.1:${catcher.port}`),
-        from: 'Holdfast <no-reply@holdfast.test>',
-      },
-      sms: createHttpSmsProvider({ url: sink.url }),
+      mail: { transport: nodemailer.createTransport(config.mail.smtpUrl), from: 'Holdfast <no-reply@holdfast.test>' },
+      sms: createHttpSmsProvider({ url: stack.smsSinkUrl, token: TEST_SMS_TOKEN }),
     });
-    app = createApp({ config, logger: testLogger(config), prisma, temporal: client });
-    tenantA = (await createTestTenant(prisma)).id;
-    tenantB = (await createTestTenant(prisma)).id;
-    adminA = `Bearer ${await tokenFor(config, tenantA, 'tenant-admin')}`;
-    adminB = `Bearer ${await tokenFor(config, tenantB, 'tenant-admin')}`;
-    platformAdmin = `Bearer ${await tokenFor(config, 'platform', 'platform-admin')}`;
-  });
-
-  afterAll(async () => {
-    await Promise.all([catcher.stop(), sink.stop()]);
-    await connection.close();
-    await prisma.$disconnect();
+    [tenantA, tenantB] = [stack.tenant.id, stack.otherTenant.id];
+    ({ admin: adminA, otherAdmin: adminB, platformAdmin } = stack.tokens);
   });
 
   /** A tenant's flow sends an offer on a channel, through the Notification ledger; returns the offer's link. */
@@ -225,12 +200,7 @@ describe('dev outbox', () => {
   });
 
   it('does not exist outside development (404)', async () => {
-    const testApp = createApp({
-      config: testConfig({ DEV_OUTBOX_FILE: outboxFile }),
-      logger: testLogger(config),
-      prisma,
-      temporal: client,
-    });
+    const testApp = stack.appWith({}, { APP_ENV: 'test', DEV_OUTBOX_FILE: outboxFile });
 
     const response = await request(testApp).get('/api/v1/dev/outbox').set('Authorization', adminA);
 

@@ -12,6 +12,10 @@ import type { PrismaClient } from '../../lib/db';
 import { getCascadeStateQuery } from '../../workflows/waitlist-cascade';
 import { getOrderStateQuery } from '../../workflows/order-routing';
 import { getOnboardingProgressQuery } from '../../workflows/tenant-onboarding';
+import { getWebhookDeliveryStateQuery } from '../../workflows/webhook-delivery.contract';
+import { getNotificationStateQuery } from '../../workflows/notification.contract';
+import { getReminderStateQuery } from '../../workflows/reminder-sequence.contract';
+import { getFanOutStateQuery } from '../../workflows/event-fan-out.contract';
 import { eventually } from '../support/eventually';
 import { listRoutes, routeKey } from '../support/routes';
 import { useApiStack } from '../support/api-stack';
@@ -92,6 +96,10 @@ const stateQueries: Record<string, string> = {
   waitlistCascadeWorkflow: getCascadeStateQuery.name,
   orderRoutingWorkflow: getOrderStateQuery.name,
   tenantOnboardingWorkflow: getOnboardingProgressQuery.name,
+  webhookDeliveryWorkflow: getWebhookDeliveryStateQuery.name,
+  notificationWorkflow: getNotificationStateQuery.name,
+  reminderSequenceWorkflow: getReminderStateQuery.name,
+  eventFanOutWorkflow: getFanOutStateQuery.name,
 };
 
 type Fixtures = {
@@ -104,6 +112,8 @@ type Fixtures = {
   otherTenantSlotId: string;
   /** A tenant of its own for suspend and reactivate, so the requests never lock the fixtures' tenant out. */
   suspendableSlug: string;
+  eventId: string;
+  ruleId: string;
 };
 
 interface RouteSpec {
@@ -112,7 +122,11 @@ interface RouteSpec {
   query?: (fx: Fixtures) => Record<string, unknown>;
   /** Authenticated by a token in the body or query, not a JWT. */
   publicToken?: 'offer' | 'vendor' | 'invitation';
+  /** Headers the route requires before it reads the body (an Idempotency-Key). */
+  headers?: () => Record<string, string>;
 }
+
+const idempotencyKey = () => ({ 'Idempotency-Key': `fuzz-${randomUUID()}` });
 
 const person = () => ({ customerName: 'Ana Lima', email: `ana-${randomUUID().slice(0, 8)}@example.test` });
 const items = () => [{ sku: 'APL-1', name: 'Apples', category: 'produce', quantity: 2, unitPrice: 250 }];
@@ -193,7 +207,91 @@ const specs: Record<string, RouteSpec> = {
   'POST /api/v1/orders/:orderId/payments': {
     body: () => ({ amount: 100, reference: `pay-${randomUUID().slice(0, 8)}` }),
   },
+  'POST /api/v1/orders/:orderId/reminders/send-now': { headers: idempotencyKey, body: () => ({ kind: 'OVERDUE' }) },
+  'POST /api/v1/retailers/:id/credit-score/recalculate': {},
+  'POST /api/v1/reminders': {
+    headers: idempotencyKey,
+    body: () => ({
+      subject: { type: 'settlement', id: 'S-1042' },
+      recipient: { channel: 'EMAIL', to: 'payer@example.test', name: 'Corner Shop' },
+      template: 'settlement.reminder',
+      data: { reference: 'S-1042', amountDue: 250_000 },
+      dueAt: '2027-01-05T09:00:00Z',
+      steps: [
+        { at: '-2d', kind: 'DUE_SOON' },
+        { every: '3d', from: '+3d', until: '+12d', kind: 'OVERDUE' },
+      ],
+      notifyOnCreate: false,
+    }),
+  },
+  'GET /api/v1/reminders': { query: () => ({ status: 'ACTIVE', subjectType: 'settlement', limit: 10 }) },
+  'GET /api/v1/reminders/:id': {},
+  'PATCH /api/v1/reminders/:id': {
+    body: () => ({ dueAt: '2027-01-06T09:00:00Z', recipient: { channel: 'SMS', to: '+14155550101' } }),
+  },
+  'POST /api/v1/reminders/:id/complete': { body: () => ({ reason: 'settled' }) },
+  // The endpoint subscribes to an event type nothing publishes, so no fuzzed flow delivers to it.
+  'POST /api/v1/webhooks': {
+    body: () => ({ url: 'http://127.0.0.1:9/hooks', events: ['fuzz.never_published'], description: 'fuzz' }),
+  },
+  'GET /api/v1/webhooks': { query: () => ({ limit: 10, offset: 0 }) },
+  'GET /api/v1/webhooks/:id': {},
+  'PATCH /api/v1/webhooks/:id': { body: () => ({ description: 'renamed', events: ['fuzz.never_published'] }) },
+  'DELETE /api/v1/webhooks/:id': {},
+  'POST /api/v1/webhooks/:id/rotate-secret': {},
+  'POST /api/v1/webhooks/:id/test': {},
+  'GET /api/v1/webhooks/:id/deliveries': { query: () => ({ limit: 10 }) },
+  'POST /api/v1/webhooks/deliveries/:deliveryId/replay': {},
+  // Scheduled a day ahead, so no fuzzed notification is sent while the suite runs.
+  'POST /api/v1/notifications': {
+    headers: idempotencyKey,
+    body: () => ({
+      channel: 'EMAIL',
+      to: 'fuzz@example.test',
+      template: 'generic.message',
+      data: { subject: 'Fuzz', body: 'Hello' },
+      priority: 'low',
+      delay: '24h',
+    }),
+  },
+  'GET /api/v1/notifications': { query: () => ({ status: 'SCHEDULED', channel: 'EMAIL', limit: 10 }) },
+  'GET /api/v1/notifications/:notificationId': {},
+  'POST /api/v1/notifications/:notificationId/cancel': {},
+  'POST /api/v1/notifications/:notificationId/retry': {},
+  'GET /api/v1/notification-templates': {},
+  'PUT /api/v1/notification-templates/:template/:channel': {
+    body: () => ({ subject: 'Ticket {{ ticketRef }}', text: 'Ticket {{ ticketRef }} is {{ status }}.' }),
+  },
+  'DELETE /api/v1/notification-templates/:template/:channel': { query: () => ({ locale: 'en' }) },
   'GET /api/v1/dev/outbox': { query: () => ({ limit: 5 }) },
+  'POST /api/v1/events': {
+    body: () => ({
+      id: `fuzz-${randomUUID()}`,
+      type: 'fuzz.reported',
+      subject: { type: 'ticket', id: 'T-1' },
+      data: { customer: { email: 'fuzz@example.test' }, priority: 'high' },
+      occurredAt: '2026-12-01T10:00:00Z',
+    }),
+  },
+  'GET /api/v1/events': { query: () => ({ type: 'fuzz.reported', since: '2026-12-01T00:00:00Z', limit: 10 }) },
+  'GET /api/v1/events/:eventId': {},
+  // Rules listen to an event type nothing reports, so no fuzzed event sends a message.
+  'POST /api/v1/notification-rules': {
+    body: () => ({
+      name: 'Fuzz rule',
+      eventType: 'fuzz.never_published',
+      condition: { path: 'priority', in: ['high'] },
+      channel: 'EMAIL',
+      template: 'generic.message',
+      recipientPath: 'customer.email',
+      priority: 'low',
+      delay: '1h',
+    }),
+  },
+  'GET /api/v1/notification-rules': { query: () => ({ eventType: 'fuzz.never_published', limit: 10 }) },
+  'GET /api/v1/notification-rules/:ruleId': {},
+  'PATCH /api/v1/notification-rules/:ruleId': { body: () => ({ enabled: false, delay: 60 }) },
+  'DELETE /api/v1/notification-rules/:ruleId': {},
 };
 
 type Principal =
@@ -406,6 +504,14 @@ describe('hostile input over every route', () => {
       .set(admin)
       .send({ retailerId: retailer.body.id, items: items(), deliveryRegion: 'north' });
     const otherSlot = await prisma.slot.create({ data: { tenantId: other.id, name: 'Not yours' } });
+    const event = await api
+      .post('/api/v1/events')
+      .set(admin)
+      .send(specs['POST /api/v1/events']!.body!({} as Fixtures));
+    const rule = await api
+      .post('/api/v1/notification-rules')
+      .set(admin)
+      .send(specs['POST /api/v1/notification-rules']!.body!({} as Fixtures));
     for (const response of [slot, entry, retailer, vendor, order]) expect(response.status).toBeLessThan(300);
     fixtures = {
       slotId: slot.body.id,
@@ -416,6 +522,8 @@ describe('hostile input over every route', () => {
       slug: tenant.slug,
       otherTenantSlotId: otherSlot.id,
       suspendableSlug: (await createTestTenant(prisma)).slug,
+      eventId: event.body.eventId,
+      ruleId: rule.body.id,
     };
 
     const tokensFrom = (pathname: string) =>
@@ -449,6 +557,8 @@ describe('hostile input over every route', () => {
         entryId: [fixtures.entryId],
         id: [fixtures.retailerId, fixtures.vendorId],
         orderId: [fixtures.orderId],
+        eventId: [fixtures.eventId],
+        ruleId: [fixtures.ruleId],
         slug: [changesStatus ? fixtures.suspendableSlug : fixtures.slug, 'platform', 'fuzz-clinics'],
       };
       return [...(real[name] ?? []), randomUUID()];
@@ -515,6 +625,7 @@ describe('hostile input over every route', () => {
         let call = request(baseUrl)[method.toLowerCase() as 'get' | 'post' | 'patch' | 'delete'](path);
         const bearer = tokens.get(input.principal);
         if (bearer !== undefined) call = call.set('Authorization', `Bearer ${bearer}`);
+        if (spec.headers) call = call.set(spec.headers());
         if (query && typeof query === 'object' && !Array.isArray(query)) {
           const pairs = Object.entries(query).map(
             ([key, value]) =>

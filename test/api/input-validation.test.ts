@@ -3,11 +3,9 @@ import { Writable } from 'node:stream';
 import express from 'express';
 import request from 'supertest';
 import { PrismaPg } from '@prisma/adapter-pg';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type Connection } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { NativeConnection, Worker } from '@temporalio/worker';
 import type { TenantStatusCache } from '../../api/auth';
-import { createApp } from '../../api/app';
 import { errorMiddleware } from '../../api/errors';
 import { requestLogging } from '../../api/request-log';
 import { MAX_MONEY_MINOR } from '../../domain/input-rules';
@@ -16,19 +14,11 @@ import { PrismaClient as GeneratedPrismaClient } from '../../generated/prisma/cl
 import type { PrismaClient } from '../../lib/db';
 import { createLogger } from '../../lib/logger';
 import { freePort } from '../../scripts/stack/ports';
-import { tenantOnboardingId } from '../../workflows/ids';
+import { tenantOnboardingId } from '../../workflows/tenant-onboarding.contract';
 import { getOnboardingProgressQuery, type tenantOnboardingWorkflow } from '../../workflows/tenant-onboarding';
 import { eventually } from '../support/eventually';
 import { FakeOnboarding } from '../support/onboarding-fake';
-import {
-  bundleWorkflows,
-  createTestTenant,
-  testConfig,
-  testLogger,
-  testPrisma,
-  testTemporalClient,
-  tokenFor,
-} from '../support/stack';
+import { useApiStack, type ApiStack } from '../support/api-stack';
 
 const NUL = 'a\u0000b';
 const LONE_SURROGATE = 'a\ud800b';
@@ -41,9 +31,9 @@ const untouchableTemporal = new Proxy({} as Client, {
 });
 
 describe('input the database cannot store is refused at the door with 400, never a 500', () => {
-  const config = testConfig();
+  const stack = useApiStack({ app: { temporal: untouchableTemporal } });
   let prisma: PrismaClient;
-  let app: ReturnType<typeof createApp>;
+  let app: ApiStack['app'];
   let tenantId: string;
   let admin: string;
   let operator: string;
@@ -54,12 +44,9 @@ describe('input the database cannot store is refused at the door with 400, never
   let orderId: string;
 
   beforeAll(async () => {
-    prisma = testPrisma(config);
-    app = createApp({ config, logger: testLogger(config), prisma, temporal: untouchableTemporal });
-    tenantId = (await createTestTenant(prisma)).id;
-    admin = `Bearer ${await tokenFor(config, tenantId, 'tenant-admin')}`;
-    operator = `Bearer ${await tokenFor(config, tenantId, 'operator')}`;
-    platformAdmin = `Bearer ${await tokenFor(config, 'platform', 'platform-admin')}`;
+    ({ prisma, app } = stack);
+    tenantId = stack.tenant.id;
+    ({ admin, operator, platformAdmin } = stack.tokens);
     slotId = (await prisma.slot.create({ data: { tenantId, name: 'Tuesday 9:00' } })).id;
     retailerId = (
       await prisma.retailer.create({
@@ -423,28 +410,15 @@ describe('input the database cannot store is refused at the door with 400, never
 });
 
 describe('a token for a tenant that does not exist', () => {
-  const config = testConfig();
-  let prisma: PrismaClient;
-  let app: ReturnType<typeof createApp>;
-  let ghost: string;
-
   /** Trusts every token's tenant, as authentication did before it loaded the tenant: the database must still hold. */
   const trustingTenantStatus: TenantStatusCache = { status: () => Promise.resolve('ACTIVE'), forget: () => undefined };
+  const stack = useApiStack({ app: { temporal: untouchableTemporal, tenantStatus: trustingTenantStatus } });
+  let app: ApiStack['app'];
+  let ghost: string;
 
   beforeAll(async () => {
-    prisma = testPrisma(config);
-    app = createApp({
-      config,
-      logger: testLogger(config),
-      prisma,
-      temporal: untouchableTemporal,
-      tenantStatus: trustingTenantStatus,
-    });
-    ghost = `Bearer ${await tokenFor(config, `t-${randomUUID()}`, 'tenant-admin')}`;
-  });
-
-  afterAll(async () => {
-    await prisma.$disconnect();
+    app = stack.app;
+    ghost = await stack.bearer(`t-${randomUUID()}`, 'tenant-admin');
   });
 
   it.each([
@@ -474,38 +448,15 @@ describe('a token for a tenant that does not exist', () => {
 });
 
 describe('onboarding refuses unstorable text before anything starts or is decided', () => {
-  const config = testConfig();
+  const stack = useApiStack({ fakeActivities: new FakeOnboarding().activities() });
   let prisma: PrismaClient;
   let client: Client;
-  let connection: Connection;
-  let workerConnection: NativeConnection;
-  let worker: Worker;
-  let running: Promise<void>;
-  let app: ReturnType<typeof createApp>;
+  let app: ApiStack['app'];
   let platformAdmin: string;
 
-  beforeAll(async () => {
-    prisma = testPrisma(config);
-    ({ client, connection } = await testTemporalClient(config));
-    workerConnection = await NativeConnection.connect({ address: config.temporal.address });
-    worker = await Worker.create({
-      connection: workerConnection,
-      namespace: config.temporal.namespace,
-      taskQueue: config.temporal.taskQueue,
-      workflowBundle: await bundleWorkflows(),
-      activities: new FakeOnboarding().activities(),
-    });
-    running = worker.run();
-    app = createApp({ config, logger: testLogger(config), prisma, temporal: client });
-    platformAdmin = `Bearer ${await tokenFor(config, 'platform', 'platform-admin')}`;
-  });
-
-  afterAll(async () => {
-    worker.shutdown();
-    await running;
-    await workerConnection.close();
-    await connection.close();
-    await prisma.$disconnect();
+  beforeAll(() => {
+    ({ prisma, client, app } = stack);
+    platformAdmin = stack.tokens.platformAdmin;
   });
 
   const onboard = (body: object) => request(app).post('/api/v1/tenants').set('Authorization', platformAdmin).send(body);
@@ -558,7 +509,7 @@ describe('onboarding refuses unstorable text before anything starts or is decide
 });
 
 describe('the error middleware maps database errors by what they mean', () => {
-  const config = testConfig();
+  const stack = useApiStack();
   let prisma: PrismaClient;
   let unreachable: GeneratedPrismaClient;
   let logLines: Array<Record<string, unknown>>;
@@ -566,8 +517,8 @@ describe('the error middleware maps database errors by what they mean', () => {
   let tenantId: string;
 
   beforeAll(async () => {
-    prisma = testPrisma(config);
-    tenantId = (await createTestTenant(prisma)).id;
+    prisma = stack.prisma;
+    tenantId = stack.tenant.id;
     unreachable = new GeneratedPrismaClient({
       adapter: new PrismaPg({ connectionString: `postgresql://nobody:nothing@127.0.0.1:${await freePort()}/none` }),
     });
@@ -639,7 +590,6 @@ describe('the error middleware maps database errors by what they mean', () => {
 
   afterAll(async () => {
     await unreachable.$disconnect();
-    await prisma.$disconnect();
   });
 
   it.each([

@@ -1,9 +1,7 @@
 import { createHmac } from 'node:crypto';
 import request from 'supertest';
-import type { Connection } from '@temporalio/client';
-import { createApp } from '../../api/app';
-import type { PrismaClient } from '../../lib/db';
-import { createTestTenant, testConfig, testLogger, testPrisma, testTemporalClient } from '../support/stack';
+import type { Config } from '../../lib/config';
+import { useApiStack, type ApiStack } from '../support/api-stack';
 
 /**
  * Bearer tokens as an attacker would make them, each sent to a real app on a real database: every
@@ -27,24 +25,18 @@ function tamper(token: string, payload: Record<string, unknown>): string {
 }
 
 describe('JWT attacks on the API', () => {
-  const config = testConfig();
-  const secret = config.auth.jwtSecret!;
-  let prisma: PrismaClient;
-  let connection: Connection;
-  let app: ReturnType<typeof createApp>;
+  const stack = useApiStack();
+  let config: Config;
+  let secret: string;
+  let maxSeconds: number;
+  let app: ApiStack['app'];
   let tenantId: string;
 
-  beforeAll(async () => {
-    prisma = testPrisma(config);
-    const temporal = await testTemporalClient(config);
-    connection = temporal.connection;
-    app = createApp({ config, logger: testLogger(config), prisma, temporal: temporal.client });
-    tenantId = (await createTestTenant(prisma)).id;
-  });
-
-  afterAll(async () => {
-    await connection.close();
-    await prisma.$disconnect();
+  beforeAll(() => {
+    ({ config, app } = stack);
+    secret = config.auth.jwtSecret!;
+    maxSeconds = config.auth.maxTtlMs / 1000;
+    tenantId = stack.tenant.id;
   });
 
   const now = () => Math.floor(Date.now() / 1000);
@@ -60,7 +52,6 @@ describe('JWT attacks on the API', () => {
     exp: issuedAt + 300,
     ...overrides,
   });
-  const maxSeconds = config.auth.maxTtlMs / 1000;
   /** Claims that live `seconds`, counted from one reading of the clock. */
   const living = (seconds: number) => {
     const issuedAt = now();

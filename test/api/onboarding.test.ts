@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { createApp } from '../../api/app';
 import { hashInvitationToken } from '../../domain/invitation-token';
 import { tenantIdForSlug } from '../../domain/tenants';
+import type { Config } from '../../lib/config';
 import type { PrismaClient } from '../../lib/db';
-import { tenantOnboardingId } from '../../workflows/ids';
+import { tenantOnboardingId } from '../../workflows/tenant-onboarding.contract';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from '../../workflows/search-attributes';
 import {
   approveOnboardingUpdate,
@@ -15,7 +15,8 @@ import {
   tenantOnboardingWorkflow,
   type OnboardingProgress,
 } from '../../workflows/tenant-onboarding';
-import { createTestTenant, testConfig, testLogger, testPrisma, tokenFor } from '../support/stack';
+import { useApiStack, type ApiStack } from '../support/api-stack';
+import { createTestTenant, tokenFor } from '../support/stack';
 
 /** A Temporal client double: records what the routes ask of it and answers as scripted. */
 function fakeTemporal() {
@@ -39,10 +40,11 @@ const running = (pendingActivities: unknown[] = []) => ({
 });
 
 describe('onboarding API', () => {
-  const config = testConfig();
+  const stack = useApiStack();
+  let config: Config;
   let prisma: PrismaClient;
   let temporal: ReturnType<typeof fakeTemporal>;
-  let app: ReturnType<typeof createApp>;
+  let app: ApiStack['app'];
   let platformAdmin: string;
   let tenantAdmin: string;
   let ownTenantId: string;
@@ -61,8 +63,8 @@ describe('onboarding API', () => {
   const get = (path: string, token: string) => request(app).get(path).set('Authorization', `Bearer ${token}`);
 
   beforeAll(async () => {
-    prisma = testPrisma(config);
-    const own = await createTestTenant(prisma);
+    ({ config, prisma } = stack);
+    const own = stack.tenant;
     ownTenantId = own.id;
     platformAdmin = await tokenFor(config, 'platform', 'platform-admin');
     tenantAdmin = await tokenFor(config, own.id, 'tenant-admin');
@@ -70,11 +72,7 @@ describe('onboarding API', () => {
 
   beforeEach(() => {
     temporal = fakeTemporal();
-    app = createApp({ config, logger: testLogger(config), prisma, temporal: temporal.client });
-  });
-
-  afterAll(async () => {
-    await prisma.$disconnect();
+    app = stack.appWith({ temporal: temporal.client });
   });
 
   describe('POST /api/v1/tenants', () => {

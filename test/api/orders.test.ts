@@ -1,24 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import type { Client, Connection } from '@temporalio/client';
-import { createApp } from '../../api/app';
-import type { MailTransport } from '../../activities/notifications';
+import type { Client } from '@temporalio/client';
 import { orderReference } from '../../domain/order-messages';
 import { signOfferToken } from '../../domain/offer-token';
 import { signVendorToken } from '../../domain/vendor-token';
+import type { Config } from '../../lib/config';
 import type { PrismaClient } from '../../lib/db';
-import { startWorker, type RunningWorker } from '../../workers/main';
-import { orderRoutingId } from '../../workflows/ids';
+import { orderRoutingId } from '../../workflows/order-routing.contract';
 import { orderRoutingWorkflow, type OrderState } from '../../workflows/order-routing';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from '../../workflows/search-attributes';
 import { eventually } from '../support/eventually';
-import { createTestTenant, testConfig, testLogger, testPrisma, testTemporalClient, tokenFor } from '../support/stack';
-
-interface Mail {
-  to: string;
-  subject: string;
-  text: string;
-}
+import { useApiStack, type ApiStack } from '../support/api-stack';
+import { createRetailer, createVendor, newRegion, type RetailerFields, type VendorFields } from '../support/partners';
 
 /** What GET /orders/:id answers. */
 interface OrderView {
@@ -32,19 +25,12 @@ interface OrderView {
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 describe('orders API', () => {
-  const config = testConfig();
-  const mails: Mail[] = [];
-  const transport: MailTransport = {
-    sendMail: async (message) => {
-      mails.push(message);
-      return { messageId: `m-${mails.length}` };
-    },
-  };
+  const stack = useApiStack({ worker: true, mail: 'memory', terminateOnStop: true });
+  const { mails } = stack;
+  let config: Config;
   let prisma: PrismaClient;
   let client: Client;
-  let connection: Connection;
-  let worker: RunningWorker;
-  let app: ReturnType<typeof createApp>;
+  let app: ApiStack['app'];
   let tenantId: string;
   let otherTenantId: string;
   let member: string;
@@ -52,72 +38,23 @@ describe('orders API', () => {
   let admin: string;
   let otherMember: string;
   let retailer: { id: string; contact: string };
-  /** Every order these tests placed, so none is left running after the file. */
-  const workflowIds = new Set<string>();
 
   beforeAll(async () => {
-    prisma = testPrisma(config);
-    ({ client, connection } = await testTemporalClient(config));
-    worker = await startWorker(config, testLogger(config), {
-      prisma,
-      mail: { transport, from: 'Holdfast <t@holdfast.test>' },
-    });
-    app = createApp({ config, logger: testLogger(config), prisma, temporal: client });
-    tenantId = (await createTestTenant(prisma)).id;
-    otherTenantId = (await createTestTenant(prisma)).id;
+    ({ config, prisma, client, app } = stack);
+    [tenantId, otherTenantId] = [stack.tenant.id, stack.otherTenant.id];
     // Long enough that no offer here times out while a test is still answering it.
     await prisma.tenant.update({ where: { id: tenantId }, data: { vendorResponseMinutes: 30 } });
-    member = `Bearer ${await tokenFor(config, tenantId, 'member')}`;
-    operator = `Bearer ${await tokenFor(config, tenantId, 'operator')}`;
-    admin = `Bearer ${await tokenFor(config, tenantId, 'tenant-admin')}`;
-    otherMember = `Bearer ${await tokenFor(config, otherTenantId, 'member')}`;
+    ({ member, operator, admin, otherMember } = stack.tokens);
     retailer = await addRetailer();
-  });
-
-  afterAll(async () => {
-    await Promise.allSettled(
-      [...workflowIds].map((id) => client.workflow.getHandle(id).terminate('orders API tests are done')),
-    );
-    worker.worker.shutdown();
-    await worker.done;
-    await connection.close();
-    await prisma.$disconnect();
   });
 
   const items = (overrides: Record<string, unknown> = {}) => [
     { sku: 'APL-1', name: 'Apples', category: 'produce', quantity: 10, unitPrice: 250, ...overrides },
   ];
-  /** Orders are routed by region: a region of its own keeps each test's vendors to itself. */
-  const newRegion = () => `region-${randomUUID().slice(0, 8)}`;
 
-  function addRetailer(overrides: { creditLimit?: number; flagged?: boolean } = {}, forTenant?: string) {
-    return prisma.retailer.create({
-      data: {
-        tenantId: forTenant ?? tenantId,
-        name: 'Corner Shop',
-        channel: 'EMAIL',
-        contact: `shop-${randomUUID().slice(0, 8)}@retail.test`,
-        creditLimit: 100_000_000,
-        ...overrides,
-      },
-    });
-  }
-
-  function addVendor(region: string, overrides: { name?: string; rating?: number; active?: boolean } = {}) {
-    return prisma.vendor.create({
-      data: {
-        tenantId,
-        name: 'Fresh Farms',
-        region,
-        categories: ['produce'],
-        capacity: 10,
-        rating: 4,
-        channel: 'EMAIL',
-        contact: `vendor-${randomUUID().slice(0, 8)}@vendors.test`,
-        ...overrides,
-      },
-    });
-  }
+  const addRetailer = (fields: RetailerFields = {}, forTenant = tenantId) => createRetailer(prisma, forTenant, fields);
+  const addVendor = (region: string, fields: VendorFields = {}) =>
+    createVendor(prisma, tenantId, { region, ...fields });
 
   const orderBody = (overrides: Record<string, unknown> = {}) => ({
     retailerId: retailer.id,
@@ -132,7 +69,6 @@ describe('orders API', () => {
       .set('Authorization', options.auth ?? member);
     if (options.key !== undefined) post.set('Idempotency-Key', options.key);
     const response = await post.send(body as object);
-    if (response.status === 202) workflowIds.add(response.body.workflowId as string);
     return response;
   }
 
@@ -803,17 +739,7 @@ describe('orders API', () => {
 
     it('POST /orders/:id/assign answers 422 UNKNOWN_VENDOR for an unknown vendor or another tenant’s, 400 for a bad body, 403 for a member', async () => {
       const orderId = await orderNeedingAttention();
-      const theirVendor = await prisma.vendor.create({
-        data: {
-          tenantId: otherTenantId,
-          name: 'Their Vendor',
-          region: 'anywhere',
-          categories: ['produce'],
-          capacity: 5,
-          channel: 'EMAIL',
-          contact: 'their-vendor@vendors.test',
-        },
-      });
+      const theirVendor = await createVendor(prisma, otherTenantId, { name: 'Their Vendor' });
       const ours = await addVendor(newRegion());
 
       const unknown = await assign(orderId, { vendorId: randomUUID() });

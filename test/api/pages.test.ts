@@ -1,14 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import type { Client } from '@temporalio/client';
-import { createApp } from '../../api/app';
 import { hashInvitationToken } from '../../domain/invitation-token';
-import { hashOfferToken, signOfferToken } from '../../domain/offer-token';
-import { hashVendorToken, signVendorToken } from '../../domain/vendor-token';
+import { signOfferToken } from '../../domain/offer-token';
+import { signVendorToken } from '../../domain/vendor-token';
 import type { Config } from '../../lib/config';
 import type { PrismaClient } from '../../lib/db';
 import { useApiStack, type ApiStack } from '../support/api-stack';
-import { testConfig, testLogger, tokenFor } from '../support/stack';
+import { createOfferedAttempt, createOfferedHold } from '../support/link-offers';
+import { tokenFor } from '../support/stack';
 
 /** The response headers every page or answer carrying a link token or personal data must have. */
 const privateHeaders = { 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' };
@@ -19,80 +18,22 @@ describe('pages behind links in messages', () => {
   const stack = useApiStack();
   let config: Config;
   let prisma: PrismaClient;
-  let client: Client;
   let app: ApiStack['app'];
   let tenantId: string;
 
   beforeAll(() => {
-    ({ config, prisma, client, app } = stack);
+    ({ config, prisma, app } = stack);
     tenantId = stack.tenant.id;
   });
 
-  /** An OFFERED hold for "Ada Lovelace" whose cascade is not running, and the token of its links. */
-  async function offeredHold(): Promise<string> {
-    const slot = await prisma.slot.create({ data: { tenantId, name: 'Dr. Lee 14:30', status: 'CASCADING' } });
-    const entry = await prisma.waitlistEntry.create({
-      data: { tenantId, slotId: slot.id, customerName: 'Ada Lovelace', email: 'ada@pages.test', status: 'OFFERED' },
-    });
-    const holdId = randomUUID();
-    const token = signOfferToken(config.offerTokenSecret, { tenantId, holdId });
-    await prisma.hold.create({
-      data: {
-        id: holdId,
-        tenantId,
-        slotId: slot.id,
-        entryId: entry.id,
-        cascadeId: `pages-${holdId}`,
-        round: 1,
-        tokenHash: hashOfferToken(token),
-        expiresAt: new Date(Date.now() + 3_600_000),
-      },
-    });
-    return token;
-  }
+  const offerToken = (holdId: string) => signOfferToken(config.offerTokenSecret, { tenantId, holdId });
+  const vendorToken = (attemptId: string) => signVendorToken(config.offerTokenSecret, { tenantId, attemptId });
 
-  /** An OFFERED routing attempt to vendor "Fresh Farms" whose order is not being routed, and its token. */
-  async function offeredAttempt(): Promise<string> {
-    const retailer = await prisma.retailer.create({
-      data: { tenantId, name: 'Corner Shop', channel: 'EMAIL', contact: 'shop@pages.test', creditLimit: 100_000 },
-    });
-    const vendor = await prisma.vendor.create({
-      data: {
-        tenantId,
-        name: 'Fresh Farms',
-        region: 'north',
-        categories: ['produce'],
-        capacity: 5,
-        channel: 'EMAIL',
-        contact: 'farm@pages.test',
-      },
-    });
-    const order = await prisma.order.create({
-      data: {
-        tenantId,
-        retailerId: retailer.id,
-        items: [{ sku: 'apple', category: 'produce', quantity: 1, unitPrice: 100 }],
-        total: 100,
-        deliveryRegion: 'north',
-        status: 'ROUTING',
-        requestHash: randomUUID(),
-      },
-    });
-    const attemptId = randomUUID();
-    const token = signVendorToken(config.offerTokenSecret, { tenantId, attemptId });
-    await prisma.routingAttempt.create({
-      data: {
-        id: attemptId,
-        tenantId,
-        orderId: order.id,
-        vendorId: vendor.id,
-        attempt: 1,
-        tokenHash: hashVendorToken(token),
-        deadline: new Date(Date.now() + 3_600_000),
-      },
-    });
-    return token;
-  }
+  /** The link token of a new OFFERED hold for "Ada Lovelace", whose cascade is not running. */
+  const offeredHold = async () => (await createOfferedHold(prisma, tenantId, offerToken)).token;
+
+  /** The link token of a new OFFERED routing attempt to vendor "Fresh Farms", whose order is not being routed. */
+  const offeredAttempt = async () => (await createOfferedAttempt(prisma, tenantId, vendorToken)).token;
 
   /** An invited user "Grace Hopper" of an active tenant, and the token of the invitation. */
   async function invitation(): Promise<string> {
@@ -191,12 +132,7 @@ describe('pages behind links in messages', () => {
 
   describe('content security policy', () => {
     const cspFor = async (publicBaseUrl: string) => {
-      const served = createApp({
-        config: testConfig({ PUBLIC_BASE_URL: publicBaseUrl }),
-        logger: testLogger(config),
-        prisma,
-        temporal: client,
-      });
+      const served = stack.appWith({}, { PUBLIC_BASE_URL: publicBaseUrl });
       const response = await request(served)
         .get('/api/v1/offers/respond')
         .query({ token: await offeredHold() });

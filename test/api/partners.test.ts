@@ -1,37 +1,29 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import type { Client } from '@temporalio/client';
-import { createApp } from '../../api/app';
+import type { Config } from '../../lib/config';
 import type { PrismaClient } from '../../lib/db';
-import { createTestTenant, testConfig, testLogger, testPrisma, tokenFor } from '../support/stack';
+import { useApiStack, type ApiStack } from '../support/api-stack';
+import { createTestTenant, tokenFor } from '../support/stack';
 
 /** The reference data routes never touch Temporal; a client that does nothing proves it. */
 const noTemporal = { workflow: {} } as unknown as Client;
 
 describe('partners API (retailers and vendors)', () => {
-  const config = testConfig();
+  const stack = useApiStack({ app: { temporal: noTemporal } });
+  let config: Config;
   let prisma: PrismaClient;
-  let app: ReturnType<typeof createApp>;
+  let app: ApiStack['app'];
   let tenantId: string;
-  let otherTenantId: string;
   let admin: string;
   let operator: string;
   let member: string;
   let otherAdmin: string;
 
-  beforeAll(async () => {
-    prisma = testPrisma(config);
-    app = createApp({ config, logger: testLogger(config), prisma, temporal: noTemporal });
-    tenantId = (await createTestTenant(prisma)).id;
-    otherTenantId = (await createTestTenant(prisma)).id;
-    admin = `Bearer ${await tokenFor(config, tenantId, 'tenant-admin')}`;
-    operator = `Bearer ${await tokenFor(config, tenantId, 'operator')}`;
-    member = `Bearer ${await tokenFor(config, tenantId, 'member')}`;
-    otherAdmin = `Bearer ${await tokenFor(config, otherTenantId, 'tenant-admin')}`;
-  });
-
-  afterAll(async () => {
-    await prisma.$disconnect();
+  beforeAll(() => {
+    ({ config, prisma, app } = stack);
+    tenantId = stack.tenant.id;
+    ({ admin, operator, member, otherAdmin } = stack.tokens);
   });
 
   const post = (path: string, body: unknown, auth = admin) =>

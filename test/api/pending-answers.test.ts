@@ -1,22 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Client as PgClient } from 'pg';
 import request from 'supertest';
-import type { Client, Connection } from '@temporalio/client';
-import { createApp } from '../../api/app';
-import type { MailTransport } from '../../activities/notifications';
+import type { Client } from '@temporalio/client';
 import { orderReference } from '../../domain/order-messages';
-import { createPrismaClient, type PrismaClient } from '../../lib/db';
-import { startWorker, type RunningWorker } from '../../workers/main';
-import { orderRoutingId } from '../../workflows/ids';
+import type { Config } from '../../lib/config';
+import type { PrismaClient } from '../../lib/db';
+import { orderRoutingId } from '../../workflows/order-routing.contract';
 import type { OrderState } from '../../workflows/order-routing';
 import { eventually } from '../support/eventually';
-import { createTestTenant, testConfig, testLogger, testPrisma, testTemporalClient, tokenFor } from '../support/stack';
-
-interface Mail {
-  to: string;
-  subject: string;
-  text: string;
-}
+import { useApiStack, type ApiStack } from '../support/api-stack';
+import { createRetailer, createVendor, newRegion } from '../support/partners';
 
 /**
  * The routes behind Updates that wait on a database write, on the real stack (dev server, worker,
@@ -26,54 +19,29 @@ interface Mail {
  * flow carries the request out. All five wait out the bound together, in real time.
  */
 describe('requests whose database write is held up answer 202 pending and are carried out later (real stack)', () => {
-  const config = testConfig();
-  const mails: Mail[] = [];
-  const transport: MailTransport = {
-    sendMail: async (message) => {
-      mails.push(message);
-      return { messageId: `m-${mails.length}` };
-    },
-  };
+  const locks: PgClient[] = [];
+  // Declared before the stack, so that it runs first: a row left locked would hold the worker's shutdown.
+  afterAll(async () => {
+    await Promise.allSettled(locks.map((lock) => lock.end()));
+  });
+  // Each retried write holds a connection until the lock goes: room for all of them.
+  const stack = useApiStack({ worker: true, workerConnections: 40, mail: 'memory' });
+  const { mails } = stack;
+  let config: Config;
   let prisma: PrismaClient;
-  let workerPrisma: PrismaClient;
   let client: Client;
-  let connection: Connection;
-  let worker: RunningWorker;
-  let app: ReturnType<typeof createApp>;
+  let app: ApiStack['app'];
   let tenantId: string;
   let member: string;
   let operator: string;
   let retailerId: string;
-  const locks: PgClient[] = [];
 
   beforeAll(async () => {
-    prisma = testPrisma(config);
-    // Each retried write holds a connection until the lock goes: room for all of them.
-    workerPrisma = createPrismaClient(config.databaseUrl!, { maxConnections: 40 });
-    ({ client, connection } = await testTemporalClient(config));
-    worker = await startWorker(config, testLogger(config), {
-      prisma: workerPrisma,
-      mail: { transport, from: 'Holdfast <t@holdfast.test>' },
-    });
-    app = createApp({ config, logger: testLogger(config), prisma, temporal: client });
-    tenantId = (await createTestTenant(prisma)).id;
+    ({ config, prisma, client, app } = stack);
+    tenantId = stack.tenant.id;
     await prisma.tenant.update({ where: { id: tenantId }, data: { vendorResponseMinutes: 30 } });
-    member = `Bearer ${await tokenFor(config, tenantId, 'member')}`;
-    operator = `Bearer ${await tokenFor(config, tenantId, 'operator')}`;
-    retailerId = (
-      await prisma.retailer.create({
-        data: { tenantId, name: 'Corner Shop', channel: 'EMAIL', contact: 'shop@retail.test', creditLimit: 10_000_000 },
-      })
-    ).id;
-  });
-
-  afterAll(async () => {
-    await Promise.allSettled(locks.map((lock) => lock.end()));
-    worker.worker.shutdown();
-    await worker.done;
-    await connection.close();
-    await prisma.$disconnect();
-    await workerPrisma.$disconnect();
+    ({ member, operator } = stack.tokens);
+    retailerId = (await createRetailer(prisma, tenantId)).id;
   });
 
   /** Locks one row in a transaction of its own, as a long-running statement or a stuck session would. */
@@ -95,21 +63,6 @@ describe('requests whose database write is held up answer 202 pending and are ca
     return (auth ? call.set('Authorization', auth) : call).send(body);
   };
 
-  async function addVendor(region: string) {
-    return prisma.vendor.create({
-      data: {
-        tenantId,
-        name: 'Fresh Farms',
-        region,
-        categories: ['produce'],
-        capacity: 10,
-        rating: 4,
-        channel: 'EMAIL',
-        contact: `vendor-${randomUUID().slice(0, 8)}@vendors.test`,
-      },
-    });
-  }
-
   async function placeOrder(region: string): Promise<string> {
     const response = await post(
       '/api/v1/orders',
@@ -129,7 +82,7 @@ describe('requests whose database write is held up answer 202 pending and are ca
 
   /** An order whose only vendor has the offer open, and the token of that offer's links. */
   async function offeredOrder(): Promise<{ orderId: string; token: string }> {
-    const vendor = await addVendor(`region-${randomUUID().slice(0, 8)}`);
+    const vendor = await createVendor(prisma, tenantId);
     const orderId = await placeOrder(vendor.region);
     const mail = await eventually(() =>
       mails.find((m) => m.to === vendor.contact && m.subject.startsWith(`New order ${orderReference(orderId)}`)),
@@ -153,9 +106,9 @@ describe('requests whose database write is held up answer 202 pending and are ca
   it('cancel, vendor answer, manual assignment, candidate answer (JSON and the offer page) and extension each answer 202 pending after the bound, and are carried out once the row is free', async () => {
     const toCancel = await offeredOrder();
     const toAccept = await offeredOrder();
-    const toAssign = await placeOrder(`region-${randomUUID().slice(0, 8)}`);
+    const toAssign = await placeOrder(newRegion());
     await eventually(async () => (await routingOf(toAssign))?.status === 'NEEDS_ATTENTION');
-    const manualVendor = await addVendor(`elsewhere-${randomUUID().slice(0, 8)}`);
+    const manualVendor = await createVendor(prisma, tenantId);
     const toConfirm = await offeredSlot();
     const toConfirmByPage = await offeredSlot();
     const toExtend = await offeredSlot();

@@ -1,10 +1,9 @@
 import { SignJWT } from 'jose';
 import request from 'supertest';
-import { createApp } from '../../api/app';
 import type { Config } from '../../lib/config';
 import type { PrismaClient } from '../../lib/db';
 import { useApiStack, type ApiStack } from '../support/api-stack';
-import { testLogger, testTemporalClient, tokenFor } from '../support/stack';
+import { tokenFor } from '../support/stack';
 
 describe('API platform: health, auth and errors', () => {
   const stack = useApiStack();
@@ -42,11 +41,7 @@ describe('API platform: health, auth and errors', () => {
   });
 
   it('answers 503 with the reason when a dependency is unreachable', async () => {
-    const broken = createApp({
-      config,
-      logger: testLogger(config),
-      prisma,
-      temporal: (await testTemporalClient(config)).client,
+    const broken = stack.appWith({
       readinessProbes: [
         {
           name: 'temporal',
@@ -149,6 +144,27 @@ describe('API platform: health, auth and errors', () => {
     expect(response.body.settings).toMatchObject({ holdMinutes: 20, retentionDays: 45 });
     const audit = await prisma.auditLog.findMany({ where: { tenantId, action: 'tenant.settings.updated' } });
     expect(audit).toHaveLength(1);
+  });
+
+  it('lets a tenant admin set its webhook retry profile and default locale, within bounds', async () => {
+    const token = await tokenFor(config, tenantId, 'tenant-admin');
+    const settings = { webhookMaxAttempts: 8, webhookRetryInitialSeconds: 30, webhookFailureThreshold: 3 };
+
+    const changed = await request(app)
+      .patch('/api/v1/tenant/settings')
+      .set('Authorization', `Bearer ${token}`)
+      .send({ ...settings, defaultLocale: 'pt-BR' });
+    const outOfBounds = await request(app)
+      .patch('/api/v1/tenant/settings')
+      .set('Authorization', `Bearer ${token}`)
+      .send({ webhookMaxAttempts: 0, defaultLocale: 'english' });
+
+    expect(changed.status).toBe(200);
+    expect(changed.body.settings).toMatchObject({ ...settings, defaultLocale: 'pt-BR' });
+    expect(await prisma.tenant.findUniqueOrThrow({ where: { id: tenantId } })).toMatchObject(settings);
+    expect(outOfBounds.status).toBe(400);
+    const details = outOfBounds.body.error.details as { path: string }[];
+    expect(details.map((issue) => issue.path).sort()).toEqual(['defaultLocale', 'webhookMaxAttempts']);
   });
 
   it('answers 400 with the field-level details for invalid input', async () => {

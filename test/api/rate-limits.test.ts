@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import express, { type ErrorRequestHandler } from 'express';
 import request from 'supertest';
 import type { Client } from '@temporalio/client';
-import { createApp, type AppDeps } from '../../api/app';
+import type { AppDeps } from '../../api/app';
 import { createTokenVerifier, type VerifyToken } from '../../api/auth';
 import { AppError, errorMiddleware } from '../../api/errors';
 import { PostgresRateLimitStore } from '../../api/rate-limit-store';
@@ -13,6 +13,7 @@ import { createRateLimits } from '../../api/rate-limits';
 import { loadConfig } from '../../lib/config';
 import type { PrismaClient } from '../../lib/db';
 import { createLogger } from '../../lib/logger';
+import { useApiStack } from '../support/api-stack';
 import { createTestTenant, testConfig, testLogger, testPrisma, tokenFor } from '../support/stack';
 
 /** Guessed tokens are refused before any workflow is touched; a client that does nothing proves it. */
@@ -96,19 +97,16 @@ function rawCall(call: RawCall): Promise<{ status: number; headers: http.Incomin
 }
 
 describe('rate limits', () => {
+  const stack = useApiStack();
   let prisma: PrismaClient;
 
   beforeAll(() => {
-    prisma = testPrisma(testConfig());
+    prisma = stack.prisma;
   });
 
-  afterAll(async () => {
-    await prisma.$disconnect();
-  });
-
+  /** An app with these limits (and the other settings of the tests), on `db`. */
   function appWith(settings: Settings, db: PrismaClient = prisma, deps: Partial<AppDeps> = {}) {
-    const config = testConfig(settings);
-    return createApp({ config, logger: testLogger(config), prisma: db, temporal: noTemporal, ...deps });
+    return stack.appWith({ prisma: db, temporal: noTemporal, ...deps }, settings);
   }
 
   const statuses = (responses: { status: number }[]) => responses.map((response) => response.status);

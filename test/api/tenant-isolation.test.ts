@@ -17,17 +17,31 @@ type Ids = {
   retailerId: string;
   vendorId: string;
   orderId: string;
+  reminderId: string;
   slug: string;
   /** Tenant B's own vendor: the assign route checks the vendor before the order. */
   ownVendorId: string;
+  notificationId: string;
+  /** A template A saved its own version of; templates are per tenant, keyed by name. */
+  templateName: string;
+  webhookId: string;
+  webhookDeliveryId: string;
+  eventId: string;
+  ruleId: string;
 };
 
 interface Case {
   /** What the path's parameters are filled with. */
   params: (ids: Ids) => Record<string, string>;
   body?: (ids: Ids) => object;
-  /** Tenant-scoped objects answer 404; platform routes answer 403 to any tenant's token, whatever the slug. */
-  expected: 404 | 403;
+  /** Headers the route needs before it looks at the ID (an Idempotency-Key). */
+  headers?: () => Record<string, string>;
+  /**
+   * Tenant-scoped objects answer 404; platform routes answer 403 to any tenant's token, whatever the slug.
+   * 200: a route keyed by a name every tenant has its own copy of (a notification template): B acts on B's
+   * copy, exactly as for a name A never used, and A's is untouched.
+   */
+  expected: 404 | 403 | 200;
 }
 
 const tenantScoped = (params: Case['params'], body?: Case['body']): Case => ({ params, body, expected: 404 });
@@ -35,6 +49,15 @@ const platformOnly = (body?: Case['body']): Case => ({ params: (ids) => ({ slug:
 
 const slot = (ids: Ids) => ({ slotId: ids.slotId });
 const order = (ids: Ids) => ({ orderId: ids.orderId });
+const notification = (ids: Ids) => ({ notificationId: ids.notificationId });
+/** PUT acts on the email template and DELETE on the SMS one, so B's copy from the PUT case never meets the DELETE case. */
+const template = (channel: 'EMAIL' | 'SMS') => (ids: Ids) => ({ template: ids.templateName, channel });
+const reminder = (ids: Ids) => ({ id: ids.reminderId });
+const webhook = (ids: Ids) => ({ id: ids.webhookId });
+const withIdempotencyKey = (scoped: Case): Case => ({
+  ...scoped,
+  headers: () => ({ 'Idempotency-Key': randomUUID() }),
+});
 
 const cases: Record<string, Case> = {
   'GET /api/v1/slots/:slotId': tenantScoped(slot),
@@ -69,6 +92,36 @@ const cases: Record<string, Case> = {
     amount: 100,
     reference: `ref-${randomUUID()}`,
   })),
+  'POST /api/v1/orders/:orderId/reminders/send-now': withIdempotencyKey(
+    tenantScoped(order, () => ({ kind: 'OVERDUE' })),
+  ),
+  'POST /api/v1/retailers/:id/credit-score/recalculate': tenantScoped((ids) => ({ id: ids.retailerId })),
+  'GET /api/v1/reminders/:id': tenantScoped(reminder),
+  'PATCH /api/v1/reminders/:id': tenantScoped(reminder, () => ({ dueAt: '2027-01-05T09:00:00Z' })),
+  'POST /api/v1/reminders/:id/complete': tenantScoped(reminder, () => ({ reason: 'not yours' })),
+  'GET /api/v1/notifications/:notificationId': tenantScoped(notification),
+  'POST /api/v1/notifications/:notificationId/cancel': tenantScoped(notification),
+  'POST /api/v1/notifications/:notificationId/retry': tenantScoped(notification),
+  'PUT /api/v1/notification-templates/:template/:channel': {
+    params: template('EMAIL'),
+    body: () => ({ subject: 'Not yours' }),
+    expected: 200,
+  },
+  'DELETE /api/v1/notification-templates/:template/:channel': tenantScoped(template('SMS')),
+  'GET /api/v1/webhooks/:id': tenantScoped(webhook),
+  'PATCH /api/v1/webhooks/:id': tenantScoped(webhook, () => ({ events: ['*'], description: 'Stolen' })),
+  'DELETE /api/v1/webhooks/:id': tenantScoped(webhook),
+  'POST /api/v1/webhooks/:id/rotate-secret': tenantScoped(webhook),
+  'POST /api/v1/webhooks/:id/test': tenantScoped(webhook),
+  'GET /api/v1/webhooks/:id/deliveries': tenantScoped(webhook),
+  'POST /api/v1/webhooks/deliveries/:deliveryId/replay': tenantScoped((ids) => ({ deliveryId: ids.webhookDeliveryId })),
+  'GET /api/v1/events/:eventId': tenantScoped((ids) => ({ eventId: ids.eventId })),
+  'GET /api/v1/notification-rules/:ruleId': tenantScoped((ids) => ({ ruleId: ids.ruleId })),
+  'PATCH /api/v1/notification-rules/:ruleId': tenantScoped(
+    (ids) => ({ ruleId: ids.ruleId }),
+    () => ({ enabled: false }),
+  ),
+  'DELETE /api/v1/notification-rules/:ruleId': tenantScoped((ids) => ({ ruleId: ids.ruleId })),
   'GET /api/v1/tenants/:slug/onboarding': tenantScoped((ids) => ({ slug: ids.slug })),
   'POST /api/v1/tenants/:slug/onboarding/approve': platformOnly(),
   'POST /api/v1/tenants/:slug/onboarding/reject': platformOnly(() => ({ reason: 'not yours' })),
@@ -129,14 +182,80 @@ describe('tenant isolation: tenant B on tenant A’s objects', () => {
         requestHash: 'isolation-test',
       },
     });
+    const reminderId = randomUUID();
+    await prisma.reminder.create({
+      data: {
+        id: reminderId,
+        tenantId: a.id,
+        idempotencyKey: `isolation-${reminderId}`,
+        requestHash: 'isolation-test',
+        subjectType: 'settlement',
+        subjectId: 'S-1',
+        channel: 'EMAIL',
+        recipient: 'payer@example.test',
+        template: 'settlement.reminder',
+        dueAt: new Date('2027-01-01T09:00:00Z'),
+        steps: [{ at: '0', kind: 'DUE' }],
+        workflowId: `reminder:${a.id}:${reminderId}`,
+      },
+    });
+    const notificationRow = await prisma.notification.create({
+      data: {
+        tenantId: a.id,
+        channel: 'EMAIL',
+        recipient: 'ana@example.test',
+        template: 'generic.message',
+        idempotencyKey: `${a.id}:api:isolation-${randomUUID()}`,
+        status: 'FAILED',
+      },
+    });
+    await prisma.tenantNotificationTemplate.createMany({
+      data: [
+        { tenantId: a.id, template: 'ticket.update', channel: 'EMAIL', locale: 'en', subject: 'A only' },
+        { tenantId: a.id, template: 'ticket.update', channel: 'SMS', locale: 'en', text: 'A only' },
+      ],
+    });
+    const endpoint = await prisma.webhookEndpoint.create({
+      data: { tenantId: a.id, url: 'https://hooks.example.test/a', events: ['*'], secretCiphertext: 'v1.sealed' },
+    });
+    const event = await prisma.outboxEvent.create({
+      data: { tenantId: a.id, eventKey: `isolation-${randomUUID()}`, type: 'ticket.created', payload: {} },
+    });
+    const webhookDelivery = await prisma.webhookDelivery.create({
+      data: {
+        tenantId: a.id,
+        endpointId: endpoint.id,
+        eventId: event.id,
+        eventType: event.type,
+        workflowId: `webhook:${a.id}:${endpoint.id}:${event.id}`,
+        status: 'SUCCEEDED',
+      },
+    });
+    const rule = await prisma.notificationRule.create({
+      data: {
+        tenantId: a.id,
+        name: 'A only',
+        eventType: 'ticket.created',
+        channel: 'EMAIL',
+        template: 'ticket.update',
+        recipientPath: 'customer.email',
+      },
+    });
     ownedByA = {
       slotId: slotRow.id,
       entryId: entry.id,
       retailerId: retailer.id,
       vendorId: vendor.id,
       orderId: orderRow.id,
+      reminderId,
       slug: a.slug,
       ownVendorId: ownVendor.id,
+      notificationId: notificationRow.id,
+      templateName: 'ticket.update',
+      webhookId: endpoint.id,
+      webhookDeliveryId: webhookDelivery.id,
+      eventId: event.id,
+      ruleId: rule.id,
     };
     missing = {
       ...ownedByA,
@@ -145,7 +264,14 @@ describe('tenant isolation: tenant B on tenant A’s objects', () => {
       retailerId: randomUUID(),
       vendorId: randomUUID(),
       orderId: randomUUID(),
+      reminderId: randomUUID(),
       slug: `missing-${randomUUID().slice(0, 8)}`,
+      notificationId: randomUUID(),
+      templateName: 'order.confirmed',
+      webhookId: randomUUID(),
+      webhookDeliveryId: randomUUID(),
+      eventId: randomUUID(),
+      ruleId: randomUUID(),
     };
   });
 
@@ -158,15 +284,17 @@ describe('tenant isolation: tenant B on tenant A’s objects', () => {
     const routes = idRoutes();
 
     expect([...routes].sort()).toEqual(Object.keys(cases).sort());
-    expect(routes.length).toBe(23);
+    expect(routes.length).toBe(44);
   });
 
   const send = (key: string, ids: Ids) => {
     const [method, path] = key.split(' ') as [string, string];
-    const { params, body } = cases[key]!;
-    const verb = method.toLowerCase() as 'get' | 'post' | 'patch' | 'delete';
+    const { params, body, headers } = cases[key]!;
+    const verb = method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete';
     const agent = request(app);
-    const call = agent[verb](fill(path, params(ids))).set('Authorization', adminOfB);
+    const call = agent[verb](fill(path, params(ids)))
+      .set('Authorization', adminOfB)
+      .set(headers?.() ?? {});
     return body ? call.send(body(ids)) : call;
   };
 
@@ -174,23 +302,36 @@ describe('tenant isolation: tenant B on tenant A’s objects', () => {
     const onA = await send(key, ownedByA);
     const onNothing = await send(key, missing);
 
+    const expected = cases[key]!.expected;
     expect({ status: onA.status, code: onA.body?.error?.code }).toEqual({
-      status: cases[key]!.expected,
-      code: cases[key]!.expected === 404 ? 'NOT_FOUND' : 'FORBIDDEN',
+      status: expected,
+      code: expected === 404 ? 'NOT_FOUND' : expected === 403 ? 'FORBIDDEN' : undefined,
     });
     expect(onNothing.status).toBe(onA.status);
-    expect(onNothing.body.error.code).toBe(onA.body.error.code);
+    expect(onNothing.body?.error?.code).toBe(onA.body?.error?.code);
   });
 
   it('A’s objects are absent from B’s lists, and untouched by B’s attempts', async () => {
-    for (const path of ['/api/v1/retailers', '/api/v1/vendors', '/api/v1/orders']) {
+    const lists = [
+      '/api/v1/retailers',
+      '/api/v1/vendors',
+      '/api/v1/orders',
+      '/api/v1/reminders',
+      '/api/v1/events',
+      '/api/v1/notification-rules',
+    ];
+    for (const path of lists) {
       const listed = await request(app).get(path).set('Authorization', adminOfB);
       expect(listed.status).toBe(200);
       expect(JSON.stringify(listed.body)).not.toContain(tenantA);
-      for (const id of [ownedByA.retailerId, ownedByA.vendorId, ownedByA.orderId]) {
+      const { retailerId, vendorId, orderId, reminderId, eventId, ruleId } = ownedByA;
+      for (const id of [retailerId, vendorId, orderId, reminderId, eventId, ruleId]) {
         expect(JSON.stringify(listed.body)).not.toContain(id);
       }
     }
+    expect(await prisma.notificationRule.findUniqueOrThrow({ where: { id: ownedByA.ruleId } })).toMatchObject({
+      enabled: true,
+    });
     const retailer = await prisma.retailer.findUniqueOrThrow({ where: { id: ownedByA.retailerId } });
     const vendor = await prisma.vendor.findUniqueOrThrow({ where: { id: ownedByA.vendorId } });
     const entries = await prisma.waitlistEntry.count({ where: { slotId: ownedByA.slotId } });
@@ -199,5 +340,32 @@ describe('tenant isolation: tenant B on tenant A’s objects', () => {
       vendorActive: true,
       entries: 1,
     });
+    const notifications = await request(app).get('/api/v1/notifications').set('Authorization', adminOfB);
+    expect(notifications.status).toBe(200);
+    expect(JSON.stringify(notifications.body)).not.toContain(ownedByA.notificationId);
+    const templates = await request(app).get('/api/v1/notification-templates').set('Authorization', adminOfB);
+    expect(JSON.stringify(templates.body.overrides)).not.toContain('A only');
+    const aTemplate = await prisma.tenantNotificationTemplate.findUniqueOrThrow({
+      where: {
+        tenantId_template_channel_locale: {
+          tenantId: tenantA,
+          template: 'ticket.update',
+          channel: 'EMAIL',
+          locale: 'en',
+        },
+      },
+    });
+    expect(aTemplate.subject).toBe('A only');
+    const aNotification = await prisma.notification.findUniqueOrThrow({ where: { id: ownedByA.notificationId } });
+    expect(aNotification.status).toBe('FAILED');
+    const webhooks = await request(app).get('/api/v1/webhooks').set('Authorization', adminOfB);
+    expect(webhooks.status).toBe(200);
+    expect(JSON.stringify(webhooks.body)).not.toContain(ownedByA.webhookId);
+    const aEndpoint = await prisma.webhookEndpoint.findUniqueOrThrow({ where: { id: ownedByA.webhookId } });
+    expect({ description: aEndpoint.description, secret: aEndpoint.secretCiphertext }).toEqual({
+      description: null,
+      secret: 'v1.sealed',
+    });
+    expect(await prisma.webhookDelivery.count({ where: { endpointId: ownedByA.webhookId } })).toBe(1);
   });
 });

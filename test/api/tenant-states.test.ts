@@ -1,15 +1,13 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import type { Connection } from '@temporalio/client';
-import { createApp } from '../../api/app';
+import type { createApp } from '../../api/app';
 import { createTenantStatusCache, type TenantStatus } from '../../api/auth';
 import { tenantIdForSlug } from '../../domain/tenants';
+import type { Config } from '../../lib/config';
 import type { PrismaClient } from '../../lib/db';
+import { useApiStack } from '../support/api-stack';
 import { listRoutes, routeKey, type AppRoute } from '../support/routes';
-import { createTestTenant, testConfig, testLogger, testPrisma, testTemporalClient, tokenFor } from '../support/stack';
+import { createTestTenant, tokenFor } from '../support/stack';
 
 /** Routes that answer without a JWT: probes, and the links in candidates', vendors' and invitees' messages. */
 const publicRoutes = [
@@ -33,28 +31,20 @@ function send(app: ReturnType<typeof createApp>, route: AppRoute, token: string)
 }
 
 describe('tenants must exist and be ACTIVE', () => {
-  const outboxDir = fs.mkdtempSync(path.join(os.tmpdir(), 'holdfast-tenant-states-'));
   // Development mode mounts the dev outbox too, so that every authenticated route is in the list.
-  const config = testConfig({ APP_ENV: 'development', DEV_OUTBOX_FILE: path.join(outboxDir, 'outbox.jsonl') });
+  const stack = useApiStack({
+    devOutbox: true,
+    // An hour-long cache: anything seen within a test comes from invalidation, never from expiry.
+    app: ({ prisma }) => ({ tenantStatus: createTenantStatusCache(prisma, { ttlMs: 3_600_000 }) }),
+  });
+  let config: Config;
   let prisma: PrismaClient;
-  let connection: Connection;
   let app: ReturnType<typeof createApp>;
   let platformAdmin: string;
 
   beforeAll(async () => {
-    prisma = testPrisma(config);
-    const temporal = await testTemporalClient(config);
-    connection = temporal.connection;
-    // An hour-long cache: anything seen within a test comes from invalidation, never from expiry.
-    const tenantStatus = createTenantStatusCache(prisma, { ttlMs: 3_600_000 });
-    app = createApp({ config, logger: testLogger(config), prisma, temporal: temporal.client, tenantStatus });
+    ({ config, prisma, app } = stack);
     platformAdmin = await tokenFor(config, 'platform', 'platform-admin');
-  });
-
-  afterAll(async () => {
-    await connection.close();
-    await prisma.$disconnect();
-    fs.rmSync(outboxDir, { recursive: true, force: true });
   });
 
   const authenticatedRoutes = () => listRoutes(app).filter((route) => !publicRoutes.includes(routeKey(route)));

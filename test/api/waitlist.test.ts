@@ -4,7 +4,7 @@ import type { Client } from '@temporalio/client';
 import { hashOfferToken, signOfferToken } from '../../domain/offer-token';
 import type { Config } from '../../lib/config';
 import type { PrismaClient } from '../../lib/db';
-import { waitlistCascadeId } from '../../workflows/ids';
+import { waitlistCascadeId } from '../../workflows/waitlist-cascade.contract';
 import { eventually } from '../support/eventually';
 import { useApiStack, type ApiStack } from '../support/api-stack';
 import { tokenFor } from '../support/stack';

@@ -1,15 +1,22 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import request from 'supertest';
-import type { Client, Connection } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import type { MailTransport } from '../../activities/notifications';
-import { createApp } from '../../api/app';
 import { hashInvitationToken, invitationToken } from '../../domain/invitation-token';
 import { hashOfferToken, signOfferToken } from '../../domain/offer-token';
 import { hashVendorToken, signVendorToken } from '../../domain/vendor-token';
+import type { Config } from '../../lib/config';
 import type { PrismaClient } from '../../lib/db';
-import { createTestTenant, testConfig, testLogger, testPrisma, testTemporalClient } from '../support/stack';
+import { useApiStack, type ApiStack } from '../support/api-stack';
+import {
+  createOfferedAttempt,
+  createOfferedCandidate,
+  createOfferedHold,
+  createOrderForVendor,
+  type TokenFor,
+} from '../support/link-offers';
+import { uniqueContact } from '../support/partners';
 
 /**
  * Link tokens as the release before per-purpose keys signed them, spelled out here rather than
@@ -46,7 +53,8 @@ function tokenIn(mail: Mail): string {
  * registers them, against a real PostgreSQL, with the secrets the API is configured with.
  */
 describe('links sent before the upgrade to per-purpose token keys keep working', () => {
-  const config = testConfig();
+  const stack = useApiStack();
+  let config: Config;
   const legacyOffer = (tenantId: string, holdId: string) => legacyLinkToken(config.offerTokenSecret, tenantId, holdId);
   const legacyVendor = (tenantId: string, attemptId: string) =>
     legacyLinkToken(`${config.offerTokenSecret}:vendor-offer`, tenantId, attemptId);
@@ -58,16 +66,12 @@ describe('links sent before the upgrade to per-purpose token keys keep working',
     },
   };
   let prisma: PrismaClient;
-  let client: Client;
-  let connection: Connection;
-  let app: ReturnType<typeof createApp>;
+  let app: ApiStack['app'];
   let activities: ReturnType<typeof createActivities>;
   let tenantId: string;
 
   beforeAll(async () => {
-    prisma = testPrisma(config);
-    ({ client, connection } = await testTemporalClient(config));
-    app = createApp({ config, logger: testLogger(config), prisma, temporal: client });
+    ({ config, prisma, app } = stack);
     activities = createActivities({
       prisma,
       mail: { transport, from: 'Holdfast <t@holdfast.test>' },
@@ -79,12 +83,7 @@ describe('links sent before the upgrade to per-purpose token keys keep working',
         platformAdminEmail: 'platform@holdfast.test',
       },
     });
-    tenantId = (await createTestTenant(prisma)).id;
-  });
-
-  afterAll(async () => {
-    await connection.close();
-    await prisma.$disconnect();
+    tenantId = stack.tenant.id;
   });
 
   /** Runs an activity in an activity context, as the worker would. */
@@ -103,86 +102,10 @@ describe('links sent before the upgrade to per-purpose token keys keep working',
     return found[0]!;
   };
 
-  const uniqueEmail = (name: string) => `${name}-${randomUUID().slice(0, 8)}@upgrade.test`;
-
-  /** A CASCADING slot with one OFFERED candidate; no cascade runs for it. */
-  async function offeredCandidate(email = uniqueEmail('ada')) {
-    const slot = await prisma.slot.create({ data: { tenantId, name: 'Dr. Lee 14:30', status: 'CASCADING' } });
-    const entry = await prisma.waitlistEntry.create({
-      data: { tenantId, slotId: slot.id, customerName: 'Ada Lovelace', email, status: 'OFFERED' },
-    });
-    return { slot, entry };
-  }
-
-  /** An OFFERED hold whose row stores the hash of the token `tokenOf` makes for it. */
-  async function offeredHold(tokenOf: (holdId: string) => string, email?: string) {
-    const { slot, entry } = await offeredCandidate(email);
-    const holdId = randomUUID();
-    const token = tokenOf(holdId);
-    await prisma.hold.create({
-      data: {
-        id: holdId,
-        tenantId,
-        slotId: slot.id,
-        entryId: entry.id,
-        cascadeId: `upgrade-${holdId}`,
-        round: 1,
-        tokenHash: hashOfferToken(token),
-        expiresAt: new Date(Date.now() + 3_600_000),
-      },
-    });
-    return { holdId, token, email: entry.email };
-  }
-
-  /** An order being offered to vendor "Fresh Farms"; no routing workflow runs for it. */
-  async function orderForVendor(contact = uniqueEmail('farm')) {
-    const retailer = await prisma.retailer.create({
-      data: { tenantId, name: 'Corner Shop', channel: 'EMAIL', contact: uniqueEmail('shop'), creditLimit: 100_000 },
-    });
-    const vendor = await prisma.vendor.create({
-      data: {
-        tenantId,
-        name: 'Fresh Farms',
-        region: 'north',
-        categories: ['produce'],
-        capacity: 5,
-        channel: 'EMAIL',
-        contact,
-      },
-    });
-    const order = await prisma.order.create({
-      data: {
-        tenantId,
-        retailerId: retailer.id,
-        items: [{ sku: 'apple', name: 'Apples', category: 'produce', quantity: 1, unitPrice: 100 }],
-        total: 100,
-        deliveryRegion: 'north',
-        status: 'ROUTING',
-        requestHash: randomUUID(),
-      },
-    });
-    return { vendor, order };
-  }
-
-  /** An OFFERED routing attempt whose row stores the hash of the token `tokenOf` makes for it. */
-  async function offeredAttempt(tokenOf: (attemptId: string) => string, contact?: string) {
-    const { vendor, order } = await orderForVendor(contact);
-    const attemptId = randomUUID();
-    const token = tokenOf(attemptId);
-    await prisma.routingAttempt.create({
-      data: {
-        id: attemptId,
-        tenantId,
-        orderId: order.id,
-        vendorId: vendor.id,
-        attempt: 1,
-        offeredAt: new Date(),
-        tokenHash: hashVendorToken(token),
-        deadline: new Date(Date.now() + 3_600_000),
-      },
-    });
-    return { attemptId, token, contact: vendor.contact };
-  }
+  const offeredCandidate = () => createOfferedCandidate(prisma, tenantId);
+  const offeredHold = (tokenFor: TokenFor) => createOfferedHold(prisma, tenantId, tokenFor);
+  const orderForVendor = () => createOrderForVendor(prisma, tenantId);
+  const offeredAttempt = (tokenFor: TokenFor) => createOfferedAttempt(prisma, tenantId, tokenFor);
 
   const answerOffer = (token: string) =>
     request(app).post('/api/v1/offers/respond').send({ token, decision: 'accept' });
@@ -313,7 +236,7 @@ describe('links sent before the upgrade to per-purpose token keys keep working',
     it('a welcome email re-sent to a user invited before the upgrade carries the token the user holds, and it is accepted', async () => {
       const onboardingId = `tenant-onboarding:${tenantId}:${randomUUID()}`;
       const userId = randomUUID();
-      const email = uniqueEmail('grace');
+      const email = uniqueContact('grace', 'upgrade.test');
       const legacy = legacyInvitationToken(config.onboarding.invitationTokenSecret, tenantId, userId, onboardingId);
       await prisma.user.create({
         data: {
@@ -338,7 +261,7 @@ describe('links sent before the upgrade to per-purpose token keys keep working',
 
     it('a user invited after the upgrade gets the current invitation token in the welcome email', async () => {
       const onboardingId = `tenant-onboarding:${tenantId}:${randomUUID()}`;
-      const email = uniqueEmail('katherine');
+      const email = uniqueContact('katherine', 'upgrade.test');
 
       const { userId } = await run(activities.createAdminUser, {
         tenantId,

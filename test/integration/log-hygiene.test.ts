@@ -1,21 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Writable } from 'node:stream';
 import request from 'supertest';
-import type { Client, Connection } from '@temporalio/client';
-import { createApp } from '../../api/app';
-import { readOutbox, type OutboxMessage } from '../../domain/outbox';
+import type { Client } from '@temporalio/client';
+import type { OutboxMessage } from '../../domain/outbox';
+import type { Config } from '../../lib/config';
 import type { PrismaClient } from '../../lib/db';
-import { createLogger } from '../../lib/logger';
 import { startBillingSandbox, type BillingSandboxHandle } from '../../scripts/stack/billing-sandbox';
-import { startDevMailCatcher, type DevMailCatcherHandle } from '../../scripts/stack/dev-mail-catcher';
 import { startDevSmsSink, type DevSmsSinkHandle } from '../../scripts/stack/dev-sms-sink';
-import { installRuntime, startWorker, type RunningWorker } from '../../workers/main';
-import { orderRoutingId, waitlistCascadeId } from '../../workflows/ids';
+import { orderRoutingId } from '../../workflows/order-routing.contract';
+import { waitlistCascadeId } from '../../workflows/waitlist-cascade.contract';
 import { eventually } from '../support/eventually';
-import { createTestTenant, testConfig, testPrisma, testTemporalClient, tokenFor } from '../support/stack';
+import { useApiStack, type ApiStack } from '../support/api-stack';
+import { createTestTenant, tokenFor } from '../support/stack';
 
 interface LogLine {
   name: string;
@@ -36,64 +32,52 @@ interface LogLine {
  * searches everything logged so far for every token, e-mail address, phone number and name it used.
  */
 describe('logs carry no secrets or personal data (every flow on the real stack, loggers at debug)', () => {
-  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'holdfast-logs-'));
-  const outboxFile = path.join(workDir, 'outbox.jsonl');
   const captured: string[] = [];
-  let mail: DevMailCatcherHandle;
-  let sms: DevSmsSinkHandle;
   let whatsapp: DevSmsSinkHandle;
   let billing: BillingSandboxHandle;
-  let config: ReturnType<typeof testConfig>;
-  let prisma: PrismaClient;
-  let client: Client;
-  let connection: Connection;
-  let worker: RunningWorker;
-  let app: ReturnType<typeof createApp>;
-
-  beforeAll(async () => {
-    [mail, sms, whatsapp, billing] = await Promise.all([
-      startDevMailCatcher({ port: 0, outboxFile }),
-      startDevSmsSink({ port: 0, outboxFile, token: 'sms-sink-token-0123456789' }),
-      startDevSmsSink({ port: 0, outboxFile, token: 'whatsapp-sink-token-0123456789', channel: 'whatsapp' }),
-      startBillingSandbox({ apiKey: 'sk_test_log_hygiene_0123456789' }),
-    ]);
-    config = testConfig({
-      LOG_LEVEL: 'debug',
-      SMTP_URL: `smtp://127.0.0.1:${mail.port}`,
-      SMS_PROVIDER_URL: sms.url,
-      SMS_PROVIDER_TOKEN: 'sms-sink-token-0123456789',
-      WHATSAPP_PROVIDER_URL: whatsapp.url,
-      WHATSAPP_PROVIDER_TOKEN: 'whatsapp-sink-token-0123456789',
-      BILLING_API_URL: billing.url,
-      BILLING_API_KEY: 'sk_test_log_hygiene_0123456789',
-      PLATFORM_ADMIN_EMAIL: 'platform-ops@holdfast-logs.test',
-    });
-    const destination = new Writable({
+  const stack = useApiStack({
+    worker: true,
+    mail: 'smtp',
+    sms: true,
+    logs: new Writable({
       write(chunk, _encoding, done) {
         captured.push(String(chunk));
         done();
       },
-    });
-    const workerLogger = createLogger(config, 'worker', { destination });
-    // As workers/main.ts does in production: the SDK's workflow and activity logs go to the worker logger.
-    installRuntime(config, workerLogger, { shutdownSignals: [] });
-    prisma = testPrisma(config);
-    ({ client, connection } = await testTemporalClient(config));
-    worker = await startWorker(config, workerLogger, { prisma });
-    app = createApp({ config, logger: createLogger(config, 'api', { destination }), prisma, temporal: client });
+    }),
+    config: async ({ outboxFile }) => {
+      [whatsapp, billing] = await Promise.all([
+        startDevSmsSink({
+          port: 0,
+          outboxFile: outboxFile!,
+          token: 'whatsapp-sink-token-0123456789',
+          channel: 'whatsapp',
+        }),
+        startBillingSandbox({ apiKey: 'sk_test_log_hygiene_0123456789' }),
+      ]);
+      return {
+        LOG_LEVEL: 'debug',
+        WHATSAPP_PROVIDER_URL: whatsapp.url,
+        WHATSAPP_PROVIDER_TOKEN: 'whatsapp-sink-token-0123456789',
+        BILLING_API_URL: billing.url,
+        BILLING_API_KEY: 'sk_test_log_hygiene_0123456789',
+        PLATFORM_ADMIN_EMAIL: 'platform-ops@holdfast-logs.test',
+      };
+    },
+    stop: async () => {
+      await Promise.all([whatsapp.stop(), billing.stop()]);
+    },
+  });
+  let config: Config;
+  let prisma: PrismaClient;
+  let client: Client;
+  let app: ApiStack['app'];
+
+  beforeAll(() => {
+    ({ config, prisma, client, app } = stack);
   });
 
-  afterAll(async () => {
-    worker.worker.shutdown();
-    await worker.done;
-    await connection.close();
-    await prisma.$disconnect();
-    await Promise.all([mail.stop(), sms.stop(), whatsapp.stop(), billing.stop()]);
-    fs.rmSync(workDir, { recursive: true, force: true });
-  });
-
-  const outbox = (to: string): OutboxMessage[] =>
-    readOutbox(fs.existsSync(outboxFile) ? fs.readFileSync(outboxFile, 'utf8') : '', { to });
+  const outbox = (to: string): OutboxMessage[] => stack.outbox(to);
   const linkIn = async (to: string, includes: string): Promise<URL> => {
     const message = await eventually(() => outbox(to).find((m) => m.links.some((link) => link.includes(includes))));
     return new URL(message.links.find((link) => link.includes(includes))!);

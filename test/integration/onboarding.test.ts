@@ -1,20 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import request from 'supertest';
-import { WorkflowFailedError, type Client, type Connection } from '@temporalio/client';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
-import { createApp } from '../../api/app';
 import { hashInvitationToken } from '../../domain/invitation-token';
 import { readOutbox, type OutboxMessage } from '../../domain/outbox';
+import type { Config } from '../../lib/config';
 import type { PrismaClient } from '../../lib/db';
 import { startBillingSandbox, type BillingSandboxHandle } from '../../scripts/stack/billing-sandbox';
-import { startDevMailCatcher, type DevMailCatcherHandle } from '../../scripts/stack/dev-mail-catcher';
-import { startWorker, type RunningWorker } from '../../workers/main';
 import { FailureType } from '../../workflows/errors';
 import type { tenantOnboardingWorkflow } from '../../workflows/tenant-onboarding';
-import { testConfig, testLogger, testPrisma, testTemporalClient, tokenFor } from '../support/stack';
+import { eventually } from '../support/eventually';
+import { useApiStack, type ApiStack } from '../support/api-stack';
+import { tokenFor } from '../support/stack';
 
 const PLATFORM_ADMIN_EMAIL = 'ops@holdfast.test';
 
@@ -24,46 +22,34 @@ const PLATFORM_ADMIN_EMAIL = 'ops@holdfast.test';
  */
 describe('tenant onboarding on the real stack (API + worker + PostgreSQL + billing sandbox + SMTP)', () => {
   let sandbox: BillingSandboxHandle;
-  let smtp: DevMailCatcherHandle;
+  const stack = useApiStack({
+    worker: true,
+    mail: 'smtp',
+    config: async () => {
+      sandbox = await startBillingSandbox({ apiKey: 'sk_test_integration' });
+      return {
+        BILLING_API_URL: sandbox.url,
+        BILLING_API_KEY: 'sk_test_integration',
+        // Short, so the lost-answer test's first attempt gives up quickly.
+        BILLING_TIMEOUT: '1 second',
+        PLATFORM_ADMIN_EMAIL,
+      };
+    },
+    stop: () => sandbox.stop(),
+  });
   let outboxFile: string;
-  let config: ReturnType<typeof testConfig>;
+  let config: Config;
   let prisma: PrismaClient;
   let client: Client;
-  let connection: Connection;
-  let running: RunningWorker;
-  let app: ReturnType<typeof createApp>;
+  let app: ApiStack['app'];
   let platformAdmin: string;
 
   beforeAll(async () => {
-    outboxFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'holdfast-onboarding-')), 'outbox.jsonl');
-    [sandbox, smtp] = await Promise.all([
-      startBillingSandbox({ apiKey: 'sk_test_integration' }),
-      startDevMailCatcher({ port: 0, outboxFile }),
-    ]);
-    config = testConfig({
-      BILLING_API_URL: sandbox.url,
-      BILLING_API_KEY: 'sk_test_integration',
-      // Short, so the lost-answer test's first attempt gives up quickly.
-      BILLING_TIMEOUT: '1 second',
-      SMTP_URL: `smtp://127.0.0.1:${smtp.port}`,
-      PLATFORM_ADMIN_EMAIL,
-    });
-    prisma = testPrisma(config);
-    ({ client, connection } = await testTemporalClient(config));
-    running = await startWorker(config, testLogger(config), { prisma });
-    app = createApp({ config, logger: testLogger(config), prisma, temporal: client });
+    ({ outboxFile, config, prisma, client, app } = stack);
     platformAdmin = await tokenFor(config, 'platform', 'platform-admin');
   });
 
   afterEach(() => sandbox.clearFaults());
-
-  afterAll(async () => {
-    running.worker.shutdown();
-    await running.done;
-    await connection.close();
-    await prisma.$disconnect();
-    await Promise.all([sandbox.stop(), smtp.stop()]);
-  });
 
   const slug = () => `clinic-${randomUUID().slice(0, 8)}`;
   const onboard = (payload: Record<string, unknown>) =>
@@ -130,10 +116,15 @@ describe('tenant onboarding on the real stack (API + worker + PostgreSQL + billi
     expect(await prisma.outboxEvent.findMany({ where: { tenantId } })).toEqual([
       expect.objectContaining({
         type: 'tenant.activated',
-        deliveredAt: null,
+        eventKey: expect.stringMatching(/^tenant.activated:/),
+        subjectType: 'tenant',
+        subjectId: tenantId,
+        source: 'FLOW',
         payload: expect.objectContaining({ slug: tenantSlug }),
       }),
     ]);
+    // The activation step started the event's fan-out after its commit, which marks the event published.
+    await eventually(async () => (await prisma.outboxEvent.findFirst({ where: { tenantId } }))?.publishedAt);
     const actions = (await prisma.auditLog.findMany({ where: { tenantId }, orderBy: { at: 'asc' } })).map(
       (a) => a.action,
     );

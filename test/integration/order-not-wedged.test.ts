@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { WorkflowFailedError, type Client, type Connection, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { temporal as proto } from '@temporalio/proto';
 import type { SmsProvider } from '../../activities/sms-provider';
+import type { Config } from '../../lib/config';
 import type { PrismaClient } from '../../lib/db';
-import { startWorker, type RunningWorker } from '../../workers/main';
 import { FailureType, FlowRejection } from '../../workflows/errors';
-import { orderRoutingId } from '../../workflows/ids';
+import { orderRoutingId } from '../../workflows/order-routing.contract';
 import {
   cancelOrderUpdate,
   getOrderStateQuery,
@@ -15,7 +15,7 @@ import {
 } from '../../workflows/order-routing';
 import { FlowStatusKey } from '../../workflows/search-attributes';
 import { eventually } from '../support/eventually';
-import { createTestTenant, testConfig, testLogger, testPrisma, testTemporalClient } from '../support/stack';
+import { useApiStack } from '../support/api-stack';
 import { rejectionOf } from '../support/workflow-handles';
 
 const { EventType } = proto.api.enums.v1;
@@ -27,12 +27,6 @@ const { EventType } = proto.api.enums.v1;
  * in-process stand-in that records what it is asked to send.
  */
 describe('no input wedges an order on the real stack (dev server, worker, PostgreSQL)', () => {
-  let config: ReturnType<typeof testConfig>;
-  let prisma: PrismaClient;
-  let client: Client;
-  let connection: Connection;
-  let worker: RunningWorker;
-  let tenantId: string;
   const sent: Array<{ to: string; body: string }> = [];
   const whatsapp: SmsProvider = {
     send: async ({ to, body }) => {
@@ -40,20 +34,15 @@ describe('no input wedges an order on the real stack (dev server, worker, Postgr
       return { id: `wa-${sent.length}` };
     },
   };
+  const stack = useApiStack({ worker: { whatsapp } });
+  let config: Config;
+  let prisma: PrismaClient;
+  let client: Client;
+  let tenantId: string;
 
-  beforeAll(async () => {
-    config = testConfig();
-    prisma = testPrisma(config);
-    ({ client, connection } = await testTemporalClient(config));
-    worker = await startWorker(config, testLogger(config), { prisma, whatsapp });
-    tenantId = (await createTestTenant(prisma)).id;
-  });
-
-  afterAll(async () => {
-    worker.worker.shutdown();
-    await worker.done;
-    await connection.close();
-    await prisma.$disconnect();
+  beforeAll(() => {
+    ({ config, prisma, client } = stack);
+    tenantId = stack.tenant.id;
   });
 
   /** A retailer, one vendor and a PENDING order in a region of their own. */

@@ -4,7 +4,7 @@ import request from 'supertest';
 import type { Client } from '@temporalio/client';
 import type { PrismaClient } from '../../lib/db';
 import { collectBody, closeServer, listenOn } from '../../scripts/stack/ports';
-import { orderRoutingId } from '../../workflows/ids';
+import { orderRoutingId } from '../../workflows/order-routing.contract';
 import { getOrderStateQuery, type orderRoutingWorkflow } from '../../workflows/order-routing';
 import { eventually } from '../support/eventually';
 import { useApiStack, type ApiStack } from '../support/api-stack';

@@ -3,7 +3,8 @@ import type { Config } from '../../lib/config';
 import type { PrismaClient } from '../../lib/db';
 import { syncSchedules } from '../../workers/schedules';
 import { dailyCleanupWorkflow } from '../../workflows';
-import { dailyCleanupScheduleId } from '../../workflows/ids';
+import { dailyCleanupScheduleId } from '../../workflows/cleanup.contract';
+import { outboxSweepScheduleId } from '../../workflows/event-fan-out.contract';
 import { useApiStack } from '../support/api-stack';
 import { createTestTenant, testLogger } from '../support/stack';
 
@@ -19,21 +20,90 @@ describe('platform on the real stack (dev server + PostgreSQL + worker)', () => 
     ({ config, prisma, client } = stack);
   });
 
-  it('a real worker runs the cleanup workflow, which deletes expired rows in PostgreSQL through an activity', async () => {
+  it('a real worker runs the cleanup workflow, which deletes what has finished and expired, and keeps what waits or runs', async () => {
     const tenant = await createTestTenant(prisma, { retentionDays: 30 });
     const old = new Date(Date.now() - 40 * DAY_MS);
+    const aged = { createdAt: old, updatedAt: old };
+    const key = (name: string) => `${tenant.id}:${name}`;
     const base = { tenantId: tenant.id, channel: 'EMAIL' as const, recipient: 'a@b.test', template: 'offer' };
     await prisma.notification.createMany({
       data: [
-        { ...base, idempotencyKey: `${tenant.id}:old-1`, createdAt: old },
-        { ...base, idempotencyKey: `${tenant.id}:old-2`, createdAt: old },
-        { ...base, idempotencyKey: `${tenant.id}:recent` },
+        { ...base, ...aged, idempotencyKey: key('old-sent'), status: 'SENT' },
+        { ...base, ...aged, idempotencyKey: key('old-failed'), status: 'FAILED' },
+        { ...base, ...aged, idempotencyKey: key('old-cancelled'), status: 'CANCELLED' },
+        // Requested long ago and due in the future: still waiting to be sent, so it stays.
+        {
+          ...base,
+          ...aged,
+          idempotencyKey: key('old-scheduled'),
+          status: 'SCHEDULED',
+          sendAt: new Date(Date.now() + 300 * DAY_MS),
+        },
+        { ...base, ...aged, idempotencyKey: key('old-pending'), status: 'PENDING' },
+        { ...base, idempotencyKey: key('recent-sent'), status: 'SENT' },
       ],
     });
     await prisma.auditLog.createMany({
       data: [
         { tenantId: tenant.id, actor: 't', action: 'old', entityType: 'Slot', entityId: 's', at: old },
         { tenantId: tenant.id, actor: 't', action: 'recent', entityType: 'Slot', entityId: 's' },
+      ],
+    });
+    const reminder = (name: string, status: 'ACTIVE' | 'COMPLETED' | 'FINISHED' | 'CANCELLED', times = aged) => ({
+      ...times,
+      tenantId: tenant.id,
+      idempotencyKey: name,
+      requestHash: 'h',
+      subjectType: 'invoice',
+      subjectId: name,
+      channel: 'EMAIL' as const,
+      recipient: 'a@b.test',
+      template: 'payment.reminder',
+      dueAt: old,
+      steps: [],
+      status,
+      workflowId: `reminder:${tenant.id}:${name}`,
+    });
+    await prisma.reminder.createMany({
+      data: [
+        reminder('old-completed', 'COMPLETED'),
+        reminder('old-finished', 'FINISHED'),
+        reminder('old-active', 'ACTIVE'),
+        reminder('recent-cancelled', 'CANCELLED', { createdAt: old, updatedAt: new Date() }),
+      ],
+    });
+    const endpoint = await prisma.webhookEndpoint.create({
+      data: { tenantId: tenant.id, url: 'https://hooks.example.test/in', events: ['*'], secretCiphertext: 'x' },
+    });
+    const event = (name: string, publishedAt: Date | null, createdAt = old) =>
+      prisma.outboxEvent.create({
+        data: { tenantId: tenant.id, eventKey: name, type: 'ticket.created', payload: {}, createdAt, publishedAt },
+      });
+    const delivered = await event('old-delivered', old);
+    const stillDelivering = await event('old-delivering', old);
+    const unpublished = await event('old-unpublished', null);
+    const recent = await event('recent', new Date(), new Date());
+    const delivery = (eventId: string, status: 'PENDING' | 'SUCCEEDED' | 'FAILED', times = aged) =>
+      prisma.webhookDelivery.create({
+        data: {
+          ...times,
+          tenantId: tenant.id,
+          endpointId: endpoint.id,
+          eventId,
+          eventType: 'ticket.created',
+          status,
+          workflowId: `webhook:${tenant.id}:${endpoint.id}:${eventId}`,
+        },
+      });
+    const succeeded = await delivery(delivered.id, 'SUCCEEDED');
+    const pending = await delivery(stillDelivering.id, 'PENDING');
+    await delivery(unpublished.id, 'FAILED');
+    await delivery(recent.id, 'SUCCEEDED', { createdAt: new Date(), updatedAt: new Date() });
+    await prisma.webhookAttempt.createMany({
+      data: [
+        { deliveryId: succeeded.id, attemptKey: `${succeeded.id}:1`, startedAt: old, durationMs: 5 },
+        { deliveryId: pending.id, attemptKey: `${pending.id}:1`, startedAt: old, durationMs: 5 },
+        { deliveryId: pending.id, attemptKey: `${pending.id}:2`, startedAt: new Date(), durationMs: 5 },
       ],
     });
 
@@ -43,9 +113,30 @@ describe('platform on the real stack (dev server + PostgreSQL + worker)', () => 
     });
 
     const mine = result.perTenant.find((entry) => entry.tenantId === tenant.id);
-    expect(mine).toEqual({ tenantId: tenant.id, notificationsDeleted: 2, auditLogsDeleted: 1 });
-    expect(await prisma.notification.findMany({ where: { tenantId: tenant.id } })).toEqual([
-      expect.objectContaining({ idempotencyKey: `${tenant.id}:recent` }),
+    expect(mine).toEqual({
+      tenantId: tenant.id,
+      notificationsDeleted: 3,
+      auditLogsDeleted: 1,
+      remindersDeleted: 2,
+      webhookAttemptsDeleted: 2,
+      webhookDeliveriesDeleted: 2,
+      eventsDeleted: 1,
+    });
+    const sorted = (values: string[]) => [...values].sort();
+    const notifications = await prisma.notification.findMany({ where: { tenantId: tenant.id } });
+    expect(sorted(notifications.map((row) => row.idempotencyKey))).toEqual([
+      key('old-pending'),
+      key('old-scheduled'),
+      key('recent-sent'),
+    ]);
+    const reminders = await prisma.reminder.findMany({ where: { tenantId: tenant.id } });
+    expect(sorted(reminders.map((row) => row.idempotencyKey))).toEqual(['old-active', 'recent-cancelled']);
+    const events = await prisma.outboxEvent.findMany({ where: { tenantId: tenant.id } });
+    expect(sorted(events.map((row) => row.eventKey))).toEqual(['old-delivering', 'old-unpublished', 'recent']);
+    const deliveries = await prisma.webhookDelivery.findMany({ where: { tenantId: tenant.id } });
+    expect(sorted(deliveries.map((row) => row.eventId))).toEqual(sorted([stillDelivering.id, recent.id]));
+    expect(await prisma.webhookAttempt.findMany({ where: { delivery: { tenantId: tenant.id } } })).toEqual([
+      expect.objectContaining({ attemptKey: `${pending.id}:2` }),
     ]);
     expect(await prisma.auditLog.count({ where: { tenantId: tenant.id } })).toBe(1);
   });
@@ -60,5 +151,20 @@ describe('platform on the real stack (dev server + PostgreSQL + worker)', () => 
     expect(description.spec.calendars).toEqual([expect.objectContaining({ hour: [{ start: 2, end: 2, step: 1 }] })]);
     expect(description.action).toMatchObject({ workflowType: 'dailyCleanupWorkflow' });
     expect(description.action.type === 'startWorkflow' && description.action.taskQueue).toBe(config.temporal.taskQueue);
+  });
+
+  it('registers the outbox sweep Schedule every minute, skipping a run while one is still sweeping', async () => {
+    await syncSchedules(client, config.temporal.taskQueue, testLogger(config));
+    const handle = client.schedule.getHandle(outboxSweepScheduleId);
+    try {
+      const description = await handle.describe();
+
+      expect(description.spec.intervals).toEqual([expect.objectContaining({ every: 60_000 })]);
+      expect(description.policies.overlap).toBe('SKIP');
+      expect(description.action).toMatchObject({ workflowType: 'eventOutboxSweepWorkflow' });
+    } finally {
+      // Every test file shares the dev server: a sweep left running would start other files' fan-outs here.
+      await handle.delete();
+    }
   });
 });

@@ -3,7 +3,7 @@ import request from 'supertest';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../../lib/config';
 import type { PrismaClient } from '../../lib/db';
-import { waitlistCascadeId } from '../../workflows/ids';
+import { waitlistCascadeId } from '../../workflows/waitlist-cascade.contract';
 import { eventually } from '../support/eventually';
 import { useApiStack, type ApiStack } from '../support/api-stack';
 import { createTestTenant, tokenFor } from '../support/stack';

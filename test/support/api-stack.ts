@@ -1,18 +1,29 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import type { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { ActivityDeps } from '../../activities';
 import type { MailTransport } from '../../activities/notifications';
 import type { Role } from '../../api/auth';
 import { createApp, type AppDeps } from '../../api/app';
 import { readOutbox, type OutboxRecord } from '../../domain/outbox';
 import type { Config } from '../../lib/config';
-import type { PrismaClient } from '../../lib/db';
+import { createPrismaClient, type PrismaClient } from '../../lib/db';
+import { createLogger, type Logger } from '../../lib/logger';
 import { startDevMailCatcher, type DevMailCatcherHandle } from '../../scripts/stack/dev-mail-catcher';
 import { startDevSmsSink, type DevSmsSinkHandle } from '../../scripts/stack/dev-sms-sink';
-import { startWorker, type RunningWorker } from '../../workers/main';
-import { createTestTenant, testConfig, testLogger, testPrisma, testTemporalClient, tokenFor } from './stack';
+import { installRuntime, startWorker, type RunningWorker } from '../../workers/main';
+import {
+  bundleWorkflows,
+  createTestTenant,
+  testConfig,
+  testLogger,
+  testPrisma,
+  testTemporalClient,
+  tokenFor,
+} from './stack';
 
 /** A mail the worker handed to the in-memory transport. */
 export interface CapturedMail {
@@ -32,6 +43,16 @@ export interface ApiStackOptions {
    */
   worker?: boolean | Partial<ActivityDeps>;
   /**
+   * Gives the worker a Prisma client of its own with this many connections, for activities that
+   * hold a connection each while they wait (a locked row, …); the fixture closes it.
+   */
+  workerConnections?: number;
+  /**
+   * Runs the workflows on the stack's task queue with these activities (fakes) instead of the
+   * ones the worker registers; takes the place of `worker`.
+   */
+  fakeActivities?: WorkerOptions['activities'];
+  /**
    * Where the worker's mail goes: `memory` captures it in {@link ApiStack.mails}; `smtp` starts a
    * dev mail catcher that the worker reaches over real SMTP, read back with {@link ApiStack.outbox}.
    * Without it the worker builds whatever the configuration says.
@@ -39,15 +60,28 @@ export interface ApiStackOptions {
   mail?: 'memory' | 'smtp';
   /** Starts a dev SMS sink beside the mail catcher, reached over HTTP with {@link TEST_SMS_TOKEN}. */
   sms?: boolean;
+  /** Runs in development mode, which mounts the dev outbox routes over {@link ApiStack.outbox}'s file. */
+  devOutbox?: boolean;
   /**
    * Settings over the test defaults; a function runs in `beforeAll`, after the fixture's own
-   * services, so it can start a service of the suite's and return its address.
+   * services, so it can start a service of the suite's (writing to the same outbox file, if any)
+   * and return its address.
    */
-  config?: Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>);
+  config?:
+    | Record<string, string>
+    | ((services: { outboxFile?: string }) => Record<string, string> | Promise<Record<string, string>>);
   /** The tenant the tokens belong to; `otherTenant` adds a second, for isolation checks. */
   tenant?: Parameters<typeof createTestTenant>[1];
-  /** App dependencies over the real ones (a tenant-status cache, a stub Temporal client, …). */
-  app?: Partial<AppDeps>;
+  /**
+   * App dependencies over the real ones (a stub Temporal client, …); a function receives the
+   * stack's configuration and Prisma client, for dependencies built on them (a tenant-status cache).
+   */
+  app?: Partial<AppDeps> | ((stack: { config: Config; prisma: PrismaClient }) => Partial<AppDeps>);
+  /**
+   * Where the API's and the worker's log lines go, instead of the test logger; the worker's
+   * logger also receives the SDK's workflow and activity logs, as in production.
+   */
+  logs?: Writable;
   /** Terminates the workflows still running on the stack's task queue before the worker stops. */
   terminateOnStop?: boolean;
   /** Stops what the `config` function started, after the worker and connections have closed. */
@@ -79,8 +113,18 @@ export interface ApiStack {
   readonly smsSinkUrl: string;
   /** Mails the worker sent, with `mail: 'memory'`. */
   readonly mails: CapturedMail[];
-  /** Messages the dev mail catcher and SMS sink received for `to`, with `mail: 'smtp'`. */
+  /**
+   * Messages the dev mail catcher and SMS sink received for `to`, with `mail: 'smtp'` or `sms: true`.
+   * The file they write to is also the configuration's `DEV_OUTBOX_FILE`.
+   */
   outbox(to?: string): OutboxRecord[];
+  /** The file behind {@link ApiStack.outbox}, for messages a test writes there itself. */
+  readonly outboxFile: string;
+  /**
+   * Another app on the stack's Prisma client and Temporal client, with `deps` over them; with
+   * `settings`, on a configuration that adds them to the stack's own (same task queue).
+   */
+  appWith(deps?: Partial<AppDeps>, settings?: Record<string, string>): ReturnType<typeof createApp>;
   /** An `Authorization` header for any tenant and roles. */
   bearer(tenantId: string, ...roles: Role[]): Promise<string>;
   /** Terminates every workflow still running on the stack's task queue. */
@@ -105,8 +149,13 @@ export function useApiStack(options: ApiStackOptions = {}): ApiStack {
   let catcher: DevMailCatcherHandle | undefined;
   let sink: DevSmsSinkHandle | undefined;
   let connection: Connection | undefined;
-  const state: { -readonly [K in keyof Omit<ApiStack, 'mails' | 'outbox' | 'bearer' | 'terminateAll'>]?: ApiStack[K] } =
-    {};
+  let workerPrisma: PrismaClient | undefined;
+  let configOverrides: Record<string, string> = {};
+  const state: {
+    -readonly [K in keyof Omit<ApiStack, 'mails' | 'outbox' | 'appWith' | 'bearer' | 'terminateAll'>]?: ApiStack[K];
+  } = {};
+  const loggerFor = (config: Config, name: string): Logger =>
+    options.logs ? createLogger(config, name, { destination: options.logs }) : testLogger(config);
 
   const ready = <K extends keyof typeof state>(key: K): NonNullable<(typeof state)[K]> => {
     const value = state[key];
@@ -116,10 +165,12 @@ export function useApiStack(options: ApiStackOptions = {}): ApiStack {
 
   beforeAll(async () => {
     const overrides: Record<string, string> = {};
-    if (options.mail === 'smtp' || options.sms) {
+    if (options.mail === 'smtp' || options.sms || options.devOutbox) {
       workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'holdfast-stack-'));
       outboxFile = path.join(workDir, 'outbox.jsonl');
+      overrides.DEV_OUTBOX_FILE = outboxFile;
     }
+    if (options.devOutbox) overrides.APP_ENV = 'development';
     if (options.mail === 'smtp') {
       catcher = await startDevMailCatcher({ port: 0, outboxFile: outboxFile! });
       overrides.SMTP_URL = `smtp://127.0.0.1:${catcher.port}`;
@@ -128,8 +179,10 @@ export function useApiStack(options: ApiStackOptions = {}): ApiStack {
       sink = await startDevSmsSink({ port: 0, outboxFile: outboxFile!, token: TEST_SMS_TOKEN });
       Object.assign(overrides, { SMS_PROVIDER_URL: sink.url, SMS_PROVIDER_TOKEN: TEST_SMS_TOKEN });
     }
-    const suiteOverrides = typeof options.config === 'function' ? await options.config() : (options.config ?? {});
-    const config = testConfig({ ...overrides, ...suiteOverrides });
+    const suiteOverrides =
+      typeof options.config === 'function' ? await options.config({ outboxFile }) : (options.config ?? {});
+    configOverrides = { ...overrides, ...suiteOverrides };
+    const config = testConfig(configOverrides);
     const prisma = testPrisma(config);
     state.config = config;
     state.prisma = prisma;
@@ -137,13 +190,30 @@ export function useApiStack(options: ApiStackOptions = {}): ApiStack {
     ({ client, connection } = await testTemporalClient(config));
     state.client = client;
     if (options.worker) {
-      state.worker = await startWorker(config, testLogger(config), {
-        prisma,
+      const workerLogger = loggerFor(config, 'worker');
+      if (options.logs) installRuntime(config, workerLogger, { shutdownSignals: [] });
+      if (options.workerConnections) {
+        workerPrisma = createPrismaClient(config.databaseUrl!, { maxConnections: options.workerConnections });
+      }
+      state.worker = await startWorker(config, workerLogger, {
+        prisma: workerPrisma ?? prisma,
         ...(options.mail === 'memory' ? { mail: { transport, from: 'Holdfast <t@holdfast.test>' } } : {}),
         ...(typeof options.worker === 'object' ? options.worker : {}),
       });
     }
-    state.app = createApp({ config, logger: testLogger(config), prisma, temporal: client, ...options.app });
+    const appDeps = typeof options.app === 'function' ? options.app({ config, prisma }) : options.app;
+    if (options.fakeActivities) {
+      const workerConnection = await NativeConnection.connect({ address: config.temporal.address });
+      const worker = await Worker.create({
+        connection: workerConnection,
+        namespace: config.temporal.namespace,
+        taskQueue: config.temporal.taskQueue,
+        workflowBundle: await bundleWorkflows(),
+        activities: options.fakeActivities,
+      });
+      state.worker = { worker, done: worker.run().finally(() => workerConnection.close()) };
+    }
+    state.app = createApp({ config, logger: loggerFor(config, 'api'), prisma, temporal: client, ...appDeps });
     state.tenant = await createTestTenant(prisma, options.tenant);
     state.otherTenant = await createTestTenant(prisma);
     const bearer = async (tenantId: string, role: Role) => `Bearer ${await tokenFor(config, tenantId, role)}`;
@@ -165,6 +235,7 @@ export function useApiStack(options: ApiStackOptions = {}): ApiStack {
     }
     await connection?.close();
     await state.prisma?.$disconnect();
+    await workerPrisma?.$disconnect();
     await Promise.all([catcher?.stop(), sink?.stop()]);
     await options.stop?.();
     if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
@@ -200,9 +271,25 @@ export function useApiStack(options: ApiStackOptions = {}): ApiStack {
       return sink.url;
     },
     mails,
+    get outboxFile() {
+      if (!outboxFile) throw new Error("the API stack has no outbox: use mail: 'smtp', sms: true or devOutbox: true");
+      return outboxFile;
+    },
     outbox(to?: string) {
-      if (!outboxFile) throw new Error("the API stack has no outbox: use mail: 'smtp' or sms: true");
+      if (!outboxFile) throw new Error("the API stack has no outbox: use mail: 'smtp', sms: true or devOutbox: true");
       return readOutbox(fs.existsSync(outboxFile) ? fs.readFileSync(outboxFile, 'utf8') : '', to ? { to } : {});
+    },
+    appWith(deps: Partial<AppDeps> = {}, settings?: Record<string, string>) {
+      const config = settings
+        ? testConfig({ ...configOverrides, TEMPORAL_TASK_QUEUE: ready('config').temporal.taskQueue, ...settings })
+        : ready('config');
+      return createApp({
+        config,
+        logger: loggerFor(config, 'api'),
+        prisma: ready('prisma'),
+        temporal: ready('client'),
+        ...deps,
+      });
     },
     async bearer(tenantId: string, ...roles: Role[]) {
       return `Bearer ${await tokenFor(ready('config'), tenantId, ...roles)}`;

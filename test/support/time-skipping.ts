@@ -1,7 +1,25 @@
 import { randomUUID } from 'node:crypto';
+import type { WorkflowHandleWithFirstExecutionRunId, WorkflowStartOptions } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { Workflow } from '@temporalio/workflow';
+import { orderRoutingWorkflow } from '../../workflows/order-routing';
+import { orderRoutingId } from '../../workflows/order-routing.contract';
+import { waitlistCascadeWorkflow } from '../../workflows/waitlist-cascade';
+import { waitlistCascadeId } from '../../workflows/waitlist-cascade.contract';
 import { bundleWorkflows, createTimeSkippingEnvironment } from './stack';
+import { terminateWhenIdle } from './workflow-handles';
+
+/** One run to start: the workflow, its business-keyed ID and its arguments. */
+export interface WorkflowStart<W extends Workflow> {
+  workflow: W;
+  workflowId: string;
+  args: Parameters<W>;
+  /** Search attributes set at start, as the route that starts this flow sets them (none: the workflow sets its own). */
+  typedSearchAttributes?: WorkflowStartOptions['typedSearchAttributes'];
+  /** Runs after `body`, before the run is terminated (e.g. opening a fake's gates so that it can go idle). */
+  beforeTerminate?: () => void;
+}
 
 export interface TimeSkippingWorkers {
   /** The time-skipping environment; available inside tests (it starts in `beforeAll`). */
@@ -15,6 +33,41 @@ export interface TimeSkippingWorkers {
     taskQueuePrefix: string,
     body: (taskQueue: string) => Promise<T>,
   ): Promise<T>;
+  /**
+   * Starts `start.workflow` on a fresh worker serving `activities` (as {@link runWithWorker}) and runs
+   * `body` with its handle; afterwards terminates the run if it is still going, once it is idle, so
+   * that no run holds the shared server's clock back.
+   */
+  runWorkflow<W extends Workflow, T>(
+    activities: WorkerOptions['activities'],
+    taskQueuePrefix: string,
+    start: WorkflowStart<W>,
+    body: (handle: WorkflowHandleWithFirstExecutionRunId<W>) => Promise<T>,
+  ): Promise<T>;
+}
+
+/** A new order's routing run for `tenantId`, under its business-keyed ID. */
+export function orderRoutingStart(
+  tenantId: string,
+  orderId = randomUUID(),
+): WorkflowStart<typeof orderRoutingWorkflow> {
+  return {
+    workflow: orderRoutingWorkflow,
+    workflowId: orderRoutingId(tenantId, orderId),
+    args: [{ tenantId, orderId }],
+  };
+}
+
+/** A new slot's waitlist cascade for `tenantId`, under its business-keyed ID. */
+export function waitlistCascadeStart(
+  tenantId: string,
+  slotId = randomUUID(),
+): WorkflowStart<typeof waitlistCascadeWorkflow> {
+  return {
+    workflow: waitlistCascadeWorkflow,
+    workflowId: waitlistCascadeId(tenantId, slotId),
+    args: [{ tenantId, slotId }],
+  };
 }
 
 /**
@@ -52,6 +105,27 @@ export function useTimeSkippingWorkers(): TimeSkippingWorkers {
         activities,
       });
       return worker.runUntil(() => body(taskQueue));
+    },
+    runWorkflow<W extends Workflow, T>(
+      activities: WorkerOptions['activities'],
+      taskQueuePrefix: string,
+      { workflow, workflowId, args, typedSearchAttributes, beforeTerminate }: WorkflowStart<W>,
+      body: (handle: WorkflowHandleWithFirstExecutionRunId<W>) => Promise<T>,
+    ): Promise<T> {
+      return this.runWithWorker(activities, taskQueuePrefix, async (taskQueue) => {
+        // The SDK types the options per workflow; for a generic one it cannot check args against them.
+        const options = { taskQueue, workflowId, args, typedSearchAttributes } as unknown as WorkflowStartOptions<W>;
+        const handle = (await started().env.client.workflow.start(
+          workflow,
+          options,
+        )) as WorkflowHandleWithFirstExecutionRunId<W>;
+        try {
+          return await body(handle);
+        } finally {
+          beforeTerminate?.();
+          await terminateWhenIdle(handle);
+        }
+      });
     },
   };
 }

@@ -30,6 +30,7 @@ const productionEnv = {
   JWT_SECRET: 'prod-jwt-secret-0123456789abcdef-0123',
   OFFER_TOKEN_SECRET: 'prod-offer-secret-0123456789abcdef-01',
   INVITATION_TOKEN_SECRET: 'prod-invitation-secret-0123456789abcd',
+  WEBHOOK_SECRET_KEY: 'prod-webhook-key-0123456789abcdef-0123',
   DATABASE_URL: 'postgresql://holdfast:pw@db:5432/holdfast',
   SMTP_URL: 'smtp://relay.example.com:587',
   BILLING_API_URL: 'https://billing.example.com',
@@ -41,6 +42,7 @@ const everyRequiredSetting = [
   'JWT_SECRET',
   'OFFER_TOKEN_SECRET',
   'INVITATION_TOKEN_SECRET',
+  'WEBHOOK_SECRET_KEY',
   'DATABASE_URL',
   'SMTP_URL',
   'BILLING_API_URL',
@@ -219,6 +221,7 @@ describe('the mode and its secrets', () => {
       JWT_JWKS_URL: 'https://issuer.example.com/jwks.json',
       OFFER_TOKEN_SECRET: productionEnv.OFFER_TOKEN_SECRET,
       INVITATION_TOKEN_SECRET: productionEnv.INVITATION_TOKEN_SECRET,
+      WEBHOOK_SECRET_KEY: productionEnv.WEBHOOK_SECRET_KEY,
     });
 
     expect(fs.readdirSync(dataDir)).toEqual([]);
@@ -240,6 +243,7 @@ describe('the mode and its secrets', () => {
       jwtSecret: 'w'.repeat(40),
       offerTokenSecret: 'o'.repeat(40),
       invitationTokenSecret: 'i'.repeat(40),
+      webhookSecretKey: 'k'.repeat(40),
     };
     const link = fs.linkSync;
     // Another process creates the file between this one's first look and its own creation.

@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
 import { createNotifier, type NotificationRequest } from '../../activities/notifications';
+import { redactedProviderReply } from '../../activities/provider-replies';
 import { createHttpSmsProvider, type SmsProvider } from '../../activities/sms-provider';
 import { renderNotification, type NotificationTemplate } from '../../domain/notifications';
 import type { PrismaClient } from '../../lib/db';
@@ -140,7 +141,8 @@ describe('WhatsApp provider adapter against a local HTTP provider', () => {
       nonRetryable: false,
       nextRetryDelay: 30_000,
     });
-    expect(throttled.message).toBe('WhatsApp provider answered 429: {"error":"slow down"}');
+    expect(throttled.message).toBe('WhatsApp provider answered 429');
+    expect(redactedProviderReply(throttled)).toBe('{"error":"slow down"}');
   });
 
   it('a 429 whose Retry-After is an HTTP date asks for the time until that date', async () => {
@@ -164,14 +166,15 @@ describe('WhatsApp provider adapter against a local HTTP provider', () => {
     }
   });
 
-  it('a 400 is a non-retryable ProviderRejected that names the WhatsApp provider', async () => {
-    provider.answerNext({ status: 400, body: '{"error":"not a WhatsApp number"}' });
+  it('a 400 is a non-retryable ProviderRejected whose message names the provider and status only; the reply, redacted, rides beside it', async () => {
+    provider.answerNext({ status: 400, body: '{"error":"+14155550123 is not a WhatsApp number"}' });
 
     const rejected = await errorOf(send());
 
     expect(rejected).toBeInstanceOf(ApplicationFailure);
     expect(rejected).toMatchObject({ type: FailureType.ProviderRejected, nonRetryable: true });
-    expect(rejected.message).toBe('WhatsApp provider answered 400: {"error":"not a WhatsApp number"}');
+    expect(rejected.message).toBe('WhatsApp provider answered 400');
+    expect(redactedProviderReply(rejected)).toBe('{"error":"[phone] is not a WhatsApp number"}');
   });
 
   it('a 500 is a plain retryable Error that names the WhatsApp provider', async () => {
@@ -180,7 +183,7 @@ describe('WhatsApp provider adapter against a local HTTP provider', () => {
     const failure = await errorOf(send());
 
     expect(failure).not.toBeInstanceOf(ApplicationFailure);
-    expect(failure.message).toBe('WhatsApp provider answered 500: internal error');
+    expect(failure.message).toBe('WhatsApp provider answered 500');
   });
 
   it('a 2xx without an id is a retryable error, so the retry (with the same key) learns the id', async () => {
@@ -288,11 +291,12 @@ describe('Notifier on the WHATSAPP channel (real PostgreSQL ledger, local provid
     const sent = await send();
     const repeat = await send();
 
-    expect(failed.message).toBe('WhatsApp provider answered 500: down');
+    expect(failed.message).toBe('WhatsApp provider answered 500');
+    // A failure a retry may still overcome leaves the row PENDING; FAILED means failed for good.
     expect(afterFailure).toMatchObject({
-      status: 'FAILED',
+      status: 'PENDING',
       attempts: 1,
-      lastError: 'Error: WhatsApp provider answered 500: down',
+      lastError: 'Error: WhatsApp provider answered 500 (provider replied: down)',
     });
     expect(sent).toMatchObject({ status: 'SENT', providerId: 'wa-2' });
     expect(repeat).toEqual({ ...sent, status: 'ALREADY_SENT' });
@@ -305,7 +309,7 @@ describe('Notifier on the WHATSAPP channel (real PostgreSQL ledger, local provid
     });
   });
 
-  it('a throttled attempt is recorded FAILED and rethrown as ProviderThrottled with the provider’s delay', async () => {
+  it('a throttled attempt is recorded PENDING (it will be retried) and rethrown as ProviderThrottled with the provider’s delay', async () => {
     provider.answerNext({ status: 429, headers: { 'Retry-After': '30' }, body: '{"error":"slow down"}' });
     const notifier = createNotifier({ prisma, whatsapp: whatsapp() });
 
@@ -313,7 +317,7 @@ describe('Notifier on the WHATSAPP channel (real PostgreSQL ledger, local provid
 
     expect(throttled).toMatchObject({ type: FailureType.ProviderThrottled, nextRetryDelay: 30_000 });
     const row = await ledgerRow('throttled');
-    expect(row).toMatchObject({ status: 'FAILED', attempts: 1 });
+    expect(row).toMatchObject({ status: 'PENDING', attempts: 1 });
     expect(row.lastError).toContain('WhatsApp provider answered 429');
   });
 

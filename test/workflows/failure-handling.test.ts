@@ -7,12 +7,12 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import { temporal as proto } from '@temporalio/proto';
 import { FailureType, FlowRejection } from '../../workflows/errors';
-import { orderRoutingId, tenantOnboardingId, waitlistCascadeId } from '../../workflows/ids';
+import { tenantOnboardingId } from '../../workflows/tenant-onboarding.contract';
 import {
   assignVendorManuallyUpdate,
   cancelOrderUpdate,
   getOrderStateQuery,
-  orderRoutingWorkflow,
+  type orderRoutingWorkflow,
   vendorRespondUpdate,
   type OrderState,
 } from '../../workflows/order-routing';
@@ -28,14 +28,14 @@ import {
   acceptOfferUpdate,
   extendHoldUpdate,
   getCascadeStateQuery,
-  waitlistCascadeWorkflow,
+  type waitlistCascadeWorkflow,
 } from '../../workflows/waitlist-cascade';
 import { until } from '../support/eventually';
 import { FakeOnboarding } from '../support/onboarding-fake';
 import { FakeOrders } from '../support/orders-fake';
-import { useTimeSkippingWorkers } from '../support/time-skipping';
+import { orderRoutingStart, useTimeSkippingWorkers, waitlistCascadeStart } from '../support/time-skipping';
 import { FakeWaitlist } from '../support/waitlist-fake';
-import { noActivityRunning, rejectionOf, terminateWhenIdle } from '../support/workflow-handles';
+import { noActivityRunning, rejectionOf } from '../support/workflow-handles';
 
 const TENANT_ID = 'tenant-a';
 const NUL_TEXT = 'moved\u0000away';
@@ -75,10 +75,6 @@ const flowStatusOf = async (handle: Pick<WorkflowHandle, 'describe'>) =>
 describe('no input wedges a flow (time skipping, activities mocked)', () => {
   const temporal = useTimeSkippingWorkers();
 
-  /** Leaves no run behind (see {@link terminateWhenIdle}). */
-  const terminateIfRunning = (workflowId: string) =>
-    terminateWhenIdle(temporal.env.client.workflow.getHandle(workflowId));
-
   describe('order routing', () => {
     type OrderHandle = WorkflowHandleWithFirstExecutionRunId<typeof orderRoutingWorkflow>;
 
@@ -88,20 +84,8 @@ describe('no input wedges a flow (time skipping, activities mocked)', () => {
       body: (handle: OrderHandle) => Promise<T>,
       activities: ReturnType<FakeOrders['activities']> = fake.activities(),
     ): Promise<T> {
-      const orderId = randomUUID();
-      return temporal.runWithWorker(activities, 'orders-failures', async (taskQueue) => {
-        const handle = await temporal.env.client.workflow.start(orderRoutingWorkflow, {
-          taskQueue,
-          workflowId: orderRoutingId(TENANT_ID, orderId),
-          args: [{ tenantId: TENANT_ID, orderId }],
-        });
-        try {
-          return await body(handle);
-        } finally {
-          fake.openGates();
-          await terminateIfRunning(handle.workflowId);
-        }
-      });
+      const start = { ...orderRoutingStart(TENANT_ID), beforeTerminate: () => fake.openGates() };
+      return temporal.runWorkflow(activities, 'orders-failures', start, body);
     }
 
     const stateOf = (handle: OrderHandle): Promise<OrderState> => handle.query(getOrderStateQuery);
@@ -323,19 +307,7 @@ describe('no input wedges a flow (time skipping, activities mocked)', () => {
       activities: ReturnType<FakeWaitlist['activities']>,
       body: (handle: CascadeHandle) => Promise<T>,
     ): Promise<T> {
-      const slotId = randomUUID();
-      return temporal.runWithWorker(activities, 'cascade-failures', async (taskQueue) => {
-        const handle = await temporal.env.client.workflow.start(waitlistCascadeWorkflow, {
-          taskQueue,
-          workflowId: waitlistCascadeId(TENANT_ID, slotId),
-          args: [{ tenantId: TENANT_ID, slotId }],
-        });
-        try {
-          return await body(handle);
-        } finally {
-          await terminateIfRunning(handle.workflowId);
-        }
-      });
+      return temporal.runWorkflow(activities, 'cascade-failures', waitlistCascadeStart(TENANT_ID), body);
     }
 
     it('when confirming an accepted offer fails for good, the accept is refused with NEEDS_ATTENTION, the hold is released and the slot reopened', async () => {
@@ -407,28 +379,22 @@ describe('no input wedges a flow (time skipping, activities mocked)', () => {
       body: (handle: OnboardingHandle) => Promise<T>,
     ): Promise<T> {
       const slug = `acme-${randomUUID().slice(0, 8)}`;
-      return temporal.runWithWorker(fake.activities(), 'onboarding-failures', async (taskQueue) => {
-        const handle = await temporal.env.client.workflow.start(tenantOnboardingWorkflow, {
-          taskQueue,
-          workflowId: tenantOnboardingId(slug),
-          args: [
-            {
-              tenantId: randomUUID(),
-              slug,
-              organizationName: 'Acme Clinics',
-              adminEmail: 'ada@acme.test',
-              adminName: 'Ada Admin',
-              tier,
-              requestedBy: 'platform-admin:1',
-            },
-          ],
-        });
-        try {
-          return await body(handle);
-        } finally {
-          await terminateIfRunning(handle.workflowId);
-        }
-      });
+      const start = {
+        workflow: tenantOnboardingWorkflow,
+        workflowId: tenantOnboardingId(slug),
+        args: [
+          {
+            tenantId: randomUUID(),
+            slug,
+            organizationName: 'Acme Clinics',
+            adminEmail: 'ada@acme.test',
+            adminName: 'Ada Admin',
+            tier,
+            requestedBy: 'platform-admin:1',
+          },
+        ] as Parameters<typeof tenantOnboardingWorkflow>,
+      };
+      return temporal.runWorkflow(fake.activities(), 'onboarding-failures', start, body);
     }
 
     it('an approval whose note, or a rejection whose reason, holds a NUL is refused with INVALID_INPUT and the onboarding keeps waiting for a decision', async () => {

@@ -1,20 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import {
-  WorkflowFailedError,
-  type WorkflowHandle,
-  type WorkflowHandleWithFirstExecutionRunId,
-} from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { temporal as proto } from '@temporalio/proto';
 import { CreditRefusal } from '../../domain/orders';
 import { OrderRejection } from '../../workflows/order-routing.contract';
 import { FailureType } from '../../workflows/errors';
-import { orderRoutingId } from '../../workflows/ids';
 import {
   assignVendorManuallyUpdate,
   cancelOrderUpdate,
   getOrderStateQuery,
-  orderRoutingWorkflow,
+  type orderRoutingWorkflow,
   orderStatusSignal,
   paymentReceivedSignal,
   vendorRespondUpdate,
@@ -23,79 +17,31 @@ import {
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from '../../workflows/search-attributes';
 import { until } from '../support/eventually';
 import { FakeOrders } from '../support/orders-fake';
-import { useTimeSkippingWorkers } from '../support/time-skipping';
+import { orderRoutingStart, useTimeSkippingWorkers } from '../support/time-skipping';
 import { noActivityRunning, rejectionOf } from '../support/workflow-handles';
 
 type OrderHandle = WorkflowHandleWithFirstExecutionRunId<typeof orderRoutingWorkflow>;
 
 const TENANT_ID = 'tenant-a';
-const { EventType } = proto.api.enums.v1;
-const workflowTaskEvents = new Set<proto.api.enums.v1.EventType>([
-  EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
-  EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
-  EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
-  EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
-  EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
-]);
 const HOUR = 60 * 60 * 1000;
 const DAY = 24 * HOUR;
 
 describe('order routing workflow (time skipping, activities mocked)', () => {
   const temporal = useTimeSkippingWorkers();
 
-  /** Runs `body` with a fresh worker serving `fake`'s activities and a started order workflow. */
+  /**
+   * Runs `body` with a fresh worker serving `fake`'s activities and a started order workflow (with no
+   * search attributes at start: the workflow sets its own); afterwards opens the fake's gates so that
+   * a run still going can go idle and be terminated.
+   */
   async function withOrder<T>(
     fake: FakeOrders,
     body: (handle: OrderHandle, orderId: string) => Promise<T>,
   ): Promise<T> {
     const orderId = randomUUID();
-    return temporal.runWithWorker(fake.activities(), 'orders', async (taskQueue) => {
-      // No search attributes at start: the workflow sets its own.
-      const handle = await temporal.env.client.workflow.start(orderRoutingWorkflow, {
-        taskQueue,
-        workflowId: orderRoutingId(TENANT_ID, orderId),
-        args: [{ tenantId: TENANT_ID, orderId }],
-      });
-      try {
-        return await body(handle, orderId);
-      } finally {
-        // An order left running would hold the shared test server's clock back for later tests.
-        // Terminated while a workflow task or activity is open, it can leave the server's time
-        // skipping locked for good (every later env.sleep then runs in real time), so idle first.
-        const latest = temporal.env.client.workflow.getHandle(handle.workflowId);
-        fake.openGates();
-        if ((await latest.describe()).status.name === 'RUNNING') {
-          await idle(latest);
-          await latest.terminate('test over');
-        }
-      }
-    });
+    const start = { ...orderRoutingStart(TENANT_ID, orderId), beforeTerminate: () => fake.openGates() };
+    return temporal.runWorkflow(fake.activities(), 'orders', start, (handle) => body(handle, orderId));
   }
-
-  /**
-   * Waits until the workflow is idle: no workflow task scheduled or running and no activity
-   * open, both read from one history so they agree.
-   */
-  const idle = (handle: WorkflowHandle) =>
-    until(async () => {
-      const events = (await handle.fetchHistory()).events ?? [];
-      const lastTask = events.filter((event) => workflowTaskEvents.has(event.eventType!)).at(-1);
-      if (lastTask?.eventType !== EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) return false;
-      const closed = new Set(
-        events.map((event) => {
-          const attributes =
-            event.activityTaskCompletedEventAttributes ??
-            event.activityTaskFailedEventAttributes ??
-            event.activityTaskTimedOutEventAttributes ??
-            event.activityTaskCanceledEventAttributes;
-          return attributes ? String(attributes.scheduledEventId) : undefined;
-        }),
-      );
-      return events.every(
-        (event) =>
-          event.eventType !== EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED || closed.has(String(event.eventId)),
-      );
-    });
 
   const stateOf = (handle: OrderHandle): Promise<OrderState> => handle.query(getOrderStateQuery);
 

@@ -1,13 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { REQUEST_ANSWER_BOUND } from '../../workflows/attention';
 import { OrderRejection } from '../../workflows/order-routing.contract';
-import { orderRoutingId, waitlistCascadeId } from '../../workflows/ids';
 import {
   assignVendorManuallyUpdate,
   cancelOrderUpdate,
   getOrderStateQuery,
-  orderRoutingWorkflow,
+  type orderRoutingWorkflow,
   vendorRespondUpdate,
   type OrderState,
 } from '../../workflows/order-routing';
@@ -15,14 +13,14 @@ import {
   acceptOfferUpdate,
   extendHoldUpdate,
   getCascadeStateQuery,
-  waitlistCascadeWorkflow,
+  type waitlistCascadeWorkflow,
 } from '../../workflows/waitlist-cascade';
 import { until } from '../support/eventually';
 import { FakeOrders } from '../support/orders-fake';
 import { duringOutage, NEXT_RETRY } from '../support/outage';
-import { useTimeSkippingWorkers } from '../support/time-skipping';
+import { orderRoutingStart, useTimeSkippingWorkers, waitlistCascadeStart } from '../support/time-skipping';
 import { FakeWaitlist } from '../support/waitlist-fake';
-import { noActivityRunning, rejectionOf, terminateWhenIdle } from '../support/workflow-handles';
+import { noActivityRunning, rejectionOf } from '../support/workflow-handles';
 
 const TENANT_ID = 'tenant-a';
 /**
@@ -41,19 +39,7 @@ describe('Updates answer within a bound during a database outage (time skipping,
       activities: ReturnType<FakeOrders['activities']>,
       body: (handle: OrderHandle) => Promise<T>,
     ): Promise<T> {
-      const orderId = randomUUID();
-      return temporal.runWithWorker(activities, 'orders-bounds', async (taskQueue) => {
-        const handle = await temporal.env.client.workflow.start(orderRoutingWorkflow, {
-          taskQueue,
-          workflowId: orderRoutingId(TENANT_ID, orderId),
-          args: [{ tenantId: TENANT_ID, orderId }],
-        });
-        try {
-          return await body(handle);
-        } finally {
-          await terminateWhenIdle(handle);
-        }
-      });
+      return temporal.runWorkflow(activities, 'orders-bounds', orderRoutingStart(TENANT_ID), body);
     }
 
     const stateOf = (handle: OrderHandle): Promise<OrderState> => handle.query(getOrderStateQuery);
@@ -149,19 +135,7 @@ describe('Updates answer within a bound during a database outage (time skipping,
       activities: ReturnType<FakeWaitlist['activities']>,
       body: (handle: CascadeHandle) => Promise<T>,
     ): Promise<T> {
-      const slotId = randomUUID();
-      return temporal.runWithWorker(activities, 'cascade-bounds', async (taskQueue) => {
-        const handle = await temporal.env.client.workflow.start(waitlistCascadeWorkflow, {
-          taskQueue,
-          workflowId: waitlistCascadeId(TENANT_ID, slotId),
-          args: [{ tenantId: TENANT_ID, slotId }],
-        });
-        try {
-          return await body(handle);
-        } finally {
-          await terminateWhenIdle(handle);
-        }
-      });
+      return temporal.runWorkflow(activities, 'cascade-bounds', waitlistCascadeStart(TENANT_ID), body);
     }
 
     it('an accept during an outage answers pending after the bound, and the slot is confirmed once the database is back', async () => {

@@ -6,8 +6,8 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { FailureType } from '../../workflows/errors';
-import { tenantOnboardingId } from '../../workflows/ids';
-import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from '../../workflows/search-attributes';
+import { tenantOnboardingStartOptions } from '../../workflows/tenant-onboarding.contract';
+import { FlowStatusKey } from '../../workflows/search-attributes';
 import {
   approveOnboardingUpdate,
   getOnboardingProgressQuery,
@@ -18,7 +18,7 @@ import {
 } from '../../workflows/tenant-onboarding';
 import { until } from '../support/eventually';
 import { FakeOnboarding, type OnboardingActivityName } from '../support/onboarding-fake';
-import { useTimeSkippingWorkers } from '../support/time-skipping';
+import { useTimeSkippingWorkers, type WorkflowStart } from '../support/time-skipping';
 
 type OnboardingHandle = WorkflowHandleWithFirstExecutionRunId<typeof tenantOnboardingWorkflow>;
 
@@ -45,7 +45,10 @@ async function failureOf(handle: OnboardingHandle): Promise<WorkflowFailedError>
 describe('tenant onboarding workflow (time skipping, activities mocked)', () => {
   const temporal = useTimeSkippingWorkers();
 
-  /** Runs `body` with a fresh worker serving `fake`'s activities and a started onboarding. */
+  /**
+   * Runs `body` with a fresh worker serving `fake`'s activities and a started onboarding, under the ID
+   * and with the search attributes the platform API starts one with.
+   */
   async function withOnboarding<T>(
     fake: FakeOnboarding,
     body: (handle: OnboardingHandle) => Promise<T>,
@@ -62,19 +65,14 @@ describe('tenant onboarding workflow (time skipping, activities mocked)', () => 
       requestedBy: 'platform-admin:1',
       ...input,
     };
-    return temporal.runWithWorker(fake.activities(), 'onboarding', async (taskQueue) => {
-      const handle = await temporal.env.client.workflow.start(tenantOnboardingWorkflow, {
-        taskQueue,
-        workflowId: tenantOnboardingId(args.slug),
-        args: [args],
-        typedSearchAttributes: [
-          { key: TenantIdKey, value: args.tenantId },
-          { key: BusinessKeyKey, value: args.slug },
-          { key: FlowStatusKey, value: 'PROVISIONING' },
-        ],
-      });
-      return body(handle);
-    });
+    const { workflowId, typedSearchAttributes } = tenantOnboardingStartOptions(args.tenantId, args.slug);
+    const start: WorkflowStart<typeof tenantOnboardingWorkflow> = {
+      workflow: tenantOnboardingWorkflow,
+      workflowId,
+      args: [args],
+      typedSearchAttributes,
+    };
+    return temporal.runWorkflow(fake.activities(), 'onboarding', start, body);
   }
 
   const progressOf = (handle: OnboardingHandle) => handle.query(getOnboardingProgressQuery);
@@ -370,13 +368,18 @@ describe('tenant onboarding workflow (time skipping, activities mocked)', () => 
       const professional = new FakeOnboarding();
       const professionalBilling = professional.block('createBillingCustomer');
       const enterprise = new FakeOnboarding();
-      enterprise.block('createBillingCustomer');
+      const enterpriseBilling = enterprise.block('createBillingCustomer');
 
       // Updated only once the run is past its first steps: an Update racing the very first workflow
       // task can stall the time-skipping test server.
       const notEnterprise = await withOnboarding(professional, async (handle) => {
         await professionalBilling.started;
-        return refusalOf(handle.executeUpdate(approveOnboardingUpdate, { args: [{ actor: 'platform-admin:2' }] }));
+        const refusal = await refusalOf(
+          handle.executeUpdate(approveOnboardingUpdate, { args: [{ actor: 'platform-admin:2' }] }),
+        );
+        // Lets the run go on to an idle point, where it can be terminated.
+        professionalBilling.release();
+        return refusal;
       });
       const [noReason, twice] = await withOnboarding(
         enterprise,
@@ -389,6 +392,7 @@ describe('tenant onboarding workflow (time skipping, activities mocked)', () => 
           const twice = await refusalOf(
             handle.executeUpdate(rejectOnboardingUpdate, { args: [{ actor: 'platform-admin:3', reason: 'too late' }] }),
           );
+          enterpriseBilling.release();
           return [noReason, twice];
         },
         { tier: 'enterprise' },

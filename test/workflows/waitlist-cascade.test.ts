@@ -2,18 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { FailureType } from '../../workflows/errors';
-import { waitlistCascadeId } from '../../workflows/ids';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from '../../workflows/search-attributes';
 import {
   acceptOfferUpdate,
   declineOfferUpdate,
   extendHoldUpdate,
   getCascadeStateQuery,
-  waitlistCascadeWorkflow,
+  type waitlistCascadeWorkflow,
   type WaitlistCascadeInput,
 } from '../../workflows/waitlist-cascade';
 import { until } from '../support/eventually';
-import { useTimeSkippingWorkers } from '../support/time-skipping';
+import { useTimeSkippingWorkers, waitlistCascadeStart, type WorkflowStart } from '../support/time-skipping';
 import { FakeWaitlist } from '../support/waitlist-fake';
 import { noActivityRunning, rejectionOf } from '../support/workflow-handles';
 
@@ -22,7 +21,10 @@ type CascadeHandle = WorkflowHandleWithFirstExecutionRunId<typeof waitlistCascad
 describe('waitlist cascade workflow (time skipping, activities mocked)', () => {
   const temporal = useTimeSkippingWorkers();
 
-  /** Runs `body` with a fresh worker serving `fake`'s activities and a started cascade. */
+  /**
+   * Runs `body` with a fresh worker serving `fake`'s activities and a started cascade, its tenant and
+   * slot set as search attributes at start.
+   */
   async function withCascade<T>(
     fake: FakeWaitlist,
     body: (handle: CascadeHandle) => Promise<T>,
@@ -30,25 +32,15 @@ describe('waitlist cascade workflow (time skipping, activities mocked)', () => {
   ): Promise<T> {
     const tenantId = 'tenant-a';
     const slotId = randomUUID();
-    return temporal.runWithWorker(fake.activities(), 'cascade', async (taskQueue) => {
-      const handle = await temporal.env.client.workflow.start(waitlistCascadeWorkflow, {
-        taskQueue,
-        workflowId: waitlistCascadeId(tenantId, slotId),
-        args: [{ tenantId, slotId, ...input }],
-        typedSearchAttributes: [
-          { key: TenantIdKey, value: tenantId },
-          { key: BusinessKeyKey, value: slotId },
-        ],
-      });
-      try {
-        return await body(handle);
-      } finally {
-        // A cascade left running would hold the shared test server's clock back for later tests.
-        const { status } = await temporal.env.client.workflow.getHandle(handle.workflowId).describe();
-        if (status.name === 'RUNNING')
-          await temporal.env.client.workflow.getHandle(handle.workflowId).terminate('test over');
-      }
-    });
+    const start: WorkflowStart<typeof waitlistCascadeWorkflow> = {
+      ...waitlistCascadeStart(tenantId, slotId),
+      args: [{ tenantId, slotId, ...input }],
+      typedSearchAttributes: [
+        { key: TenantIdKey, value: tenantId },
+        { key: BusinessKeyKey, value: slotId },
+      ],
+    };
+    return temporal.runWorkflow(fake.activities(), 'cascade', start, body);
   }
 
   const accept = (handle: CascadeHandle, tokenHash: string) =>

@@ -1,7 +1,7 @@
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { FlowRecording } from '../history-recording';
 import { Worker } from '@temporalio/worker';
-import { tenantOnboardingId } from '../../../workflows/ids';
+import { tenantOnboardingId } from '../../../workflows/tenant-onboarding.contract';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from '../../../workflows/search-attributes';
 import {
   approveOnboardingUpdate,

@@ -9,7 +9,7 @@ import { FakeOrders } from '../orders-fake';
 import { NEXT_RETRY, outageScenarios } from '../outage';
 import { REQUEST_ANSWER_BOUND } from '../../../workflows/attention';
 import { FailureType } from '../../../workflows/errors';
-import { orderRoutingId } from '../../../workflows/ids';
+import { orderRoutingId } from '../../../workflows/order-routing.contract';
 import {
   assignVendorManuallyUpdate,
   cancelOrderUpdate,

@@ -7,7 +7,7 @@ import { NEXT_RETRY, outageScenarios } from '../outage';
 import { FakeWaitlist } from '../waitlist-fake';
 import { REQUEST_ANSWER_BOUND } from '../../../workflows/attention';
 import { FailureType } from '../../../workflows/errors';
-import { waitlistCascadeId } from '../../../workflows/ids';
+import { waitlistCascadeId } from '../../../workflows/waitlist-cascade.contract';
 import {
   acceptOfferUpdate,
   declineOfferUpdate,

@@ -1,0 +1,74 @@
+import { Router } from 'express';
+import type { Client } from '@temporalio/client';
+import { z } from 'zod';
+import { EVENT_KEY_PATTERN, isHoldfastEventType } from '../../domain/events';
+import type { PrismaClient } from '../../lib/db';
+import { principalOf, requireRole } from '../auth';
+import { AppError } from '../errors';
+import { eventType, isoDateTime, noQuery, pagination, singleLine, storableJson, uuid } from '../schemas';
+import { eventWithFanOut, listEvents, reportEvent } from '../services/events';
+import { parse } from '../validation';
+
+export interface EventsRouterDeps {
+  prisma: PrismaClient;
+  temporal: Client;
+  taskQueue: string;
+}
+
+/** Event data: a JSON object the database can store, within the API's bounds on size and depth. */
+const eventData = storableJson({ maxDepth: 8, maxNodes: 5_000, maxStringLength: 5_000 }).refine(
+  (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+  { message: 'expected a JSON object' },
+);
+
+const reportBody = z
+  .object({
+    id: z.string().regex(EVENT_KEY_PATTERN, { message: 'expected 1 to 200 printable ASCII characters' }).optional(),
+    type: eventType(),
+    subject: z.object({ type: singleLine(100), id: singleLine(200) }).strict(),
+    data: eventData.transform((value) => value as Record<string, unknown>),
+    occurredAt: isoDateTime().optional(),
+  })
+  .strict();
+
+const listQuery = z.object({ type: eventType().optional(), since: isoDateTime().optional(), ...pagination() }).strict();
+const eventParams = z.object({ eventId: uuid() });
+
+/**
+ * Domain events, scoped to the caller's tenant: its application reports them (operator or above,
+ * as for notifications: a rule can turn an event's data into a message), and any role reads them
+ * back with what their fan-out did. The types Holdfast's own flows publish are refused
+ * here, so a receiver can trust that an `order.delivered` came from Holdfast.
+ */
+export function createEventsRouter({ prisma, temporal, taskQueue }: EventsRouterDeps): Router {
+  const router = Router();
+
+  router.post('/events', requireRole('operator'), async (req, res) => {
+    parse(noQuery, req.query);
+    const body = parse(reportBody, req.body);
+    if (isHoldfastEventType(body.type)) {
+      throw new AppError(422, 'RESERVED_EVENT_TYPE', `${body.type} is published by Holdfast only`, { type: body.type });
+    }
+    const { tenantId } = principalOf(req);
+    const reported = await reportEvent({ prisma, temporal, taskQueue }, tenantId, body);
+    res
+      .status(202)
+      .location(`/api/v1/events/${reported.eventId}`)
+      .set(reported.duplicate ? { 'Idempotent-Replayed': 'true' } : {})
+      .json(reported);
+  });
+
+  router.get('/events', async (req, res) => {
+    const query = parse(listQuery, req.query);
+    const events = await listEvents(prisma, principalOf(req).tenantId, query);
+    res.json({ events });
+  });
+
+  router.get('/events/:eventId', async (req, res) => {
+    const { eventId } = parse(eventParams, req.params);
+    parse(noQuery, req.query);
+    res.json(await eventWithFanOut({ prisma, temporal, taskQueue }, principalOf(req).tenantId, eventId));
+  });
+
+  return router;
+}

@@ -1,0 +1,184 @@
+import { Router } from 'express';
+import type { Client } from '@temporalio/client';
+import { z } from 'zod';
+import { isTooFarAhead, MAX_NOTIFICATION_DELAY_MS, parseDelayMs } from '../../domain/notification-delay';
+import { isValidRecipient } from '../../domain/notifications';
+import { NotificationChannel, NotificationStatus } from '../../generated/prisma/enums';
+import type { PrismaClient } from '../../lib/db';
+import { NotificationPriority } from '../../workflows/notification.contract';
+import { principalOf, requireRole } from '../auth';
+import { AppError } from '../errors';
+import {
+  isoDateTime,
+  multiLine,
+  noBody,
+  noQuery,
+  pagination,
+  requiredIdempotencyKeyHeader,
+  singleLine,
+  storableJson,
+  uuid,
+} from '../schemas';
+import {
+  cancelNotification,
+  getNotification,
+  listNotifications,
+  requestNotification,
+  retryNotification,
+} from '../services/notifications';
+import { parse } from '../validation';
+
+export interface NotificationsRouterDeps {
+  prisma: PrismaClient;
+  temporal: Client;
+  taskQueue: string;
+}
+
+const notificationParams = z.object({ notificationId: uuid() });
+
+/** A template name: a shipped one (`settlement.reminder`) or a tenant's own. */
+export const templateName = () =>
+  z.string().regex(/^[a-z0-9][a-z0-9._-]{0,99}$/, { message: 'expected a template name such as ticket.update' });
+
+/** A BCP 47 language tag such as `en` or `pt-BR`. */
+export const localeTag = () =>
+  z
+    .string()
+    .regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$/, { message: 'expected a language tag such as en or pt-BR' });
+
+const priority = z
+  .union([z.literal(1), z.literal(2), z.literal(3), z.literal(4), z.enum(['critical', 'high', 'normal', 'low'])])
+  .transform((value) => (typeof value === 'number' ? value : NotificationPriority[value]));
+
+const delay = z.union([z.number(), z.string().max(50)]).transform((value, ctx) => {
+  const ms = parseDelayMs(value);
+  if (ms === undefined || ms > MAX_NOTIFICATION_DELAY_MS) {
+    ctx.addIssue({ code: 'custom', message: "expected a delay of up to 366 days: '24h', 'PT24H' or milliseconds" });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const createBody = z
+  .object({
+    channel: z.enum(NotificationChannel),
+    to: z.string().trim().min(1).max(254),
+    template: templateName().optional(),
+    data: storableJson({ maxNodes: 1_000 })
+      .refine((value) => typeof value === 'object' && value !== null && !Array.isArray(value), {
+        message: 'expected an object',
+      })
+      .optional(),
+    subject: singleLine(500).optional(),
+    text: multiLine(50_000).optional(),
+    html: multiLine(200_000).optional(),
+    locale: localeTag().optional(),
+    priority: priority.optional(),
+    sendAt: isoDateTime().optional(),
+    delay: delay.optional(),
+  })
+  .strict()
+  .superRefine((body, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    if (!isValidRecipient(body.channel, body.to)) {
+      issue(
+        'to',
+        body.channel === 'EMAIL' ? 'expected an email address' : 'expected an E.164 number such as +14155550123',
+      );
+    }
+    if (body.sendAt !== undefined && body.delay !== undefined) issue('delay', 'give sendAt or delay, not both');
+    if (body.sendAt !== undefined && isTooFarAhead(new Date(body.sendAt), new Date())) {
+      issue('sendAt', 'expected a time at most 366 days ahead');
+    }
+    if (body.template) {
+      if (body.text !== undefined || body.html !== undefined)
+        issue('template', 'give a template or text/html, not both');
+    } else {
+      if (body.text === undefined) issue('text', 'expected a template, or text to send as is');
+      if (body.data !== undefined) issue('data', 'data is for a template');
+      if (body.channel === 'EMAIL' && body.subject === undefined)
+        issue('subject', 'an email without a template needs a subject');
+    }
+    if (body.channel !== 'EMAIL') {
+      if (body.subject !== undefined) issue('subject', `${body.channel} messages have no subject`);
+      if (body.html !== undefined) issue('html', `${body.channel} messages have no HTML`);
+    }
+  });
+
+const listQuery = z
+  .object({
+    status: z.enum(NotificationStatus).optional(),
+    channel: z.enum(NotificationChannel).optional(),
+    since: isoDateTime().optional(),
+    ...pagination(),
+  })
+  .strict();
+
+/**
+ * Notifications as durable jobs, scoped to the caller's tenant: operators and above request,
+ * cancel and retry them; any role reads them. The recipient and the data are never logged.
+ */
+export function createNotificationsRouter({ prisma, temporal, taskQueue }: NotificationsRouterDeps): Router {
+  const router = Router();
+  const deps = { prisma, temporal, taskQueue };
+
+  router.post('/notifications', requireRole('operator'), async (req, res) => {
+    parse(noQuery, req.query);
+    const header = req.get('Idempotency-Key');
+    if (header === undefined) {
+      throw new AppError(400, 'IDEMPOTENCY_KEY_REQUIRED', 'A notification request needs an Idempotency-Key header');
+    }
+    const idempotencyKey = parse(requiredIdempotencyKeyHeader, header);
+    const { sendAt, delay: delayMs, data, ...body } = parse(createBody, req.body);
+    const { tenantId, subject: actor } = principalOf(req);
+    const { notificationId, workflowId, created } = await requestNotification(
+      deps,
+      { tenantId, actor, idempotencyKey },
+      {
+        ...body,
+        ...(data ? { data: data as Record<string, unknown> } : {}),
+        ...(sendAt ? { sendAt: new Date(sendAt) } : {}),
+        ...(delayMs !== undefined ? { delayMs } : {}),
+      },
+    );
+    res
+      .status(202)
+      .location(`/api/v1/notifications/${notificationId}`)
+      .set(created ? {} : { 'Idempotent-Replayed': 'true' })
+      .json({ notificationId, workflowId });
+  });
+
+  router.get('/notifications', async (req, res) => {
+    const { since, ...filter } = parse(listQuery, req.query);
+    const notifications = await listNotifications(prisma, principalOf(req).tenantId, {
+      ...filter,
+      ...(since ? { since: new Date(since) } : {}),
+    });
+    res.json({ notifications });
+  });
+
+  router.get('/notifications/:notificationId', async (req, res) => {
+    const { notificationId } = parse(notificationParams, req.params);
+    parse(noQuery, req.query);
+    res.json(await getNotification(prisma, principalOf(req).tenantId, notificationId));
+  });
+
+  router.post('/notifications/:notificationId/cancel', requireRole('operator'), async (req, res) => {
+    const { notificationId } = parse(notificationParams, req.params);
+    parse(noQuery, req.query);
+    parse(noBody, req.body);
+    const { tenantId, subject } = principalOf(req);
+    res.json(await cancelNotification(deps, { tenantId, actor: subject }, notificationId));
+  });
+
+  router.post('/notifications/:notificationId/retry', requireRole('operator'), async (req, res) => {
+    const { notificationId } = parse(notificationParams, req.params);
+    parse(noQuery, req.query);
+    parse(noBody, req.body);
+    const { tenantId, subject } = principalOf(req);
+    const retried = await retryNotification(deps, { tenantId, actor: subject }, notificationId);
+    res.status(202).location(`/api/v1/notifications/${notificationId}`).json(retried);
+  });
+
+  return router;
+}
