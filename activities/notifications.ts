@@ -68,6 +68,9 @@ export interface NotificationResult {
   providerId: string | null;
 }
 
+/** A notification step's answer: the send's result, or SKIPPED with why (no address for the channel, no provider). */
+export type SkippableNotification = NotificationResult | { status: 'SKIPPED'; reason: string };
+
 /**
  * Delivers notifications through the Notification ledger: one row per idempotency key,
  * recording every attempt, the last error and the provider's message ID.

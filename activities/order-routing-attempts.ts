@@ -10,7 +10,7 @@ import { auditOfferMade, writeAudit, type OfferAuditing } from './audit';
 import { insertOnce } from './insert-once';
 import { startFanOutsAfterCommit } from './event-publishing';
 import { recordOrderAssigned } from './flow-events';
-import type { SkippableNotification } from './waitlist';
+import type { SkippableNotification } from './notifications';
 import type { OrderDeps, OrderRef, VendorOffer, AssignOrderInput } from './orders';
 import { DAY_MS, notFound, orderLoader, stateConflict, vendorOfferKey } from './order-support';
 

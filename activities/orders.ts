@@ -8,8 +8,7 @@ import { recordOrderDelivered } from './flow-events';
 import { createOrderCreditActivities } from './order-credit';
 import { createRoutingAttemptActivities } from './order-routing-attempts';
 import { notFound, orderLoader, stateConflict, vendorOfferKey, type LoadedOrder } from './order-support';
-import type { Notifier } from './notifications';
-import type { SkippableNotification } from './waitlist';
+import type { Notifier, SkippableNotification } from './notifications';
 
 export interface OrderDeps {
   prisma: PrismaClient;

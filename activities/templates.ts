@@ -4,7 +4,7 @@ import { formatUtc, type NotificationChannel } from '../domain/notifications';
 import { formatAmount } from '../domain/order-messages';
 import { defaultSources, templateKinds, type TemplateSources } from '../domain/templates/sources';
 import type { PrismaClient } from '../lib/db';
-import { TemplateFailure } from '../workflows/notification.contract';
+import { FailureType } from '../workflows/errors';
 
 /**
  * Renders notification templates with Liquid (liquidjs): the shipped default of each template,
@@ -69,7 +69,7 @@ export function templateFailure(part: string, error: unknown): ApplicationFailur
   const message = error instanceof Error ? error.message : String(error);
   return ApplicationFailure.nonRetryable(
     `The ${part} template cannot be rendered: ${message}`,
-    TemplateFailure.Invalid,
+    FailureType.TemplateInvalid,
   );
 }
 
@@ -166,7 +166,7 @@ export function createTemplateRenderer(prisma: PrismaClient): TemplateRenderer {
       if (!resolved) {
         throw ApplicationFailure.nonRetryable(
           `No template is named ${JSON.stringify(template.name)}`,
-          TemplateFailure.NotFound,
+          FailureType.TemplateNotFound,
         );
       }
       if (resolved.override && !resolved.override.enabled) return { suppressed: true };

@@ -11,7 +11,7 @@ import { insertOnce } from './insert-once';
 import { auditOfferMade, writeAudit, type AuditEntry, type OfferAuditing } from './audit';
 import { startFanOutsAfterCommit, type FanOutStarter } from './event-publishing';
 import { recordOfferAccepted, recordSlotUnfilled } from './flow-events';
-import type { Notifier, NotificationResult } from './notifications';
+import type { Notifier, NotificationResult, SkippableNotification } from './notifications';
 
 export interface WaitlistDeps {
   prisma: PrismaClient;
@@ -54,8 +54,6 @@ export interface SettleHoldInput {
   actor: string;
   reason?: string;
 }
-
-export type SkippableNotification = NotificationResult | { status: 'SKIPPED'; reason: string };
 
 type Tx = Prisma.TransactionClient;
 

@@ -1,32 +1,29 @@
-import { createHash, randomUUID } from 'node:crypto';
-import dns from 'node:dns';
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import type { LookupFunction } from 'node:net';
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import {
-  checkResolvedAddress,
   checkWebhookUrl,
   judgeReceiverStatus,
   responseExcerpt,
   retryAfterMs,
   webhookBody,
   webhookHeaders,
-  type TargetRefusal,
   type UrlPolicy,
 } from '../domain/webhooks';
 import { publicEventKey } from '../domain/events';
 import type { Prisma, PrismaClient } from '../lib/db';
 import { createSecretBox } from '../lib/secret-box';
+import { policyCheckedLookup, TargetRefused } from '../lib/webhook-targets';
 import { FailureType } from '../workflows/errors';
 import {
   WebhookFailure,
   type WebhookRetrySettings,
   type WebhookSkipReason,
 } from '../workflows/webhook-delivery.contract';
-import { enqueueNotification, IdempotencyConflict } from './notification-requests';
+import { notifyWebhookEndpointDisabled, type EndpointDisabledNotice } from './webhook-notices';
 
 /** What the worker needs to deliver webhooks (config.webhooks). */
 export interface WebhookDeliverySettings {
@@ -49,61 +46,6 @@ export const endpointSecretBinding = (endpointId: string) => `webhook-endpoint:$
 
 /** The reason stored on an endpoint disabled by a 410, and by the tenant's failure threshold. */
 export const DisabledReason = { Gone: 'ENDPOINT_GONE', FailureThreshold: 'FAILURE_THRESHOLD' } as const;
-
-/** The template the tenant's admins get when an endpoint is disabled after too many failures. */
-export const ENDPOINT_DISABLED_TEMPLATE = 'webhook.endpoint-disabled';
-
-class TargetRefused extends Error {
-  constructor(readonly refusal: TargetRefusal) {
-    super(refusal.message);
-    this.name = 'TargetRefused';
-  }
-}
-
-/**
- * A `lookup` for http(s).request that resolves the host and refuses the connection unless every
- * address passes the URL policy. The socket connects to an address checked here, so a name that
- * resolves to a public address at registration and a private one now (DNS rebinding) is refused.
- */
-export function policyCheckedLookup(policy: UrlPolicy): LookupFunction {
-  return (hostname, options, callback) => {
-    dns.lookup(hostname, { family: options.family, hints: options.hints, all: true }, (error, addresses) => {
-      if (error) {
-        callback(error, '', 0);
-        return;
-      }
-      const refusal = addresses
-        .map(({ address }) => checkResolvedAddress(hostname, address, policy))
-        .find((found) => found !== undefined);
-      if (refusal || addresses.length === 0) {
-        callback(new TargetRefused(refusal ?? { code: 'INVALID_URL', message: 'The host has no address' }), '', 0);
-        return;
-      }
-      if (options.all) {
-        (callback as unknown as (error: null, addresses: dns.LookupAddress[]) => void)(null, addresses);
-      } else {
-        callback(null, addresses[0]!.address, addresses[0]!.family);
-      }
-    });
-  };
-}
-
-/**
- * Resolves a URL's host and checks every address against the policy, as registration does.
- * @returns the refusal, or undefined when the URL may be used.
- */
-export async function checkWebhookTarget(urlText: string, policy: UrlPolicy): Promise<TargetRefusal | undefined> {
-  const checked = checkWebhookUrl(urlText, policy);
-  if ('refused' in checked) return checked.refused;
-  const host = checked.url.hostname.replace(/^\[|\]$/g, '');
-  let addresses: dns.LookupAddress[];
-  try {
-    addresses = await dns.promises.lookup(host, { all: true });
-  } catch {
-    return { code: 'INVALID_URL', message: 'The URL host does not resolve' };
-  }
-  return addresses.map(({ address }) => checkResolvedAddress(host, address, policy)).find(Boolean);
-}
 
 interface ReceiverAnswer {
   statusCode: number;
@@ -188,22 +130,6 @@ export type PreparedWebhookDelivery =
 
 export type WebhookSendOutcome =
   { outcome: 'DELIVERED'; statusCode: number } | { outcome: 'SKIPPED'; reason: WebhookSkipReason };
-
-/** The admins' notice data frozen on the endpoint in the transaction that disabled it. */
-export interface EndpointDisabledNotice {
-  url: string;
-  failures: number;
-  tenantName: string;
-}
-
-/** Each admin address once, lower-cased: a tenant's admin email is often also an admin user's. */
-export function adminAddresses(emails: Array<string | null | undefined>): string[] {
-  const addresses = emails.map((email) => email?.trim().toLowerCase()).filter((email): email is string => !!email);
-  return [...new Set(addresses)];
-}
-
-/** The recipient's part of a notice's idempotency key: a digest, so the ledger's key holds no address. */
-const recipientKey = (address: string) => createHash('sha256').update(address).digest('hex').slice(0, 32);
 
 export interface SettledWebhookDelivery {
   endpointId: string | null;
@@ -453,76 +379,9 @@ export function createWebhookActivities(deps: WebhookActivityDeps) {
       });
     },
 
-    /**
-     * Tells the tenant's admins (its admin email and its active tenant-admin users, one message per
-     * address whatever its case) that an endpoint was disabled, through the notification ledger:
-     * one email per admin and disabling, however often this step runs. The message's data is the
-     * notice frozen at the disabling, so a retry asks for the same message; a key already used
-     * counts as told. A disabling since undone (re-enabled, or disabled again later) is not told.
-     *
-     * @throws Error when a notice could not be enqueued for some admin, after trying every other
-     *   one; the retry enqueues only what is missing.
-     */
-    async notifyWebhookEndpointDisabled(input: {
-      tenantId: string;
-      endpointId: string;
-      disabledAt: string;
-    }): Promise<{ notified: number }> {
-      if (!deps.temporal) {
-        throw ApplicationFailure.nonRetryable('Notifications are not configured', FailureType.ChannelNotConfigured);
-      }
-      const [tenant, endpoint, admins] = await Promise.all([
-        prisma.tenant.findUnique({ where: { id: input.tenantId }, select: { adminEmail: true, name: true } }),
-        prisma.webhookEndpoint.findFirst({ where: { id: input.endpointId, tenantId: input.tenantId } }),
-        prisma.user.findMany({
-          where: { tenantId: input.tenantId, role: 'tenant-admin', status: 'ACTIVE' },
-          select: { email: true },
-          orderBy: { createdAt: 'asc' },
-        }),
-      ]);
-      const disabledAt = new Date(input.disabledAt);
-      if (!tenant || !endpoint || endpoint.disabledAt?.getTime() !== disabledAt.getTime()) return { notified: 0 };
-      const frozen = (endpoint.disabledNotice ?? {}) as Partial<EndpointDisabledNotice>;
-      const failures = frozen.failures ?? endpoint.consecutiveFailures;
-      const data = {
-        tenantName: frozen.tenantName ?? tenant.name,
-        endpointId: endpoint.id,
-        url: frozen.url ?? endpoint.url,
-        reason: `${failures} consecutive deliveries failed`,
-        failures,
-      };
-      const recipients = adminAddresses([tenant.adminEmail, ...admins.map((admin) => admin.email)]);
-      let notified = 0;
-      const failed: unknown[] = [];
-      for (const to of recipients) {
-        try {
-          await enqueueNotification(
-            { prisma, temporal: deps.temporal, now },
-            {
-              tenantId: input.tenantId,
-              source: 'FLOW',
-              key: `webhook.endpoint-disabled:${endpoint.id}:${disabledAt.getTime()}:${recipientKey(to)}`,
-              channel: 'EMAIL',
-              to,
-              template: ENDPOINT_DISABLED_TEMPLATE,
-              data,
-              priority: 2,
-            },
-          );
-          notified += 1;
-        } catch (error) {
-          // A notice made under this key already (by an earlier version of the data): that admin was told.
-          if (error instanceof IdempotencyConflict) notified += 1;
-          else failed.push(error);
-        }
-      }
-      if (failed.length > 0) {
-        throw new Error(`The notice could not be enqueued for ${failed.length} of ${recipients.length} admins`, {
-          cause: failed[0],
-        });
-      }
-      return { notified };
-    },
+    /** @see notifyWebhookEndpointDisabled in activities/webhook-notices.ts */
+    notifyWebhookEndpointDisabled: (input: { tenantId: string; endpointId: string; disabledAt: string }) =>
+      notifyWebhookEndpointDisabled({ prisma, temporal: deps.temporal, now }, input),
   };
 }
 

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { EARLIEST_DATE, LATEST_DATE, MAX_INT4, MAX_MONEY_MINOR, isStorableText } from '../domain/input-rules';
 import { EVENT_TYPE_PATTERN, MAX_EVENT_TYPE_LENGTH } from '../domain/events';
 import { isValidRecipient } from '../domain/notifications';
+import { AppError } from './errors';
+import { parse } from './validation';
 
 /**
  * The rules every route schema is built from, so that what the API accepts is exactly what the
@@ -202,6 +204,17 @@ const idempotencyKey = (message?: string) =>
 /** An Idempotency-Key header a request cannot go without (it is what keeps a retry from acting twice). */
 export const requiredIdempotencyKeyHeader = idempotencyKey('the Idempotency-Key header is required');
 
+/**
+ * The Idempotency-Key of a request that cannot go without one: 400 IDEMPOTENCY_KEY_REQUIRED when
+ * the header is missing, 400 VALIDATION_FAILED when it is malformed.
+ */
+export function requiredIdempotencyKey(header: string | undefined): string {
+  if (header === undefined) {
+    throw new AppError(400, 'IDEMPOTENCY_KEY_REQUIRED', 'This request needs an Idempotency-Key header');
+  }
+  return parse(requiredIdempotencyKeyHeader, header);
+}
+
 /** An Idempotency-Key header a request may leave out. */
 export const optionalIdempotencyKeyHeader = idempotencyKey().optional();
 
@@ -212,3 +225,13 @@ export function eventType() {
     .max(MAX_EVENT_TYPE_LENGTH)
     .regex(EVENT_TYPE_PATTERN, { message: 'expected lowercase dot-separated segments, such as ticket.created' });
 }
+
+/** A template name: a shipped one (`settlement.reminder`) or a tenant's own. */
+export const templateName = () =>
+  z.string().regex(/^[a-z0-9][a-z0-9._-]{0,99}$/, { message: 'expected a template name such as ticket.update' });
+
+/** A BCP 47 language tag such as `en` or `pt-BR`. */
+export const localeTag = () =>
+  z
+    .string()
+    .regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$/, { message: 'expected a language tag such as en or pt-BR' });

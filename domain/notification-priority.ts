@@ -1,5 +1,5 @@
 /**
- * The seeds' notification priorities 1–4, by name. One definition for the API, the notification
+ * Notification priorities 1–4 (critical, high, normal, low), by name. One definition for the API, the notification
  * rules and the notification workflow's contract (which maps them onto Temporal priority keys).
  */
 export const NotificationPriority = { critical: 1, high: 2, normal: 3, low: 4 } as const;

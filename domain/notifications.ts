@@ -1,5 +1,5 @@
-import { renderOnboardingMessage, type OnboardingTemplate } from './onboarding-messages';
-import { renderOrderMessage, type OrderTemplate } from './order-messages';
+import type { OnboardingTemplate } from './onboarding-messages';
+import type { OrderTemplate } from './order-messages';
 
 /**
  * Message content and recipient rules for every channel. Pure: no transport, no database, no
@@ -77,67 +77,6 @@ export function formatUtc(date: Date | string): string {
 export function offerResponseUrl(publicBaseUrl: string, token: string, decision: OfferDecision): string {
   const query = new URLSearchParams({ token, decision });
   return `${publicBaseUrl.replace(/\/$/, '')}/api/v1/offers/respond?${query.toString()}`;
-}
-
-/**
- * Renders a template for a channel as Holdfast wrote its messages before tenants could change them.
- * Senders no longer call it: messages render from the Liquid defaults of domain/templates/sources.ts
- * (with the tenant's override) in activities/templates.ts, and a unit test holds those defaults to
- * exactly this output.
- */
-export function renderNotification(channel: NotificationChannel, template: NotificationTemplate): RenderedMessage {
-  switch (template.name) {
-    case 'waitlist.offer': {
-      const { tenantName, customerName, slotName, startsAt, expiresAt, acceptUrl, declineUrl } = template.data;
-      const when = startsAt ? ` (${formatUtc(startsAt)})` : '';
-      if (channel !== 'EMAIL') {
-        return {
-          subject: null,
-          text: `${tenantName}: ${slotName}${when} is free for you until ${formatUtc(expiresAt)}. Accept: ${acceptUrl} Decline: ${declineUrl}`,
-        };
-      }
-      return {
-        subject: `A place is free for you: ${slotName}`,
-        text: [
-          `Hello ${customerName},`,
-          '',
-          `${slotName}${when} at ${tenantName} has become free, and it is held for you until ${formatUtc(expiresAt)}.`,
-          '',
-          `Accept it: ${acceptUrl}`,
-          `Decline it: ${declineUrl}`,
-          '',
-          'If you do nothing, the place goes to the next person on the waitlist when the hold ends.',
-        ].join('\n'),
-      };
-    }
-    case 'waitlist.confirmation': {
-      const { tenantName, customerName, slotName, startsAt } = template.data;
-      const when = startsAt ? ` on ${formatUtc(startsAt)}` : '';
-      const text = `Hello ${customerName}, ${slotName}${when} at ${tenantName} is confirmed for you.`;
-      return channel === 'EMAIL' ? { subject: `Confirmed: ${slotName}`, text } : { subject: null, text };
-    }
-    case 'waitlist.escalation': {
-      const { tenantName, slotId, slotName, offered, declined, expired, unreachable } = template.data;
-      const text = [
-        `${slotName} (${slotId}) at ${tenantName} could not be filled from its waitlist.`,
-        '',
-        `Offers made: ${offered}; declined: ${declined}; expired: ${expired}; unreachable: ${unreachable}.`,
-        'The slot is marked UNFILLED. Add people to the waitlist and release it again to restart the cascade.',
-      ].join('\n');
-      return { subject: channel === 'EMAIL' ? `Unfilled: ${slotName}` : null, text };
-    }
-    case 'tenant.welcome':
-    case 'onboarding.unsuccessful':
-      return renderOnboardingMessage(channel, template);
-    case 'order.vendor-offer':
-    case 'order.confirmed':
-    case 'order.rejected':
-    case 'order.needs-attention':
-    case 'order.cancelled':
-    case 'order.delivery-update':
-    case 'payment.reminder':
-      return renderOrderMessage(channel, template);
-  }
 }
 
 /** The http(s) URLs in a message body, in order, without trailing punctuation. */

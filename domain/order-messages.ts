@@ -1,10 +1,9 @@
 import type { ReminderKind, ScheduledReminder } from './payment-reminders';
-import type { NotificationChannel, RenderedMessage } from './notifications';
+import type { NotificationChannel } from './notifications';
 
 /**
  * The order-routing messages (order confirmation, vendor notification, delivery
- * update and payment reminder), in the shape of the other notification templates.
- * Pure; domain/notifications.ts renders them through {@link renderOrderMessage}.
+ * update and payment reminder), in the shape of the other notification templates. Pure.
  */
 
 export type VendorDecision = 'accept' | 'reject';
@@ -83,86 +82,6 @@ export function orderReference(orderId: string): string {
 export function vendorResponseUrl(publicBaseUrl: string, token: string, decision: VendorDecision): string {
   const query = new URLSearchParams({ token, decision });
   return `${publicBaseUrl.replace(/\/$/, '')}/api/v1/vendor/offers/respond?${query.toString()}`;
-}
-
-const day = (iso: string) => iso.slice(0, 10);
-
-const reminderTitles: Record<ReminderKind, string> = {
-  DUE_SOON: 'Payment due soon',
-  OVERDUE: 'Payment overdue',
-  FINAL_NOTICE: 'Final notice',
-};
-
-export function renderOrderMessage(channel: NotificationChannel, template: OrderTemplate): RenderedMessage {
-  const message = (subject: string, text: string): RenderedMessage => ({
-    subject: channel === 'EMAIL' ? subject : null,
-    text,
-  });
-  switch (template.name) {
-    case 'order.vendor-offer': {
-      const { tenantName, vendorName, orderRef, itemsSummary, total, deliveryRegion, respondBy, acceptUrl, rejectUrl } =
-        template.data;
-      return message(
-        `New order ${orderRef} for ${deliveryRegion}`,
-        [
-          `Hello ${vendorName}, ${tenantName} offers you order ${orderRef} for delivery in ${deliveryRegion}:`,
-          itemsSummary,
-          `Total ${formatAmount(total)}. Please answer by ${respondBy.slice(0, 16).replace('T', ' ')} UTC.`,
-          `Accept: ${acceptUrl}`,
-          `Reject: ${rejectUrl}`,
-        ].join('\n'),
-      );
-    }
-    case 'order.confirmed': {
-      const { tenantName, retailerName, orderRef, vendorName, total } = template.data;
-      return message(
-        `Order ${orderRef} confirmed`,
-        `Hello ${retailerName}, your order ${orderRef} (${formatAmount(total)}) at ${tenantName} is confirmed; ${vendorName} will deliver it.`,
-      );
-    }
-    case 'order.rejected': {
-      const { tenantName, retailerName, orderRef, reason } = template.data;
-      return message(
-        `Order ${orderRef} could not be accepted`,
-        `Hello ${retailerName}, ${tenantName} could not accept your order ${orderRef}: ${reason}.`,
-      );
-    }
-    case 'order.needs-attention': {
-      const { tenantName, orderId, orderRef, retailerName, deliveryRegion, vendorsTried } = template.data;
-      return message(
-        `Order ${orderRef} needs a vendor`,
-        [
-          `No vendor took order ${orderRef} (${orderId}) of ${retailerName} for ${deliveryRegion} at ${tenantName}; ${vendorsTried} vendor(s) were tried.`,
-          'Assign a vendor by hand within 24 hours (POST /api/v1/orders/{id}/assign), or the order is cancelled.',
-        ].join('\n'),
-      );
-    }
-    case 'order.cancelled': {
-      const { tenantName, recipientName, orderRef, reason } = template.data;
-      return message(
-        `Order ${orderRef} cancelled`,
-        `Hello ${recipientName}, order ${orderRef} at ${tenantName} has been cancelled: ${reason}.`,
-      );
-    }
-    case 'order.delivery-update': {
-      const { tenantName, retailerName, orderRef, status, dueDate, total } = template.data;
-      const text =
-        status === 'DISPATCHED'
-          ? `Hello ${retailerName}, your order ${orderRef} from ${tenantName} is on its way.`
-          : `Hello ${retailerName}, your order ${orderRef} from ${tenantName} has been delivered. ${formatAmount(total)} is due by ${day(dueDate ?? '')}.`;
-      return message(`Order ${orderRef} ${status === 'DISPATCHED' ? 'dispatched' : 'delivered'}`, text);
-    }
-    case 'payment.reminder': {
-      const { tenantName, retailerName, orderRef, kind, amountDue, dueDate } = template.data;
-      const lead =
-        kind === 'DUE_SOON'
-          ? `${formatAmount(amountDue)} for order ${orderRef} is due on ${day(dueDate)}.`
-          : kind === 'OVERDUE'
-            ? `${formatAmount(amountDue)} for order ${orderRef} was due on ${day(dueDate)} and is overdue.`
-            : `${formatAmount(amountDue)} for order ${orderRef} is still unpaid since ${day(dueDate)}. This is the final notice; your account is flagged until it is paid.`;
-      return message(`${reminderTitles[kind]}: order ${orderRef}`, `Hello ${retailerName}, ${lead} (${tenantName})`);
-    }
-  }
 }
 
 /** Who a notification about an order goes to, and what it says. */

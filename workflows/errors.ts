@@ -14,6 +14,10 @@ export const FailureType = {
   ProviderThrottled: 'ProviderThrottled',
   /** No transport is configured for the channel (e.g. no SMTP_URL); retrying cannot help. */
   ChannelNotConfigured: 'ChannelNotConfigured',
+  /** A notification template does not compile, or names a variable its data lacks (strict mode). */
+  TemplateInvalid: 'TemplateInvalid',
+  /** No default and no tenant template has a notification's template name. */
+  TemplateNotFound: 'TemplateNotFound',
   /** The billing provider refused the payment method (HTTP 402); the customer must act first. */
   PaymentRequired: 'PaymentRequired',
   /** The billing provider declined the card (a `card_error`); retrying the same card cannot help. */

@@ -25,7 +25,7 @@ export {
 
 /**
  * The Temporal priority key of a notification's workflow and activities. Temporal's keys run from
- * 1 (first) to 5 (last) and default to 3, so the seeds' 1–4 map onto the same numbers: critical 1,
+ * 1 (first) to 5 (last) and default to 3, so priorities 1–4 map onto the same numbers: critical 1,
  * high 2, normal 3 (a task without a key), low 4. Within a task queue, lower keys are dispatched first.
  */
 export function priorityKeyOf(priority: number): number {
@@ -78,14 +78,6 @@ export interface NotificationWorkflowInput {
   /** ISO-8601; absent or past: send at once. */
   sendAt?: string;
 }
-
-/** Failure types of rendering a template, beside those of workflows/errors.ts; both non-retryable. */
-export const TemplateFailure = {
-  /** The template does not compile, or names a variable its data lacks (strict mode). */
-  Invalid: 'TemplateInvalid',
-  /** No default and no tenant template has this name. */
-  NotFound: 'TemplateNotFound',
-} as const;
 
 /** Why `cancel` was refused (409). */
 export const NotificationRejection = {

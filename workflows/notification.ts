@@ -18,7 +18,6 @@ import {
   getNotificationStateQuery,
   NotificationRejection,
   priorityKeyOf,
-  TemplateFailure,
   type CancellationReason,
   type NotificationFlowStatus,
   type NotificationResult,
@@ -36,8 +35,8 @@ export * from './notification.contract';
 const permanentDeliveryFailures = [
   ...PermanentFailures.message,
   FailureType.NotFound,
-  TemplateFailure.Invalid,
-  TemplateFailure.NotFound,
+  FailureType.TemplateInvalid,
+  FailureType.TemplateNotFound,
 ];
 
 /** The state a notification's handlers and phases share; the query returns a snapshot of it. */
@@ -145,7 +144,7 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
     },
   };
   const { markNotificationDue, cancelNotification, failNotification } = proxyActivities<Activities>(bookkeeping);
-  // The seeds' email queue: 5 attempts from 1 s, 30 s each. The ledger row keeps a retry from
+  // Delivery: 5 attempts from 1 s, 30 s each. The ledger row keeps a retry from
   // sending twice; refusals no retry can change end the notification at once.
   const { deliverNotification } = proxyActivities<Activities>({
     startToCloseTimeout: '30 seconds',

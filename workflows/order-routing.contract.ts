@@ -181,8 +181,9 @@ export const vendorRespondUpdate = defineUpdate<VendorResponseResult, [VendorRes
  * once assigned, or `pending` after REQUEST_ANSWER_BOUND if the assignment is still being retried
  * (it goes on; the order's state shows the outcome). Rejected with NOT_AWAITING_ASSIGNMENT at any
  * other time (including after a step failed for good, or while an assignment is under way), or
- * INVALID_INPUT; fails with NotFound, VendorUnavailable or DATA_REJECTED for a vendor that is not
- * this tenant's, is inactive or cannot be recorded, and the order keeps waiting.
+ * INVALID_INPUT. For a vendor that is not this tenant's, is inactive or cannot be recorded, it fails
+ * with the activity's failure, answered over HTTP as NOT_FOUND / VENDOR_UNAVAILABLE / DATA_REJECTED
+ * (api/errors.ts httpCodeOf), and the order keeps waiting.
  */
 export const assignVendorManuallyUpdate = defineUpdate<ManualAssignmentResult, [ManualAssignmentInput]>(
   'assignVendorManually',

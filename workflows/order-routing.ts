@@ -191,7 +191,8 @@ class OrderRouting implements RoutedOrder, FulfilledOrder {
       this.state.vendor = vendor;
       return vendor;
     };
-    // The activity's own failure (NotFound, VendorUnavailable, DATA_REJECTED) is the answer the operator needs.
+    // The activity's own failure is the answer the operator needs: answered over HTTP as NOT_FOUND /
+    // VENDOR_UNAVAILABLE / DATA_REJECTED (api/errors.ts httpCodeOf).
     const refusal = (error: unknown) => rejectionFor(error, 'ASSIGNMENT_FAILED') ?? error;
     if (!boundsRequestWaits()) {
       try {

@@ -60,8 +60,7 @@ export function createEventsRouter({ prisma, temporal, taskQueue }: EventsRouter
 
   router.get('/events', async (req, res) => {
     const query = parse(listQuery, req.query);
-    const events = await listEvents(prisma, principalOf(req).tenantId, query);
-    res.json({ events });
+    res.json(await listEvents(prisma, principalOf(req).tenantId, query));
   });
 
   router.get('/events/:eventId', async (req, res) => {

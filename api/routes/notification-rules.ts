@@ -5,10 +5,9 @@ import { isDataPath, MAX_RULE_DELAY_SECONDS, PRIORITY_BY_NAME } from '../../doma
 import { parseDurationMs } from '../../lib/durations';
 import type { PrismaClient } from '../../lib/db';
 import { principalOf, requireRole } from '../auth';
-import { eventType, int4, noBody, noQuery, pagination, singleLine, uuid } from '../schemas';
-import { createRule, deleteRule, findRule, presentRule, updateRule } from '../services/notification-rules';
+import { eventType, int4, localeTag, noBody, noQuery, pagination, singleLine, templateName, uuid } from '../schemas';
+import { createRule, deleteRule, findRule, listRules, presentRule, updateRule } from '../services/notification-rules';
 import { parse } from '../validation';
-import { localeTag, templateName } from './notifications';
 
 export interface NotificationRulesRouterDeps {
   prisma: PrismaClient;
@@ -114,13 +113,7 @@ export function createNotificationRulesRouter({ prisma }: NotificationRulesRoute
 
   router.get('/notification-rules', async (req, res) => {
     const { eventType: type, limit, offset } = parse(listQuery, req.query);
-    const rules = await prisma.notificationRule.findMany({
-      where: { tenantId: principalOf(req).tenantId, ...(type ? { eventType: type } : {}) },
-      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-      take: limit,
-      skip: offset,
-    });
-    res.json({ rules: rules.map(presentRule) });
+    res.json(await listRules(prisma, principalOf(req).tenantId, { eventType: type, limit, offset }));
   });
 
   router.get('/notification-rules/:ruleId', async (req, res) => {

@@ -4,10 +4,9 @@ import { NotificationChannel } from '../../generated/prisma/enums';
 import type { PrismaClient } from '../../lib/db';
 import { principalOf, requireRole } from '../auth';
 import { AppError } from '../errors';
-import { multiLine, noQuery, singleLine } from '../schemas';
+import { localeTag, multiLine, noQuery, singleLine, templateName } from '../schemas';
 import { deleteTemplate, listTemplates, saveTemplate } from '../services/notifications';
 import { parse } from '../validation';
-import { localeTag, templateName } from './notifications';
 
 export interface NotificationTemplatesRouterDeps {
   prisma: PrismaClient;

@@ -7,16 +7,17 @@ import { NotificationChannel, NotificationStatus } from '../../generated/prisma/
 import type { PrismaClient } from '../../lib/db';
 import { NotificationPriority } from '../../workflows/notification.contract';
 import { principalOf, requireRole } from '../auth';
-import { AppError } from '../errors';
 import {
   isoDateTime,
   multiLine,
   noBody,
   noQuery,
   pagination,
-  requiredIdempotencyKeyHeader,
+  localeTag,
+  requiredIdempotencyKey,
   singleLine,
   storableJson,
+  templateName,
   uuid,
 } from '../schemas';
 import {
@@ -35,16 +36,6 @@ export interface NotificationsRouterDeps {
 }
 
 const notificationParams = z.object({ notificationId: uuid() });
-
-/** A template name: a shipped one (`settlement.reminder`) or a tenant's own. */
-export const templateName = () =>
-  z.string().regex(/^[a-z0-9][a-z0-9._-]{0,99}$/, { message: 'expected a template name such as ticket.update' });
-
-/** A BCP 47 language tag such as `en` or `pt-BR`. */
-export const localeTag = () =>
-  z
-    .string()
-    .regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$/, { message: 'expected a language tag such as en or pt-BR' });
 
 const priority = z
   .union([z.literal(1), z.literal(2), z.literal(3), z.literal(4), z.enum(['critical', 'high', 'normal', 'low'])])
@@ -124,11 +115,7 @@ export function createNotificationsRouter({ prisma, temporal, taskQueue }: Notif
 
   router.post('/notifications', requireRole('operator'), async (req, res) => {
     parse(noQuery, req.query);
-    const header = req.get('Idempotency-Key');
-    if (header === undefined) {
-      throw new AppError(400, 'IDEMPOTENCY_KEY_REQUIRED', 'A notification request needs an Idempotency-Key header');
-    }
-    const idempotencyKey = parse(requiredIdempotencyKeyHeader, header);
+    const idempotencyKey = requiredIdempotencyKey(req.get('Idempotency-Key'));
     const { sendAt, delay: delayMs, data, ...body } = parse(createBody, req.body);
     const { tenantId, subject: actor } = principalOf(req);
     const { notificationId, workflowId, created } = await requestNotification(
@@ -150,11 +137,12 @@ export function createNotificationsRouter({ prisma, temporal, taskQueue }: Notif
 
   router.get('/notifications', async (req, res) => {
     const { since, ...filter } = parse(listQuery, req.query);
-    const notifications = await listNotifications(prisma, principalOf(req).tenantId, {
-      ...filter,
-      ...(since ? { since: new Date(since) } : {}),
-    });
-    res.json({ notifications });
+    res.json(
+      await listNotifications(prisma, principalOf(req).tenantId, {
+        ...filter,
+        ...(since ? { since: new Date(since) } : {}),
+      }),
+    );
   });
 
   router.get('/notifications/:notificationId', async (req, res) => {

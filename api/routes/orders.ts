@@ -26,7 +26,7 @@ import {
   optionalBody,
   optionalIdempotencyKeyHeader,
   pagination,
-  requiredIdempotencyKeyHeader,
+  requiredIdempotencyKey,
   singleLine,
   uuid,
 } from '../schemas';
@@ -303,7 +303,7 @@ export function createOrdersRouter({ prisma, temporal, taskQueue }: OrdersRouter
     const { orderId } = parse(orderParams, req.params);
     parse(noQuery, req.query);
     // Sending now always needs a key: it is what keeps a double click from sending twice.
-    const idempotencyKey = parse(requiredIdempotencyKeyHeader, req.get('Idempotency-Key'));
+    const idempotencyKey = requiredIdempotencyKey(req.get('Idempotency-Key'));
     const { kind } = parse(sendNowBody, req.body);
     const { tenantId, subject } = principalOf(req);
     const sent = await sendPaymentReminderNow(

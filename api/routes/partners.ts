@@ -1,11 +1,10 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { isValidRecipient, type NotificationChannel } from '../../domain/notifications';
 import type { PrismaClient } from '../../lib/db';
-import { writeAudit } from '../../activities/audit';
 import { principalOf, requireRole } from '../auth';
-import { AppError, notFound } from '../errors';
+import { notFound } from '../errors';
 import { int4, money, noBody, noQuery, pagination, singleLine, uuid } from '../schemas';
+import { createRetailer, createVendor, updateRetailer, updateVendor } from '../services/partners';
 import { recalculateCreditScore } from '../services/retailers';
 import { parse } from '../validation';
 
@@ -22,7 +21,7 @@ export interface PartnersRouterDeps {
 const channel = z.enum(['EMAIL', 'SMS', 'WHATSAPP']);
 const idParams = z.object({ id: uuid() });
 const name = singleLine(200);
-/** An email address or an E.164 number; checkContact matches it to the channel. */
+/** An email address or an E.164 number; the partner services match it to the channel. */
 const contact = singleLine(254);
 const region = singleLine(100);
 const listQuery = z.object(pagination()).strict();
@@ -61,19 +60,6 @@ const vendorListQuery = listQuery.extend({
   region: region.optional(),
   active: z.enum(['true', 'false']).optional(),
 });
-
-/** The contact must be reachable on the channel: an address for EMAIL, an E.164 number otherwise. */
-function checkContact(contact: { channel: NotificationChannel; contact: string }): void {
-  if (!isValidRecipient(contact.channel, contact.contact)) {
-    throw new AppError(400, 'VALIDATION_FAILED', 'The request is not valid', [
-      {
-        path: 'contact',
-        message:
-          contact.channel === 'EMAIL' ? 'expected an email address' : 'expected an E.164 number such as +14155550123',
-      },
-    ]);
-  }
-}
 
 function presentRetailer(retailer: {
   id: string;
@@ -115,20 +101,8 @@ export function createPartnersRouter({ prisma }: PartnersRouterDeps): Router {
   router.post('/retailers', requireRole('tenant-admin'), async (req, res) => {
     parse(noQuery, req.query);
     const body = parse(createRetailerBody, req.body);
-    checkContact(body);
     const { tenantId, subject } = principalOf(req);
-    const retailer = await prisma.$transaction(async (tx) => {
-      const created = await tx.retailer.create({ data: { tenantId, ...body } });
-      await writeAudit(tx, {
-        tenantId,
-        actor: subject,
-        action: 'retailer.created',
-        entityType: 'Retailer',
-        entityId: created.id,
-        details: body,
-      });
-      return created;
-    });
+    const retailer = await createRetailer(prisma, { tenantId, actor: subject }, body);
     res.status(201).location(`/api/v1/retailers/${retailer.id}`).json(presentRetailer(retailer));
   });
 
@@ -156,22 +130,7 @@ export function createPartnersRouter({ prisma }: PartnersRouterDeps): Router {
     parse(noQuery, req.query);
     const body = parse(updateRetailerBody, req.body);
     const { tenantId, subject } = principalOf(req);
-    const retailer = await prisma.$transaction(async (tx) => {
-      const existing = await tx.retailer.findFirst({ where: { id, tenantId } });
-      if (!existing) throw notFound('Retailer', { id });
-      checkContact({ channel: body.channel ?? existing.channel, contact: body.contact ?? existing.contact });
-      const data = body.flagged === false ? { ...body, flaggedReason: null } : body;
-      const updated = await tx.retailer.update({ where: { id }, data });
-      await writeAudit(tx, {
-        tenantId,
-        actor: subject,
-        action: 'retailer.updated',
-        entityType: 'Retailer',
-        entityId: id,
-        details: body,
-      });
-      return updated;
-    });
+    const retailer = await updateRetailer(prisma, { tenantId, actor: subject }, id, body);
     res.json(presentRetailer(retailer));
   });
 
@@ -186,20 +145,8 @@ export function createPartnersRouter({ prisma }: PartnersRouterDeps): Router {
   router.post('/vendors', requireRole('tenant-admin'), async (req, res) => {
     parse(noQuery, req.query);
     const body = parse(createVendorBody, req.body);
-    checkContact(body);
     const { tenantId, subject } = principalOf(req);
-    const vendor = await prisma.$transaction(async (tx) => {
-      const created = await tx.vendor.create({ data: { tenantId, ...body } });
-      await writeAudit(tx, {
-        tenantId,
-        actor: subject,
-        action: 'vendor.created',
-        entityType: 'Vendor',
-        entityId: created.id,
-        details: body,
-      });
-      return created;
-    });
+    const vendor = await createVendor(prisma, { tenantId, actor: subject }, body);
     res.status(201).location(`/api/v1/vendors/${vendor.id}`).json(presentVendor(vendor));
   });
 
@@ -231,21 +178,7 @@ export function createPartnersRouter({ prisma }: PartnersRouterDeps): Router {
     parse(noQuery, req.query);
     const body = parse(updateVendorBody, req.body);
     const { tenantId, subject } = principalOf(req);
-    const vendor = await prisma.$transaction(async (tx) => {
-      const existing = await tx.vendor.findFirst({ where: { id, tenantId } });
-      if (!existing) throw notFound('Vendor', { id });
-      checkContact({ channel: body.channel ?? existing.channel, contact: body.contact ?? existing.contact });
-      const updated = await tx.vendor.update({ where: { id }, data: body });
-      await writeAudit(tx, {
-        tenantId,
-        actor: subject,
-        action: 'vendor.updated',
-        entityType: 'Vendor',
-        entityId: id,
-        details: body,
-      });
-      return updated;
-    });
+    const vendor = await updateVendor(prisma, { tenantId, actor: subject }, id, body);
     res.json(presentVendor(vendor));
   });
 

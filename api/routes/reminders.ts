@@ -3,20 +3,19 @@ import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import { isValidRecipient } from '../../domain/notifications';
 import { occurrencesOf, ReminderPlanError, type ReminderStepSpec } from '../../domain/reminder-plan';
-import { templateKinds } from '../../domain/templates/sources';
 import { ReminderStatus } from '../../generated/prisma/enums';
 import type { PrismaClient } from '../../lib/db';
 import { principalOf, requireRole } from '../auth';
-import { AppError } from '../errors';
 import {
   isoDateTime,
   multiLine,
   noQuery,
   optionalBody,
   pagination,
-  requiredIdempotencyKeyHeader,
+  requiredIdempotencyKey,
   singleLine,
   storableJson,
+  templateName,
   uuid,
 } from '../schemas';
 import { amendReminder, completeReminder, createReminder, getReminder, listReminders } from '../services/reminders';
@@ -59,9 +58,7 @@ const createBody = z
   .object({
     subject: z.object({ type: singleLine(100), id: singleLine(200) }).strict(),
     recipient,
-    template: z
-      .string()
-      .regex(/^[a-z][a-z0-9_.-]{0,99}$/, { message: 'expected a template name such as settlement.reminder' }),
+    template: templateName(),
     data: storableJson({ maxNodes: 1_000 })
       .refine((value) => typeof value === 'object' && value !== null && !Array.isArray(value), {
         message: 'expected an object',
@@ -99,19 +96,11 @@ export function createRemindersRouter(deps: RemindersRouterDeps): Router {
   const { prisma } = deps;
   const router = Router();
 
-  /** Holdfast's own templates, or one this tenant has defined. */
-  async function requireKnownTemplate(tenantId: string, template: string): Promise<void> {
-    if (templateKinds.has(template)) return;
-    const own = await prisma.tenantNotificationTemplate.findFirst({ where: { tenantId, template } });
-    if (!own) throw new AppError(422, 'UNKNOWN_TEMPLATE', 'No such template for this tenant', { template });
-  }
-
   router.post('/reminders', requireRole('operator'), async (req, res) => {
     parse(noQuery, req.query);
-    const idempotencyKey = parse(requiredIdempotencyKeyHeader, req.get('Idempotency-Key'));
+    const idempotencyKey = requiredIdempotencyKey(req.get('Idempotency-Key'));
     const body = parse(createBody, req.body);
     const { tenantId, subject: actor } = principalOf(req);
-    await requireKnownTemplate(tenantId, body.template);
     const { reminder, workflowId, replayed } = await createReminder(
       deps,
       { tenantId, actor, idempotencyKey },

@@ -5,17 +5,17 @@ import { candidateOrder } from '../../domain/candidates';
 import { MAX_EXTEND_MINUTES } from '../../domain/holds';
 import { EntryStatus } from '../../generated/prisma/enums';
 import type { PrismaClient } from '../../lib/db';
-import { waitlistCascadeWorkflow } from '../../workflows/waitlist-cascade';
-import {
-  extendHoldUpdate,
-  getCascadeStateQuery,
-  waitlistCascadeId,
-  waitlistCascadeStartOptions,
-} from '../../workflows/waitlist-cascade.contract';
+import { extendHoldUpdate, getCascadeStateQuery, waitlistCascadeId } from '../../workflows/waitlist-cascade.contract';
 import { principalOf, requireRole } from '../auth';
-import { conflict, notFound } from '../errors';
-import { writeAudit } from '../../activities/audit';
-import { describedAsClosed, whileOpen, workflowClosed } from '../closed-workflows';
+import { describedAsClosed, whileOpen } from '../closed-workflows';
+import {
+  cancelCascade,
+  createSlot,
+  findSlot as findTenantSlot,
+  joinWaitlist,
+  leaveWaitlist,
+  releaseSlot,
+} from '../services/slots';
 import { email, int4, isoDateTime, noBody, noQuery, pagination, phone, singleLine, uuid } from '../schemas';
 import { parse } from '../validation';
 
@@ -99,11 +99,7 @@ function presentEntry(entry: {
 export function createSlotsRouter({ prisma, temporal, taskQueue }: SlotsRouterDeps): Router {
   const router = Router();
 
-  async function findSlot(tenantId: string, slotId: string) {
-    const slot = await prisma.slot.findFirst({ where: { id: slotId, tenantId } });
-    if (!slot) throw notFound('Slot', { slotId });
-    return slot;
-  }
+  const findSlot = (tenantId: string, slotId: string) => findTenantSlot(prisma, tenantId, slotId);
 
   /** Answers for a cascade that cannot take the request: 404 if it never ran, else 409. */
   const closedCascade = (workflowId: string) => describedAsClosed(temporal, 'CASCADE_CLOSED', 'cascade', workflowId);
@@ -112,25 +108,7 @@ export function createSlotsRouter({ prisma, temporal, taskQueue }: SlotsRouterDe
     parse(noQuery, req.query);
     const body = parse(createSlotBody, req.body);
     const { tenantId, subject } = principalOf(req);
-    const slot = await prisma.$transaction(async (tx) => {
-      const created = await tx.slot.create({
-        data: {
-          tenantId,
-          name: body.name,
-          startsAt: body.startsAt ? new Date(body.startsAt) : null,
-          holdSeconds: body.holdMinutes === undefined ? null : body.holdMinutes * 60,
-        },
-      });
-      await writeAudit(tx, {
-        tenantId,
-        actor: subject,
-        action: 'slot.created',
-        entityType: 'Slot',
-        entityId: created.id,
-        details: body,
-      });
-      return created;
-    });
+    const slot = await createSlot(prisma, { tenantId, actor: subject }, body);
     res.status(201).location(`/api/v1/slots/${slot.id}`).json(presentSlot(slot));
   });
 
@@ -148,25 +126,7 @@ export function createSlotsRouter({ prisma, temporal, taskQueue }: SlotsRouterDe
     parse(noQuery, req.query);
     const body = parse(joinBody, req.body);
     const { tenantId, subject } = principalOf(req);
-    await findSlot(tenantId, slotId);
-    const entry = await prisma.$transaction(async (tx) => {
-      const already = await tx.waitlistEntry.findFirst({
-        where: { slotId, email: { equals: body.email, mode: 'insensitive' }, status: { in: ['WAITING', 'OFFERED'] } },
-      });
-      if (already) {
-        throw conflict('ALREADY_ON_WAITLIST', 'This email is already waiting for this slot', { entryId: already.id });
-      }
-      const created = await tx.waitlistEntry.create({ data: { tenantId, slotId, ...body } });
-      await writeAudit(tx, {
-        tenantId,
-        actor: subject,
-        action: 'waitlist.joined',
-        entityType: 'WaitlistEntry',
-        entityId: created.id,
-        details: { slotId, priority: created.priority },
-      });
-      return created;
-    });
+    const entry = await joinWaitlist(prisma, { tenantId, actor: subject }, slotId, body);
     res.status(201).location(`/api/v1/slots/${slotId}/waitlist/${entry.id}`).json(presentEntry(entry));
   });
 
@@ -187,30 +147,7 @@ export function createSlotsRouter({ prisma, temporal, taskQueue }: SlotsRouterDe
     const { slotId, entryId } = parse(entryParams, req.params);
     parse(noQuery, req.query);
     const { tenantId, subject } = principalOf(req);
-    const entry = await prisma.waitlistEntry.findFirst({ where: { id: entryId, slotId, tenantId } });
-    if (!entry) throw notFound('Waitlist entry', { entryId });
-    if (entry.status === 'OFFERED' || entry.status === 'ACCEPTED') {
-      throw conflict('ENTRY_LOCKED', `The entry is ${entry.status.toLowerCase()} and cannot be removed now`, {
-        status: entry.status,
-      });
-    }
-    if (entry.status !== 'REMOVED') {
-      await prisma.$transaction(async (tx) => {
-        // Guarded by the status read above, so an offer made meanwhile is not silently removed.
-        const removed = await tx.waitlistEntry.updateMany({
-          where: { id: entryId, status: entry.status },
-          data: { status: 'REMOVED' },
-        });
-        if (removed.count === 0) throw conflict('ENTRY_CHANGED', 'The entry changed meanwhile; try again');
-        await writeAudit(tx, {
-          tenantId,
-          actor: subject,
-          action: 'waitlist.removed',
-          entityType: 'WaitlistEntry',
-          entityId: entryId,
-        });
-      });
-    }
+    await leaveWaitlist(prisma, { tenantId, actor: subject }, slotId, entryId);
     res.status(204).end();
   });
 
@@ -219,26 +156,12 @@ export function createSlotsRouter({ prisma, temporal, taskQueue }: SlotsRouterDe
     parse(noQuery, req.query);
     parse(noBody, req.body);
     const { tenantId, subject } = principalOf(req);
-    const slot = await findSlot(tenantId, slotId);
-    if (slot.status === 'ASSIGNED') {
-      throw conflict('SLOT_ASSIGNED', 'The slot is already assigned', { assignedEntryId: slot.assignedEntryId });
-    }
-    const startOptions = waitlistCascadeStartOptions(tenantId, slotId);
-    const { workflowId } = startOptions;
-    const handle = await temporal.workflow.start(waitlistCascadeWorkflow, {
-      taskQueue,
-      args: [{ tenantId, slotId }],
-      ...startOptions,
-    });
-    await writeAudit(prisma, {
-      tenantId,
-      actor: subject,
-      action: 'slot.release-requested',
-      entityType: 'Slot',
-      entityId: slotId,
-      details: { workflowId, runId: handle.firstExecutionRunId },
-    });
-    res.status(202).location(`/api/v1/slots/${slotId}/cascade`).json({ workflowId, runId: handle.firstExecutionRunId });
+    const { workflowId, runId } = await releaseSlot(
+      { prisma, temporal, taskQueue },
+      { tenantId, actor: subject },
+      slotId,
+    );
+    res.status(202).location(`/api/v1/slots/${slotId}/cascade`).json({ workflowId, runId });
   });
 
   router.get('/slots/:slotId/cascade', async (req, res) => {
@@ -274,23 +197,8 @@ export function createSlotsRouter({ prisma, temporal, taskQueue }: SlotsRouterDe
     parse(noQuery, req.query);
     parse(noBody, req.body);
     const { tenantId, subject } = principalOf(req);
-    await findSlot(tenantId, slotId);
-    const workflowId = waitlistCascadeId(tenantId, slotId);
-    const handle = temporal.workflow.getHandle(workflowId);
-    const description = await handle.describe();
-    if (description.status.name !== 'RUNNING') {
-      throw workflowClosed('CASCADE_CLOSED', 'cascade', workflowId, description.status.name);
-    }
-    await handle.cancel();
-    await writeAudit(prisma, {
-      tenantId,
-      actor: subject,
-      action: 'cascade.cancel-requested',
-      entityType: 'Slot',
-      entityId: slotId,
-      details: { workflowId, runId: description.runId },
-    });
-    res.status(202).json({ workflowId, runId: description.runId, status: 'cancelling' });
+    const { workflowId, runId } = await cancelCascade({ prisma, temporal }, { tenantId, actor: subject }, slotId);
+    res.status(202).json({ workflowId, runId, status: 'cancelling' });
   });
 
   return router;

@@ -3,19 +3,18 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { z } from 'zod';
 import { isValidSlug, SLUG_PATTERN, slugFromName, tenantIdForSlug, tenantTiers } from '../../domain/tenants';
 import type { PrismaClient } from '../../lib/db';
-import { tenantOnboardingWorkflow } from '../../workflows/tenant-onboarding';
 import {
   approveOnboardingUpdate,
   getOnboardingProgressQuery,
   rejectOnboardingUpdate,
   tenantOnboardingId,
-  tenantOnboardingStartOptions,
   type OnboardingProgress,
 } from '../../workflows/tenant-onboarding.contract';
 import { hasRole, principalOf, requireRole, type TenantStatusCache } from '../auth';
 import { AppError, conflict, notFound } from '../errors';
 import { writeAudit } from '../../activities/audit';
-import { describedAsClosed, whileOpen, workflowClosed } from '../closed-workflows';
+import { describedAsClosed, whileOpen } from '../closed-workflows';
+import { cancelOnboarding, startOnboarding } from '../services/onboarding';
 import { email, multiLine, noBody, noQuery, optionalBody, singleLine } from '../schemas';
 import { parse } from '../validation';
 
@@ -119,25 +118,11 @@ export function createTenantsRouter({ prisma, temporal, taskQueue, tenantStatus 
     parse(noQuery, req.query);
     const body = parse(onboardBody, req.body);
     const { subject } = principalOf(req);
-    const tenantId = tenantIdForSlug(body.slug);
-    const existing = await prisma.tenant.findUnique({ where: { slug: body.slug } });
-    if (existing && (existing.id !== tenantId || existing.status === 'ACTIVE' || existing.status === 'SUSPENDED')) {
-      throw conflict('TENANT_EXISTS', `A tenant with the slug ${body.slug} already exists`, {
-        slug: body.slug,
-        status: existing.status,
-      });
-    }
-    const startOptions = tenantOnboardingStartOptions(tenantId, body.slug);
-    const { workflowId } = startOptions;
-    const handle = await temporal.workflow.start(tenantOnboardingWorkflow, {
-      taskQueue,
-      args: [{ tenantId, ...body, requestedBy: subject }],
-      ...startOptions,
-    });
+    const { workflowId, runId, tenantId } = await startOnboarding({ prisma, temporal, taskQueue }, subject, body);
     res
       .status(202)
       .location(`/api/v1/tenants/${body.slug}/onboarding`)
-      .json({ workflowId, runId: handle.firstExecutionRunId, tenantId, slug: body.slug });
+      .json({ workflowId, runId, tenantId, slug: body.slug });
   });
 
   router.get('/tenants/:slug/onboarding', async (req, res) => {
@@ -180,26 +165,8 @@ export function createTenantsRouter({ prisma, temporal, taskQueue, tenantStatus 
     parse(noQuery, req.query);
     parse(noBody, req.body);
     const { subject } = principalOf(req);
-    const workflowId = tenantOnboardingId(slug);
-    const handle = temporal.workflow.getHandle(workflowId);
-    const description = await handle.describe();
-    if (description.status.name !== 'RUNNING') {
-      throw workflowClosed('ONBOARDING_CLOSED', 'onboarding', workflowId, description.status.name);
-    }
-    await handle.cancel();
-    const tenantId = tenantIdForSlug(slug);
-    // The onboarding's first step writes the tenant row; before that there is nothing to audit against.
-    if ((await prisma.tenant.count({ where: { id: tenantId } })) > 0) {
-      await writeAudit(prisma, {
-        tenantId,
-        actor: subject,
-        action: 'tenant.onboarding.cancel-requested',
-        entityType: 'Tenant',
-        entityId: tenantId,
-        details: { workflowId, runId: description.runId },
-      });
-    }
-    res.status(202).json({ workflowId, runId: description.runId, status: 'cancelling' });
+    const { workflowId, runId } = await cancelOnboarding({ prisma, temporal }, subject, slug);
+    res.status(202).json({ workflowId, runId, status: 'cancelling' });
   });
 
   addStatusChangeRoutes(router, { prisma, tenantStatus });

@@ -86,23 +86,31 @@ export function presentEvent(event: EventRow) {
   };
 }
 
-/** The tenant's events, newest first, optionally of one type and recorded since an instant. */
+/**
+ * A page of the tenant's events, newest first, optionally of one type and recorded since an
+ * instant, with how many match in all.
+ */
 export async function listEvents(
   prisma: PrismaClient,
   tenantId: string,
   query: { type?: string; since?: string; limit: number; offset: number },
 ) {
-  const events = await prisma.outboxEvent.findMany({
-    where: {
-      tenantId,
-      ...(query.type ? { type: query.type } : {}),
-      ...(query.since ? { createdAt: { gte: new Date(query.since) } } : {}),
-    },
-    orderBy: [{ createdAt: 'desc' }, { id: 'asc' }],
-    take: query.limit,
-    skip: query.offset,
-  });
-  return events.map((event) => ({ ...presentEvent(event), workflowId: eventFanOutId(tenantId, event.id) }));
+  const { limit, offset } = query;
+  const where = {
+    tenantId,
+    ...(query.type ? { type: query.type } : {}),
+    ...(query.since ? { createdAt: { gte: new Date(query.since) } } : {}),
+  };
+  const [events, total] = await Promise.all([
+    prisma.outboxEvent.findMany({ where, orderBy: [{ createdAt: 'desc' }, { id: 'asc' }], take: limit, skip: offset }),
+    prisma.outboxEvent.count({ where }),
+  ]);
+  return {
+    events: events.map((event) => ({ ...presentEvent(event), workflowId: eventFanOutId(tenantId, event.id) })),
+    total,
+    limit,
+    offset,
+  };
 }
 
 /** How long the fan-out's state is waited for: the rest of the answer comes from PostgreSQL. */

@@ -1,9 +1,9 @@
 import { writeAudit } from '../../activities/audit';
 import type { NotificationChannel } from '../../domain/notifications';
 import { MAX_RULES_PER_TENANT, type RuleCondition } from '../../domain/notification-rules';
-import { templateKinds } from '../../domain/templates/sources';
 import { Prisma, type PrismaClient } from '../../lib/db';
 import { AppError, notFound } from '../errors';
+import { requireTemplate } from './templates';
 
 /** A rule as the route validated it; `delaySeconds` is the delay in seconds. */
 export interface RuleFields {
@@ -46,16 +46,24 @@ export function presentRule(rule: RuleRow) {
   };
 }
 
-/**
- * Refuses (422 UNKNOWN_TEMPLATE) a template the tenant cannot send on the channel: one Holdfast
- * ships (domain/templates/sources.ts) or one of the tenant's own for that channel.
- */
-async function requireTemplate(prisma: PrismaClient, tenantId: string, template: string, channel: NotificationChannel) {
-  if (templateKinds.has(template)) return;
-  const own = await prisma.tenantNotificationTemplate.findFirst({ where: { tenantId, template, channel } });
-  if (!own) {
-    throw new AppError(422, 'UNKNOWN_TEMPLATE', `No template ${template} for ${channel}`, { template, channel });
-  }
+/** A page of the tenant's rules, oldest first, optionally for one event type, with how many match in all. */
+export async function listRules(
+  prisma: PrismaClient,
+  tenantId: string,
+  filter: { eventType?: string; limit: number; offset: number },
+) {
+  const { eventType, limit, offset } = filter;
+  const where = { tenantId, ...(eventType ? { eventType } : {}) };
+  const [rules, total] = await Promise.all([
+    prisma.notificationRule.findMany({
+      where,
+      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+      take: limit,
+      skip: offset,
+    }),
+    prisma.notificationRule.count({ where }),
+  ]);
+  return { rules: rules.map(presentRule), total, limit, offset };
 }
 
 const conditionColumn = (condition: RuleCondition | null) =>

@@ -1,4 +1,4 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { writeAudit } from '../../activities/audit';
 import {
   DIRECT_CONTENT,
@@ -7,7 +7,7 @@ import {
   requestedNotificationKey,
   type NotificationRequestInput,
 } from '../../activities/notification-requests';
-import { resolveTemplate, templateProblem } from '../../activities/templates';
+import { templateProblem } from '../../activities/templates';
 import type { NotificationChannel } from '../../domain/notifications';
 import { defaultSources, templateKinds } from '../../domain/templates/sources';
 import type { NotificationStatus } from '../../generated/prisma/enums';
@@ -19,7 +19,9 @@ import {
   notificationRetryStartOptions,
   notificationWorkflowId,
 } from '../../workflows/notification.contract';
+import { whileOpen } from '../closed-workflows';
 import { AppError, conflict, notFound } from '../errors';
+import { requireTemplate } from './templates';
 
 /** What the notification services use. */
 export interface NotificationServiceDeps {
@@ -82,13 +84,7 @@ export async function requestNotification(
     select: { id: true },
   });
   if (request.template && !known) {
-    const resolved = await resolveTemplate(prisma, tenantId, request.template, request.channel, request.locale);
-    if (!resolved) {
-      throw new AppError(422, 'UNKNOWN_TEMPLATE', 'No template has this name for this channel', {
-        template: request.template,
-        channel: request.channel,
-      });
-    }
+    await requireTemplate(prisma, tenantId, request.template, request.channel, { locale: request.locale ?? null });
   }
   try {
     return await enqueueNotification(
@@ -123,21 +119,20 @@ export interface NotificationFilter {
   offset: number;
 }
 
-/** The tenant's notifications, newest first. */
+/** A page of the tenant's notifications, newest first, with how many match in all. */
 export async function listNotifications(prisma: PrismaClient, tenantId: string, filter: NotificationFilter) {
   const { status, channel, since, limit, offset } = filter;
-  const rows = await prisma.notification.findMany({
-    where: {
-      tenantId,
-      ...(status ? { status } : {}),
-      ...(channel ? { channel } : {}),
-      ...(since ? { createdAt: { gte: since } } : {}),
-    },
-    orderBy: [{ createdAt: 'desc' }, { id: 'asc' }],
-    take: limit,
-    skip: offset,
-  });
-  return rows.map(presentNotification);
+  const where = {
+    tenantId,
+    ...(status ? { status } : {}),
+    ...(channel ? { channel } : {}),
+    ...(since ? { createdAt: { gte: since } } : {}),
+  };
+  const [rows, total] = await Promise.all([
+    prisma.notification.findMany({ where, orderBy: [{ createdAt: 'desc' }, { id: 'asc' }], take: limit, skip: offset }),
+    prisma.notification.count({ where }),
+  ]);
+  return { notifications: rows.map(presentNotification), total, limit, offset };
 }
 
 /** The 409 for a notification whose row says it can no longer be cancelled. */
@@ -177,15 +172,14 @@ export async function cancelNotification(
     });
   }
   const handle = temporal.workflow.getHandle<typeof notificationWorkflow>(notificationWorkflowId(tenantId, row.id));
-  try {
-    await handle.executeUpdate(cancelNotificationUpdate, { args: [{ actor }] });
-  } catch (error) {
-    // A refusal (WorkflowUpdateFailedError) is answered 409 with its code by the error middleware.
-    // A run that closed between the read and the Update: the row tells how it ended.
-    if (!(error instanceof WorkflowNotFoundError)) throw error;
-    const now = await findNotification(prisma, tenantId, notificationId);
-    throw settled(now) ?? conflict(NotificationRejection.Sending, 'The notification is being sent', { notificationId });
-  }
+  // A refusal (WorkflowUpdateFailedError) is answered 409 with its code by the error middleware.
+  // A run that closed between the read and the Update: the row tells how it ended.
+  await whileOpen(
+    () => handle.executeUpdate(cancelNotificationUpdate, { args: [{ actor }] }),
+    async () =>
+      settled(await findNotification(prisma, tenantId, notificationId)) ??
+      conflict(NotificationRejection.Sending, 'The notification is being sent', { notificationId }),
+  );
   return presentNotification(await findNotification(prisma, tenantId, notificationId));
 }
 

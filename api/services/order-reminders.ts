@@ -30,7 +30,7 @@ function keyReused(notificationId: string, kind: unknown): AppError {
 }
 
 /**
- * Sends one of an order's payment reminders now (seed 002's on-demand reminder), through the
+ * Sends one of an order's payment reminders now (an on-demand payment reminder), through the
  * notification ledger with the template order routing's own reminders use. Only a DELIVERED order
  * with money still due can take one. The ledger key holds the order and the request's
  * Idempotency-Key (not the kind), so a repeat (a double click, a client's retry) finds the

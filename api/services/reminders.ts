@@ -17,6 +17,7 @@ import {
 } from '../../workflows/reminder-sequence.contract';
 import { whileOpen } from '../closed-workflows';
 import { AppError, conflict, notFound } from '../errors';
+import { requireTemplate } from './templates';
 
 /** What the reminder services use: the tenant's rows and the workflows that run the sequences. */
 export interface ReminderServiceDeps {
@@ -89,6 +90,8 @@ export async function createReminder(
   let reminder = await findExisting();
   let replayed = reminder !== null;
   if (!reminder) {
+    // A repeat answers the reminder it first recorded, even if the tenant has since removed its template.
+    await requireTemplate(prisma, tenantId, request.template, request.recipient.channel);
     const id = randomUUID();
     try {
       // A batch, not an interactive transaction: concurrent repeats race on the unique insert.
@@ -250,7 +253,8 @@ export async function completeReminder(
 
 /**
  * Changes a reminder's recipient (written to the row, never to the workflow's history) and moves its
- * due date (its sequence re-plans). The sequence is asked first whether it is open, so a closed
+ * due date (its sequence re-plans). A new channel needs the reminder's template on it (422
+ * UNKNOWN_TEMPLATE). The sequence is asked first whether it is open, so a closed
  * reminder (409 REMINDER_CLOSED) changes nothing. The recipient is written before the date moves:
  * it was checked by the route and cannot conflict, so a write the database refuses (4xx, or 503
  * while it is unavailable) leaves the due date as it was. Answers `pending` when the due date is in
@@ -266,6 +270,10 @@ export async function amendReminder(
   if (reminder.status !== 'ACTIVE') throw reminderClosed(reminder.status);
   const handle = temporal.workflow.getHandle<typeof reminderSequenceWorkflow>(reminder.workflowId);
   const closed = async () => reminderClosed((await findReminder(prisma, tenantId, reminderId)).status);
+  if (change.recipient && change.recipient.channel !== reminder.channel) {
+    // Every step sends the reminder's template, so it must exist for the new channel.
+    await requireTemplate(prisma, tenantId, reminder.template, change.recipient.channel);
+  }
   if (change.recipient) {
     // The sequence must still be open to take a new recipient.
     const state = await whileOpen(() => handle.query(getReminderStateQuery), closed);

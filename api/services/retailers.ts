@@ -3,7 +3,7 @@ import type { PrismaClient } from '../../lib/db';
 import { notFound } from '../errors';
 
 /**
- * Recalculates a retailer's credit score now (seed 002's manual recalculation) with the scoring
+ * Recalculates a retailer's credit score now (a manual recalculation) with the scoring
  * order routing uses after each payment: one computation over the retailer's orders and payments,
  * so it runs in the request rather than in a workflow. Running it twice writes the same score;
  * each request is audited once, as `retailer.credit-score` with the caller as actor.

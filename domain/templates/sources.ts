@@ -355,7 +355,7 @@ const htmlPage = (...body: string[]) => ['<!doctype html>', '<html><body>', ...b
 const application: TemplateKind[] = [
   {
     name: 'generic.message',
-    description: "A message whose subject and body come from the request's data (the seeds' GENERIC_MESSAGE).",
+    description: "A message whose subject and body come from the request's data.",
     variables: { subject: 'the subject (email)', body: 'the body; line breaks are kept' },
     email: {
       subject: '{{ subject }}',

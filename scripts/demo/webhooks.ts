@@ -41,7 +41,7 @@ async function startReceiver(): Promise<{ url: string; received: Received[]; sto
 
 /**
  * A tenant admin registers a webhook, reports a `ticket.created` event, sees it arrive signed at
- * the receiver and verifies it with the helper; the delivery log shows the attempt.
+ * the receiver and verifies it with verifyWebhookSignature; the delivery log shows the attempt.
  */
 export async function webhooksTour({ tenant }: DemoTokens): Promise<void> {
   const receiver = await startReceiver();

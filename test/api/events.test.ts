@@ -186,8 +186,10 @@ describe('events API', () => {
         source: 'API',
         workflowId: `event:${stack.tenant.id}:${newer.body.eventId as string}`,
       });
+      expect(listed.body).toMatchObject({ total: 2, limit: 100, offset: 0 });
       const paged = await get(`events?type=${type}&limit=1&offset=1`, stack.tokens.member);
       expect((paged.body.events as Array<{ id: string }>).map((e) => e.id)).toEqual([older.body.eventId]);
+      expect(paged.body).toMatchObject({ total: 2, limit: 1, offset: 1 });
     });
 
     it('refuses a bad filter with 400', async () => {
@@ -251,6 +253,7 @@ describe('events API', () => {
       expect((await get(`notification-rules/${id}`, stack.tokens.admin)).body).toEqual(created.body);
       const listed = await get('notification-rules?eventType=ticket.created', stack.tokens.admin);
       expect((listed.body.rules as Array<{ id: string }>).map((r) => r.id)).toContain(id);
+      expect(listed.body).toMatchObject({ total: (listed.body.rules as unknown[]).length, limit: 100, offset: 0 });
 
       const changed = await request(stack.app)
         .patch(`/api/v1/notification-rules/${id}`)

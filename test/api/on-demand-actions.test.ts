@@ -159,7 +159,7 @@ describe('on-demand actions: a payment reminder now, a credit score now', () => 
     expect(answers.map((answer) => [answer.status, (answer.body as { error: { code: string } }).error.code])).toEqual([
       [409, 'NO_PAYMENT_DUE'],
       [409, 'NO_PAYMENT_DUE'],
-      [400, 'VALIDATION_FAILED'],
+      [400, 'IDEMPOTENCY_KEY_REQUIRED'],
       [400, 'VALIDATION_FAILED'],
       [404, 'NOT_FOUND'],
       [403, 'FORBIDDEN'],

@@ -115,6 +115,7 @@ describe('reminders API', () => {
     const member = await post(settlement(), randomUUID(), stack.tokens.member);
 
     expect(noKey.status).toBe(400);
+    expect(noKey.body.error.code).toBe('IDEMPOTENCY_KEY_REQUIRED');
     expect(badSteps.status).toBe(400);
     expect(badSteps.body.error.code).toBe('VALIDATION_FAILED');
     expect(badSteps.body.error.details).toEqual([
@@ -127,6 +128,28 @@ describe('reminders API', () => {
     expect(unknownTemplate.status).toBe(422);
     expect(unknownTemplate.body.error.code).toBe('UNKNOWN_TEMPLATE');
     expect(member.status).toBe(403);
+  });
+
+  it('refuses a tenant template saved for another channel only, on create and on a PATCH to that channel', async () => {
+    const template = `dues.${randomUUID().slice(0, 8)}`;
+    await stack.prisma.tenantNotificationTemplate.create({
+      data: { tenantId: stack.tenant.id, template, channel: 'EMAIL', locale: 'en', subject: 'Dues', text: 'Dues' },
+    });
+
+    const bySms = await post(settlement({ template, recipient: { channel: 'SMS', to: '+14155550123' } }));
+    const byEmail = await post(settlement({ template }));
+    const { reminderId } = byEmail.body as { reminderId: string };
+    const toSms = await request(stack.app)
+      .patch(`/api/v1/reminders/${reminderId}`)
+      .set('Authorization', stack.tokens.operator)
+      .send({ recipient: { channel: 'SMS', to: '+14155550123' } });
+
+    expect(bySms.status).toBe(422);
+    expect(bySms.body.error).toMatchObject({ code: 'UNKNOWN_TEMPLATE', details: { template, channel: 'SMS' } });
+    expect(byEmail.status).toBe(202);
+    expect(toSms.status).toBe(422);
+    expect(toSms.body.error).toMatchObject({ code: 'UNKNOWN_TEMPLATE', details: { template, channel: 'SMS' } });
+    expect((await view(reminderId)).body.recipient).toMatchObject({ channel: 'EMAIL' });
   });
 
   it('GET shows the planned steps while the sequence runs; another tenant gets 404 for every reminder route', async () => {

@@ -102,7 +102,7 @@ describe('webhooks on the real stack (dev server, PostgreSQL, worker, a receiver
     });
   }
 
-  it('a registered endpoint gets the test event signed, and the helper verifies it with the secret shown once', async () => {
+  it('a registered endpoint gets the test event signed, and verifyWebhookSignature verifies it with the secret shown once', async () => {
     const target = receiver.route();
     const endpoint = await register(target.url);
 

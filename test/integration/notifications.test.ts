@@ -394,5 +394,8 @@ describe('notifications as durable jobs (API, worker, PostgreSQL, Temporal, SMTP
       .get('/api/v1/notifications?status=SCHEDULED&channel=WHATSAPP&limit=1&offset=1')
       .set('Authorization', stack.tokens.member);
     expect((next.body.notifications as Array<{ id: string }>).map((n) => n.id)).toEqual([first.body.notificationId]);
+    expect(res.body).toMatchObject({ limit: 1, offset: 0 });
+    expect(res.body.total).toBeGreaterThanOrEqual(2);
+    expect(next.body).toMatchObject({ total: res.body.total as number, limit: 1, offset: 1 });
   });
 });

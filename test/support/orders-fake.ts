@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Activities } from '../../activities';
 import type { OrderActivities, OrderMessage, OrderStart, VendorOffer } from '../../activities/orders';
 import type { RankedVendor, SettledRoutingOutcome } from '../../workflows/order-routing.contract';
-import type { SkippableNotification } from '../../activities/waitlist';
+import type { SkippableNotification } from '../../activities/notifications';
 import { isCancellable, type CreditRefusal, type OrderStatus } from '../../domain/orders';
 import { DEFAULT_PAYMENT_TERMS_DAYS, paymentDueDate, type ScheduledReminder } from '../../domain/payment-reminders';
 import { FailureType } from '../../workflows/errors';

@@ -1,12 +1,7 @@
 import { Context } from '@temporalio/activity';
 import type { Activities } from '../../activities';
-import type {
-  Candidate,
-  OfferedHold,
-  SettleHoldInput,
-  SkippableNotification,
-  WaitlistActivities,
-} from '../../activities/waitlist';
+import type { Candidate, OfferedHold, SettleHoldInput, WaitlistActivities } from '../../activities/waitlist';
+import type { SkippableNotification } from '../../activities/notifications';
 import { pickNextCandidate } from '../../domain/candidates';
 import type { NotificationChannel } from '../../domain/notifications';
 

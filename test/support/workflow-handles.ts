@@ -34,16 +34,31 @@ export async function rejectionOf(update: Promise<unknown>): Promise<string | un
 
 /**
  * Leaves no run behind: one left running would hold the shared time-skipping server's clock back.
- * It is terminated only once idle (its last workflow task completed, no activity open), since
- * terminating mid-task can leave the time-skipping server's clock locked.
+ * It is terminated only once idle: its last workflow task completed and every activity it scheduled
+ * closed, both read from one history so they agree, and none pending on the server. Terminated
+ * while a workflow task or activity is open, it can leave the server's time skipping locked for
+ * good (every later timer then runs in real time).
  */
 export async function terminateWhenIdle(handle: Pick<WorkflowHandle, 'describe' | 'fetchHistory' | 'terminate'>) {
   if ((await handle.describe()).status.name !== 'RUNNING') return;
   await until(async () => {
-    if (((await handle.describe()).raw.pendingActivities?.length ?? 0) > 0) return false;
     const events = (await handle.fetchHistory()).events ?? [];
     const lastTask = events.filter((event) => workflowTaskEvents.has(event.eventType!)).at(-1);
-    return lastTask?.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED;
+    if (lastTask?.eventType !== EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) return false;
+    const closed = new Set(
+      events.map((event) => {
+        const attributes =
+          event.activityTaskCompletedEventAttributes ??
+          event.activityTaskFailedEventAttributes ??
+          event.activityTaskTimedOutEventAttributes ??
+          event.activityTaskCanceledEventAttributes;
+        return attributes ? String(attributes.scheduledEventId) : undefined;
+      }),
+    );
+    const everyActivityClosed = events.every(
+      (event) => event.eventType !== EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED || closed.has(String(event.eventId)),
+    );
+    return everyActivityClosed && ((await handle.describe()).raw.pendingActivities?.length ?? 0) === 0;
   });
   await handle.terminate('test over').catch((error: unknown) => {
     // It may have finished on its own meanwhile.

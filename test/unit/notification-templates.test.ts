@@ -1,9 +1,10 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { renderSources, templateProblem } from '../../activities/templates';
 import { parseDelayMs } from '../../domain/notification-delay';
-import { renderNotification, type NotificationTemplate } from '../../domain/notifications';
+import type { NotificationTemplate } from '../../domain/notifications';
 import { defaultSources, templateKinds } from '../../domain/templates/sources';
-import { TemplateFailure } from '../../workflows/notification.contract';
+import { FailureType } from '../../workflows/errors';
+import { renderNotification } from '../support/legacy-messages';
 
 /** The data variations each flow template's message depends on, beside its sample. */
 const variations: Record<string, object[]> = {
@@ -93,7 +94,7 @@ describe('notification templates', () => {
         }
       })();
       expect(failure).toBeInstanceOf(ApplicationFailure);
-      expect(failure).toMatchObject({ type: TemplateFailure.Invalid, nonRetryable: true });
+      expect(failure).toMatchObject({ type: FailureType.TemplateInvalid, nonRetryable: true });
     }
   });
 

@@ -1,9 +1,4 @@
-import {
-  extractLinks,
-  isValidRecipient,
-  renderNotification,
-  type NotificationTemplate,
-} from '../../domain/notifications';
+import { extractLinks, isValidRecipient, type NotificationTemplate } from '../../domain/notifications';
 import { signOfferToken, verifyOfferToken } from '../../domain/offer-token';
 import { formatAmount, orderReference, vendorResponseUrl, type OrderTemplate } from '../../domain/order-messages';
 import {
@@ -28,6 +23,7 @@ import {
   type RoutingNeed,
   type VendorCandidate,
 } from '../../domain/vendors';
+import { renderNotification } from '../support/legacy-messages';
 
 const SECRET = 'unit-test-offer-secret-of-32-characters!';
 

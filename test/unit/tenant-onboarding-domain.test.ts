@@ -1,6 +1,6 @@
 import { hashInvitationToken, invitationToken, invitationUrl } from '../../domain/invitation-token';
-import { renderNotification } from '../../domain/notifications';
 import { isValidSlug, slugFromName, tenantIdForSlug, tierDefaults } from '../../domain/tenants';
+import { renderNotification } from '../support/legacy-messages';
 
 describe('tenant slugs and IDs', () => {
   it.each([

@@ -5,11 +5,11 @@ import {
   extractLinks,
   isValidRecipient,
   offerResponseUrl,
-  renderNotification,
   type NotificationTemplate,
 } from '../../domain/notifications';
 import { hashOfferToken, signOfferToken, verifyOfferToken } from '../../domain/offer-token';
 import { outboxLine, readOutbox } from '../../domain/outbox';
+import { renderNotification } from '../support/legacy-messages';
 
 const SECRET = 'unit-test-offer-secret-of-32-characters!';
 

@@ -16,7 +16,7 @@ import {
   webhookHeaders,
   type UrlPolicy,
 } from '../../domain/webhooks';
-import { policyCheckedLookup } from '../../activities/webhooks';
+import { policyCheckedLookup } from '../../lib/webhook-targets';
 import { loadConfig } from '../../lib/config';
 import { DEV_SECRETS_FILE, loadDevSecrets } from '../../lib/dev-secrets';
 import { createSecretBox } from '../../lib/secret-box';

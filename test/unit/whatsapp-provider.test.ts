@@ -4,10 +4,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import { createNotifier, type NotificationRequest } from '../../activities/notifications';
 import { redactedProviderReply } from '../../activities/provider-replies';
 import { createHttpSmsProvider, type SmsProvider } from '../../activities/sms-provider';
-import { renderNotification, type NotificationTemplate } from '../../domain/notifications';
+import type { NotificationTemplate } from '../../domain/notifications';
 import type { PrismaClient } from '../../lib/db';
 import { FailureType } from '../../workflows/errors';
 import { createTestTenant, testConfig, testPrisma } from '../support/stack';
+import { renderNotification } from '../support/legacy-messages';
 
 const TOKEN = 'whatsapp-test-token';
 const NOW = new Date('2026-12-01T10:00:00.000Z');

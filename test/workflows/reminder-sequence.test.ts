@@ -20,7 +20,7 @@ type SequenceHandle = WorkflowHandleWithFirstExecutionRunId<typeof reminderSeque
 const DAY_MS = 24 * 60 * 60 * 1000;
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** Seed 003's settlement lifecycle: due soon, due, overdue every three days, a final notice. */
+/** A settlement lifecycle: due soon, due, overdue every three days, a final notice. */
 const settlementSteps: ReminderStepSpec[] = [
   { at: '-2d', kind: 'DUE_SOON' },
   { at: '0', kind: 'DUE' },
