@@ -399,3 +399,18 @@ export function createNotificationActivities(deps: NotificationDeps & { temporal
 }
 
 export type NotificationActivities = ReturnType<typeof createNotificationActivities>;
+
+/**
+ * What the activities of a flow that offers something through signed links need: the database,
+ * the notifier, the key the links are signed with (config.offerTokenSecret; each flow derives its
+ * own), the API's public URL the links point to, the fan-out starter for the events the flow
+ * publishes (without it the outbox sweep starts them), and the clock.
+ */
+export interface OfferingFlowDeps {
+  prisma: PrismaClient;
+  notifier: Notifier;
+  offerTokenSecret: string;
+  publicBaseUrl: string;
+  temporal?: FanOutStarter;
+  now?: () => Date;
+}

@@ -1,26 +1,15 @@
 import { composeOrderMessage, type OrderMessage, type OrderMessageFacts } from '../domain/order-messages';
 import { ORDER_ROUTING_ACTOR, isCancellable, type CreditRefusal, type OrderStatus } from '../domain/orders';
 import { paymentDueDate } from '../domain/payment-reminders';
-import type { PrismaClient } from '../lib/db';
 import { writeAudit } from './audit';
-import { startFanOutsAfterCommit, type FanOutStarter } from './event-publishing';
+import { startFanOutsAfterCommit } from './event-publishing';
 import { recordOrderDelivered } from './flow-events';
 import { createOrderCreditActivities } from './order-credit';
 import { createRoutingAttemptActivities } from './order-routing-attempts';
 import { notFound, orderLoader, stateConflict, vendorOfferKey, type LoadedOrder } from './order-support';
-import type { Notifier, SkippableNotification } from './notifications';
+import type { OfferingFlowDeps, SkippableNotification } from './notifications';
 
-export interface OrderDeps {
-  prisma: PrismaClient;
-  notifier: Notifier;
-  /** Signs vendors' response tokens (a key derived from config.offerTokenSecret). */
-  offerTokenSecret: string;
-  /** Where the vendor's links point. */
-  publicBaseUrl: string;
-  /** Starts the fan-out of the events orders publish; without it the outbox sweep does. */
-  temporal?: FanOutStarter;
-  now?: () => Date;
-}
+export type OrderDeps = OfferingFlowDeps;
 
 export interface OrderRef {
   tenantId: string;

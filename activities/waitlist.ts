@@ -9,20 +9,11 @@ import { FailureType } from '../workflows/errors';
 import type { OfferCounts } from '../workflows/waitlist-cascade.contract';
 import { insertOnce } from './insert-once';
 import { auditOfferMade, writeAudit, type AuditEntry, type OfferAuditing } from './audit';
-import { startFanOutsAfterCommit, type FanOutStarter } from './event-publishing';
+import { startFanOutsAfterCommit } from './event-publishing';
 import { recordOfferAccepted, recordSlotUnfilled } from './flow-events';
-import type { Notifier, NotificationResult, SkippableNotification } from './notifications';
+import type { NotificationResult, OfferingFlowDeps, SkippableNotification } from './notifications';
 
-export interface WaitlistDeps {
-  prisma: PrismaClient;
-  notifier: Notifier;
-  offerTokenSecret: string;
-  /** Where the candidate's links point, e.g. https://api.example.com. */
-  publicBaseUrl: string;
-  /** Starts the fan-out of the events the cascade publishes; without it the outbox sweep does. */
-  temporal?: FanOutStarter;
-  now?: () => Date;
-}
+export type WaitlistDeps = OfferingFlowDeps;
 
 export interface CascadeRef {
   tenantId: string;
