@@ -4,6 +4,7 @@ import { EVENT_TYPE_PATTERN, MAX_EVENT_TYPE_LENGTH } from '../domain/events';
 import { isValidRecipient } from '../domain/notifications';
 import { AppError } from './errors';
 import { parse } from './validation';
+import { NotificationPriority } from '../domain/notification-priority';
 
 /**
  * The rules every route schema is built from, so that what the API accepts is exactly what the
@@ -235,3 +236,10 @@ export const localeTag = () =>
   z
     .string()
     .regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$/, { message: 'expected a language tag such as en or pt-BR' });
+
+/** A notification's priority: 1 critical, 2 high, 3 normal, 4 low, or the name; answers the level. */
+export function notificationPriority() {
+  return z
+    .union([z.literal(1), z.literal(2), z.literal(3), z.literal(4), z.enum(['critical', 'high', 'normal', 'low'])])
+    .transform((value) => (typeof value === 'number' ? value : NotificationPriority[value]));
+}

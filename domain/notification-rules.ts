@@ -91,12 +91,6 @@ export function ruleMatches(rule: RuleTrigger, eventType: string, data: unknown)
   return condition !== 'invalid' && conditionMatches(condition, data);
 }
 
-/** Priority names a rule may use beside the numbers: 1 critical … 4 low (domain/notification-priority.ts). */
-export {
-  NotificationPriority as PRIORITY_BY_NAME,
-  type NotificationPriorityName as PriorityName,
-} from './notification-priority';
-
 /**
  * The most rules a tenant may have. Each event's fan-out runs one activity per matching rule, so
  * this bounds the work and the history of a fan-out whatever the tenant configures.

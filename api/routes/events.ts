@@ -1,19 +1,14 @@
 import { Router } from 'express';
-import type { Client } from '@temporalio/client';
+import type { WorkflowRouterDeps } from '../router-deps';
 import { z } from 'zod';
 import { EVENT_KEY_PATTERN, isHoldfastEventType } from '../../domain/events';
-import type { PrismaClient } from '../../lib/db';
 import { principalOf, requireRole } from '../auth';
 import { AppError } from '../errors';
 import { eventType, isoDateTime, noQuery, pagination, singleLine, storableJson, uuid } from '../schemas';
 import { eventWithFanOut, listEvents, reportEvent } from '../services/events';
 import { parse } from '../validation';
 
-export interface EventsRouterDeps {
-  prisma: PrismaClient;
-  temporal: Client;
-  taskQueue: string;
-}
+export type EventsRouterDeps = WorkflowRouterDeps;
 
 /** Event data: a JSON object the database can store, within the API's bounds on size and depth. */
 const eventData = storableJson({ maxDepth: 8, maxNodes: 5_000, maxStringLength: 5_000 }).refine(

@@ -1,11 +1,22 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { isStorableText } from '../../domain/input-rules';
-import { isDataPath, MAX_RULE_DELAY_SECONDS, PRIORITY_BY_NAME } from '../../domain/notification-rules';
+import { isDataPath, MAX_RULE_DELAY_SECONDS } from '../../domain/notification-rules';
 import { parseDurationMs } from '../../lib/durations';
 import type { PrismaClient } from '../../lib/db';
 import { principalOf, requireRole } from '../auth';
-import { eventType, int4, localeTag, noBody, noQuery, pagination, singleLine, templateName, uuid } from '../schemas';
+import {
+  eventType,
+  int4,
+  localeTag,
+  noBody,
+  noQuery,
+  notificationPriority,
+  pagination,
+  singleLine,
+  templateName,
+  uuid,
+} from '../schemas';
 import { createRule, deleteRule, findRule, listRules, presentRule, updateRule } from '../services/notification-rules';
 import { parse } from '../validation';
 
@@ -31,10 +42,7 @@ const condition = z.union([
   z.object({ path: dataPath, exists: z.boolean() }).strict(),
 ]);
 
-/** 1 critical … 4 low, or the name. */
-const priority = z
-  .union([int4(1, 4), z.enum(Object.keys(PRIORITY_BY_NAME) as [keyof typeof PRIORITY_BY_NAME])])
-  .transform((value) => (typeof value === 'number' ? value : PRIORITY_BY_NAME[value]));
+const priority = notificationPriority();
 
 /** Seconds, or a duration with its unit ('90s', '15 minutes', '24h', '2d'); at most 30 days. */
 const delay = z.union([

@@ -1,17 +1,16 @@
 import { Router } from 'express';
-import type { Client } from '@temporalio/client';
+import type { WorkflowRouterDeps } from '../router-deps';
 import { z } from 'zod';
 import { isTooFarAhead, MAX_NOTIFICATION_DELAY_MS, parseDelayMs } from '../../domain/notification-delay';
 import { isValidRecipient } from '../../domain/notifications';
 import { NotificationChannel, NotificationStatus } from '../../generated/prisma/enums';
-import type { PrismaClient } from '../../lib/db';
-import { NotificationPriority } from '../../workflows/notification.contract';
 import { principalOf, requireRole } from '../auth';
 import {
   isoDateTime,
   multiLine,
   noBody,
   noQuery,
+  notificationPriority,
   pagination,
   localeTag,
   requiredIdempotencyKey,
@@ -29,17 +28,11 @@ import {
 } from '../services/notifications';
 import { parse } from '../validation';
 
-export interface NotificationsRouterDeps {
-  prisma: PrismaClient;
-  temporal: Client;
-  taskQueue: string;
-}
+export type NotificationsRouterDeps = WorkflowRouterDeps;
 
 const notificationParams = z.object({ notificationId: uuid() });
 
-const priority = z
-  .union([z.literal(1), z.literal(2), z.literal(3), z.literal(4), z.enum(['critical', 'high', 'normal', 'low'])])
-  .transform((value) => (typeof value === 'number' ? value : NotificationPriority[value]));
+const priority = notificationPriority();
 
 const delay = z.union([z.number(), z.string().max(50)]).transform((value, ctx) => {
   const ms = parseDelayMs(value);

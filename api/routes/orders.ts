@@ -1,10 +1,10 @@
+import type { WorkflowRouterDeps } from '../router-deps';
 import { Router, type Response } from 'express';
-import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { z } from 'zod';
 import { MAX_MONEY_MINOR } from '../../domain/input-rules';
 import { REMINDER_KINDS } from '../../domain/payment-reminders';
 import { OrderStatus } from '../../generated/prisma/enums';
-import type { PrismaClient } from '../../lib/db';
 import { isPending } from '../../workflows/attention';
 import type { orderRoutingWorkflow } from '../../workflows/order-routing';
 import {
@@ -34,11 +34,7 @@ import { sendPaymentReminderNow } from '../services/order-reminders';
 import { placeOrder, recordPayment } from '../services/orders';
 import { parse } from '../validation';
 
-export interface OrdersRouterDeps {
-  prisma: PrismaClient;
-  temporal: Client;
-  taskQueue: string;
-}
+export type OrdersRouterDeps = WorkflowRouterDeps;
 
 const orderParams = z.object({ orderId: uuid() });
 

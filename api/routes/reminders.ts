@@ -1,10 +1,9 @@
 import { Router } from 'express';
-import type { Client } from '@temporalio/client';
+import type { WorkflowRouterDeps } from '../router-deps';
 import { z } from 'zod';
 import { isValidRecipient } from '../../domain/notifications';
 import { occurrencesOf, ReminderPlanError, type ReminderStepSpec } from '../../domain/reminder-plan';
 import { ReminderStatus } from '../../generated/prisma/enums';
-import type { PrismaClient } from '../../lib/db';
 import { principalOf, requireRole } from '../auth';
 import {
   isoDateTime,
@@ -21,11 +20,7 @@ import {
 import { amendReminder, completeReminder, createReminder, getReminder, listReminders } from '../services/reminders';
 import { parse } from '../validation';
 
-export interface RemindersRouterDeps {
-  prisma: PrismaClient;
-  temporal: Client;
-  taskQueue: string;
-}
+export type RemindersRouterDeps = WorkflowRouterDeps;
 
 const params = z.object({ id: uuid() });
 

@@ -1,10 +1,9 @@
 import { Router } from 'express';
-import type { Client } from '@temporalio/client';
+import type { WorkflowRouterDeps } from '../router-deps';
 import { z } from 'zod';
 import { candidateOrder } from '../../domain/candidates';
 import { MAX_EXTEND_MINUTES } from '../../domain/holds';
 import { EntryStatus } from '../../generated/prisma/enums';
-import type { PrismaClient } from '../../lib/db';
 import { extendHoldUpdate, getCascadeStateQuery, waitlistCascadeId } from '../../workflows/waitlist-cascade.contract';
 import { principalOf, requireRole } from '../auth';
 import { describedAsClosed, whileOpen } from '../closed-workflows';
@@ -19,11 +18,7 @@ import {
 import { email, int4, isoDateTime, noBody, noQuery, pagination, phone, singleLine, uuid } from '../schemas';
 import { parse } from '../validation';
 
-export interface SlotsRouterDeps {
-  prisma: PrismaClient;
-  temporal: Client;
-  taskQueue: string;
-}
+export type SlotsRouterDeps = WorkflowRouterDeps;
 
 const MAX_HOLD_MINUTES = 7 * 24 * 60;
 

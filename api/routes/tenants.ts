@@ -1,8 +1,8 @@
+import type { WorkflowRouterDeps } from '../router-deps';
 import { Router, type Request } from 'express';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import { z } from 'zod';
 import { isValidSlug, SLUG_PATTERN, slugFromName, tenantIdForSlug, tenantTiers } from '../../domain/tenants';
-import type { PrismaClient } from '../../lib/db';
 import {
   approveOnboardingUpdate,
   getOnboardingProgressQuery,
@@ -18,10 +18,7 @@ import { cancelOnboarding, startOnboarding } from '../services/onboarding';
 import { email, multiLine, noBody, noQuery, optionalBody, singleLine } from '../schemas';
 import { parse } from '../validation';
 
-export interface TenantsRouterDeps {
-  prisma: PrismaClient;
-  temporal: Client;
-  taskQueue: string;
+export interface TenantsRouterDeps extends WorkflowRouterDeps {
   /** Forgotten for a tenant whose status a platform admin changes, so the change applies to the next request. */
   tenantStatus: TenantStatusCache;
 }

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { historyToJSON } from './histories';
 import { bundleWorkflows, createTimeSkippingEnvironment } from './stack';
 
@@ -36,6 +36,26 @@ export interface FlowRecording<S extends RecordingScenario> {
   filePrefix: string;
   scenarios: S[];
   record(scenario: S, env: TestWorkflowEnvironment, bundle: WorkflowBundleWithSourceMap): Promise<RecordedRun[]>;
+}
+
+/**
+ * Runs `run` while a worker serves `activities` and the bundled workflows on `taskQueue`, so each
+ * scenario records against a worker of its own.
+ */
+export async function withRecordingWorker<T>(
+  env: TestWorkflowEnvironment,
+  bundle: WorkflowBundleWithSourceMap,
+  taskQueue: string,
+  activities: WorkerOptions['activities'],
+  run: () => Promise<T>,
+): Promise<T> {
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: bundle,
+    activities,
+  });
+  return worker.runUntil(run);
 }
 
 /** Where recorded histories live, and where the replay tests read them. */

@@ -1,4 +1,3 @@
-import { Worker } from '@temporalio/worker';
 import { FailureType } from '../../../workflows/errors';
 import {
   eventFanOutStartOptions,
@@ -6,7 +5,7 @@ import {
   eventOutboxSweepWorkflow,
 } from '../../../workflows/event-fan-out';
 import { FakeEventFanOut, permanentFailure } from '../events-fake';
-import type { FlowRecording } from '../history-recording';
+import { withRecordingWorker, type FlowRecording } from '../history-recording';
 
 /*
  * The paths through the event fan-out (and the outbox sweep) whose histories
@@ -64,13 +63,7 @@ export const eventRecording: FlowRecording<Scenario> = {
     const fake = new FakeEventFanOut();
     scenario.arrange(fake);
     const taskQueue = `record-events-${scenario.name}`;
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: bundle,
-      activities: fake.activities(),
-    });
-    return worker.runUntil(async () => {
+    return withRecordingWorker(env, bundle, taskQueue, fake.activities(), async () => {
       if (scenario.sweep) {
         const handle = await env.client.workflow.start(eventOutboxSweepWorkflow, {
           taskQueue,

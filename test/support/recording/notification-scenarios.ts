@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { Worker } from '@temporalio/worker';
-import type { FlowRecording } from '../history-recording';
+import { withRecordingWorker, type FlowRecording } from '../history-recording';
 import { FakeNotificationLedger } from '../notification-fake';
 import { FailureType } from '../../../workflows/errors';
 import {
@@ -88,13 +87,7 @@ export const notificationRecording: FlowRecording<Scenario> = {
     const fake = new FakeNotificationLedger();
     scenario.arrange(fake);
     const taskQueue = `record-${randomUUID()}`;
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: bundle,
-      activities: fake.activities(),
-    });
-    return worker.runUntil(async () => {
+    return withRecordingWorker(env, bundle, taskQueue, fake.activities(), async () => {
       const notificationId = randomUUID();
       const input: NotificationWorkflowInput = { tenantId: 'tenant-recorded', notificationId, priority: 3 };
       if (scenario.delayHours) {

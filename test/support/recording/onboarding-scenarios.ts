@@ -1,6 +1,5 @@
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import type { FlowRecording } from '../history-recording';
-import { Worker } from '@temporalio/worker';
+import { withRecordingWorker, type FlowRecording } from '../history-recording';
 import { tenantOnboardingId } from '../../../workflows/tenant-onboarding.contract';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from '../../../workflows/search-attributes';
 import {
@@ -84,15 +83,9 @@ export const onboardingRecording: FlowRecording<Scenario> = {
     const fake = new FakeOnboarding();
     scenario.script(fake);
     const taskQueue = `record-${scenario.name}`;
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: bundle,
-      activities: fake.activities(),
-    });
     const slug = `history-${scenario.name}`;
     const tenantId = '00000000-0000-5000-8000-000000000001';
-    return worker.runUntil(async () => {
+    return withRecordingWorker(env, bundle, taskQueue, fake.activities(), async () => {
       const handle = await env.client.workflow.start(tenantOnboardingWorkflow, {
         taskQueue,
         workflowId: tenantOnboardingId(slug),

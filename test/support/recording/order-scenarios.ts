@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { Worker } from '@temporalio/worker';
 import { CreditRefusal } from '../../../domain/orders';
 import { until } from '../eventually';
-import type { FlowRecording } from '../history-recording';
+import { withRecordingWorker, type FlowRecording } from '../history-recording';
 import { FakeOrders } from '../orders-fake';
 import { NEXT_RETRY, outageScenarios } from '../outage';
 import { REQUEST_ANSWER_BOUND } from '../../../workflows/attention';
@@ -326,13 +325,7 @@ export const orderRecording: FlowRecording<Scenario> = {
     const fake = new FakeOrders();
     scenario.arrange(fake);
     const taskQueue = `record-${randomUUID()}`;
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: bundle,
-      activities: scenario.activities?.(fake) ?? fake.activities(),
-    });
-    return worker.runUntil(async () => {
+    return withRecordingWorker(env, bundle, taskQueue, scenario.activities?.(fake) ?? fake.activities(), async () => {
       const orderId = `order-${scenario.name}`;
       const handle = await env.client.workflow.start(orderRoutingWorkflow, {
         taskQueue,

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { Worker } from '@temporalio/worker';
 import type { ReminderStepSpec } from '../../../domain/reminder-plan';
 import {
   completeReminderUpdate,
@@ -8,7 +7,7 @@ import {
   reminderSequenceStartOptions,
   reminderSequenceWorkflow,
 } from '../../../workflows/reminder-sequence';
-import type { FlowRecording } from '../history-recording';
+import { withRecordingWorker, type FlowRecording } from '../history-recording';
 import { FakeReminders } from '../reminders-fake';
 
 /*
@@ -146,13 +145,7 @@ export const reminderRecording: FlowRecording<Scenario> = {
     fake.serverClock = () => env.currentTimeMs();
     scenario.arrange?.(fake);
     const taskQueue = `record-${randomUUID()}`;
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: bundle,
-      activities: fake.activities(),
-    });
-    return worker.runUntil(async () => {
+    return withRecordingWorker(env, bundle, taskQueue, fake.activities(), async () => {
       const tenantId = 'tenant-recorded';
       const reminderId = `reminder-${scenario.name}`;
       const created = await env.currentTimeMs();

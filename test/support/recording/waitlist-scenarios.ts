@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { Worker } from '@temporalio/worker';
-import type { FlowRecording } from '../history-recording';
+import { withRecordingWorker, type FlowRecording } from '../history-recording';
 import { NEXT_RETRY, outageScenarios } from '../outage';
 import { FakeWaitlist } from '../waitlist-fake';
 import { REQUEST_ANSWER_BOUND } from '../../../workflows/attention';
@@ -201,13 +200,7 @@ export const waitlistRecording: FlowRecording<Scenario> = {
     const fake = new FakeWaitlist();
     scenario.arrange(fake);
     const taskQueue = `record-${randomUUID()}`;
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: bundle,
-      activities: scenario.activities?.(fake) ?? fake.activities(),
-    });
-    return worker.runUntil(async () => {
+    return withRecordingWorker(env, bundle, taskQueue, scenario.activities?.(fake) ?? fake.activities(), async () => {
       const handle = await env.client.workflow.start(waitlistCascadeWorkflow, {
         taskQueue,
         workflowId: waitlistCascadeId('tenant-recorded', `slot-${scenario.name}`),

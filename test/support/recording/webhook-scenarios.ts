@@ -1,5 +1,4 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { Worker } from '@temporalio/worker';
 import { FailureType } from '../../../workflows/errors';
 import {
   webhookDeliveryStartOptions,
@@ -7,7 +6,7 @@ import {
   WebhookFailure,
   type WebhookDeliveryInput,
 } from '../../../workflows/webhook-delivery';
-import type { FlowRecording } from '../history-recording';
+import { withRecordingWorker, type FlowRecording } from '../history-recording';
 import { FakeWebhooks, unavailable } from '../webhooks-fake';
 
 /*
@@ -96,13 +95,7 @@ export const webhookRecording: FlowRecording<Scenario> = {
     const fake = new FakeWebhooks();
     scenario.arrange(fake);
     const taskQueue = `record-${scenario.name}`;
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: bundle,
-      activities: fake.activities(),
-    });
-    return worker.runUntil(async () => {
+    return withRecordingWorker(env, bundle, taskQueue, fake.activities(), async () => {
       const tenantId = 'tenant-recorded';
       const input: WebhookDeliveryInput = {
         tenantId,

@@ -1,0 +1,10 @@
+import type { Client } from '@temporalio/client';
+import type { PrismaClient } from '../lib/db';
+
+/** What a router whose routes start, signal, update or query workflows needs. */
+export interface WorkflowRouterDeps {
+  prisma: PrismaClient;
+  temporal: Client;
+  /** The task queue the routes start workflows on (config.temporal.taskQueue). */
+  taskQueue: string;
+}
