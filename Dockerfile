@@ -61,6 +61,11 @@ COPY package.json ./
 COPY --from=prod-deps /app/node_modules node_modules
 # dist/generated/prisma is the compiled Prisma client; lib/db.ts imports it from there.
 COPY --from=build /app/dist dist
+# The local file store (FILE_STORE_DIR in docker-compose.yml) is the one place the app writes.
+# A named volume mounted here copies this directory's owner on first use, so it starts writable
+# by uid 1000 without a root init step.
+RUN mkdir -p /var/lib/holdfast/files && chown 1000:1000 /var/lib/holdfast/files
+ENV FILE_STORE_DIR=/var/lib/holdfast/files
 USER 1000:1000
 # 3000: API (API_PORT). 9464: worker Prometheus metrics (WORKER_METRICS_PORT).
 EXPOSE 3000 9464

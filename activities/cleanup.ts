@@ -1,6 +1,8 @@
 import { activityInfo, heartbeat } from '@temporalio/activity';
-import type { PrismaClient } from '../lib/db';
-import { emptyPurgeResult, type PurgeCounts, type PurgeResult } from '../workflows/cleanup.contract';
+import { exportFileKey, exportFormats, type ExportFormat } from '../domain/exports';
+import { Prisma, type PrismaClient } from '../lib/db';
+import type { FileStore, WriterCheckpoint } from '../lib/file-store';
+import { emptyPurgeResult, type ExpiredFiles, type PurgeCounts, type PurgeResult } from '../workflows/cleanup.contract';
 
 export interface RetentionTarget {
   tenantId: string;
@@ -29,7 +31,7 @@ interface PurgeKind {
  * `purgeExpiredRecords` deletes in batches and heartbeats its running totals, so a retry
  * after a worker crash resumes the count instead of starting a huge delete again.
  */
-export function createCleanupActivities({ prisma }: { prisma: PrismaClient }) {
+export function createCleanupActivities({ prisma, files }: { prisma: PrismaClient; files?: FileStore }) {
   const select = { id: true } as const;
   // Only what has finished: a notification still waiting for its sendAt, an active reminder, a
   // delivery still being retried or an event whose deliveries still run keep their rows however old.
@@ -132,6 +134,80 @@ export function createCleanupActivities({ prisma }: { prisma: PrismaClient }) {
           heartbeat(totals);
           if (ids.length < batchSize) break;
         }
+      }
+      return totals;
+    },
+
+    /**
+     * Removes the files of reports and exports whose retention ran out by `asOf` and marks their
+     * rows EXPIRED, in batches, heartbeating the running counts. A file already gone is not an
+     * error; the row is marked only after its file is removed, so a crash leaves it for the next run.
+     */
+    async expireFiles(input: { asOf: string; batchSize?: number }): Promise<ExpiredFiles> {
+      const asOf = new Date(input.asOf);
+      const take = input.batchSize ?? DEFAULT_BATCH_SIZE;
+      const totals: ExpiredFiles = {
+        reportsExpired: 0,
+        exportsExpired: 0,
+        ...(activityInfo().heartbeatDetails as Partial<ExpiredFiles> | undefined),
+      };
+      if (!files) return totals;
+      const expiring = { status: 'COMPLETED' as const, expiresAt: { lte: asOf } };
+      const select = { id: true, fileKey: true } as const;
+      const kinds = [
+        {
+          counter: 'reportsExpired' as const,
+          next: () => prisma.report.findMany({ where: expiring, select, take, orderBy: { id: 'asc' } }),
+          mark: (ids: string[]) =>
+            prisma.report.updateMany({ where: { id: { in: ids }, ...expiring }, data: { status: 'EXPIRED' } }),
+        },
+        {
+          counter: 'exportsExpired' as const,
+          next: () => prisma.export.findMany({ where: expiring, select, take, orderBy: { id: 'asc' } }),
+          mark: (ids: string[]) =>
+            prisma.export.updateMany({ where: { id: { in: ids }, ...expiring }, data: { status: 'EXPIRED' } }),
+        },
+      ];
+      for (const kind of kinds) {
+        for (;;) {
+          const rows = await kind.next();
+          for (const row of rows) if (row.fileKey) await files.remove(row.fileKey);
+          const { count } = rows.length === 0 ? { count: 0 } : await kind.mark(rows.map((row) => row.id));
+          totals[kind.counter] += count;
+          heartbeat(totals);
+          if (rows.length < take) break;
+        }
+      }
+      // Exports that failed or were cancelled: their workflow removed the partial file and any
+      // unfinished upload, but one it could not reach (a crash, a late attempt) is removed here,
+      // once; clearing the checkpoint marks the row swept.
+      const unfinished = {
+        status: { in: ['FAILED' as const, 'CANCELLED' as const] },
+        completedAt: { lte: asOf },
+        checkpoint: { not: Prisma.DbNull },
+      };
+      totals.exportLeftoversRemoved ??= 0;
+      for (;;) {
+        const rows = await prisma.export.findMany({
+          where: unfinished,
+          select: { id: true, tenantId: true, format: true, checkpoint: true },
+          take,
+          orderBy: { id: 'asc' },
+        });
+        for (const row of rows) {
+          if (!(exportFormats as readonly string[]).includes(row.format)) continue;
+          const writer = (row.checkpoint as { writer?: WriterCheckpoint } | null)?.writer;
+          await files.remove(exportFileKey(row.tenantId, row.id, row.format as ExportFormat), writer);
+        }
+        if (rows.length > 0) {
+          const { count } = await prisma.export.updateMany({
+            where: { id: { in: rows.map((row) => row.id) }, ...unfinished },
+            data: { checkpoint: Prisma.DbNull },
+          });
+          totals.exportLeftoversRemoved += count;
+        }
+        heartbeat(totals);
+        if (rows.length < take) break;
       }
       return totals;
     },

@@ -4,6 +4,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { eventRequestHash, reportedEventKey } from '../domain/events';
 import { type Prisma, type PrismaClient } from '../lib/db';
 import { eventFanOutId, eventFanOutStartOptions } from '../workflows/event-fan-out.contract';
+import type { TenantFairnessLookup } from '../lib/tenant-fairness';
 
 /**
  * Publishing domain events: the row in the outbox (OutboxEvent) and the start of its fan-out
@@ -37,6 +38,8 @@ export interface DomainEventInput {
 export interface FanOutStarter {
   client: Client;
   taskQueue: string;
+  /** The tenant's plan and weights for a fair start; without it the fan-out runs at the free plan's weight. */
+  fairnessOf?: TenantFairnessLookup;
 }
 
 /**
@@ -126,7 +129,7 @@ export async function startEventFanOut(
   tenantId: string,
   eventId: string,
 ): Promise<{ workflowId: string }> {
-  const options = eventFanOutStartOptions(tenantId, eventId);
+  const options = eventFanOutStartOptions(tenantId, eventId, await temporal.fairnessOf?.(tenantId));
   try {
     await temporal.client.workflow.start('eventFanOutWorkflow', {
       taskQueue: temporal.taskQueue,

@@ -1,14 +1,20 @@
 import type { Client } from '@temporalio/client';
 import type { TenantTier } from '../domain/tenants';
+import type { Config } from '../lib/config';
 import type { PrismaClient } from '../lib/db';
+import type { TenantFairnessLookup } from '../lib/tenant-fairness';
+import type { FileStore } from '../lib/file-store';
 import type { BillingProvider } from './billing';
 import { createCleanupActivities } from './cleanup';
 import { rejectingDataErrors } from './database-failures';
 import { createEventActivities } from './events';
+import { createExportActivities } from './exports';
+import { createFileDeliveryActivities } from './file-deliveries';
 import { createNotificationActivities, createNotifier, type MailTransport } from './notifications';
 import { createOnboardingActivities } from './onboarding';
 import { createOrderActivities } from './orders';
 import { createReminderActivities } from './reminders';
+import { createReportActivities } from './reports';
 import type { SmsProvider } from './sms-provider';
 import { createWaitlistActivities } from './waitlist';
 import { createWebhookActivities, type WebhookDeliverySettings } from './webhooks';
@@ -38,11 +44,34 @@ export interface ActivityDeps {
    * Starts the workflows that activities hand work to (an event's fan-out, a notification's
    * delivery, a webhook delivery); absent in tests of activities that start none.
    */
-  temporal?: { client: Client; taskQueue: string };
+  temporal?: { client: Client; taskQueue: string; fairnessOf?: TenantFairnessLookup };
   /** Signed webhook delivery (config.webhooks); without it deliveries fail with ChannelNotConfigured. */
   webhooks?: WebhookDeliverySettings;
+  /** Where reports and exports write their files (config.files.store); without it they fail with FileStoreNotConfigured. */
+  files?: FileStore;
+  /** Reports' and exports' settings: retention, download links, page size, per-tenant caps (config.files, config.exports). */
+  fileJobs?: FileJobSettings;
   /** The clock activities stamp rows with; tests may pin it. */
   now?: () => Date;
+}
+
+export interface FileJobSettings {
+  retentionMs: number;
+  downloadLinkTtlMs: number;
+  downloadLinkSecret: string;
+  exportPageSize: number;
+  exportsPerTenant: Record<TenantTier, number>;
+}
+
+/** The file-job settings of a configuration, for the worker's and the tests' composition roots. */
+export function fileJobSettings(config: Pick<Config, 'files' | 'exports'>): FileJobSettings {
+  return {
+    retentionMs: config.files.retentionMs,
+    downloadLinkTtlMs: config.files.downloadLinkTtlMs,
+    downloadLinkSecret: config.files.downloadLinkSecret,
+    exportPageSize: config.exports.pageSize,
+    exportsPerTenant: config.exports.perTenant,
+  };
 }
 
 /**
@@ -62,6 +91,9 @@ export function createActivities(deps: ActivityDeps) {
     ...createReminderActivities(deps),
     ...createEventActivities(deps),
     ...createWebhookActivities(deps),
+    ...createReportActivities(deps),
+    ...createFileDeliveryActivities(deps),
+    ...createExportActivities(deps),
   });
 }
 

@@ -10,6 +10,8 @@ import {
   notificationWorkflowId,
   type NotificationWorkflowInput,
 } from '../workflows/notification.contract';
+import type { TenantFairness } from '../domain/tenant-fairness';
+import { tenantFairnessLookup, type TenantFairnessLookup } from '../lib/tenant-fairness';
 import { insertOnce } from './insert-once';
 
 /** Who asks for a notification: the API, a notification rule, a reminder sequence or a flow. */
@@ -59,7 +61,7 @@ export interface EnqueuedNotification {
 
 export interface NotificationRequestDeps {
   prisma: PrismaClient;
-  temporal: { client: Client; taskQueue: string };
+  temporal: { client: Client; taskQueue: string; fairnessOf?: TenantFairnessLookup };
   now?: () => Date;
 }
 
@@ -101,8 +103,9 @@ export async function startNotificationWorkflow(
   temporal: { client: Client; taskQueue: string },
   input: NotificationWorkflowInput,
   now: Date = new Date(),
+  fairness?: TenantFairness,
 ): Promise<string> {
-  const options = notificationStartOptions(input, now);
+  const options = notificationStartOptions(input, now, fairness);
   try {
     await temporal.client.workflow.start<typeof notificationWorkflow>('notificationWorkflow', {
       taskQueue: temporal.taskQueue,
@@ -180,9 +183,11 @@ export async function enqueueNotification(
         tenantId,
         notificationId: row.id,
         priority: row.priority,
+        channel: row.channel,
         ...(row.sendAt ? { sendAt: row.sendAt.toISOString() } : {}),
       },
       recordedAt,
+      await (temporal.fairnessOf ?? tenantFairnessLookup(prisma))(tenantId),
     );
   }
   return { notificationId: row.id, workflowId, created: row.id === id };

@@ -10,6 +10,7 @@ import {
   type WebhookDeliveryInput,
 } from '../workflows/webhook-delivery.contract';
 import { insertOnce } from './insert-once';
+import { tenantFairnessLookup, type TenantFairnessLookup } from '../lib/tenant-fairness';
 
 /**
  * How an event reaches a tenant's webhooks: which endpoints want it, and the one delivery (a row
@@ -18,7 +19,7 @@ import { insertOnce } from './insert-once';
 
 export interface WebhookDeliveryDeps {
   prisma: PrismaClient;
-  temporal: { client: Client; taskQueue: string };
+  temporal: { client: Client; taskQueue: string; fairnessOf?: TenantFairnessLookup };
 }
 
 /** The subscription that receives every event type. */
@@ -128,7 +129,12 @@ export async function enqueueWebhookDelivery(
     await temporal.client.workflow.start('webhookDeliveryWorkflow', {
       taskQueue: temporal.taskQueue,
       args: [input],
-      ...webhookDeliveryStartOptions(tenantId, endpointId, eventId),
+      ...webhookDeliveryStartOptions(
+        tenantId,
+        endpointId,
+        eventId,
+        await (temporal.fairnessOf ?? tenantFairnessLookup(prisma))(tenantId),
+      ),
     });
   } catch (error) {
     // REJECT_DUPLICATE: the run already closed, and its outcome is on the row.

@@ -1,6 +1,7 @@
 import express, { type Express } from 'express';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../lib/config';
+import { createFileStore, type FileStore } from '../lib/file-store';
 import type { PrismaClient } from '../lib/db';
 import type { Logger } from '../lib/logger';
 import {
@@ -15,8 +16,11 @@ import { createHealthRouter, databaseProbe, temporalProbe, type ReadinessProbe }
 import { privateResponse, securityHeaders } from './pages';
 import { createRateLimits, PUBLIC_TOKEN_PATHS } from './rate-limits';
 import { requestLogging } from './request-log';
+import type { WorkflowRouterDeps } from './router-deps';
 import { createDevOutboxRouter } from './routes/dev-outbox';
+import { createDownloadsRouter } from './routes/downloads';
 import { createEventsRouter } from './routes/events';
+import { createExportsRouter } from './routes/exports';
 import { createInvitationsRouter } from './routes/invitations';
 import { createNotificationRulesRouter } from './routes/notification-rules';
 import { createNotificationTemplatesRouter } from './routes/notification-templates';
@@ -25,11 +29,14 @@ import { createOffersRouter } from './routes/offers';
 import { createOrdersRouter } from './routes/orders';
 import { createPartnersRouter } from './routes/partners';
 import { createRemindersRouter } from './routes/reminders';
+import { createReportSchedulesRouter } from './routes/report-schedules';
+import { createReportsRouter } from './routes/reports';
 import { createSlotsRouter } from './routes/slots';
 import { createTenantRouter } from './routes/tenant';
 import { createTenantsRouter } from './routes/tenants';
 import { createVendorPortalRouter } from './routes/vendor-portal';
 import { createWebhooksRouter } from './routes/webhooks';
+import type { DownloadLinkSettings } from './services/file-jobs';
 
 export interface AppDeps {
   config: Config;
@@ -42,6 +49,8 @@ export interface AppDeps {
   tenantStatus?: TenantStatusCache;
   /** Defaults to Temporal and the database. */
   readinessProbes?: ReadinessProbe[];
+  /** Where report and export files are read from; defaults to the configured store (config.files.store). */
+  files?: FileStore;
 }
 
 /** Builds the Express app without listening, so tests drive it with supertest. */
@@ -63,6 +72,8 @@ export function createApp(deps: AppDeps): Express {
   const rateLimits = createRateLimits({ settings: config.rateLimits, logger, prisma });
   // Tokens in links are the public endpoints' only credential: limit guessing per IP and per token.
   app.use(PUBLIC_TOKEN_PATHS, ...rateLimits.publicTokens);
+  // A download link carries its token in the path: limited per IP like the other token endpoints.
+  app.use('/api/v1/downloads', ...rateLimits.publicTokens);
   // Link tokens, and the names, emails and phones of customers, vendors and invitees in every API answer:
   // kept out of shared caches, the browser's history cache and Referer headers.
   app.use('/api/v1', privateResponse);
@@ -72,21 +83,39 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api/v1', createInvitationsRouter({ prisma }));
   // Vendors answer order offers and report fulfilment with the signed token in the offer's links.
   app.use('/api/v1', createVendorPortalRouter({ prisma, temporal, offerTokenSecret: config.offerTokenSecret }));
+  const files = deps.files ?? createFileStore(config.files.store);
+  // Report and export files by signed, short-lived link: the link is the credential.
+  app.use('/api/v1', createDownloadsRouter({ prisma, files, secret: config.files.downloadLinkSecret }));
 
   const v1 = express.Router();
   v1.use(rateLimits.authFailures(authenticate(verifyToken, tenantStatus)));
   v1.use(rateLimits.tenantWrites);
+  // Every router that starts workflows gets the same deps, so FAIRNESS_WEIGHTS weighs every start.
+  const workflows: WorkflowRouterDeps = {
+    prisma,
+    temporal,
+    taskQueue: config.temporal.taskQueue,
+    fairnessWeights: config.worker.fairnessWeights,
+  };
+  const downloadLinks: DownloadLinkSettings = {
+    secret: config.files.downloadLinkSecret,
+    ttlMs: config.files.downloadLinkTtlMs,
+    publicBaseUrl: config.api.publicBaseUrl,
+  };
   v1.use(createTenantRouter({ prisma }));
-  v1.use(createSlotsRouter({ prisma, temporal, taskQueue: config.temporal.taskQueue }));
-  v1.use(createTenantsRouter({ prisma, temporal, taskQueue: config.temporal.taskQueue, tenantStatus }));
+  v1.use(createSlotsRouter(workflows));
+  v1.use(createTenantsRouter({ ...workflows, tenantStatus }));
   v1.use(createPartnersRouter({ prisma }));
-  v1.use(createOrdersRouter({ prisma, temporal, taskQueue: config.temporal.taskQueue }));
-  v1.use(createRemindersRouter({ prisma, temporal, taskQueue: config.temporal.taskQueue }));
-  v1.use(createWebhooksRouter({ prisma, temporal, taskQueue: config.temporal.taskQueue, webhooks: config.webhooks }));
-  v1.use(createEventsRouter({ prisma, temporal, taskQueue: config.temporal.taskQueue }));
+  v1.use(createOrdersRouter(workflows));
+  v1.use(createRemindersRouter(workflows));
+  v1.use(createWebhooksRouter({ ...workflows, webhooks: config.webhooks }));
+  v1.use(createEventsRouter(workflows));
   v1.use(createNotificationRulesRouter({ prisma }));
-  v1.use(createNotificationsRouter({ prisma, temporal, taskQueue: config.temporal.taskQueue }));
+  v1.use(createNotificationsRouter(workflows));
   v1.use(createNotificationTemplatesRouter({ prisma }));
+  v1.use(createReportsRouter({ ...workflows, files, downloadLinks }));
+  v1.use(createReportSchedulesRouter(workflows));
+  v1.use(createExportsRouter({ ...workflows, files, downloadLinks }));
   if (config.env === 'development' && config.devOutboxFile) {
     v1.use(createDevOutboxRouter({ outboxFile: config.devOutboxFile, prisma }));
   }

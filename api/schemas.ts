@@ -237,9 +237,34 @@ export const localeTag = () =>
     .string()
     .regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$/, { message: 'expected a language tag such as en or pt-BR' });
 
-/** A notification's priority: 1 critical, 2 high, 3 normal, 4 low, or the name; answers the level. */
+/**
+ * A notification's priority as a tenant may ask for it: 2 high, 3 normal, 4 low, or the name; answers the level.
+ *
+ * Critical (1) is reserved for Holdfast's own time-bound flows (docs/queues.md, "Priority"). Temporal
+ * dispatches by priority key before fairness, so a tenant able to send critical notifications would be
+ * served ahead of every other tenant's normal ones, whatever the weights. Asking for it is refused with
+ * 422 PRIORITY_RESERVED (not silently lowered: the caller asked for something it cannot have), on
+ * POST /notifications and on notification rules alike.
+ */
 export function notificationPriority() {
   return z
     .union([z.literal(1), z.literal(2), z.literal(3), z.literal(4), z.enum(['critical', 'high', 'normal', 'low'])])
-    .transform((value) => (typeof value === 'number' ? value : NotificationPriority[value]));
+    .transform((value): TenantNotificationPriority => {
+      const level = typeof value === 'number' ? value : NotificationPriority[value];
+      if (level === NotificationPriority.critical) throw priorityReserved();
+      return level;
+    });
+}
+
+/** The levels a tenant may request: high, normal, low. */
+export type TenantNotificationPriority = 2 | 3 | 4;
+
+/** Thrown from inside the schema, so that it answers 422 whichever route parses a priority. */
+function priorityReserved(): AppError {
+  return new AppError(
+    422,
+    'PRIORITY_RESERVED',
+    "Priority 'critical' (1) is reserved for Holdfast's own flows; the highest a tenant may request is 'high' (2)",
+    { field: 'priority', highestAllowed: 'high' },
+  );
 }

@@ -54,6 +54,8 @@ export const HOLDFAST_EVENT_TYPES = {
   'reminder.completed': 'A reminder sequence was completed (settled, paid) before its last step.',
   'reminder.finished': 'A reminder sequence ran to its last step.',
   'webhook.test': 'A test delivery asked for from the API.',
+  'export.completed': "An export's file was written and can be downloaded until it expires.",
+  'report.completed': "A report's file was written and can be downloaded until it expires.",
 } as const;
 
 export type HoldfastEventType = keyof typeof HOLDFAST_EVENT_TYPES;

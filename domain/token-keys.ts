@@ -7,7 +7,7 @@ import { hkdfSync } from 'node:crypto';
  *
  * Uses node:crypto, so workflows must not import this module.
  */
-export type TokenPurpose = 'waitlist-offer' | 'vendor-offer' | 'invitation';
+export type TokenPurpose = 'waitlist-offer' | 'vendor-offer' | 'invitation' | 'download';
 
 /** Names the application in every derivation, so keys never collide with another system's HKDF use of the same secret. */
 const SALT = 'holdfast link tokens';

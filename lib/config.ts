@@ -4,6 +4,8 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { parseAllowList, type UrlPolicy } from '../domain/webhooks';
+import { defaultFairnessWeights } from '../domain/work-priority';
+import { defaultQueueCapacity, taskQueueKinds, type TaskQueueKind } from './task-queues';
 import { defaultDataDir, loadDevSecrets } from './dev-secrets';
 import { parseDurationMs } from './durations';
 
@@ -125,6 +127,63 @@ function billingPriceIds(spec: string | undefined): Record<BillingTier, string> 
   return prices as Record<BillingTier, string>;
 }
 
+/** `free=1,professional=2,enterprise=3`: a number per tier; unnamed tiers keep the default. */
+function tierNumbers(defaults: Record<BillingTier, number>, bounds: { min: number; max: number; integer: boolean }) {
+  return optionalString.transform((spec, context): Record<BillingTier, number> => {
+    const values = { ...defaults };
+    for (const pair of spec?.split(',') ?? []) {
+      const [tier = '', text = ''] = pair.split('=').map((part) => part.trim());
+      const value = Number(text);
+      const valid =
+        (billingTiers as readonly string[]).includes(tier) &&
+        text !== '' &&
+        Number.isFinite(value) &&
+        (!bounds.integer || Number.isInteger(value)) &&
+        value >= bounds.min &&
+        value <= bounds.max;
+      if (!valid) {
+        context.addIssue({
+          code: 'custom',
+          message: `expected tier=number pairs separated by commas (tiers: ${billingTiers.join(', ')}; numbers from ${bounds.min} to ${bounds.max}), e.g. free=1,enterprise=3; not '${pair}'`,
+        });
+        return z.NEVER;
+      }
+      values[tier as BillingTier] = value;
+    }
+    return values;
+  });
+}
+
+/** `WORKER_QUEUES`: the kinds of task queue this worker process serves, separated by commas, or `all`. */
+const workerQueues = z
+  .string()
+  .trim()
+  .default('all')
+  .transform((text, context): TaskQueueKind[] => {
+    if (text === '' || text === 'all') return [...taskQueueKinds];
+    const kinds = [...new Set(text.split(',').map((kind) => kind.trim()))];
+    const unknown = kinds.filter((kind) => !(taskQueueKinds as readonly string[]).includes(kind));
+    if (unknown.length > 0) {
+      context.addIssue({
+        code: 'custom',
+        message: `expected all, or some of ${taskQueueKinds.join(', ')} separated by commas; not ${unknown.map((kind) => `'${kind}'`).join(', ')}`,
+      });
+      return z.NEVER;
+    }
+    return kinds as TaskQueueKind[];
+  });
+
+const concurrency = z.coerce.number().int().min(1).max(1000);
+const activitiesPerSecond = z.coerce.number().positive().max(100_000);
+
+/** WORKER_<KIND>_CONCURRENCY and WORKER_<KIND>_RATE for every kind of task queue. */
+const queueCapacityVariables = Object.fromEntries(
+  taskQueueKinds.flatMap((kind) => [
+    [`WORKER_${kind.toUpperCase()}_CONCURRENCY`, concurrency.default(defaultQueueCapacity[kind].concurrency)],
+    [`WORKER_${kind.toUpperCase()}_RATE`, activitiesPerSecond.optional()],
+  ]),
+) as Record<string, typeof concurrency | z.ZodOptional<typeof activitiesPerSecond>>;
+
 const environmentSchema = z.object({
   APP_ENV: z.enum(['development', 'test', 'production']).default('production'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -206,6 +265,31 @@ const environmentSchema = z.object({
   WORKER_METRICS_PORT: port.default(9464),
   WORKER_SHUTDOWN_GRACE: duration.default('30 seconds'),
   WORKER_SYNC_SCHEDULES: booleanFlag.default(true),
+  WORKER_QUEUES: workerQueues,
+  ...queueCapacityVariables,
+  /** A tenant's fairness weight on shared task queues, by plan (docs/queues.md). */
+  FAIRNESS_WEIGHTS: tierNumbers(defaultFairnessWeights, { min: 0.001, max: 1000, integer: false }),
+
+  // Reports and exports (docs/exports.md, docs/reports.md): where files go, how long they are kept,
+  // how long a download link lives, and how many exports of one tenant run at once.
+  FILE_STORE: z.enum(['local', 's3']).default('local'),
+  FILE_STORE_DIR: optionalString,
+  S3_ENDPOINT: optionalUrl,
+  S3_REGION: z.string().trim().min(1).default('us-east-1'),
+  S3_BUCKET: optionalString,
+  S3_ACCESS_KEY_ID: optionalString,
+  S3_SECRET_ACCESS_KEY: optionalString,
+  S3_FORCE_PATH_STYLE: booleanFlag.default(true),
+  FILE_RETENTION: duration
+    .refine((text) => durationMs(text) >= 60_000, { message: 'must be at least a minute' })
+    .default('7 days'),
+  DOWNLOAD_LINK_TTL: duration
+    .refine((text) => durationMs(text) >= 60_000 && durationMs(text) <= 7 * 86_400_000, {
+      message: 'must lie between 1 minute and 7 days',
+    })
+    .default('24 hours'),
+  EXPORT_PAGE_SIZE: z.coerce.number().int().min(10).max(10_000).default(1000),
+  EXPORTS_PER_TENANT: tierNumbers({ free: 1, professional: 2, enterprise: 3 }, { min: 1, max: 100, integer: true }),
 
   // Rate limits (api/rate-limits.ts), per one-minute window. `postgres` shares the counts
   // between API instances; `memory` counts per process.
@@ -250,6 +334,11 @@ function crossVariableProblems(source: NodeJS.ProcessEnv): string[] {
   ]) {
     if (production && !value(required)) problems.push(`${required}: is required in production`);
   }
+  if (value('FILE_STORE') === 's3') {
+    for (const required of ['S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY']) {
+      if (!value(required)) problems.push(`${required}: is required when FILE_STORE=s3`);
+    }
+  }
   if (Boolean(value('TEMPORAL_TLS_CERT_PATH')) !== Boolean(value('TEMPORAL_TLS_KEY_PATH'))) {
     problems.push('TEMPORAL_TLS_CERT_PATH: TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH go together (mTLS)');
   }
@@ -285,6 +374,18 @@ function developmentSecrets(
     webhookSecretKey: env.WEBHOOK_SECRET_KEY ?? generated!.webhookSecretKey,
   };
 }
+
+export type FileStoreConfig =
+  | { kind: 'local'; dir: string }
+  | {
+      kind: 's3';
+      endpoint?: string;
+      region: string;
+      bucket: string;
+      accessKeyId: string;
+      secretAccessKey: string;
+      forcePathStyle: boolean;
+    };
 
 export type TemporalTlsConfig =
   | false
@@ -328,7 +429,33 @@ export interface Config {
   whatsapp: { providerUrl?: string; providerToken?: string };
   /** The dev mail/SMS catcher's JSONL file; the dev outbox route serves it in development only. */
   devOutboxFile?: string;
-  worker: { metricsPort: number; shutdownGrace: string; syncSchedules: boolean };
+  worker: {
+    metricsPort: number;
+    shutdownGrace: string;
+    syncSchedules: boolean;
+    /** WORKER_QUEUES: the kinds of task queue this process polls (lib/task-queues.ts). */
+    queues: TaskQueueKind[];
+    /** Per kind: concurrent activities in this process, and the queue's rate across all its workers. */
+    capacity: Record<TaskQueueKind, { concurrency: number; ratePerSecond?: number }>;
+    /** FAIRNESS_WEIGHTS: each plan's weight on shared task queues. */
+    fairnessWeights: Record<BillingTier, number>;
+  };
+  /** Reports' and exports' files (docs/exports.md, docs/reports.md). */
+  files: {
+    store: FileStoreConfig;
+    /** FILE_RETENTION: how long a finished file is kept before the cleanup removes it. */
+    retentionMs: number;
+    /** DOWNLOAD_LINK_TTL: the lifetime of a signed download link. */
+    downloadLinkTtlMs: number;
+    /** Signs download links (under its own HKDF purpose, domain/token-keys.ts). */
+    downloadLinkSecret: string;
+  };
+  exports: {
+    /** EXPORT_PAGE_SIZE: rows read per keyset page (and per checkpoint). */
+    pageSize: number;
+    /** EXPORTS_PER_TENANT: running exports per tenant by plan; more wait in line. */
+    perTenant: Record<BillingTier, number>;
+  };
   /** Requests allowed per minute; see api/rate-limits.ts for what each limit counts. */
   rateLimits: {
     store: 'memory' | 'postgres';
@@ -445,7 +572,39 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       metricsPort: env.WORKER_METRICS_PORT,
       shutdownGrace: env.WORKER_SHUTDOWN_GRACE,
       syncSchedules: env.WORKER_SYNC_SCHEDULES,
+      queues: env.WORKER_QUEUES,
+      capacity: Object.fromEntries(
+        taskQueueKinds.map((kind) => {
+          const variables = env as unknown as Record<string, number | undefined>;
+          return [
+            kind,
+            {
+              concurrency: variables[`WORKER_${kind.toUpperCase()}_CONCURRENCY`]!,
+              ratePerSecond: variables[`WORKER_${kind.toUpperCase()}_RATE`],
+            },
+          ];
+        }),
+      ) as Record<TaskQueueKind, { concurrency: number; ratePerSecond?: number }>,
+      fairnessWeights: env.FAIRNESS_WEIGHTS,
     },
+    files: {
+      store:
+        env.FILE_STORE === 's3'
+          ? {
+              kind: 's3',
+              endpoint: env.S3_ENDPOINT,
+              region: env.S3_REGION,
+              bucket: env.S3_BUCKET!,
+              accessKeyId: env.S3_ACCESS_KEY_ID!,
+              secretAccessKey: env.S3_SECRET_ACCESS_KEY!,
+              forcePathStyle: env.S3_FORCE_PATH_STYLE,
+            }
+          : { kind: 'local', dir: path.resolve(env.FILE_STORE_DIR ?? path.join(dataDirOf(source), 'files')) },
+      retentionMs: durationMs(env.FILE_RETENTION),
+      downloadLinkTtlMs: durationMs(env.DOWNLOAD_LINK_TTL),
+      downloadLinkSecret: secrets.offerTokenSecret,
+    },
+    exports: { pageSize: env.EXPORT_PAGE_SIZE, perTenant: env.EXPORTS_PER_TENANT },
     rateLimits: {
       store: env.RATE_LIMIT_STORE,
       publicPerIpPerMinute: env.RATE_LIMIT_PUBLIC_PER_MINUTE,

@@ -2,16 +2,18 @@ import { PLATFORM_TENANT_ID } from '../api/auth';
 import { loadConfigOrExit } from '../lib/config';
 import { signDevToken } from '../lib/dev-token';
 import { eventsTour } from './demo/events';
+import { exportsTour } from './demo/exports';
 import { notificationsTour } from './demo/notifications';
 import { onboardingTour } from './demo/onboarding';
 import { ordersTour } from './demo/orders';
 import { remindersTour } from './demo/reminders';
+import { reportsTour } from './demo/reports';
 import { currentStepTitle, demoTenantId, show, step, StepFailed, type DemoTokens } from './demo/tour';
 import { waitlistTour } from './demo/waitlist';
 import { webhooksTour } from './demo/webhooks';
 
 /**
- * `npm run demo [-- waitlist|orders|onboarding|notifications|events|webhooks|reminders]`: the README's tour, run against a running `npm run dev`.
+ * `npm run demo [-- waitlist|orders|onboarding|notifications|events|webhooks|reminders|exports|reports]`: the README's tour, run against a running `npm run dev`.
  *
  * Each step prints the command a person would type (curl, `npm run token`, `npm run temporal`), runs its
  * equivalent, and checks that the flow reached the expected state. Every run uses fresh data (slot names,
@@ -32,6 +34,8 @@ const tours = {
   events: eventsTour,
   webhooks: webhooksTour,
   reminders: remindersTour,
+  exports: exportsTour,
+  reports: reportsTour,
 } as const;
 type TourName = keyof typeof tours;
 

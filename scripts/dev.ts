@@ -103,6 +103,7 @@ async function main(): Promise<void> {
     await applyMigrations(env.DATABASE_URL, { quiet: true });
 
     let temporalUi: string | undefined;
+    const startsTemporalHere = !env.TEMPORAL_ADDRESS;
     if (!env.TEMPORAL_ADDRESS) {
       const { cliPath } = readTemporalBinaries();
       if (!cliPath) throw new Error('No Temporal CLI is provisioned: run `npm run temporal:provision`.');
@@ -167,7 +168,7 @@ async function main(): Promise<void> {
     stops.push({
       name: 'worker',
       stop: async () => {
-        worker.worker.shutdown();
+        worker.shutdown();
         await worker.done;
       },
     });
@@ -192,6 +193,12 @@ async function main(): Promise<void> {
         config.devOutboxFile
           ? `  Dev outbox      ${apiUrl}/api/v1/dev/outbox   (file ${config.devOutboxFile})`
           : undefined,
+        // The dispatch-order settings are known only for a server started here; an external one has its own.
+        `  Workers         ${config.worker.queues.join(', ')}   (docs/queues.md${
+          startsTemporalHere
+            ? '; fairness on, 1 partition per queue'
+            : "; fairness and partitions as the server's dynamic config sets them"
+        })`,
         `  Worker metrics  http://localhost:${config.worker.metricsPort}/metrics`,
         '',
         `  A tenant-admin token for the demo tenant "${demoTenant.id}" (8 hours):`,

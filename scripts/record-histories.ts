@@ -1,10 +1,12 @@
 import path from 'node:path';
 import { recordHistories, type FlowRecording, type RecordingScenario } from '../test/support/history-recording';
 import { eventRecording } from '../test/support/recording/event-scenarios';
+import { exportRecording } from '../test/support/recording/export-scenarios';
 import { notificationRecording } from '../test/support/recording/notification-scenarios';
 import { onboardingRecording } from '../test/support/recording/onboarding-scenarios';
 import { orderRecording } from '../test/support/recording/order-scenarios';
 import { reminderRecording } from '../test/support/recording/reminder-scenarios';
+import { reportRecording } from '../test/support/recording/report-scenarios';
 import { waitlistRecording } from '../test/support/recording/waitlist-scenarios';
 import { webhookRecording } from '../test/support/recording/webhook-scenarios';
 
@@ -26,6 +28,8 @@ const flows: Record<string, FlowRecording<RecordingScenario>> = {
   reminders: reminderRecording,
   webhooks: webhookRecording,
   notifications: notificationRecording,
+  reports: reportRecording,
+  exports: exportRecording,
 };
 
 function usage(): string {

@@ -1,13 +1,16 @@
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
-import { createActivities, type ActivityDeps } from '../activities';
+import { createActivities, fileJobSettings, type ActivityDeps } from '../activities';
 import { createConfiguredBilling } from '../activities/billing';
 import { createMessagingTransports } from '../activities/transports';
 import { loadConfigOrExit, requireDatabaseUrl, type Config } from '../lib/config';
 import { createDataConverter } from '../lib/data-converter';
+import { createFileStore } from '../lib/file-store';
 import { createPrismaClient } from '../lib/db';
 import { createLogger, type Logger } from '../lib/logger';
 import { temporalClientOptions, temporalConnectionOptions } from '../lib/temporal';
+import { taskQueueFor, type TaskQueueKind } from '../lib/task-queues';
+import { tenantFairnessLookup } from '../lib/tenant-fairness';
 import { syncSchedules } from './schedules';
 
 const pinoLevels: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
@@ -53,14 +56,53 @@ export function installRuntime(
 }
 
 export interface RunningWorker {
+  /** The interactive worker (workflows and interactive activities), or the first one this process runs. */
   worker: Worker;
-  /** Resolves when the worker has stopped polling, finished in-flight work and closed its connections. */
+  /** One worker per kind of task queue this process serves (WORKER_QUEUES). */
+  workers: Partial<Record<TaskQueueKind, Worker>>;
+  /** Resolves when every worker has stopped polling, finished in-flight work and closed its connections. */
   done: Promise<void>;
+  /** Asks every running worker to stop; await `done` for the drain to finish. */
+  shutdown(): void;
+}
+
+/** What distinguishes the worker of one task-queue kind from another (everything but the shared parts). */
+export interface QueueWorkerOptions {
+  taskQueue: string;
+  /** Only the interactive worker hosts workflows; the others execute activities of their queue. */
+  hostsWorkflows: boolean;
+  maxConcurrentActivityTaskExecutions: number;
+  /** The provider's rate, enforced by the server across every worker polling the queue. */
+  maxTaskQueueActivitiesPerSecond?: number;
+  maxHeartbeatThrottleInterval?: string;
+  defaultHeartbeatThrottleInterval?: string;
+}
+
+/**
+ * Reports and exports checkpoint their progress in heartbeats; a worker killed mid-file resumes
+ * from the last one that reached the server, so they are flushed every second instead of the
+ * SDK's 30 to 60.
+ */
+const checkpointingKinds: readonly TaskQueueKind[] = ['reports', 'exports'];
+
+/** The options of the worker for `kind`, from WORKER_<KIND>_CONCURRENCY / _RATE and the base queue. */
+export function queueWorkerOptions(config: Config, kind: TaskQueueKind): QueueWorkerOptions {
+  const capacity = config.worker.capacity[kind];
+  return {
+    taskQueue: taskQueueFor(config.temporal.taskQueue, kind),
+    hostsWorkflows: kind === 'interactive',
+    maxConcurrentActivityTaskExecutions: capacity.concurrency,
+    ...(capacity.ratePerSecond === undefined ? {} : { maxTaskQueueActivitiesPerSecond: capacity.ratePerSecond }),
+    ...(checkpointingKinds.includes(kind)
+      ? { maxHeartbeatThrottleInterval: '1 second', defaultHeartbeatThrottleInterval: '1 second' }
+      : {}),
+  };
 }
 
 /**
  * Composition root of the worker: builds the dependencies once, injects them into the
- * activities, registers the Schedules, and runs until a shutdown signal.
+ * activities, registers the Schedules, and runs one worker per task-queue kind in WORKER_QUEUES
+ * (all of them by default) over one connection, until a shutdown signal.
  */
 export async function startWorker(
   config: Config,
@@ -74,49 +116,97 @@ export async function startWorker(
   // Activities that start other workflows (an event's fan-out, a notification's delivery) use this client.
   const clientConnection = await Connection.connect(connectionOptions);
   const client = new Client({ connection: clientConnection, ...temporalClientOptions(config.temporal) });
+  const closeConnections = () =>
+    Promise.allSettled([connection.close(), clientConnection.close(), ownsPrisma ? prisma.$disconnect() : undefined]);
 
-  if (config.worker.syncSchedules) {
-    await syncSchedules(client, config.temporal.taskQueue, logger);
-  }
+  const workers: Partial<Record<TaskQueueKind, Worker>> = {};
+  try {
+    // Schedules start workflows; the deployment that hosts them registers them.
+    if (config.worker.syncSchedules && config.worker.queues.includes('interactive')) {
+      await syncSchedules(client, config.temporal.taskQueue, logger);
+    }
 
-  const worker = await Worker.create({
-    connection,
-    namespace: config.temporal.namespace,
-    taskQueue: config.temporal.taskQueue,
-    workflowsPath: require.resolve('../workflows'),
-    activities: createActivities({
+    // Every worker registers the whole activity set: a worker only receives its queue's tasks,
+    // and a workflow names the queue of each activity it schedules.
+    const activities = createActivities({
       prisma,
       ...createMessagingTransports(config),
       offerTokenSecret: config.offerTokenSecret,
       publicBaseUrl: config.api.publicBaseUrl,
       billing: createConfiguredBilling(config.billing),
       onboarding: { billingPrices: config.billing.prices, ...config.onboarding },
-      temporal: { client, taskQueue: config.temporal.taskQueue },
+      temporal: {
+        client,
+        taskQueue: config.temporal.taskQueue,
+        fairnessOf: tenantFairnessLookup(prisma, config.worker.fairnessWeights),
+      },
       webhooks: config.webhooks,
+      files: createFileStore(config.files.store),
+      fileJobs: fileJobSettings(config),
       ...overrides,
-    }),
-    dataConverter: createDataConverter(),
-    // In-flight activities get this long to finish after a shutdown signal, then they are cancelled.
-    shutdownGraceTime: config.worker.shutdownGrace,
-  });
-  logger.info(
-    {
-      taskQueue: config.temporal.taskQueue,
-      namespace: config.temporal.namespace,
-      metricsPort: config.worker.metricsPort,
-    },
-    'worker started',
-  );
+    });
+    const dataConverter = createDataConverter();
 
-  const done = worker.run().finally(async () => {
-    await Promise.allSettled([
-      connection.close(),
-      clientConnection.close(),
-      ownsPrisma ? prisma.$disconnect() : undefined,
-    ]);
+    for (const kind of config.worker.queues) {
+      const { hostsWorkflows, ...options } = queueWorkerOptions(config, kind);
+      workers[kind] = await Worker.create({
+        connection,
+        namespace: config.temporal.namespace,
+        ...options,
+        ...(hostsWorkflows ? { workflowsPath: require.resolve('../workflows') } : {}),
+        activities,
+        dataConverter,
+        // In-flight activities get this long to finish after a shutdown signal, then they are cancelled.
+        shutdownGraceTime: config.worker.shutdownGrace,
+      });
+    }
+  } catch (error) {
+    // A worker holds the native connection from its creation on, and the connection refuses to
+    // close while any does: finalise the workers already created (run and stop at once) first.
+    await Promise.allSettled(Object.values(workers).map((created) => created.runUntil(Promise.resolve())));
+    await closeConnections();
+    throw error;
+  }
+
+  const running = Object.values(workers);
+  const shutdown = () => {
+    for (const worker of running) {
+      // Only a worker still running can be asked to stop; one that already stopped is left alone.
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+    }
+  };
+  // One worker failing stops the others: a process missing a queue must not look healthy.
+  const runs = running.map((worker) =>
+    worker.run().catch((error: unknown) => {
+      shutdown();
+      throw error;
+    }),
+  );
+  // Logged once every worker polls: a shutdown signal from here on reaches all of them.
+  for (const [kind, worker] of Object.entries(workers) as [TaskQueueKind, Worker][]) {
+    const options = queueWorkerOptions(config, kind);
+    logger.info(
+      {
+        kind,
+        taskQueue: worker.options.taskQueue,
+        namespace: config.temporal.namespace,
+        concurrency: options.maxConcurrentActivityTaskExecutions,
+        ratePerSecond: options.maxTaskQueueActivitiesPerSecond ?? null,
+        hostsWorkflows: options.hostsWorkflows,
+        metricsPort: config.worker.metricsPort,
+      },
+      'worker started',
+    );
+  }
+
+  // Connections close only after every worker has drained, and the first failure is reported.
+  const done = Promise.allSettled(runs).then(async (outcomes) => {
+    await closeConnections();
     logger.info('worker stopped');
+    const failure = outcomes.find((outcome) => outcome.status === 'rejected');
+    if (failure) throw failure.reason;
   });
-  return { worker, done };
+  return { worker: workers.interactive ?? running[0]!, workers, done, shutdown };
 }
 
 if (require.main === module) {

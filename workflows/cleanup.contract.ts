@@ -31,7 +31,17 @@ export interface PurgeResult extends PurgeCounts {
   tenantId: string;
 }
 
+/** Report and export files whose retention ran out: removed from the file store, rows marked EXPIRED. */
+export interface ExpiredFiles {
+  reportsExpired: number;
+  exportsExpired: number;
+  /** Failed or cancelled exports whose leftover partial file or upload was removed (absent in runs without the `expire-report-and-export-files` patch). */
+  exportLeftoversRemoved?: number;
+}
+
 export interface DailyCleanupResult extends PurgeCounts {
+  /** Files removed this run (absent in runs from before files were cleaned up). */
+  files?: ExpiredFiles;
   /** The run's reference time (ISO): rows older than it minus each tenant's retention were deleted. */
   asOf: string;
   tenants: number;

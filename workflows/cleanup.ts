@@ -1,4 +1,4 @@
-import { log, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { log, patched, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { sumPurgeCounts, type DailyCleanupResult, type PurgeResult } from './cleanup.contract';
 import { PermanentFailures } from './errors';
@@ -10,7 +10,7 @@ const { listRetentionTargets } = proxyActivities<Activities>({
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: PermanentFailures.step },
 });
 
-const { purgeExpiredRecords } = proxyActivities<Activities>({
+const { purgeExpiredRecords, expireFiles } = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
   // A batch of deletes takes seconds; a silent minute means the worker died, so retry elsewhere.
   heartbeatTimeout: '1 minute',
@@ -27,7 +27,8 @@ export * from './cleanup.contract';
 /**
  * Deletes what each tenant's retention period has run out on: finished notifications, closed
  * reminders, webhook attempts and finished deliveries, published events whose deliveries have all
- * finished, and audit rows. Anything still waiting or running keeps its rows.
+ * finished, and audit rows. Anything still waiting or running keeps its rows. Then the files of
+ * reports and exports past their expiry are removed and their rows marked EXPIRED.
  * Started daily at 02:00 UTC by the `holdfast:daily-cleanup` Schedule (workflows/cleanup.contract.ts).
  *
  * Tenants are purged one after another: cleanup is background work and must not compete
@@ -47,7 +48,16 @@ export async function dailyCleanupWorkflow(): Promise<DailyCleanupResult> {
     perTenant.push(await purgeExpiredRecords({ ...target, asOf }));
   }
 
-  const result: DailyCleanupResult = { asOf, tenants: targets.length, ...sumPurgeCounts(perTenant), perTenant };
+  // Runs started before report and export files existed replay without this step.
+  const files = patched('expire-report-and-export-files') ? await expireFiles({ asOf }) : undefined;
+
+  const result: DailyCleanupResult = {
+    asOf,
+    tenants: targets.length,
+    ...sumPurgeCounts(perTenant),
+    perTenant,
+    ...(files ? { files } : {}),
+  };
   upsertSearchAttributes([{ key: FlowStatusKey, value: 'COMPLETED' }]);
   log.info('Daily cleanup finished', { ...result, perTenant: undefined });
   return result;

@@ -1,4 +1,6 @@
 import { defineQuery } from '@temporalio/workflow';
+import { tenantWorkPriority, type TenantFairness } from '../domain/tenant-fairness';
+import { WorkPriority } from '../domain/work-priority';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
 
 /**
@@ -23,9 +25,11 @@ export function eventFanOutId(tenantId: string, eventId: string): string {
  * runs joins it, and one that completed is never run again, so reporting an event three times fans
  * it out once. A fan-out that failed may be started afresh: every step it takes is idempotent.
  */
-export function eventFanOutStartOptions(tenantId: string, eventId: string) {
+export function eventFanOutStartOptions(tenantId: string, eventId: string, fairness?: TenantFairness) {
   return {
     workflowId: eventFanOutId(tenantId, eventId),
+    // A fan-out hands an event to its webhooks and rules: high, as the webhooks it starts.
+    priority: tenantWorkPriority(WorkPriority.high, tenantId, fairness),
     workflowIdConflictPolicy: 'USE_EXISTING' as const,
     workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY' as const,
     typedSearchAttributes: [

@@ -7,3 +7,6 @@ export { eventFanOutWorkflow, eventOutboxSweepWorkflow } from './event-fan-out';
 export { reminderSequenceWorkflow } from './reminder-sequence';
 export { webhookDeliveryWorkflow } from './webhook-delivery';
 export { notificationWorkflow } from './notification';
+export { reportWorkflow } from './report';
+export { exportWorkflow } from './export';
+export { exportLaneWorkflow } from './export-lane';

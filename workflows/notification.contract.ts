@@ -1,5 +1,8 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import { DEFAULT_NOTIFICATION_PRIORITY } from '../domain/notification-priority';
+import type { NotificationChannel } from '../domain/notifications';
+import { tenantWorkPriority, type TenantFairness } from '../domain/tenant-fairness';
+import type { WorkPriorityLevel } from '../domain/work-priority';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
 
 /**
@@ -37,14 +40,15 @@ export function priorityKeyOf(priority: number): number {
  * while it runs joins it; once it has closed it is never started again by the same request.
  * It starts SCHEDULED only when `sendAt` is still ahead of `now`; a past `sendAt` sends at once.
  */
-export function notificationStartOptions(input: NotificationWorkflowInput, now: Date) {
+export function notificationStartOptions(input: NotificationWorkflowInput, now: Date, fairness?: TenantFairness) {
   const { tenantId, notificationId, priority } = input;
   const scheduled = input.sendAt !== undefined && Date.parse(input.sendAt) > now.getTime();
   return {
     workflowId: notificationWorkflowId(tenantId, notificationId),
     workflowIdConflictPolicy: 'USE_EXISTING' as const,
     workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
-    priority: { priorityKey: priorityKeyOf(priority) },
+    // The notification's own level, shared fairly between tenants by plan (docs/queues.md).
+    priority: tenantWorkPriority(priorityKeyOf(priority) as WorkPriorityLevel, tenantId, fairness),
     typedSearchAttributes: [
       { key: TenantIdKey, value: tenantId },
       { key: BusinessKeyKey, value: notificationId },
@@ -58,9 +62,9 @@ export function notificationStartOptions(input: NotificationWorkflowInput, now: 
  * earlier run has closed (its result was FAILED), so a duplicate is allowed; a run still open is a
  * conflict, never joined, since it is not the failed one.
  */
-export function notificationRetryStartOptions(input: NotificationWorkflowInput, now: Date) {
+export function notificationRetryStartOptions(input: NotificationWorkflowInput, now: Date, fairness?: TenantFairness) {
   return {
-    ...notificationStartOptions(input, now),
+    ...notificationStartOptions(input, now, fairness),
     workflowIdConflictPolicy: 'FAIL' as const,
     workflowIdReusePolicy: 'ALLOW_DUPLICATE' as const,
   };
@@ -77,6 +81,11 @@ export interface NotificationWorkflowInput {
   priority: number;
   /** ISO-8601; absent or past: send at once. */
   sendAt?: string;
+  /**
+   * The row's channel, so delivery runs on that provider's task queue (docs/queues.md). Runs
+   * started before it was passed deliver on the interactive queue, as they always did.
+   */
+  channel?: NotificationChannel;
 }
 
 /** Why `cancel` was refused (409). */

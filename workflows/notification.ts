@@ -12,6 +12,8 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { NotificationChannel } from '../domain/notifications';
+import { taskQueueFor, type TaskQueueKind } from '../lib/task-queues';
 import { FailureType, PermanentFailures } from './errors';
 import {
   cancelNotificationUpdate,
@@ -121,6 +123,24 @@ function isRowGone(error: unknown): boolean {
 const ROW_GONE_ENDS_CANCELLED = 'notification-row-gone-ends-cancelled';
 
 /**
+ * Runs started with their channel deliver on that provider's task queue (docs/queues.md), where
+ * the provider's concurrency and rate apply; runs without the marker deliver on the workflow's own queue.
+ */
+const DELIVERY_ON_PROVIDER_QUEUE = 'notification-delivery-on-provider-queue';
+
+const providerQueueKinds: Record<NotificationChannel, TaskQueueKind> = {
+  EMAIL: 'email',
+  SMS: 'sms',
+  WHATSAPP: 'whatsapp',
+};
+
+/** The task queue of the delivery activity: its channel's provider queue, once the run knows the channel. */
+function deliveryQueue(input: NotificationWorkflowInput): { taskQueue?: string } {
+  if (!input.channel || !patched(DELIVERY_ON_PROVIDER_QUEUE)) return {};
+  return { taskQueue: taskQueueFor(workflowInfo().taskQueue, providerQueueKinds[input.channel]) };
+}
+
+/**
  * Delivers one notification of the ledger: waits for `sendAt` on a durable timer (cancellable
  * through {@link cancelNotificationUpdate}), then sends it through the Notification ledger with
  * retries. Ends SENT, FAILED (no attempt could deliver it; the row is FAILED and
@@ -149,6 +169,7 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
   const { deliverNotification } = proxyActivities<Activities>({
     startToCloseTimeout: '30 seconds',
     priority,
+    ...deliveryQueue(input),
     retry: {
       initialInterval: '1 second',
       backoffCoefficient: 2,

@@ -2,6 +2,8 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { OrderStatus } from '../domain/orders';
 import type { ScheduledReminder } from '../domain/payment-reminders';
 import type { PendingAnswer, StepFailure } from './attention';
+import { tenantWorkPriority, type TenantFairness } from '../domain/tenant-fairness';
+import { WorkPriority } from '../domain/work-priority';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
 
 /**
@@ -18,9 +20,11 @@ export function orderRoutingId(tenantId: string, orderId: string): string {
  * How placing an order starts its routing (the task queue comes from configuration): one run per
  * order; a repeat while it runs joins it, and a finished order is never routed again.
  */
-export function orderRoutingStartOptions(tenantId: string, orderId: string) {
+export function orderRoutingStartOptions(tenantId: string, orderId: string, fairness?: TenantFairness) {
   return {
     workflowId: orderRoutingId(tenantId, orderId),
+    // Routing an order is interactive work: high.
+    priority: tenantWorkPriority(WorkPriority.high, tenantId, fairness),
     workflowIdConflictPolicy: 'USE_EXISTING' as const,
     workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
     typedSearchAttributes: [

@@ -1,5 +1,7 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { ReminderStepSpec, StepRecord } from '../domain/reminder-plan';
+import { tenantWorkPriority, type TenantFairness } from '../domain/tenant-fairness';
+import { WorkPriority } from '../domain/work-priority';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
 
 /**
@@ -16,9 +18,11 @@ export function reminderSequenceId(tenantId: string, reminderId: string): string
  * How creating a reminder starts its sequence (the task queue comes from configuration): a repeat
  * while it runs joins it, and a closed sequence is never run again.
  */
-export function reminderSequenceStartOptions(tenantId: string, reminderId: string) {
+export function reminderSequenceStartOptions(tenantId: string, reminderId: string, fairness?: TenantFairness) {
   return {
     workflowId: reminderSequenceId(tenantId, reminderId),
+    // Reminders are notifications on a plan: normal.
+    priority: tenantWorkPriority(WorkPriority.normal, tenantId, fairness),
     workflowIdConflictPolicy: 'USE_EXISTING' as const,
     workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
     typedSearchAttributes: [

@@ -1,4 +1,5 @@
-import type { ActivityOptions } from '@temporalio/workflow';
+import { ActivityCancellationType, type ActivityOptions } from '@temporalio/workflow';
+import { taskQueueFor, type TaskQueueKind } from '../lib/task-queues';
 import { PermanentFailures } from './errors';
 
 /**
@@ -36,3 +37,23 @@ export const fiveMessageAttempts = {
     nonRetryableErrorTypes: PermanentFailures.message,
   },
 } satisfies ActivityOptions;
+
+/**
+ * The activity that writes a report's or an export's file, on the kind's own task queue next to
+ * the flow's (`base`). It heartbeats: 30 s of silence means the worker is gone, so the attempt is
+ * retried elsewhere. A cancellation waits for the writer to acknowledge it, so the partial file
+ * is gone before the row says CANCELLED. Each kind brings its attempt's time and its retries.
+ */
+export function fileWriting(
+  base: string,
+  kind: Extract<TaskQueueKind, 'reports' | 'exports'>,
+  attempt: Required<Pick<ActivityOptions, 'startToCloseTimeout' | 'retry'>>,
+) {
+  return {
+    taskQueue: taskQueueFor(base, kind),
+    startToCloseTimeout: attempt.startToCloseTimeout,
+    heartbeatTimeout: '30 seconds',
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: attempt.retry,
+  } satisfies ActivityOptions;
+}

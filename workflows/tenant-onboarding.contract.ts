@@ -1,5 +1,7 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { TenantTier } from '../domain/tenants';
+import { tenantWorkPriority, type TenantFairness } from '../domain/tenant-fairness';
+import { WorkPriority } from '../domain/work-priority';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
 
 /**
@@ -16,9 +18,11 @@ export function tenantOnboardingId(slug: string): string {
  * How a platform admin's request starts an onboarding (the task queue comes from configuration):
  * a repeat while it runs joins it; after a failure a new request starts afresh.
  */
-export function tenantOnboardingStartOptions(tenantId: string, slug: string) {
+export function tenantOnboardingStartOptions(tenantId: string, slug: string, fairness?: TenantFairness) {
   return {
     workflowId: tenantOnboardingId(slug),
+    // Onboarding is interactive work (an admin follows it): high.
+    priority: tenantWorkPriority(WorkPriority.high, tenantId, fairness),
     workflowIdConflictPolicy: 'USE_EXISTING' as const,
     workflowIdReusePolicy: 'ALLOW_DUPLICATE' as const,
     typedSearchAttributes: [

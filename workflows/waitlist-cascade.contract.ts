@@ -1,6 +1,8 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { HoldStatus } from '../domain/holds';
 import type { PendingAnswer, StepFailure } from './attention';
+import { tenantWorkPriority, type TenantFairness } from '../domain/tenant-fairness';
+import { WorkPriority } from '../domain/work-priority';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
 
 /**
@@ -17,9 +19,11 @@ export function waitlistCascadeId(tenantId: string, slotId: string): string {
  * How a slot release starts its cascade (the task queue comes from configuration): a repeat while
  * the cascade runs joins it; once it has closed, a new release starts afresh.
  */
-export function waitlistCascadeStartOptions(tenantId: string, slotId: string) {
+export function waitlistCascadeStartOptions(tenantId: string, slotId: string, fairness?: TenantFairness) {
   return {
     workflowId: waitlistCascadeId(tenantId, slotId),
+    // A waitlist offer holds a slot for a deadline: critical, ahead of any backlog.
+    priority: tenantWorkPriority(WorkPriority.critical, tenantId, fairness),
     workflowIdConflictPolicy: 'USE_EXISTING' as const,
     workflowIdReusePolicy: 'ALLOW_DUPLICATE' as const,
     typedSearchAttributes: [

@@ -1,4 +1,6 @@
 import { defineQuery } from '@temporalio/workflow';
+import { tenantWorkPriority, type TenantFairness } from '../domain/tenant-fairness';
+import { WorkPriority } from '../domain/work-priority';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
 
 /**
@@ -22,9 +24,16 @@ export function webhookDeliveryId(tenantId: string, endpointId: string, eventId:
  * the same event, so an event reaches an endpoint once. Only an explicit replay starts a new run
  * ({@link webhookReplayStartOptions}).
  */
-export function webhookDeliveryStartOptions(tenantId: string, endpointId: string, eventId: string) {
+export function webhookDeliveryStartOptions(
+  tenantId: string,
+  endpointId: string,
+  eventId: string,
+  fairness?: TenantFairness,
+) {
   return {
     workflowId: webhookDeliveryId(tenantId, endpointId, eventId),
+    // A webhook is a partner system waiting: high.
+    priority: tenantWorkPriority(WorkPriority.high, tenantId, fairness),
     workflowIdConflictPolicy: 'USE_EXISTING' as const,
     workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
     typedSearchAttributes: [
@@ -39,9 +48,14 @@ export function webhookDeliveryStartOptions(tenantId: string, endpointId: string
  * A tenant admin's replay: a new run of the same workflow ID once the previous one has closed.
  * While a run is open the start fails (the API answers 409), so a replay never overlaps a delivery.
  */
-export function webhookReplayStartOptions(tenantId: string, endpointId: string, eventId: string) {
+export function webhookReplayStartOptions(
+  tenantId: string,
+  endpointId: string,
+  eventId: string,
+  fairness?: TenantFairness,
+) {
   return {
-    ...webhookDeliveryStartOptions(tenantId, endpointId, eventId),
+    ...webhookDeliveryStartOptions(tenantId, endpointId, eventId, fairness),
     workflowIdConflictPolicy: 'FAIL' as const,
     workflowIdReusePolicy: 'ALLOW_DUPLICATE' as const,
   };

@@ -35,7 +35,7 @@ const eventParams = z.object({ eventId: uuid() });
  * back with what their fan-out did. The types Holdfast's own flows publish are refused
  * here, so a receiver can trust that an `order.delivered` came from Holdfast.
  */
-export function createEventsRouter({ prisma, temporal, taskQueue }: EventsRouterDeps): Router {
+export function createEventsRouter({ prisma, temporal, taskQueue, fairnessWeights }: EventsRouterDeps): Router {
   const router = Router();
 
   router.post('/events', requireRole('operator'), async (req, res) => {
@@ -45,7 +45,7 @@ export function createEventsRouter({ prisma, temporal, taskQueue }: EventsRouter
       throw new AppError(422, 'RESERVED_EVENT_TYPE', `${body.type} is published by Holdfast only`, { type: body.type });
     }
     const { tenantId } = principalOf(req);
-    const reported = await reportEvent({ prisma, temporal, taskQueue }, tenantId, body);
+    const reported = await reportEvent({ prisma, temporal, taskQueue, fairnessWeights }, tenantId, body);
     res
       .status(202)
       .location(`/api/v1/events/${reported.eventId}`)
@@ -61,7 +61,9 @@ export function createEventsRouter({ prisma, temporal, taskQueue }: EventsRouter
   router.get('/events/:eventId', async (req, res) => {
     const { eventId } = parse(eventParams, req.params);
     parse(noQuery, req.query);
-    res.json(await eventWithFanOut({ prisma, temporal, taskQueue }, principalOf(req).tenantId, eventId));
+    res.json(
+      await eventWithFanOut({ prisma, temporal, taskQueue, fairnessWeights }, principalOf(req).tenantId, eventId),
+    );
   });
 
   return router;

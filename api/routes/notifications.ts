@@ -102,9 +102,14 @@ const listQuery = z
  * Notifications as durable jobs, scoped to the caller's tenant: operators and above request,
  * cancel and retry them; any role reads them. The recipient and the data are never logged.
  */
-export function createNotificationsRouter({ prisma, temporal, taskQueue }: NotificationsRouterDeps): Router {
+export function createNotificationsRouter({
+  prisma,
+  temporal,
+  taskQueue,
+  fairnessWeights,
+}: NotificationsRouterDeps): Router {
   const router = Router();
-  const deps = { prisma, temporal, taskQueue };
+  const deps = { prisma, temporal, taskQueue, fairnessWeights };
 
   router.post('/notifications', requireRole('operator'), async (req, res) => {
     parse(noQuery, req.query);

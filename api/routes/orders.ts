@@ -169,7 +169,7 @@ const accepted = (res: Response, orderId: string) => res.status(202).location(`/
  * Orders and their routing workflows, scoped to the caller's tenant. Any role creates and reads
  * orders; assigning, fulfilment steps, cancelling and recording payments need operator or above.
  */
-export function createOrdersRouter({ prisma, temporal, taskQueue }: OrdersRouterDeps): Router {
+export function createOrdersRouter({ prisma, temporal, taskQueue, fairnessWeights }: OrdersRouterDeps): Router {
   const router = Router();
 
   async function findOrder(tenantId: string, orderId: string) {
@@ -198,7 +198,7 @@ export function createOrdersRouter({ prisma, temporal, taskQueue }: OrdersRouter
     const body = parse(createOrderBody, req.body);
     const { tenantId, subject } = principalOf(req);
     const { order, replayed, workflowId, runId } = await placeOrder(
-      { prisma, temporal, taskQueue },
+      { prisma, temporal, taskQueue, fairnessWeights },
       { tenantId, actor: subject, idempotencyKey },
       body,
     );
@@ -287,7 +287,7 @@ export function createOrdersRouter({ prisma, temporal, taskQueue }: OrdersRouter
     const body = parse(paymentBody, req.body);
     const { tenantId, subject } = principalOf(req);
     const { payment, replayed, paidSoFar } = await recordPayment(
-      { prisma, temporal, taskQueue },
+      { prisma, temporal, taskQueue, fairnessWeights },
       { tenantId, actor: subject, orderId },
       body,
     );
@@ -303,7 +303,7 @@ export function createOrdersRouter({ prisma, temporal, taskQueue }: OrdersRouter
     const { kind } = parse(sendNowBody, req.body);
     const { tenantId, subject } = principalOf(req);
     const sent = await sendPaymentReminderNow(
-      { prisma, temporal, taskQueue },
+      { prisma, temporal, taskQueue, fairnessWeights },
       { tenantId, actor: subject, idempotencyKey },
       orderId,
       kind,

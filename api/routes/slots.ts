@@ -91,7 +91,7 @@ function presentEntry(entry: {
  * tenant's slot is simply not found. Reading and joining need any role; releasing, extending
  * and cancelling a cascade need operator or above.
  */
-export function createSlotsRouter({ prisma, temporal, taskQueue }: SlotsRouterDeps): Router {
+export function createSlotsRouter({ prisma, temporal, taskQueue, fairnessWeights }: SlotsRouterDeps): Router {
   const router = Router();
 
   const findSlot = (tenantId: string, slotId: string) => findTenantSlot(prisma, tenantId, slotId);
@@ -152,7 +152,7 @@ export function createSlotsRouter({ prisma, temporal, taskQueue }: SlotsRouterDe
     parse(noBody, req.body);
     const { tenantId, subject } = principalOf(req);
     const { workflowId, runId } = await releaseSlot(
-      { prisma, temporal, taskQueue },
+      { prisma, temporal, taskQueue, fairnessWeights },
       { tenantId, actor: subject },
       slotId,
     );

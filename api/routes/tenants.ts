@@ -96,7 +96,13 @@ function withLiveAttempts(progress: OnboardingProgress, pending: PendingActivity
  *
  * 404 when the slug never had an onboarding, 409 ONBOARDING_CLOSED when it has finished.
  */
-export function createTenantsRouter({ prisma, temporal, taskQueue, tenantStatus }: TenantsRouterDeps): Router {
+export function createTenantsRouter({
+  prisma,
+  temporal,
+  taskQueue,
+  fairnessWeights,
+  tenantStatus,
+}: TenantsRouterDeps): Router {
   const router = Router();
 
   /** Answers for an onboarding that cannot take the request: 404 if it never ran, else 409. */
@@ -115,7 +121,11 @@ export function createTenantsRouter({ prisma, temporal, taskQueue, tenantStatus 
     parse(noQuery, req.query);
     const body = parse(onboardBody, req.body);
     const { subject } = principalOf(req);
-    const { workflowId, runId, tenantId } = await startOnboarding({ prisma, temporal, taskQueue }, subject, body);
+    const { workflowId, runId, tenantId } = await startOnboarding(
+      { prisma, temporal, taskQueue, fairnessWeights },
+      subject,
+      body,
+    );
     res
       .status(202)
       .location(`/api/v1/tenants/${body.slug}/onboarding`)

@@ -18,6 +18,7 @@ import {
   updateWebhookEndpoint,
   type WebhookServiceDeps,
 } from '../services/webhooks';
+import type { WorkflowRouterDeps } from '../router-deps';
 import { parse } from '../validation';
 
 const url = z
@@ -61,7 +62,7 @@ const listQuery = z.object(pagination({ defaultLimit: 50, maxLimit: 200 })).stri
  * A tenant's webhook endpoints (Standard Webhooks), their deliveries, replays and test sends.
  * Tenant-admin only; another tenant's endpoint or delivery is not found.
  */
-export function createWebhooksRouter(deps: WebhookServiceDeps): Router {
+export function createWebhooksRouter(deps: WebhookServiceDeps & WorkflowRouterDeps): Router {
   const router = Router();
   router.use('/webhooks', requireRole('tenant-admin'));
   const callerOf = (req: Parameters<typeof principalOf>[0]) => {

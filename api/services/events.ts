@@ -5,12 +5,16 @@ import { publicEventKey } from '../../domain/events';
 import type { PrismaClient } from '../../lib/db';
 import { eventFanOutId, getFanOutStateQuery, type EventFanOutState } from '../../workflows/event-fan-out.contract';
 import { AppError, notFound } from '../errors';
+import type { FairnessWeights } from '../../domain/tenant-fairness';
+import { tenantFairnessLookup } from '../../lib/tenant-fairness';
 
 /** What the event services use: the tenant's data, and the workflows that fan events out. */
 export interface EventServiceDeps {
   prisma: PrismaClient;
   temporal: Client;
   taskQueue: string;
+  /** FAIRNESS_WEIGHTS (config.worker.fairnessWeights); the defaults when absent. */
+  fairnessWeights?: FairnessWeights;
 }
 
 /** An event as a tenant's application reports it (validated by the route). */
@@ -29,13 +33,13 @@ export interface EventReportBody {
  * content.
  */
 export async function reportEvent(
-  { prisma, temporal, taskQueue }: EventServiceDeps,
+  { prisma, temporal, taskQueue, fairnessWeights }: EventServiceDeps,
   tenantId: string,
   body: EventReportBody,
 ): Promise<{ eventId: string; workflowId: string; duplicate: boolean }> {
   try {
     const { eventId, workflowId, created } = await publishEvent(
-      { prisma, temporal: { client: temporal, taskQueue } },
+      { prisma, temporal: { client: temporal, taskQueue, fairnessOf: tenantFairnessLookup(prisma, fairnessWeights) } },
       {
         tenantId,
         key: body.id ?? randomUUID(),

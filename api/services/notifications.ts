@@ -22,12 +22,16 @@ import {
 import { whileOpen } from '../closed-workflows';
 import { AppError, conflict, notFound } from '../errors';
 import { requireTemplate } from './templates';
+import type { FairnessWeights } from '../../domain/tenant-fairness';
+import { loadTenantFairness, tenantFairnessLookup } from '../../lib/tenant-fairness';
 
 /** What the notification services use. */
 export interface NotificationServiceDeps {
   prisma: PrismaClient;
   temporal: Client;
   taskQueue: string;
+  /** FAIRNESS_WEIGHTS (config.worker.fairnessWeights); the defaults when absent. */
+  fairnessWeights?: FairnessWeights;
 }
 
 /** Who asks: the caller's tenant and identity (the audit log's actor). */
@@ -74,7 +78,7 @@ export function presentNotification(row: NotificationRow) {
  *   422 IDEMPOTENCY_KEY_REUSED for a known key with another body.
  */
 export async function requestNotification(
-  { prisma, temporal, taskQueue }: NotificationServiceDeps,
+  { prisma, temporal, taskQueue, fairnessWeights }: NotificationServiceDeps,
   { tenantId, idempotencyKey }: NotificationCaller & { idempotencyKey: string },
   request: NotificationApiRequest,
 ) {
@@ -88,7 +92,7 @@ export async function requestNotification(
   }
   try {
     return await enqueueNotification(
-      { prisma, temporal: { client: temporal, taskQueue } },
+      { prisma, temporal: { client: temporal, taskQueue, fairnessOf: tenantFairnessLookup(prisma, fairnessWeights) } },
       { ...request, tenantId, source: 'API', key: idempotencyKey },
     );
   } catch (error) {
@@ -190,7 +194,7 @@ export async function cancelNotification(
  * @throws 409 NOTIFICATION_NOT_FAILED unless it is FAILED; 409 NOT_RETRYABLE for a flow's own message.
  */
 export async function retryNotification(
-  { prisma, temporal, taskQueue }: NotificationServiceDeps,
+  { prisma, temporal, taskQueue, fairnessWeights }: NotificationServiceDeps,
   { tenantId, actor }: NotificationCaller,
   notificationId: string,
 ) {
@@ -209,13 +213,14 @@ export async function retryNotification(
       status: row.status,
     });
   }
-  const input = { tenantId, notificationId: row.id, priority: row.priority };
+  const input = { tenantId, notificationId: row.id, priority: row.priority, channel: row.channel };
+  const fairness = await loadTenantFairness(prisma, tenantId, fairnessWeights);
   let handle;
   try {
     handle = await temporal.workflow.start<typeof notificationWorkflow>('notificationWorkflow', {
       taskQueue,
       args: [input],
-      ...notificationRetryStartOptions(input, new Date()),
+      ...notificationRetryStartOptions(input, new Date(), fairness),
     });
   } catch (error) {
     // Only a start that did not happen gives the claim back; once the new run exists it owns the row.

@@ -6,12 +6,15 @@ import { tenantOnboardingWorkflow } from '../../workflows/tenant-onboarding';
 import { tenantOnboardingId, tenantOnboardingStartOptions } from '../../workflows/tenant-onboarding.contract';
 import { workflowClosed } from '../closed-workflows';
 import { conflict } from '../errors';
+import type { FairnessWeights } from '../../domain/tenant-fairness';
 
 /** What the onboarding services use: the platform's tenants, and the onboarding workflows. */
 export interface OnboardingServiceDeps {
   prisma: PrismaClient;
   temporal: Client;
   taskQueue: string;
+  /** FAIRNESS_WEIGHTS (config.worker.fairnessWeights); the defaults when absent. */
+  fairnessWeights?: FairnessWeights;
 }
 
 /** A new tenant as a platform admin asks for it. */
@@ -29,7 +32,7 @@ export interface OnboardingRequest {
  * tenant. Throws 409 TENANT_EXISTS once the slug belongs to a tenant in use.
  */
 export async function startOnboarding(
-  { prisma, temporal, taskQueue }: OnboardingServiceDeps,
+  { prisma, temporal, taskQueue, fairnessWeights }: OnboardingServiceDeps,
   requestedBy: string,
   request: OnboardingRequest,
 ): Promise<{ workflowId: string; runId: string; tenantId: string }> {
@@ -41,7 +44,11 @@ export async function startOnboarding(
       status: existing.status,
     });
   }
-  const startOptions = tenantOnboardingStartOptions(tenantId, request.slug);
+  // The tenant row may not exist yet: the plan being bought decides its share.
+  const startOptions = tenantOnboardingStartOptions(tenantId, request.slug, {
+    tier: request.tier,
+    ...(fairnessWeights ? { weights: fairnessWeights } : {}),
+  });
   const { workflowId } = startOptions;
   const handle = await temporal.workflow.start(tenantOnboardingWorkflow, {
     taskQueue,

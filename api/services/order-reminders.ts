@@ -11,12 +11,16 @@ import type { ReminderKind } from '../../domain/payment-reminders';
 import type { PrismaClient } from '../../lib/db';
 import { notificationWorkflowId } from '../../workflows/notification.contract';
 import { AppError, conflict, notFound } from '../errors';
+import type { FairnessWeights } from '../../domain/tenant-fairness';
+import { tenantFairnessLookup } from '../../lib/tenant-fairness';
 
 /** What sending a payment reminder on demand uses: the tenant's rows and the notification workflows. */
 export interface OrderReminderDeps {
   prisma: PrismaClient;
   temporal: Client;
   taskQueue: string;
+  /** FAIRNESS_WEIGHTS (config.worker.fairnessWeights); the defaults when absent. */
+  fairnessWeights?: FairnessWeights;
 }
 
 type NotificationRow = NonNullable<Awaited<ReturnType<PrismaClient['notification']['findUnique']>>>;
@@ -45,17 +49,17 @@ function keyReused(notificationId: string, kind: unknown): AppError {
  *   IDEMPOTENCY_KEY_REUSED for the key with another kind.
  */
 export async function sendPaymentReminderNow(
-  { prisma, temporal, taskQueue }: OrderReminderDeps,
+  { prisma, temporal, taskQueue, fairnessWeights }: OrderReminderDeps,
   { tenantId, actor, idempotencyKey }: { tenantId: string; actor: string; idempotencyKey: string },
   orderId: string,
   kind: ReminderKind,
 ) {
   const order = await prisma.order.findFirst({
     where: { id: orderId, tenantId },
-    include: { retailer: true, tenant: { select: { name: true } } },
+    include: { retailer: true, tenant: { select: { name: true, tier: true } } },
   });
   if (!order) throw notFound('Order', { orderId });
-  const notifications = { client: temporal, taskQueue };
+  const notifications = { client: temporal, taskQueue, fairnessOf: tenantFairnessLookup(prisma, fairnessWeights) };
   // A Holdfast message about the order, keyed apart from the tenant's own API notifications.
   const key = `order:${orderId}:reminder-now:${idempotencyKey}`;
   const ledgerKey = requestedNotificationKey(tenantId, 'FLOW', key);
@@ -66,12 +70,18 @@ export async function sendPaymentReminderNow(
     if (sent.kind !== kind) throw keyReused(row.id, sent.kind);
     // Joins the workflow, or starts it if the first request ended before it could.
     if (row.status === 'PENDING' || row.status === 'SCHEDULED') {
-      await startNotificationWorkflow(notifications, {
-        tenantId,
-        notificationId: row.id,
-        priority: row.priority,
-        ...(row.sendAt ? { sendAt: row.sendAt.toISOString() } : {}),
-      });
+      await startNotificationWorkflow(
+        notifications,
+        {
+          tenantId,
+          notificationId: row.id,
+          priority: row.priority,
+          channel: row.channel,
+          ...(row.sendAt ? { sendAt: row.sendAt.toISOString() } : {}),
+        },
+        new Date(),
+        { tier: order.tenant.tier, weights: fairnessWeights },
+      );
     }
     const amountDue = typeof sent.amountDue === 'number' ? sent.amountDue : null;
     return {

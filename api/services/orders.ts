@@ -13,12 +13,16 @@ import {
   paymentReceivedSignal,
 } from '../../workflows/order-routing.contract';
 import { AppError, conflict, notFound } from '../errors';
+import type { FairnessWeights, TenantFairness } from '../../domain/tenant-fairness';
+import { loadTenantFairness, tenantFairnessLookup } from '../../lib/tenant-fairness';
 
 /** What the order services use: the tenant's data, and the workflows that carry orders out. */
 export interface OrderServiceDeps {
   prisma: PrismaClient;
   temporal: Client;
   taskQueue: string;
+  /** FAIRNESS_WEIGHTS (config.worker.fairnessWeights); the defaults when absent. */
+  fairnessWeights?: FairnessWeights;
 }
 
 /** Who asks: the caller's tenant and identity (the audit log's actor). */
@@ -60,13 +64,14 @@ function requestHash(request: OrderRequest): string {
  * outside the tenant.
  */
 export async function placeOrder(
-  { prisma, temporal, taskQueue }: OrderServiceDeps,
+  { prisma, temporal, taskQueue, fairnessWeights }: OrderServiceDeps,
   { tenantId, actor, idempotencyKey }: OrderCaller & { idempotencyKey?: string },
   request: OrderRequest,
 ) {
   const { order, replayed } = await recordOrder(prisma, { tenantId, actor, idempotencyKey }, request);
   // Started on every request, so an order whose first request died before its workflow began still gets one.
-  const routing = await startRouting(temporal, taskQueue, tenantId, order.id);
+  const fairness = await loadTenantFairness(prisma, tenantId, fairnessWeights);
+  const routing = await startRouting(temporal, taskQueue, tenantId, order.id, fairness);
   return { order, replayed, ...routing };
 }
 
@@ -76,8 +81,9 @@ async function startRouting(
   taskQueue: string,
   tenantId: string,
   orderId: string,
+  fairness: TenantFairness,
 ): Promise<{ workflowId: string; runId: string }> {
-  const startOptions = orderRoutingStartOptions(tenantId, orderId);
+  const startOptions = orderRoutingStartOptions(tenantId, orderId, fairness);
   const { workflowId } = startOptions;
   try {
     const handle = await temporal.workflow.start(orderRoutingWorkflow, {
@@ -169,7 +175,12 @@ async function recordOrder(
  * AMOUNT_EXCEEDS_BALANCE.
  */
 export async function recordPayment(
-  { prisma, temporal, taskQueue }: Pick<OrderServiceDeps, 'prisma' | 'temporal'> & { taskQueue?: string },
+  {
+    prisma,
+    temporal,
+    taskQueue,
+    fairnessWeights,
+  }: Pick<OrderServiceDeps, 'prisma' | 'temporal' | 'fairnessWeights'> & { taskQueue?: string },
   { tenantId, actor, orderId }: OrderCaller & { orderId: string },
   { amount, reference }: { amount: number; reference: string },
 ) {
@@ -216,7 +227,11 @@ export async function recordPayment(
   const { payment, replayed } = recorded;
   // Without the task queue (a caller that starts no workflows) the outbox sweep starts the fan-out.
   if ('eventId' in recorded && taskQueue) {
-    await startFanOutsAfterCommit({ client: temporal, taskQueue }, tenantId, [recorded.eventId]);
+    await startFanOutsAfterCommit(
+      { client: temporal, taskQueue, fairnessOf: tenantFairnessLookup(prisma, fairnessWeights) },
+      tenantId,
+      [recorded.eventId],
+    );
   }
   // Signalled on a replay too: the workflow ignores a payment it has, and learns of one it missed.
   // A replay after the order was paid finds the workflow finished; the Payment row is the answer.

@@ -18,12 +18,16 @@ import {
 import { whileOpen } from '../closed-workflows';
 import { AppError, conflict, notFound } from '../errors';
 import { requireTemplate } from './templates';
+import type { FairnessWeights, TenantFairness } from '../../domain/tenant-fairness';
+import { loadTenantFairness } from '../../lib/tenant-fairness';
 
 /** What the reminder services use: the tenant's rows and the workflows that run the sequences. */
 export interface ReminderServiceDeps {
   prisma: PrismaClient;
   temporal: Client;
   taskQueue: string;
+  /** FAIRNESS_WEIGHTS (config.worker.fairnessWeights); the defaults when absent. */
+  fairnessWeights?: FairnessWeights;
 }
 
 /** Who asks: the caller's tenant and identity (the audit log's actor). */
@@ -70,7 +74,7 @@ function reminderClosed(status: ReminderStatus): AppError {
  * 422 IDEMPOTENCY_KEY_REUSED for the key with another body.
  */
 export async function createReminder(
-  { prisma, temporal, taskQueue }: ReminderServiceDeps,
+  { prisma, temporal, taskQueue, fairnessWeights }: ReminderServiceDeps,
   { tenantId, actor, idempotencyKey }: ReminderCaller & { idempotencyKey: string },
   request: ReminderRequest,
 ) {
@@ -133,13 +137,19 @@ export async function createReminder(
     }
   }
   // Started on every request, so a reminder whose first request died before its workflow began still gets one.
-  const workflowId = await startSequence(temporal, taskQueue, reminder);
+  const fairness = await loadTenantFairness(prisma, reminder.tenantId, fairnessWeights);
+  const workflowId = await startSequence(temporal, taskQueue, reminder, fairness);
   return { reminder: reminder, workflowId, replayed };
 }
 
 /** Starts the reminder's sequence, or finds the one started for it (running, or closed: never run again). */
-async function startSequence(temporal: Client, taskQueue: string, reminder: ReminderRow): Promise<string> {
-  const options = reminderSequenceStartOptions(reminder.tenantId, reminder.id);
+async function startSequence(
+  temporal: Client,
+  taskQueue: string,
+  reminder: ReminderRow,
+  fairness: TenantFairness,
+): Promise<string> {
+  const options = reminderSequenceStartOptions(reminder.tenantId, reminder.id, fairness);
   if (reminder.status !== 'ACTIVE') return options.workflowId;
   try {
     // By name, so the API never loads workflow code; the type keeps the arguments checked.

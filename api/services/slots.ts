@@ -5,12 +5,16 @@ import { waitlistCascadeWorkflow } from '../../workflows/waitlist-cascade';
 import { waitlistCascadeId, waitlistCascadeStartOptions } from '../../workflows/waitlist-cascade.contract';
 import { workflowClosed } from '../closed-workflows';
 import { conflict, notFound } from '../errors';
+import type { FairnessWeights } from '../../domain/tenant-fairness';
+import { loadTenantFairness } from '../../lib/tenant-fairness';
 
 /** What the slot services use: the tenant's data, and the cascade workflows that fill slots. */
 export interface SlotServiceDeps {
   prisma: PrismaClient;
   temporal: Client;
   taskQueue: string;
+  /** FAIRNESS_WEIGHTS (config.worker.fairnessWeights); the defaults when absent. */
+  fairnessWeights?: FairnessWeights;
 }
 
 /** Who asks: the caller's tenant and identity (the audit log's actor). */
@@ -136,7 +140,7 @@ export async function leaveWaitlist(
  * Throws 404 for an unknown slot and 409 SLOT_ASSIGNED once the slot has been given to someone.
  */
 export async function releaseSlot(
-  { prisma, temporal, taskQueue }: SlotServiceDeps,
+  { prisma, temporal, taskQueue, fairnessWeights }: SlotServiceDeps,
   { tenantId, actor }: SlotCaller,
   slotId: string,
 ): Promise<{ workflowId: string; runId: string }> {
@@ -144,7 +148,11 @@ export async function releaseSlot(
   if (slot.status === 'ASSIGNED') {
     throw conflict('SLOT_ASSIGNED', 'The slot is already assigned', { assignedEntryId: slot.assignedEntryId });
   }
-  const startOptions = waitlistCascadeStartOptions(tenantId, slotId);
+  const startOptions = waitlistCascadeStartOptions(
+    tenantId,
+    slotId,
+    await loadTenantFairness(prisma, tenantId, fairnessWeights),
+  );
   const { workflowId } = startOptions;
   const handle = await temporal.workflow.start(waitlistCascadeWorkflow, {
     taskQueue,

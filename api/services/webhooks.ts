@@ -14,6 +14,8 @@ import {
   type WebhookDeliveryInput,
 } from '../../workflows/webhook-delivery.contract';
 import { AppError, conflict, notFound } from '../errors';
+import type { FairnessWeights } from '../../domain/tenant-fairness';
+import { loadTenantFairness } from '../../lib/tenant-fairness';
 
 /**
  * The webhook registry and its deliveries, as the API's routes call them. Signing secrets are
@@ -25,6 +27,8 @@ export interface WebhookServiceDeps {
   prisma: PrismaClient;
   temporal: Client;
   taskQueue: string;
+  /** FAIRNESS_WEIGHTS (config.worker.fairnessWeights); the defaults when absent. */
+  fairnessWeights?: FairnessWeights;
   webhooks: Config['webhooks'];
 }
 
@@ -325,7 +329,12 @@ export async function replayWebhookDelivery(deps: WebhookServiceDeps, caller: We
     const handle = await deps.temporal.workflow.start('webhookDeliveryWorkflow', {
       taskQueue: deps.taskQueue,
       args: [input],
-      ...webhookReplayStartOptions(caller.tenantId, delivery.endpointId, delivery.eventId),
+      ...webhookReplayStartOptions(
+        caller.tenantId,
+        delivery.endpointId,
+        delivery.eventId,
+        await loadTenantFairness(deps.prisma, caller.tenantId, deps.fairnessWeights),
+      ),
     });
     runId = handle.firstExecutionRunId;
   } catch (error) {

@@ -31,6 +31,29 @@ export function searchAttributeFlags(): string[] {
 }
 
 /**
+ * Server settings Holdfast's dispatch order depends on (docs/queues.md):
+ *  - fairness: a busy tenant's backlog shares a queue with others by weight instead of first come,
+ *    first served (Temporal server 1.32's fair matcher; priority keys apply with it too);
+ *  - one partition per task queue: priority and fairness order tasks within a partition, and a
+ *    poller takes from whichever partition it reaches; with one, a critical message waiting
+ *    behind a backlog is always the next one dispatched. One partition is ample for a single
+ *    developer machine or test run.
+ */
+export const dispatchOrderSettings: Record<string, boolean | number> = {
+  'matching.enableFairness': true,
+  'matching.numTaskqueueReadPartitions': 1,
+  'matching.numTaskqueueWritePartitions': 1,
+};
+
+/** The `--dynamic-config-value` flags that apply `dispatchOrderSettings`. */
+export function dynamicConfigFlags(settings: Record<string, boolean | number> = dispatchOrderSettings): string[] {
+  return Object.entries(settings).flatMap(([key, value]) => [
+    '--dynamic-config-value',
+    `${key}=${JSON.stringify(value)}`,
+  ]);
+}
+
+/**
  * Runs the real `temporal server start-dev` and resolves once its frontend answers.
  * The custom search attributes are registered on every start; that is a no-op once they exist.
  */
@@ -44,7 +67,7 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
     args.push('--db-filename', options.dbFilename);
   }
   if (namespace !== 'default') args.push('--namespace', namespace);
-  args.push(...searchAttributeFlags());
+  args.push(...searchAttributeFlags(), ...dynamicConfigFlags());
 
   fs.mkdirSync(path.dirname(options.logFile), { recursive: true });
   const log = fs.openSync(options.logFile, 'a');

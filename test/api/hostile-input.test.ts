@@ -16,6 +16,10 @@ import { getWebhookDeliveryStateQuery } from '../../workflows/webhook-delivery.c
 import { getNotificationStateQuery } from '../../workflows/notification.contract';
 import { getReminderStateQuery } from '../../workflows/reminder-sequence.contract';
 import { getFanOutStateQuery } from '../../workflows/event-fan-out.contract';
+import { reportStateQuery } from '../../workflows/report.contract';
+import { exportStateQuery } from '../../workflows/export.contract';
+import { exportLaneStateQuery } from '../../workflows/export-lane.contract';
+import { signDownloadToken } from '../../lib/download-links';
 import { eventually } from '../support/eventually';
 import { listRoutes, routeKey } from '../support/routes';
 import { useApiStack } from '../support/api-stack';
@@ -100,6 +104,9 @@ const stateQueries: Record<string, string> = {
   notificationWorkflow: getNotificationStateQuery.name,
   reminderSequenceWorkflow: getReminderStateQuery.name,
   eventFanOutWorkflow: getFanOutStateQuery.name,
+  reportWorkflow: reportStateQuery.name,
+  exportWorkflow: exportStateQuery.name,
+  exportLaneWorkflow: exportLaneStateQuery.name,
 };
 
 type Fixtures = {
@@ -114,6 +121,11 @@ type Fixtures = {
   suspendableSlug: string;
   eventId: string;
   ruleId: string;
+  reportId: string;
+  reportScheduleId: string;
+  exportId: string;
+  /** A genuine download link of the export. */
+  downloadToken: string;
 };
 
 interface RouteSpec {
@@ -292,6 +304,55 @@ const specs: Record<string, RouteSpec> = {
   'GET /api/v1/notification-rules/:ruleId': {},
   'PATCH /api/v1/notification-rules/:ruleId': { body: () => ({ enabled: false, delay: 60 }) },
   'DELETE /api/v1/notification-rules/:ruleId': {},
+  'POST /api/v1/reports': {
+    headers: idempotencyKey,
+    body: () => ({
+      type: 'credit-summary',
+      format: 'csv',
+      filters: { from: '2026-11-01', to: '2026-11-30T12:00:00Z' },
+      notifyEmail: 'fuzz@example.test',
+    }),
+  },
+  'GET /api/v1/reports': { query: () => ({ status: 'COMPLETED', type: 'credit-summary', limit: 10 }) },
+  'GET /api/v1/reports/:reportId': {},
+  'GET /api/v1/reports/:reportId/download': {},
+  'POST /api/v1/reports/:reportId/cancel': {},
+  'POST /api/v1/reports/:reportId/link': {},
+  // Schedules made here are deleted in afterAll; their cron would only fire on a 29 February.
+  'POST /api/v1/report-schedules': {
+    headers: idempotencyKey,
+    body: () => ({
+      type: 'notifications',
+      format: 'pdf',
+      cron: '0 6 29 2 *',
+      timezone: 'Europe/Berlin',
+      notifyEmail: 'fuzz@example.test',
+      period: 'week',
+      filters: { channel: 'EMAIL' },
+    }),
+  },
+  'GET /api/v1/report-schedules': { query: () => ({ limit: 10, offset: 0 }) },
+  'GET /api/v1/report-schedules/:scheduleId': {},
+  'POST /api/v1/report-schedules/:scheduleId/pause': { body: () => ({ note: 'quarter close' }) },
+  'POST /api/v1/report-schedules/:scheduleId/unpause': { body: () => ({ note: 'books closed' }) },
+  'POST /api/v1/report-schedules/:scheduleId/trigger': {},
+  'DELETE /api/v1/report-schedules/:scheduleId': {},
+  'POST /api/v1/exports': {
+    headers: idempotencyKey,
+    body: () => ({
+      entities: ['orders', 'vendors'],
+      format: 'csv',
+      filters: { from: '2026-11-01T00:00:00Z', to: '2026-12-01T00:00:00Z', status: 'PENDING' },
+      notifyEmail: 'fuzz@example.test',
+    }),
+  },
+  'GET /api/v1/exports': { query: () => ({ status: 'COMPLETED', limit: 10, offset: 0 }) },
+  'GET /api/v1/exports/:exportId': {},
+  'GET /api/v1/exports/:exportId/download': {},
+  'POST /api/v1/exports/:exportId/cancel': {},
+  'POST /api/v1/exports/:exportId/link': {},
+  // The link is the credential: no bearer token is needed, and one given is ignored.
+  'GET /api/v1/downloads/:token': {},
 };
 
 type Principal =
@@ -512,7 +573,21 @@ describe('hostile input over every route', () => {
       .post('/api/v1/notification-rules')
       .set(admin)
       .send(specs['POST /api/v1/notification-rules']!.body!({} as Fixtures));
-    for (const response of [slot, entry, retailer, vendor, order]) expect(response.status).toBeLessThan(300);
+    const report = await api
+      .post('/api/v1/reports')
+      .set({ ...admin, ...idempotencyKey() })
+      .send(specs['POST /api/v1/reports']!.body!({} as Fixtures));
+    const reportSchedule = await api
+      .post('/api/v1/report-schedules')
+      .set({ ...admin, ...idempotencyKey() })
+      .send(specs['POST /api/v1/report-schedules']!.body!({} as Fixtures));
+    const exportJob = await api
+      .post('/api/v1/exports')
+      .set({ ...admin, ...idempotencyKey() })
+      .send(specs['POST /api/v1/exports']!.body!({} as Fixtures));
+    for (const response of [slot, entry, retailer, vendor, order, report, reportSchedule, exportJob]) {
+      expect(response.status).toBeLessThan(300);
+    }
     fixtures = {
       slotId: slot.body.id,
       entryId: entry.body.id,
@@ -524,6 +599,15 @@ describe('hostile input over every route', () => {
       suspendableSlug: (await createTestTenant(prisma)).slug,
       eventId: event.body.eventId,
       ruleId: rule.body.id,
+      reportId: report.body.reportId,
+      reportScheduleId: reportSchedule.body.id,
+      exportId: exportJob.body.exportId,
+      downloadToken: signDownloadToken(stack.config.files.downloadLinkSecret, {
+        kind: 'export',
+        id: exportJob.body.exportId,
+        tenantId: tenant.id,
+        expiresAt: new Date(Date.now() + 3_600_000),
+      }),
     };
 
     const tokensFrom = (pathname: string) =>
@@ -542,6 +626,14 @@ describe('hostile input over every route', () => {
 
   afterAll(async () => {
     await new Promise((resolve) => server.close(resolve));
+    // Report Schedules live on the shared dev server beyond this stack: remove the ones the requests made.
+    const schedules = await prisma.reportSchedule.findMany({ where: { tenantId: { in: tenantIds } } });
+    for (const { scheduleId } of schedules) {
+      await client.schedule
+        .getHandle(scheduleId)
+        .delete()
+        .catch(() => undefined);
+    }
   });
 
   it('covers every route of the app', () => {
@@ -559,6 +651,10 @@ describe('hostile input over every route', () => {
         orderId: [fixtures.orderId],
         eventId: [fixtures.eventId],
         ruleId: [fixtures.ruleId],
+        reportId: [fixtures.reportId],
+        scheduleId: [fixtures.reportScheduleId],
+        exportId: [fixtures.exportId],
+        token: [fixtures.downloadToken],
         slug: [changesStatus ? fixtures.suspendableSlug : fixtures.slug, 'platform', 'fuzz-clinics'],
       };
       return [...(real[name] ?? []), randomUUID()];

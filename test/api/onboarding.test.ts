@@ -92,6 +92,8 @@ describe('onboarding API', () => {
         args: [{ tenantId, ...payload, requestedBy: 'dev:platform-admin' }],
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+        // High priority, fair by tenant at the weight of the plan being bought (docs/queues.md).
+        priority: { priorityKey: 2, fairnessKey: tenantId, fairnessWeight: 2 },
         typedSearchAttributes: [
           { key: TenantIdKey, value: tenantId },
           { key: BusinessKeyKey, value: payload.slug },

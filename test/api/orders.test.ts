@@ -206,6 +206,8 @@ describe('orders API', () => {
         args: [{ tenantId, orderId }],
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        // High priority, fair by tenant at its plan's weight (a free tenant: 1; docs/queues.md).
+        priority: { priorityKey: 2, fairnessKey: tenantId, fairnessWeight: 1 },
         typedSearchAttributes: [
           { key: TenantIdKey, value: tenantId },
           { key: BusinessKeyKey, value: orderId },

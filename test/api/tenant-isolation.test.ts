@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import type { PrismaClient } from '../../lib/db';
+import { signDownloadToken } from '../../lib/download-links';
 import { listRoutes, routeKey } from '../support/routes';
 import { useApiStack, type ApiStack } from '../support/api-stack';
 
@@ -28,6 +29,11 @@ type Ids = {
   webhookDeliveryId: string;
   eventId: string;
   ruleId: string;
+  reportId: string;
+  reportScheduleId: string;
+  exportId: string;
+  /** A download link B signs for itself naming A's export: the row must still be the token tenant's. */
+  downloadToken: string;
 };
 
 interface Case {
@@ -54,6 +60,9 @@ const notification = (ids: Ids) => ({ notificationId: ids.notificationId });
 const template = (channel: 'EMAIL' | 'SMS') => (ids: Ids) => ({ template: ids.templateName, channel });
 const reminder = (ids: Ids) => ({ id: ids.reminderId });
 const webhook = (ids: Ids) => ({ id: ids.webhookId });
+const report = (ids: Ids) => ({ reportId: ids.reportId });
+const reportSchedule = (ids: Ids) => ({ scheduleId: ids.reportScheduleId });
+const exportJob = (ids: Ids) => ({ exportId: ids.exportId });
 const withIdempotencyKey = (scoped: Case): Case => ({
   ...scoped,
   headers: () => ({ 'Idempotency-Key': randomUUID() }),
@@ -122,6 +131,20 @@ const cases: Record<string, Case> = {
     () => ({ enabled: false }),
   ),
   'DELETE /api/v1/notification-rules/:ruleId': tenantScoped((ids) => ({ ruleId: ids.ruleId })),
+  'GET /api/v1/reports/:reportId': tenantScoped(report),
+  'GET /api/v1/reports/:reportId/download': tenantScoped(report),
+  'POST /api/v1/reports/:reportId/cancel': tenantScoped(report),
+  'POST /api/v1/reports/:reportId/link': tenantScoped(report),
+  'GET /api/v1/report-schedules/:scheduleId': tenantScoped(reportSchedule),
+  'POST /api/v1/report-schedules/:scheduleId/pause': tenantScoped(reportSchedule, () => ({ note: 'not yours' })),
+  'POST /api/v1/report-schedules/:scheduleId/unpause': tenantScoped(reportSchedule),
+  'POST /api/v1/report-schedules/:scheduleId/trigger': tenantScoped(reportSchedule),
+  'DELETE /api/v1/report-schedules/:scheduleId': tenantScoped(reportSchedule),
+  'GET /api/v1/exports/:exportId': tenantScoped(exportJob),
+  'GET /api/v1/exports/:exportId/download': tenantScoped(exportJob),
+  'POST /api/v1/exports/:exportId/cancel': tenantScoped(exportJob),
+  'POST /api/v1/exports/:exportId/link': tenantScoped(exportJob),
+  'GET /api/v1/downloads/:token': tenantScoped((ids) => ({ token: ids.downloadToken })),
   'GET /api/v1/tenants/:slug/onboarding': tenantScoped((ids) => ({ slug: ids.slug })),
   'POST /api/v1/tenants/:slug/onboarding/approve': platformOnly(),
   'POST /api/v1/tenants/:slug/onboarding/reject': platformOnly(() => ({ reason: 'not yours' })),
@@ -241,6 +264,56 @@ describe('tenant isolation: tenant B on tenant A’s objects', () => {
         recipientPath: 'customer.email',
       },
     });
+    // A completed report with its file, and a schedule row (B is refused before any Schedule is touched).
+    const reportRow = await prisma.report.create({
+      data: {
+        tenantId: a.id,
+        type: 'order-volume',
+        format: 'csv',
+        periodStart: new Date('2026-11-01T00:00:00Z'),
+        periodEnd: new Date('2026-12-01T00:00:00Z'),
+        status: 'COMPLETED',
+        workflowId: `report:${a.id}:${randomUUID()}`,
+        fileKey: `${a.id}/reports/isolation.csv`,
+        fileBytes: 10n,
+        contentType: 'text/csv',
+        expiresAt: new Date(Date.now() + 86_400_000),
+      },
+    });
+    const scheduleRowId = randomUUID();
+    await prisma.reportSchedule.create({
+      data: {
+        id: scheduleRowId,
+        tenantId: a.id,
+        type: 'order-volume',
+        format: 'pdf',
+        cron: '0 6 * * MON',
+        timezone: 'UTC',
+        period: 'week',
+        notifyEmail: 'a@example.test',
+        scheduleId: `report-schedule:${a.id}:${scheduleRowId}`,
+      },
+    });
+    const exportRow = await prisma.export.create({
+      data: {
+        tenantId: a.id,
+        entities: ['orders'],
+        format: 'csv',
+        status: 'COMPLETED',
+        workflowId: `export:${a.id}:${randomUUID()}`,
+        fileKey: `${a.id}/exports/isolation.csv`,
+        fileBytes: 10n,
+        contentType: 'text/csv; charset=utf-8',
+        expiresAt: new Date(Date.now() + 86_400_000),
+      },
+    });
+    const linkOfB = (exportId: string) =>
+      signDownloadToken(stack.config.files.downloadLinkSecret, {
+        kind: 'export',
+        id: exportId,
+        tenantId: b.id,
+        expiresAt: new Date(Date.now() + 3_600_000),
+      });
     ownedByA = {
       slotId: slotRow.id,
       entryId: entry.id,
@@ -256,6 +329,10 @@ describe('tenant isolation: tenant B on tenant A’s objects', () => {
       webhookDeliveryId: webhookDelivery.id,
       eventId: event.id,
       ruleId: rule.id,
+      reportId: reportRow.id,
+      reportScheduleId: scheduleRowId,
+      exportId: exportRow.id,
+      downloadToken: linkOfB(exportRow.id),
     };
     missing = {
       ...ownedByA,
@@ -272,7 +349,11 @@ describe('tenant isolation: tenant B on tenant A’s objects', () => {
       webhookDeliveryId: randomUUID(),
       eventId: randomUUID(),
       ruleId: randomUUID(),
+      reportId: randomUUID(),
+      reportScheduleId: randomUUID(),
+      exportId: randomUUID(),
     };
+    missing.downloadToken = linkOfB(missing.exportId);
   });
 
   const idRoutes = () =>
@@ -284,7 +365,7 @@ describe('tenant isolation: tenant B on tenant A’s objects', () => {
     const routes = idRoutes();
 
     expect([...routes].sort()).toEqual(Object.keys(cases).sort());
-    expect(routes.length).toBe(44);
+    expect(routes.length).toBe(58);
   });
 
   const send = (key: string, ids: Ids) => {
@@ -319,6 +400,9 @@ describe('tenant isolation: tenant B on tenant A’s objects', () => {
       '/api/v1/reminders',
       '/api/v1/events',
       '/api/v1/notification-rules',
+      '/api/v1/reports',
+      '/api/v1/report-schedules',
+      '/api/v1/exports',
     ];
     for (const path of lists) {
       const listed = await request(app).get(path).set('Authorization', adminOfB);

@@ -211,7 +211,12 @@ export function useApiStack(options: ApiStackOptions = {}): ApiStack {
         workflowBundle: await bundleWorkflows(),
         activities: options.fakeActivities,
       });
-      state.worker = { worker, done: worker.run().finally(() => workerConnection.close()) };
+      state.worker = {
+        worker,
+        workers: { interactive: worker },
+        done: worker.run().finally(() => workerConnection.close()),
+        shutdown: () => worker.shutdown(),
+      };
     }
     state.app = createApp({ config, logger: loggerFor(config, 'api'), prisma, temporal: client, ...appDeps });
     state.tenant = await createTestTenant(prisma, options.tenant);
@@ -230,7 +235,7 @@ export function useApiStack(options: ApiStackOptions = {}): ApiStack {
   afterAll(async () => {
     if (options.terminateOnStop && state.client) await stack.terminateAll();
     if (state.worker) {
-      state.worker.worker.shutdown();
+      state.worker.shutdown();
       await state.worker.done;
     }
     await connection?.close();

@@ -7,7 +7,7 @@ import { applyMigrations } from '../../scripts/stack/migrate';
 import { freePort } from '../../scripts/stack/ports';
 import { startEmbeddedPostgres } from '../../scripts/stack/postgres';
 import { readTemporalBinaries } from '../../scripts/stack/temporal-binaries';
-import { startTemporalDevServer } from '../../scripts/stack/temporal-dev-server';
+import { dynamicConfigFlags, startTemporalDevServer } from '../../scripts/stack/temporal-dev-server';
 import { testEnvironmentKeys, type TestStackHandles } from './stack-handles';
 
 /**
@@ -29,6 +29,7 @@ export default async function globalSetup(): Promise<void> {
   await applyMigrations(databaseUrl, { quiet: true });
   process.env[testEnvironmentKeys.databaseUrl] = databaseUrl;
   process.env[testEnvironmentKeys.temporalAddress] = temporalAddress;
+  process.env[testEnvironmentKeys.filesDir] = path.join(workDir, 'files');
 }
 
 async function startDatabase(workDir: string, handles: TestStackHandles): Promise<string> {
@@ -51,7 +52,13 @@ async function startTemporal(workDir: string, handles: TestStackHandles): Promis
   if (!cliPath) {
     // Nothing provisioned: let the SDK download its dev server (works only with internet).
     const env = await TestWorkflowEnvironment.createLocal({
-      server: { ip: '127.0.0.1', port: await freePort(), searchAttributes: [...customSearchAttributes] },
+      server: {
+        ip: '127.0.0.1',
+        port: await freePort(),
+        searchAttributes: [...customSearchAttributes],
+        // The same fairness and partition settings as the provisioned server: the dispatch-order tests need them.
+        extraArgs: dynamicConfigFlags(),
+      },
     });
     handles.stops.push(() => env.teardown());
     return env.address;

@@ -6,4 +6,6 @@ export interface TestStackHandles {
 export const testEnvironmentKeys = {
   databaseUrl: 'HOLDFAST_TEST_DATABASE_URL',
   temporalAddress: 'HOLDFAST_TEST_TEMPORAL_ADDRESS',
+  /** The run's file store directory (reports and exports), removed with the run's other files. */
+  filesDir: 'HOLDFAST_TEST_FILES_DIR',
 } as const;

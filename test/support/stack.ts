@@ -30,6 +30,7 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`,
     WORKER_SYNC_SCHEDULES: 'false',
     WORKER_METRICS_PORT: '0',
+    FILE_STORE_DIR: required(testEnvironmentKeys.filesDir),
     // Limiting stays on, with room for the suites that send thousands of requests from loopback;
     // test/api/rate-limits.test.ts sets tight limits where it needs them.
     RATE_LIMIT_PUBLIC_PER_MINUTE: '100000',

@@ -104,6 +104,95 @@ describe('configuration', () => {
   });
 });
 
+describe('workers, files and fairness', () => {
+  it('serves every kind of task queue with the default capacity, reports one at a time', () => {
+    const { worker } = development();
+
+    expect(worker.queues).toEqual(['interactive', 'email', 'sms', 'whatsapp', 'reports', 'exports']);
+    expect(worker.capacity.reports).toEqual({ concurrency: 1, ratePerSecond: undefined });
+    expect(worker.capacity.whatsapp.concurrency).toBe(5);
+    expect(worker.fairnessWeights).toEqual({ free: 1, professional: 2, enterprise: 3 });
+  });
+
+  it('reads the queues one process serves, their concurrency and a provider rate', () => {
+    const { worker } = development({
+      WORKER_QUEUES: 'exports, reports',
+      WORKER_EXPORTS_CONCURRENCY: '4',
+      WORKER_WHATSAPP_RATE: '2.5',
+    });
+
+    expect(worker.queues).toEqual(['exports', 'reports']);
+    expect(worker.capacity.exports.concurrency).toBe(4);
+    expect(worker.capacity.whatsapp.ratePerSecond).toBe(2.5);
+  });
+
+  it('refuses an unknown queue kind, a zero concurrency and a negative rate', () => {
+    const problems = problemsOf({
+      APP_ENV: 'development',
+      HOLDFAST_DATA_DIR: tempDataDir(),
+      WORKER_QUEUES: 'interactive,faxes',
+      WORKER_REPORTS_CONCURRENCY: '0',
+      WORKER_SMS_RATE: '-1',
+    });
+
+    expect(problems).toMatch(/WORKER_QUEUES: .*'faxes'/);
+    expect(problems).toMatch(/WORKER_REPORTS_CONCURRENCY/);
+    expect(problems).toMatch(/WORKER_SMS_RATE/);
+  });
+
+  it('reads weights and export caps by plan, keeping the defaults of plans it does not name', () => {
+    const config = development({ FAIRNESS_WEIGHTS: 'enterprise=5', EXPORTS_PER_TENANT: 'free=1,enterprise=4' });
+
+    expect(config.worker.fairnessWeights).toEqual({ free: 1, professional: 2, enterprise: 5 });
+    expect(config.exports.perTenant).toEqual({ free: 1, professional: 2, enterprise: 4 });
+  });
+
+  it('refuses an unknown plan, a weight out of range and a fractional export cap', () => {
+    const problems = problemsOf({
+      APP_ENV: 'development',
+      HOLDFAST_DATA_DIR: tempDataDir(),
+      FAIRNESS_WEIGHTS: 'gold=2',
+      EXPORTS_PER_TENANT: 'free=1.5',
+    });
+
+    expect(problems).toMatch(/FAIRNESS_WEIGHTS: .*'gold=2'/);
+    expect(problems).toMatch(/EXPORTS_PER_TENANT: .*'free=1.5'/);
+    expect(
+      problemsOf({ APP_ENV: 'development', HOLDFAST_DATA_DIR: tempDataDir(), FAIRNESS_WEIGHTS: 'free=0' }),
+    ).toMatch(/FAIRNESS_WEIGHTS/);
+  });
+
+  it('keeps files under the data directory by default', () => {
+    const dataDir = tempDataDir();
+    const { files } = loadConfig({ APP_ENV: 'development', HOLDFAST_DATA_DIR: dataDir });
+
+    expect(files.store).toEqual({ kind: 'local', dir: path.join(dataDir, 'files') });
+    expect(files.retentionMs).toBe(7 * 86_400_000);
+    expect(files.downloadLinkTtlMs).toBe(86_400_000);
+  });
+
+  it('needs a bucket and credentials for the S3 store', () => {
+    const problems = problemsOf({ APP_ENV: 'development', HOLDFAST_DATA_DIR: tempDataDir(), FILE_STORE: 's3' });
+
+    expect(problems).toMatch(/S3_BUCKET: is required when FILE_STORE=s3/);
+    expect(problems).toMatch(/S3_ACCESS_KEY_ID/);
+    expect(problems).toMatch(/S3_SECRET_ACCESS_KEY/);
+    expect(
+      development({
+        FILE_STORE: 's3',
+        S3_ENDPOINT: 'http://127.0.0.1:9000',
+        S3_BUCKET: 'files',
+        S3_ACCESS_KEY_ID: 'id',
+        S3_SECRET_ACCESS_KEY: 'secret',
+      }).files.store,
+    ).toMatchObject({ kind: 's3', bucket: 'files', endpoint: 'http://127.0.0.1:9000', forcePathStyle: true });
+  });
+
+  it('refuses a download link that would outlive a week', () => {
+    expect(() => development({ DOWNLOAD_LINK_TTL: '30 days' })).toThrow(/DOWNLOAD_LINK_TTL/);
+  });
+});
+
 describe('the mode and its secrets', () => {
   it.each([
     ['no variables at all', {}],

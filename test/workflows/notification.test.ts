@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
+import { taskQueueFor } from '../../lib/task-queues';
 import { FailureType } from '../../workflows/errors';
 import {
   cancelNotificationUpdate,
@@ -183,4 +185,56 @@ describe('notification workflow (time skipping, activities mocked)', () => {
     });
     expect(fake.deliveries).toBe(0);
   });
+  it.each([
+    ['EMAIL', 'email'],
+    ['SMS', 'sms'],
+  ] as const)(
+    'a notification started with channel %s schedules its delivery on the %s provider queue, and bookkeeping on its own',
+    async (channel, kind) => {
+      const fake = new FakeNotificationLedger();
+      fake.status = 'SCHEDULED';
+      const tenantId = 'tenant-a';
+      const notificationId = randomUUID();
+
+      const { result, deliveryQueues, bookkeepingQueues, base } = await temporal.runWithWorker(
+        fake.activities(),
+        'notification',
+        async (taskQueue) => {
+          // The provider's queue has a worker of its own (activities only), as in production.
+          const providerWorker = await Worker.create({
+            connection: temporal.env.nativeConnection,
+            taskQueue: taskQueueFor(taskQueue, kind),
+            activities: fake.activities(),
+          });
+          return providerWorker.runUntil(async () => {
+            const handle = await temporal.env.client.workflow.start(notificationWorkflow, {
+              taskQueue,
+              workflowId: notificationWorkflowId(tenantId, notificationId),
+              // Due in an hour, so the run also does bookkeeping (marking it due) before it delivers.
+              args: [{ tenantId, notificationId, priority: 3, channel, sendAt: await inHours(1) }],
+              typedSearchAttributes: [{ key: TenantIdKey, value: tenantId }],
+            });
+            const outcome = await handle.result();
+            const { events } = await handle.fetchHistory();
+            const scheduled = (events ?? []).flatMap((event) => {
+              const attributes = event.activityTaskScheduledEventAttributes;
+              return attributes ? [{ type: attributes.activityType?.name, queue: attributes.taskQueue?.name }] : [];
+            });
+            return {
+              result: outcome,
+              base: taskQueue,
+              deliveryQueues: scheduled.filter((a) => a.type === 'deliverNotification').map((a) => a.queue),
+              bookkeepingQueues: scheduled.filter((a) => a.type !== 'deliverNotification').map((a) => a.queue),
+            };
+          });
+        },
+      );
+
+      expect(result.status).toBe('SENT');
+      expect(deliveryQueues).toEqual([`${base}-${kind}`]);
+      // Only the provider call moves: the ledger's bookkeeping stays on the workflow's queue.
+      expect(bookkeepingQueues).toEqual([base]);
+      expect(fake.deliveries).toBe(1);
+    },
+  );
 });

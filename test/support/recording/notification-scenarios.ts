@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
+import { taskQueueFor } from '../../../lib/task-queues';
 import { withRecordingWorker, type FlowRecording } from '../history-recording';
 import { FakeNotificationLedger } from '../notification-fake';
 import { FailureType } from '../../../workflows/errors';
@@ -25,6 +27,11 @@ interface Scenario {
   name: string;
   /** Hours from the server's clock to `sendAt`; sent at once when absent. */
   delayHours?: number;
+  /**
+   * The row's channel in the input, as every start since `notification-delivery-on-provider-queue`
+   * passes it: the delivery then runs on that provider's queue, which a second worker polls.
+   */
+  channel?: 'EMAIL';
   arrange: (fake: FakeNotificationLedger) => void;
   drive: (handle: Handle, fake: FakeNotificationLedger, sleep: Sleep) => Promise<void>;
 }
@@ -35,6 +42,7 @@ const finish = async (handle: Handle) => {
 
 const scenarios: Scenario[] = [
   { name: 'sent', arrange: () => undefined, drive: finish },
+  { name: 'sent-on-email-queue', channel: 'EMAIL', arrange: () => undefined, drive: finish },
   {
     name: 'delayed-then-sent',
     delayHours: 24,
@@ -87,21 +95,32 @@ export const notificationRecording: FlowRecording<Scenario> = {
     const fake = new FakeNotificationLedger();
     scenario.arrange(fake);
     const taskQueue = `record-${randomUUID()}`;
-    return withRecordingWorker(env, bundle, taskQueue, fake.activities(), async () => {
-      const notificationId = randomUUID();
-      const input: NotificationWorkflowInput = { tenantId: 'tenant-recorded', notificationId, priority: 3 };
-      if (scenario.delayHours) {
-        input.sendAt = new Date((await env.currentTimeMs()) + scenario.delayHours * 3_600_000).toISOString();
-      }
-      const handle = await env.client.workflow.start(notificationWorkflow, {
-        taskQueue,
-        workflowId: notificationWorkflowId('tenant-recorded', notificationId),
-        args: [input],
+    // The provider queue's worker runs activities only, as in production (workers/main.ts).
+    const providerWorker = scenario.channel
+      ? await Worker.create({
+          connection: env.nativeConnection,
+          taskQueue: taskQueueFor(taskQueue, 'email'),
+          activities: fake.activities(),
+        })
+      : undefined;
+    const run = () =>
+      withRecordingWorker(env, bundle, taskQueue, fake.activities(), async () => {
+        const notificationId = randomUUID();
+        const input: NotificationWorkflowInput = { tenantId: 'tenant-recorded', notificationId, priority: 3 };
+        if (scenario.channel) input.channel = scenario.channel;
+        if (scenario.delayHours) {
+          input.sendAt = new Date((await env.currentTimeMs()) + scenario.delayHours * 3_600_000).toISOString();
+        }
+        const handle = await env.client.workflow.start(notificationWorkflow, {
+          taskQueue,
+          workflowId: notificationWorkflowId('tenant-recorded', notificationId),
+          args: [input],
+        });
+        await scenario.drive(handle, fake, (duration) => env.sleep(duration));
+        const { status } = await handle.describe();
+        if (status.name === 'RUNNING') throw new Error(`scenario ${scenario.name} left its notification running`);
+        return [{ suffix: '', history: await handle.fetchHistory(), status: status.name }];
       });
-      await scenario.drive(handle, fake, (duration) => env.sleep(duration));
-      const { status } = await handle.describe();
-      if (status.name === 'RUNNING') throw new Error(`scenario ${scenario.name} left its notification running`);
-      return [{ suffix: '', history: await handle.fetchHistory(), status: status.name }];
-    });
+    return providerWorker ? providerWorker.runUntil(run) : run();
   },
 };
