@@ -9,7 +9,10 @@ import { useApiStack } from '../support/api-stack';
 import { listRoutes, routeKey, type AppRoute } from '../support/routes';
 import { createTestTenant, tokenFor } from '../support/stack';
 
-/** Routes that answer without a JWT: probes, and the links in candidates', vendors' and invitees' messages. */
+/**
+ * Routes that answer without a JWT: probes, the links in candidates', vendors' and invitees' messages, and
+ * signed download links (the link is the credential).
+ */
 const publicRoutes = [
   'GET /healthz',
   'GET /readyz',
@@ -20,6 +23,7 @@ const publicRoutes = [
   'GET /api/v1/vendor/offers/respond',
   'POST /api/v1/vendor/offers/respond',
   'POST /api/v1/vendor/orders/status',
+  'GET /api/v1/downloads/:token',
 ];
 
 /** A request to `route` with made-up IDs: authentication answers before any handler looks at them. */

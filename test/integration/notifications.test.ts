@@ -184,10 +184,11 @@ describe('notifications as durable jobs (API, worker, PostgreSQL, Temporal, SMTP
     const to = phone();
     sms.answer(to, 503, 503);
 
-    const res = await post({ channel: 'SMS', to, text: 'Your technician is on the way', priority: 'critical' });
+    const res = await post({ channel: 'SMS', to, text: 'Your technician is on the way', priority: 'high' });
+    expect(res.status).toBe(202);
     const sent = await settledAs(res.body.notificationId as string, 'SENT', 'FAILED');
 
-    expect(sent).toMatchObject({ status: 'SENT', attempts: 3, priority: 1 });
+    expect(sent).toMatchObject({ status: 'SENT', attempts: 3, priority: 2 });
     expect(sms.requests.filter((number) => number === to)).toHaveLength(3);
     expect(sms.accepted.filter((message) => message.to === to)).toEqual([
       { to, body: 'Your technician is on the way' },
