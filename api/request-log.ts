@@ -10,6 +10,9 @@ const MAX_PATH_LENGTH = 200;
 
 const pathOf = (url: string | undefined) => (url ?? '/').split(/[?#]/, 1)[0]!;
 
+/** A download link carries its token in the path: a request no route answered (a 429) logs it as `:token`. */
+const withoutPathTokens = (path: string) => path.replace(/^(\/api\/v1\/downloads\/)[^/]+/i, '$1:token');
+
 /**
  * The route pattern that answered, e.g. `/api/v1/slots/:slotId/release`. Express keeps
  * `req.route` but has restored `req.baseUrl` by the time an error has left its router, so the
@@ -28,14 +31,17 @@ export function routePatternOf(req: Request): string | undefined {
 /**
  * One short line per request: method, route pattern (or the path without its query when no
  * route matched), status, duration and request ID. No headers, no query string, no body: links
- * carry offer, vendor and invitation tokens in their query, and bodies carry personal data.
+ * carry offer, vendor and invitation tokens in their query (download links in their path), and
+ * bodies carry personal data.
  */
 function requestLine(req: IncomingMessage, res: ServerResponse, durationMs: number) {
   const request = req as Request;
   const route = routePatternOf(request);
   return {
     method: request.method,
-    ...(route ? { route } : { path: pathOf(request.originalUrl ?? request.url).slice(0, MAX_PATH_LENGTH) }),
+    ...(route
+      ? { route }
+      : { path: withoutPathTokens(pathOf(request.originalUrl ?? request.url)).slice(0, MAX_PATH_LENGTH) }),
     status: res.statusCode,
     durationMs,
     ...(res.writableEnded ? {} : { aborted: true }),
