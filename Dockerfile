@@ -61,6 +61,9 @@ COPY package.json ./
 COPY --from=prod-deps /app/node_modules node_modules
 # dist/generated/prisma is the compiled Prisma client; lib/db.ts imports it from there.
 COPY --from=build /app/dist dist
+# tsc compiles only TypeScript: the console's templates and stylesheet are read at run time beside its code.
+COPY --from=build /app/api/console/views dist/api/console/views
+COPY --from=build /app/api/console/assets dist/api/console/assets
 # The local file store (FILE_STORE_DIR in docker-compose.yml) is the one place the app writes.
 # A named volume mounted here copies this directory's owner on first use, so it starts writable
 # by uid 1000 without a root init step.

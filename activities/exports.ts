@@ -27,6 +27,7 @@ import {
 } from '../workflows/export.contract';
 import { FailureType } from '../workflows/errors';
 import { countExportRows, readExportPage } from './export-rows';
+import { countExportedRows } from './metrics';
 import type { FileJobSettings } from './index';
 
 /**
@@ -351,6 +352,7 @@ export function createExportActivities(deps: ExportActivityDeps) {
       // The worker process's peak memory so far: operators see that a large export did not raise it.
       const peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
       log.info('export written', { ...ids, rows: position.rowsWritten, bytes, resumed, peakRssMiB });
+      countExportedRows(position.rowsWritten, format);
       return { fileKey, rows: position.rowsWritten, bytes, sha256, contentType, entities, format };
     },
 

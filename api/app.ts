@@ -11,16 +11,23 @@ import {
   type TenantStatusCache,
   type VerifyToken,
 } from './auth';
+import { createConsoleRouter } from './console/router';
 import { errorMiddleware, notFoundRoute } from './errors';
 import { createHealthRouter, databaseProbe, temporalProbe, type ReadinessProbe } from './health';
+import { createLandingRouter } from './landing';
+import { apiProcessMetrics, createMetricsRouter, httpMetricsMiddleware, type ApiMetrics } from './metrics';
+import { createApiDocsRouter } from './openapi/docs';
+import { allRouteSpecs } from './openapi/routes';
 import { privateResponse, securityHeaders } from './pages';
 import { createRateLimits, PUBLIC_TOKEN_PATHS } from './rate-limits';
 import { requestLogging } from './request-log';
 import type { WorkflowRouterDeps } from './router-deps';
+import { createDeadLetterRouter } from './routes/dead-letter';
 import { createDevOutboxRouter } from './routes/dev-outbox';
 import { createDownloadsRouter } from './routes/downloads';
 import { createEventsRouter } from './routes/events';
 import { createExportsRouter } from './routes/exports';
+import { createFlowsRouter } from './routes/flows';
 import { createInvitationsRouter } from './routes/invitations';
 import { createNotificationRulesRouter } from './routes/notification-rules';
 import { createNotificationTemplatesRouter } from './routes/notification-templates';
@@ -31,12 +38,17 @@ import { createPartnersRouter } from './routes/partners';
 import { createRemindersRouter } from './routes/reminders';
 import { createReportSchedulesRouter } from './routes/report-schedules';
 import { createReportsRouter } from './routes/reports';
+import { createSchedulesRouter } from './routes/schedules';
 import { createSlotsRouter } from './routes/slots';
+import { createStatsRouter } from './routes/stats';
 import { createTenantRouter } from './routes/tenant';
 import { createTenantsRouter } from './routes/tenants';
 import { createVendorPortalRouter } from './routes/vendor-portal';
 import { createWebhooksRouter } from './routes/webhooks';
+import { createWorkflowsRouter } from './routes/workflows';
 import type { DownloadLinkSettings } from './services/file-jobs';
+import { createRefreshGate } from './services/operations/dead-letter';
+import { createStatsCache } from './services/operations/stats';
 
 export interface AppDeps {
   config: Config;
@@ -51,6 +63,8 @@ export interface AppDeps {
   readinessProbes?: ReadinessProbe[];
   /** Where report and export files are read from; defaults to the configured store (config.files.store). */
   files?: FileStore;
+  /** Where GET /metrics reads from and requests are timed; defaults to the process's own registry. */
+  metrics?: ApiMetrics;
 }
 
 /** Builds the Express app without listening, so tests drive it with supertest. */
@@ -63,11 +77,22 @@ export function createApp(deps: AppDeps): Express {
   // Which peers may name the client in X-Forwarded-For: the per-IP rate limits count req.ip.
   app.set('trust proxy', config.api.trustProxy);
 
+  const metrics = deps.metrics ?? apiProcessMetrics();
+  // First, so a request's time includes everything the API does with it.
+  app.use(httpMetricsMiddleware(metrics, app));
   app.use(requestLogging(logger));
   app.use(securityHeaders(config.api.publicBaseUrl));
   app.use(express.json({ limit: config.api.bodyLimit }));
 
   app.use(createHealthRouter(deps.readinessProbes ?? [temporalProbe(temporal), databaseProbe(prisma)]));
+  // Open unless METRICS_TOKEN is set: scraped by Prometheus, on a private network.
+  if (config.env === 'production' && config.operations.metricsToken === undefined) {
+    logger.warn('METRICS_TOKEN is unset: GET /metrics is open to anyone who can reach the API (docs/metrics.md)');
+  }
+  app.use(createMetricsRouter({ metrics, token: config.operations.metricsToken }));
+  app.use(createLandingRouter({ temporalUiUrl: config.temporal.uiUrl, temporalNamespace: config.temporal.namespace }));
+  // The OpenAPI document and Swagger UI: open, like the health endpoints; the API they describe is not.
+  app.use(createApiDocsRouter({ routes: allRouteSpecs, publicBaseUrl: config.api.publicBaseUrl }));
 
   const rateLimits = createRateLimits({ settings: config.rateLimits, logger, prisma });
   // Tokens in links are the public endpoints' only credential: limit guessing per IP and per token.
@@ -116,10 +141,43 @@ export function createApp(deps: AppDeps): Express {
   v1.use(createReportsRouter({ ...workflows, files, downloadLinks }));
   v1.use(createReportSchedulesRouter(workflows));
   v1.use(createExportsRouter({ ...workflows, files, downloadLinks }));
+  v1.use(createFlowsRouter(workflows));
+  v1.use(createSchedulesRouter({ ...workflows, logger }));
+  // The operations API (docs/operations.md): one stats cache and one dead-letter refresh window per process.
+  const operations = {
+    ...workflows,
+    logger,
+    uiUrl: config.temporal.uiUrl,
+    // Page tokens are signed with a label of their own, so the secret signs nothing an offer link could use.
+    pageTokenSecret: config.offerTokenSecret,
+    deadLetterActivityAttempts: config.operations.deadLetterActivityAttempts,
+    refreshGate: createRefreshGate(config.operations.statsTtlMs),
+  };
+  const statsCache = createStatsCache(config.operations.statsTtlMs);
+  v1.use(createWorkflowsRouter(operations));
+  v1.use(createStatsRouter({ ...operations, statsCache }));
+  v1.use(createDeadLetterRouter(operations));
   if (config.env === 'development' && config.devOutboxFile) {
     v1.use(createDevOutboxRouter({ outboxFile: config.devOutboxFile, prisma }));
   }
   app.use('/api/v1', v1);
+
+  // The tenant console (docs/console.md): HTML pages over the same services, signed in with the API's tokens.
+  app.use(
+    '/console',
+    createConsoleRouter({
+      config,
+      logger,
+      prisma,
+      temporal,
+      verifyToken,
+      tenantStatus,
+      limitAuthFailures: rateLimits.authFailures,
+      limitTenantWrites: rateLimits.tenantWrites,
+      // The API's own caches: the console and the API show the same numbers.
+      operations: { ...operations, statsCache },
+    }),
+  );
 
   app.use(notFoundRoute);
   app.use(errorMiddleware(logger));

@@ -1,4 +1,6 @@
+import type { RouteSpec } from './openapi/route-spec';
 import { Router } from 'express';
+import { z } from 'zod';
 import type { Client } from '@temporalio/client';
 import type { PrismaClient } from '../lib/db';
 
@@ -67,3 +69,30 @@ export function createHealthRouter(probes: ReadinessProbe[]): Router {
   });
   return router;
 }
+
+const readyAnswer = z.object({ status: z.literal('ready'), checks: z.record(z.string(), z.literal('ok')) });
+
+export const healthRoutes: RouteSpec[] = [
+  {
+    method: 'get',
+    path: '/healthz',
+    operationId: 'getHealth',
+    summary: 'The process is alive',
+    tag: 'Health',
+    auth: 'none',
+    responses: { 200: { description: 'Alive', schema: z.object({ status: z.literal('ok') }) } },
+  },
+  {
+    method: 'get',
+    path: '/readyz',
+    operationId: 'getReadiness',
+    summary: 'Temporal and PostgreSQL answer',
+    description: `Each dependency is probed with a ${PROBE_TIMEOUT_MS} ms timeout.`,
+    tag: 'Health',
+    auth: 'none',
+    responses: {
+      200: { description: 'Every dependency answers', schema: readyAnswer },
+      503: { description: 'NOT_READY: the dependencies that do not answer, with the reasons in details' },
+    },
+  },
+];

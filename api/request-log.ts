@@ -5,7 +5,11 @@ import { pinoHttp } from 'pino-http';
 import type { Logger } from '../lib/logger';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
-const QUIET_PATHS = new Set(['/healthz', '/readyz']);
+/**
+ * Probes and Prometheus scrapes: every few seconds each, so an answered one would bury the lines
+ * that matter. Only their failures are logged (a 503 from /readyz, a scrape with the wrong token).
+ */
+const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 const MAX_PATH_LENGTH = 200;
 
 const pathOf = (url: string | undefined) => (url ?? '/').split(/[?#]/, 1)[0]!;
@@ -66,8 +70,11 @@ export function requestLogging(logger: Logger): RequestHandler {
     quietResLogger: true,
     // The logger's own serializers (which redact) stay in force for `req.log.error({ err })`.
     wrapSerializers: false,
-    autoLogging: { ignore: (req) => QUIET_PATHS.has(pathOf(req.url)) },
-    customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
+    customLogLevel: (req, res, error) => {
+      if (error || res.statusCode >= 500) return 'error';
+      const quiet = res.statusCode < 400 && QUIET_PATHS.has(pathOf((req as Request).originalUrl ?? req.url));
+      return quiet ? 'silent' : 'info';
+    },
     customSuccessObject: (req, res, value: { responseTime: number }) => requestLine(req, res, value.responseTime),
     customErrorObject: (req, res, _error, value: { responseTime: number }) => requestLine(req, res, value.responseTime),
     customSuccessMessage: () => 'request finished',

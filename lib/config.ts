@@ -210,6 +210,15 @@ const environmentSchema = z.object({
   TEMPORAL_TLS_KEY_PATH: readableFile,
   TEMPORAL_TLS_CA_PATH: readableFile,
   TEMPORAL_TLS_SERVER_NAME: optionalString,
+  // How long closed workflows stay inspectable; the dev server and compose apply it to the namespace.
+  TEMPORAL_NAMESPACE_RETENTION: duration
+    .refine((text) => durationMs(text) >= 86_400_000, { message: 'must be at least 1 day' })
+    .default('7 days'),
+  // Where people open the Temporal Web UI; the console and the operations API link flows there.
+  TEMPORAL_UI_URL: z.url().default('http://localhost:8233'),
+  // Whether the tenant console links to that Web UI: it has no login and shows every tenant, so
+  // production leaves the links out unless the operator's own SSO proxy guards it (docs/console.md).
+  CONSOLE_WEB_UI_LINKS: booleanFlag.optional(),
 
   JWT_SECRET: optionalString,
   JWT_JWKS_URL: optionalUrl,
@@ -290,6 +299,13 @@ const environmentSchema = z.object({
     .default('24 hours'),
   EXPORT_PAGE_SIZE: z.coerce.number().int().min(10).max(10_000).default(1000),
   EXPORTS_PER_TENANT: tierNumbers({ free: 1, professional: 2, enterprise: 3 }, { min: 1, max: 100, integer: true }),
+
+  // The operations API (api/routes/operations): how long stats are cached, and after how many
+  // attempts a retrying activity puts its flow in the dead-letter inbox.
+  OPERATIONS_STATS_TTL: duration.default('5 seconds'),
+  DEAD_LETTER_ACTIVITY_ATTEMPTS: z.coerce.number().int().min(2).max(1000).default(5),
+  // GET /metrics: open when unset (scraped on a private network), else a bearer token Prometheus sends.
+  METRICS_TOKEN: optionalString,
 
   // Rate limits (api/rate-limits.ts), per one-minute window. `postgres` shares the counts
   // between API instances; `memory` counts per process.
@@ -414,6 +430,20 @@ export interface Config {
     taskQueue: string;
     apiKey?: string;
     tls: TemporalTlsConfig;
+    /** TEMPORAL_NAMESPACE_RETENTION, in milliseconds: how long closed workflows stay in visibility and history. */
+    namespaceRetentionMs: number;
+    /** TEMPORAL_UI_URL without a trailing slash. */
+    uiUrl: string;
+    /** CONSOLE_WEB_UI_LINKS: whether the tenant console links to the Web UI; off in production unless set. */
+    consoleWebUiLinks: boolean;
+  };
+  operations: {
+    /** OPERATIONS_STATS_TTL: how long one API process reuses the counts behind GET /api/v1/stats. */
+    statsTtlMs: number;
+    /** DEAD_LETTER_ACTIVITY_ATTEMPTS: a running flow whose activity reached this attempt is a dead letter. */
+    deadLetterActivityAttempts: number;
+    /** METRICS_TOKEN: the bearer token GET /metrics requires; open when undefined. */
+    metricsToken?: string;
   };
   auth: {
     jwtSecret?: string;
@@ -547,6 +577,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       namespace: env.TEMPORAL_NAMESPACE,
       taskQueue: env.TEMPORAL_TASK_QUEUE,
       apiKey: env.TEMPORAL_API_KEY,
+      namespaceRetentionMs: durationMs(env.TEMPORAL_NAMESPACE_RETENTION),
+      uiUrl: env.TEMPORAL_UI_URL.replace(/\/$/, ''),
+      consoleWebUiLinks: env.CONSOLE_WEB_UI_LINKS ?? env.APP_ENV !== 'production',
       tls: usesTls
         ? {
             serverName: env.TEMPORAL_TLS_SERVER_NAME,
@@ -555,6 +588,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
             clientKeyPath: env.TEMPORAL_TLS_KEY_PATH,
           }
         : false,
+    },
+    operations: {
+      statsTtlMs: durationMs(env.OPERATIONS_STATS_TTL),
+      deadLetterActivityAttempts: env.DEAD_LETTER_ACTIVITY_ATTEMPTS,
+      metricsToken: env.METRICS_TOKEN,
     },
     auth: {
       jwtSecret: secrets.jwtSecret,

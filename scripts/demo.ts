@@ -5,6 +5,7 @@ import { eventsTour } from './demo/events';
 import { exportsTour } from './demo/exports';
 import { notificationsTour } from './demo/notifications';
 import { onboardingTour } from './demo/onboarding';
+import { operationsTour } from './demo/operations';
 import { ordersTour } from './demo/orders';
 import { remindersTour } from './demo/reminders';
 import { reportsTour } from './demo/reports';
@@ -13,7 +14,7 @@ import { waitlistTour } from './demo/waitlist';
 import { webhooksTour } from './demo/webhooks';
 
 /**
- * `npm run demo [-- waitlist|orders|onboarding|notifications|events|webhooks|reminders|exports|reports]`: the README's tour, run against a running `npm run dev`.
+ * `npm run demo [-- waitlist|orders|onboarding|notifications|events|webhooks|reminders|exports|reports|operations]`: the README's tour, run against a running `npm run dev`.
  *
  * Each step prints the command a person would type (curl, `npm run token`, `npm run temporal`), runs its
  * equivalent, and checks that the flow reached the expected state. Every run uses fresh data (slot names,
@@ -36,6 +37,7 @@ const tours = {
   reminders: remindersTour,
   exports: exportsTour,
   reports: reportsTour,
+  operations: operationsTour,
 } as const;
 type TourName = keyof typeof tours;
 

@@ -14,7 +14,7 @@ import { applyMigrations } from './stack/migrate';
 import { isListening } from './stack/ports';
 import { startEmbeddedPostgres } from './stack/postgres';
 import { readTemporalBinaries } from './stack/temporal-binaries';
-import { startTemporalDevServer } from './stack/temporal-dev-server';
+import { devServerRetentionMs, startTemporalDevServer } from './stack/temporal-dev-server';
 
 /**
  * `npm run dev`: the whole system on embedded defaults, no Docker.
@@ -118,6 +118,10 @@ async function main(): Promise<void> {
         uiPort: ports.temporalUi,
         dbFilename: path.join(dataDir, 'temporal.sqlite'),
         logFile: path.join(dataDir, 'logs', 'temporal.log'),
+        // TEMPORAL_NAMESPACE_RETENTION, read before the configuration is (that needs the database
+        // URL set above); a value the configuration refuses gets the default here and stops the
+        // start with its reason when the configuration loads.
+        namespaceRetentionMs: devServerRetentionMs(env.TEMPORAL_NAMESPACE_RETENTION),
       });
       stops.push({ name: 'Temporal dev server', stop: () => temporal.stop() });
       env.TEMPORAL_ADDRESS = temporal.address;

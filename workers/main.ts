@@ -3,6 +3,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from 
 import { createActivities, fileJobSettings, type ActivityDeps } from '../activities';
 import { createConfiguredBilling } from '../activities/billing';
 import { createMessagingTransports } from '../activities/transports';
+import { histogramBuckets } from '../domain/business-metrics';
 import { loadConfigOrExit, requireDatabaseUrl, type Config } from '../lib/config';
 import { createDataConverter } from '../lib/data-converter';
 import { createFileStore } from '../lib/file-store';
@@ -47,7 +48,14 @@ export function installRuntime(
       logger[pinoLevels[level]](meta ?? {}, message),
     ),
     telemetryOptions: {
-      metrics: { prometheus: { bindAddress: `0.0.0.0:${config.worker.metricsPort}` } },
+      // Holdfast's business metrics (domain/business-metrics.ts) are exported here too; the cascade
+      // histogram gets bounds that fit cascades of minutes to days.
+      metrics: {
+        prometheus: {
+          bindAddress: `0.0.0.0:${config.worker.metricsPort}`,
+          histogramBucketOverrides: { ...histogramBuckets },
+        },
+      },
     },
     // On these the SDK stops polling and gives in-flight activities the shutdown grace time;
     // `npm run dev` passes none and stops the worker itself, after the API.

@@ -94,6 +94,8 @@ export const NotificationRejection = {
   AlreadySent: 'NOTIFICATION_ALREADY_SENT',
   AlreadyFailed: 'NOTIFICATION_FAILED',
   AlreadyCancelled: 'NOTIFICATION_ALREADY_CANCELLED',
+  /** `sendNow`: the notification is not waiting for its send time (any more). */
+  NotScheduled: 'NOT_SCHEDULED',
 } as const;
 export type NotificationRejection = (typeof NotificationRejection)[keyof typeof NotificationRejection];
 
@@ -140,3 +142,24 @@ export const cancelNotificationUpdate = defineUpdate<{ status: 'CANCELLED' }, [C
 
 /** The notification's state. */
 export const getNotificationStateQuery = defineQuery<NotificationState>('getNotificationState');
+
+export interface SendNowInput {
+  /** Who asked (the API's principal), for the audit trail; not personal data. */
+  actor: string;
+}
+
+export interface SendNowResult {
+  notificationId: string;
+  /** The send time it had. */
+  scheduledFor: string;
+  /** The workflow's time when the Update ran: delivery starts from here. */
+  sendAt: string;
+}
+
+/**
+ * Sends a SCHEDULED notification now instead of at its `sendAt`: the wait ends, the row is marked
+ * due and delivery runs as it would have at the send time. Answers at once. Rejected with
+ * NOT_SCHEDULED once the notification is no longer waiting (due, sending, ended, or a cancel is
+ * under way), INVALID_INPUT for an actor that cannot be stored.
+ */
+export const sendNowUpdate = defineUpdate<SendNowResult, [SendNowInput]>('sendNow');

@@ -15,18 +15,23 @@ import type { Activities } from '../activities';
 import type { NotificationChannel } from '../domain/notifications';
 import { taskQueueFor, type TaskQueueKind } from '../lib/task-queues';
 import { FailureType, PermanentFailures } from './errors';
+import { notificationEnded } from './metrics';
 import {
   cancelNotificationUpdate,
   getNotificationStateQuery,
   NotificationRejection,
   priorityKeyOf,
+  sendNowUpdate,
   type CancellationReason,
   type NotificationFlowStatus,
   type NotificationResult,
   type NotificationState,
   type NotificationWorkflowInput,
+  type SendNowInput,
+  type SendNowResult,
 } from './notification.contract';
 import { FlowStatusKey } from './search-attributes';
+import { requireStorableText } from './validation';
 
 export * from './notification.contract';
 
@@ -48,6 +53,8 @@ class Notification {
   lastError: string | null = null;
   cancellation: NotificationState['cancellation'] = null;
   cancelRequested: { actor: string } | null = null;
+  /** Set by `sendNow`: the wait for `sendAt` ends and delivery starts. */
+  sendNowRequested: { actor: string } | null = null;
 
   constructor(readonly input: NotificationWorkflowInput) {
     this.status = this.isScheduled() ? 'SCHEDULED' : 'PENDING';
@@ -78,6 +85,27 @@ class Notification {
       case 'CANCELLED':
         return NotificationRejection.AlreadyCancelled;
     }
+  }
+
+  /** `sendNow` applies only while the notification waits for its send time, with no cancel under way. */
+  validateSendNow(request: SendNowInput | undefined): void {
+    if (this.status !== 'SCHEDULED' || this.cancelRequested || this.sendNowRequested) {
+      throw ApplicationFailure.create({
+        type: NotificationRejection.NotScheduled,
+        message: `The notification is not waiting for its send time (it is ${this.status.toLowerCase()})`,
+        nonRetryable: true,
+      });
+    }
+    requireStorableText({ actor: request?.actor });
+  }
+
+  sendNow({ actor }: SendNowInput): SendNowResult {
+    this.sendNowRequested = { actor };
+    return {
+      notificationId: this.input.notificationId,
+      scheduledFor: this.input.sendAt!,
+      sendAt: new Date().toISOString(),
+    };
   }
 
   snapshot(): NotificationState {
@@ -209,6 +237,10 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
     },
   );
 
+  setHandler(sendNowUpdate, (request) => notification.sendNow(request), {
+    validator: (request: SendNowInput) => notification.validateSendNow(request),
+  });
+
   const endCancelled = (reason: CancellationReason, actor: string | null) => {
     notification.cancellation = { reason, actor };
     notification.lastError =
@@ -238,7 +270,13 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
   };
 
   if (notification.isScheduled()) {
-    await condition(() => notification.cancelRequested !== null, notification.delayMs());
+    // `sendNowRequested` is set only by the sendNow Update, which no history before it carries: in
+    // those the wait wakes exactly as it did, so they replay unchanged without a patch marker, and
+    // a run already waiting when this code arrived can be sent now too.
+    await condition(
+      () => notification.cancelRequested !== null || notification.sendNowRequested !== null,
+      notification.delayMs(),
+    );
     if (!notification.cancelRequested) await markNotificationDue(ref);
   }
 
@@ -275,6 +313,7 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
 
   async function finish(): Promise<NotificationResult> {
     await condition(allHandlersFinished);
+    notificationEnded(input.channel, notification.result().status);
     return notification.result();
   }
 }

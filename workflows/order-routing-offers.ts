@@ -2,11 +2,14 @@ import { ApplicationFailure, isCancellation, log } from '@temporalio/workflow';
 import { ORDER_ROUTING_ACTOR } from '../domain/orders';
 import { isPending, type AttentionStop } from './attention';
 import { FlowRejection } from './errors';
+import { countOfferSent, vendorOfferSettled } from './metrics';
 import { OfferDesk } from './offer';
 import { assignOrder, offerOrderToVendor, sendVendorOffer, settleRoutingAttempt } from './order-routing-activities';
 import {
   OrderRejection,
   type AttemptOutcome,
+  type ExpireVendorOfferNowInput,
+  type ExpireVendorOfferNowResult,
   type OrderState,
   type RankedVendor,
   type VendorResponseInput,
@@ -42,6 +45,9 @@ export class VendorOffers {
     expired: OrderRejection.OfferExpired,
   });
 
+  /** The operator who expired the open offer now (`expireVendorOfferNow`), recorded as the timeout's actor. */
+  private expiredNowBy: { attemptId: string; actor: string } | undefined;
+
   constructor(private readonly order: RoutedOrder) {}
 
   /** The number of the next attempt, offer or manual assignment; an open offer counts as one. */
@@ -73,6 +79,30 @@ export class VendorOffers {
     this.desk.validate(tokenHash);
   }
 
+  /** `expireVendorOfferNow` applies only to an open offer that has no answer yet. */
+  validateExpireNow(request: ExpireVendorOfferNowInput | undefined): void {
+    this.order.attention.refuseWhenStopped();
+    if (!this.desk.isAnswerable || !this.order.state.currentOffer) {
+      throw ApplicationFailure.create({
+        type: OrderRejection.NoOpenOffer,
+        message: 'There is no open vendor offer to expire',
+        nonRetryable: true,
+      });
+    }
+    requireStorableText({ actor: request?.actor });
+  }
+
+  /**
+   * Ends the open offer now: its deadline becomes the workflow's now, which the OfferDesk reads at
+   * every check, so the wait wakes and the offer times out as if its time had run out.
+   */
+  expireNow({ actor }: ExpireVendorOfferNowInput): ExpireVendorOfferNowResult {
+    const offer = this.order.state.currentOffer!;
+    offer.deadline = new Date().toISOString();
+    this.expiredNowBy = { attemptId: offer.attemptId, actor };
+    return { attemptId: offer.attemptId, vendorId: offer.vendorId, expiredAt: offer.deadline };
+  }
+
   /** Offers the order to one vendor and waits for its answer; true when it accepted (the order is then assigned). */
   async offerTo(vendor: RankedVendor, vendorResponseMs: number): Promise<boolean> {
     const { ref, state } = this.order;
@@ -85,14 +115,17 @@ export class VendorOffers {
       attempt,
       deadline: new Date(offeredAt + vendorResponseMs).toISOString(),
     });
-    state.currentOffer = {
+    const current = {
       attempt,
       attemptId: offer.attemptId,
       ...vendor,
       offeredAt: new Date(offeredAt).toISOString(),
       deadline: offer.deadline,
     };
-    desk.open(offer.attemptId, offer.tokenHash, () => offer.deadline);
+    state.currentOffer = current;
+    // The deadline is read from the state, so expiring the offer now moves it.
+    desk.open(offer.attemptId, offer.tokenHash, () => current.deadline);
+    countOfferSent('orders');
 
     const delivered = await sendVendorOffer({ tenantId: ref.tenantId, attemptId: offer.attemptId }).then(
       (result) => result.status !== 'SKIPPED',
@@ -132,15 +165,18 @@ export class VendorOffers {
       return true;
     }
     const outcome = response ? 'REJECTED' : 'TIMED_OUT';
+    const expiredBy = this.expiredNowBy?.attemptId === offer.attemptId ? this.expiredNowBy.actor : undefined;
     const reason = response
       ? (response.reason ?? null)
-      : `no answer within ${Math.round(vendorResponseMs / 60_000)} minutes`;
+      : expiredBy
+        ? 'expired now by an operator'
+        : `no answer within ${Math.round(vendorResponseMs / 60_000)} minutes`;
     await settleRoutingAttempt({
       tenantId: ref.tenantId,
       attemptId: offer.attemptId,
       outcome,
       reason: reason ?? undefined,
-      actor: response ? `vendor:${vendor.vendorId}` : ORDER_ROUTING_ACTOR,
+      actor: response ? `vendor:${vendor.vendorId}` : (expiredBy ?? ORDER_ROUTING_ACTOR),
     });
     this.settle(outcome, reason);
     return false;
@@ -154,5 +190,6 @@ export class VendorOffers {
     state.attempts.push({ attempt, vendorId, vendorName, outcome, reason, settledAt: now() });
     this.desk.settle(offer.attemptId, outcome);
     state.currentOffer = null;
+    vendorOfferSettled(outcome);
   }
 }

@@ -42,6 +42,8 @@ export const OrderRejection = {
   AlreadyResponded: 'ALREADY_RESPONDED',
   NotAwaitingAssignment: 'NOT_AWAITING_ASSIGNMENT',
   NotCancellable: 'NOT_CANCELLABLE',
+  /** No unanswered offer to a vendor is open to expire now. */
+  NoOpenOffer: 'NO_OPEN_OFFER',
 } as const;
 export type OrderRejection = (typeof OrderRejection)[keyof typeof OrderRejection];
 
@@ -211,3 +213,26 @@ export const orderStatusSignal = defineSignal<[OrderStatusSignal]>('orderStatus'
  * once. An amount that is not a positive whole number of minor units is ignored.
  */
 export const paymentReceivedSignal = defineSignal<[PaymentReceivedSignal]>('paymentReceived');
+
+/** Who asks for a "do it now" action (the API's principal), for the audit trail; not personal data. */
+export interface ExpireVendorOfferNowInput {
+  actor: string;
+}
+
+export interface ExpireVendorOfferNowResult {
+  attemptId: string;
+  vendorId: string;
+  /** The offer's deadline now: the workflow's time when the Update ran. */
+  expiredAt: string;
+}
+
+/**
+ * An operator ends the open vendor offer now, as if its time had run out: the offer's deadline
+ * becomes the workflow's now, the order records the attempt TIMED_OUT (with the operator as the
+ * actor) and offers the order to the next vendor, or waits for a manual assignment when none is
+ * left. Answers at once. Rejected with NO_OPEN_OFFER when no unanswered offer is open,
+ * INVALID_INPUT for an actor that cannot be stored, NEEDS_ATTENTION once the order stopped.
+ */
+export const expireVendorOfferNowUpdate = defineUpdate<ExpireVendorOfferNowResult, [ExpireVendorOfferNowInput]>(
+  'expireVendorOfferNow',
+);

@@ -24,6 +24,7 @@ import {
   stepFailure,
 } from './attention';
 import { FailureType } from './errors';
+import { orderReached } from './metrics';
 import {
   assignOrder,
   cancelOrderRecord,
@@ -40,6 +41,7 @@ import { requireStorableText } from './validation';
 import {
   assignVendorManuallyUpdate,
   cancelOrderUpdate,
+  expireVendorOfferNowUpdate,
   getOrderStateQuery,
   OrderRejection,
   orderStatusSignal,
@@ -47,6 +49,7 @@ import {
   vendorRespondUpdate,
   type CancelOrderInput,
   type CancelOrderResult,
+  type ExpireVendorOfferNowInput,
   type ManualAssignmentInput,
   type ManualAssignmentResult,
   type OrderRoutingInput,
@@ -103,6 +106,9 @@ export async function orderRoutingWorkflow(input: OrderRoutingInput): Promise<Or
   });
   setHandler(assignVendorManuallyUpdate, (request) => order.assignManually(request), {
     validator: (request: ManualAssignmentInput) => order.validateManualAssignment(request),
+  });
+  setHandler(expireVendorOfferNowUpdate, (request) => order.offers.expireNow(request), {
+    validator: (request: ExpireVendorOfferNowInput) => order.offers.validateExpireNow(request),
   });
   setHandler(cancelOrderUpdate, (request) => order.cancelOnRequest(request), {
     validator: (request: CancelOrderInput) => order.validateCancellation(request),
@@ -174,6 +180,7 @@ class OrderRouting implements RoutedOrder, FulfilledOrder {
     this.state.status = status;
     this.state.statusReason = reason;
     upsertSearchAttributes([{ key: FlowStatusKey, value: status }]);
+    orderReached(status, this.attention.stopped);
   }
 
   /** `assignVendorManually`: records the operator's vendor itself, while the flow waits for one. */

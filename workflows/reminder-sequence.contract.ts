@@ -39,6 +39,8 @@ export const ReminderRejection = {
   Closed: 'REMINDER_CLOSED',
   /** A due date that is no ISO-8601 instant, or lies outside the dates the API accepts. */
   InvalidDueAt: 'INVALID_DUE_AT',
+  /** `sendNextReminderNow`: no step is waiting for its time (the sequence is closed, or every step went out). */
+  NoStepScheduled: 'NO_STEP_SCHEDULED',
 } as const;
 export type ReminderRejection = (typeof ReminderRejection)[keyof typeof ReminderRejection];
 
@@ -135,3 +137,26 @@ export const completeReminderUpdate = defineUpdate<CompleteReminderResult, [Comp
  * plan is unchanged) when the row cannot take the date.
  */
 export const moveDueAtUpdate = defineUpdate<MoveDueAtResult, [MoveDueAtInput]>('moveDueAt');
+
+export interface SendNextReminderNowInput {
+  /** Who asked (the API's principal), for the audit trail; not personal data. */
+  actor: string;
+}
+
+export interface SendNextReminderNowResult {
+  stepKey: string;
+  kind: string;
+  /** The instant the step was planned for. */
+  scheduledFor: string;
+  /** The workflow's time when the Update ran: the step is sent from here. */
+  sendAt: string;
+}
+
+/**
+ * Sends the next scheduled step now instead of at its instant; the steps after it keep theirs.
+ * Answers at once with the step. Rejected with NO_STEP_SCHEDULED when the sequence is closed or no
+ * step is waiting for its time, INVALID_INPUT for an actor that cannot be stored.
+ */
+export const sendNextReminderNowUpdate = defineUpdate<SendNextReminderNowResult, [SendNextReminderNowInput]>(
+  'sendNextReminderNow',
+);

@@ -29,6 +29,7 @@ import {
   getReminderStateQuery,
   moveDueAtUpdate,
   ReminderRejection,
+  sendNextReminderNowUpdate,
   type CompleteReminderInput,
   type CompleteReminderResult,
   type MoveDueAtInput,
@@ -36,6 +37,8 @@ import {
   type ReminderSequenceInput,
   type ReminderSequenceResult,
   type ReminderState,
+  type SendNextReminderNowInput,
+  type SendNextReminderNowResult,
   type SequenceStatus,
 } from './reminder-sequence.contract';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
@@ -77,6 +80,8 @@ class ReminderSequence {
    * follows them, and the last move accepted is the date both end with.
    */
   private moving = false;
+  /** The step an operator asked to send now (`sendNextReminderNow`): the loop sends it without waiting. */
+  private dueNowKey: string | undefined;
 
   constructor(private readonly input: ReminderSequenceInput) {
     const { tenantId, reminderId, carried } = input;
@@ -188,6 +193,29 @@ class ReminderSequence {
     return written ? answer : { ...answer, ...pending() };
   }
 
+  validateSendNextNow(request: SendNextReminderNowInput | undefined): void {
+    if (!this.isOpen || !nextScheduled(this.state.steps)) {
+      throw reject(ReminderRejection.NoStepScheduled, 'No reminder step is waiting for its time');
+    }
+    requireStorableText({ actor: request?.actor });
+  }
+
+  /**
+   * Makes the next scheduled step due now: the loop's wait wakes on the plan's version and sends
+   * it. Its planned instant stays in the state, beside the time it was sent.
+   */
+  sendNextNow(): SendNextReminderNowResult {
+    const step = nextScheduled(this.state.steps)!;
+    this.dueNowKey = step.key;
+    this.planVersion += 1;
+    return { stepKey: step.key, kind: step.kind, scheduledFor: step.at, sendAt: now() };
+  }
+
+  /** Milliseconds until `step` is due: none once an operator asked for it now. */
+  waitFor(step: StepRecord): number {
+    return step.key === this.dueNowKey ? 0 : Date.parse(step.at) - Date.now();
+  }
+
   /** Sends `step` and records the outcome on the record with its key (a re-plan may have replaced the object). */
   async send(step: StepRecord): Promise<void> {
     step.status = 'sending';
@@ -272,6 +300,10 @@ export async function reminderSequenceWorkflow(input: ReminderSequenceInput): Pr
   setHandler(moveDueAtUpdate, (request: MoveDueAtInput) => sequence.moveDueAt(request), {
     validator: (request: MoveDueAtInput) => sequence.validateMove(request),
   });
+  // A new Update, not a change to the wait: without it the loop waits exactly as it always has.
+  setHandler(sendNextReminderNowUpdate, () => sequence.sendNextNow(), {
+    validator: (request: SendNextReminderNowInput) => sequence.validateSendNextNow(request),
+  });
 
   upsertSearchAttributes([
     { key: TenantIdKey, value: input.tenantId },
@@ -309,7 +341,7 @@ export async function reminderSequenceWorkflow(input: ReminderSequenceInput): Pr
       const next = nextScheduled(state.steps);
       if (!next) break;
       const version = sequence.planVersion;
-      const wait = Date.parse(next.at) - Date.now();
+      const wait = sequence.waitFor(next);
       if (wait > 0) {
         // Wakes at the step's instant, or earlier when the sequence is completed or re-planned.
         await condition(() => sequence.completion !== undefined || sequence.planVersion !== version, wait);

@@ -19,6 +19,7 @@ import type { OnboardingActivities, OnboardingRef, StepReceipt } from '../activi
 import type { CompensationReport, OnboardingOutcome } from '../domain/onboarding-messages';
 import type { TenantTier } from '../domain/tenants';
 import { FailureType, PermanentFailures } from './errors';
+import { onboardingEnded } from './metrics';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
 import { requireStorableText } from './validation';
 import {
@@ -359,6 +360,7 @@ export async function tenantOnboardingWorkflow(input: TenantOnboardingInput): Pr
     const { activatedAt } = await step('activateTenant', () => database.activateTenant({ ...ref, userId }));
 
     setStatus('ACTIVE');
+    onboardingEnded('activated', null);
     state.finishedAt = timestamp();
     await condition(allHandlersFinished);
     return {
@@ -377,6 +379,7 @@ export async function tenantOnboardingWorkflow(input: TenantOnboardingInput): Pr
     const rejected = error instanceof ApplicationFailure && error.type === FailureType.OnboardingRejected;
     const outcome: OnboardingOutcome = cancelled ? 'cancelled' : rejected ? 'rejected' : 'failed';
     const failedStep = state.steps.find((s) => s.status === 'failed' || s.status === 'running')?.name ?? null;
+    onboardingEnded(outcome, failedStep);
     const cause = describe(error);
     state.failure = {
       step: cancelled ? null : failedStep,

@@ -64,6 +64,8 @@ export const CascadeRejection = {
   NoActiveHold: 'NO_ACTIVE_HOLD',
   /** An extension outside 1..MAX_EXTEND_MINUTES (domain/holds.ts) minutes. */
   InvalidExtension: 'INVALID_EXTENSION',
+  /** There is no open hold to expire now: between rounds, once answered, or the cascade has finished. */
+  NoOpenHold: 'NO_OPEN_HOLD',
 } as const;
 export type CascadeRejection = (typeof CascadeRejection)[keyof typeof CascadeRejection];
 
@@ -202,3 +204,23 @@ export const declineOfferUpdate = defineUpdate<OfferResponseResult, [OfferRespon
  * its old deadline (also when that comes after a `pending` answer).
  */
 export const extendHoldUpdate = defineUpdate<ExtendHoldResult, [ExtendHoldInput]>('extendHold');
+
+/** Who asks for a "do it now" action (the API's principal), for the audit trail; not personal data. */
+export interface ExpireHoldNowInput {
+  actor: string;
+}
+
+export interface ExpireHoldNowResult {
+  holdId: string;
+  /** The hold's deadline now: the workflow's time when the Update ran. */
+  expiredAt: string;
+}
+
+/**
+ * An operator ends the open hold now, as if its time had run out: the hold's deadline becomes the
+ * workflow's now, the cascade records the hold EXPIRED (with the operator as the actor) and offers
+ * the slot to the next person. Answers at once with the hold and its new deadline. Rejected with
+ * NO_OPEN_HOLD when no unanswered hold is open, INVALID_INPUT for an actor that cannot be stored,
+ * NEEDS_ATTENTION once the cascade stopped.
+ */
+export const expireHoldNowUpdate = defineUpdate<ExpireHoldNowResult, [ExpireHoldNowInput]>('expireHoldNow');

@@ -22,6 +22,7 @@ import {
   settledWithin,
   stepFailure,
 } from './attention';
+import { cascadeReached, countHoldExpired, countOfferSent } from './metrics';
 import { OfferDesk } from './offer';
 import { fiveMessageAttempts, untilTheDatabaseAnswers } from './retry-profiles';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
@@ -31,6 +32,7 @@ import {
   CascadeRejection,
   declineOfferUpdate,
   DEFAULT_MAX_ROUNDS_PER_RUN,
+  expireHoldNowUpdate,
   extendHoldUpdate,
   getCascadeStateQuery,
   HoldRejection,
@@ -38,6 +40,8 @@ import {
   type CarriedCascade,
   type CascadeState,
   type CascadeStatus,
+  type ExpireHoldNowInput,
+  type ExpireHoldNowResult,
   type ExtendHoldResult,
   type OfferCounts,
   type OfferOutcome,
@@ -133,6 +137,9 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
   /** Once a step failed for good: the cascade stopped, and requests are refused with NEEDS_ATTENTION. */
   const attention = new AttentionStop('The cascade', 'the cascade', state);
 
+  /** The operator who expired the open hold now (`expireHoldNow`), recorded as the expiry's actor. */
+  let expiredNowBy: { holdId: string; actor: string } | undefined;
+
   const validateResponse = ({ tokenHash }: OfferResponseInput) => {
     attention.refuseWhenStopped();
     requireStorableText({ tokenHash });
@@ -199,6 +206,27 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
     },
   );
 
+  setHandler(
+    expireHoldNowUpdate,
+    ({ actor }: ExpireHoldNowInput): ExpireHoldNowResult => {
+      const hold = state.currentHold!;
+      // The OfferDesk reads the deadline at every check: moved to now, its wait wakes and the hold
+      // expires as if its time had run out, without a new timer or a change to the wait itself.
+      hold.expiresAt = new Date().toISOString();
+      expiredNowBy = { holdId: hold.holdId, actor };
+      return { holdId: hold.holdId, expiredAt: hold.expiresAt };
+    },
+    {
+      validator: (request: ExpireHoldNowInput | undefined) => {
+        attention.refuseWhenStopped();
+        if (!holds.isAnswerable || !state.currentHold) {
+          throw reject(CascadeRejection.NoOpenHold, 'There is no open hold to expire');
+        }
+        requireStorableText({ actor: request?.actor });
+      },
+    },
+  );
+
   upsertSearchAttributes([
     { key: TenantIdKey, value: tenantId },
     { key: BusinessKeyKey, value: slotId },
@@ -208,6 +236,7 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
   const setStatus = (status: CascadeStatus) => {
     state.status = status;
     upsertSearchAttributes([{ key: FlowStatusKey, value: status }]);
+    cascadeReached(status, state.startedAt);
   };
 
   const record = (outcome: OfferOutcome) => {
@@ -215,6 +244,7 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
     state.offers.push({ ...hold, outcome, settledAt: new Date().toISOString() });
     if (state.offers.length > OFFER_HISTORY_LIMIT) state.offers.splice(0, state.offers.length - OFFER_HISTORY_LIMIT);
     state.totals[totalOf[outcome]] += 1;
+    if (outcome === 'EXPIRED') countHoldExpired('waitlist');
     holds.settle(hold.holdId, outcome);
     state.currentHold = null;
   };
@@ -249,6 +279,7 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
 
     state.round = round;
     state.totals.offered += 1;
+    countOfferSent('waitlist');
     state.currentHold = {
       holdId: hold.holdId,
       entryId: hold.entryId,
@@ -303,12 +334,14 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
       });
       record('DECLINED');
     } else {
+      const expiredBy = expiredNowBy?.holdId === hold.holdId ? expiredNowBy.actor : undefined;
       await settleHold({
         tenantId,
         holdId: hold.holdId,
         outcome: 'EXPIRED',
         entryStatus: 'EXPIRED',
-        actor: CASCADE_ACTOR,
+        actor: expiredBy ?? CASCADE_ACTOR,
+        ...(expiredBy ? { reason: 'expired now by an operator' } : {}),
       });
       record('EXPIRED');
     }

@@ -9,6 +9,7 @@ import {
 } from '@temporalio/workflow';
 import type { WebhookActivities } from '../activities/webhooks';
 import { FailureType, PermanentFailures } from './errors';
+import { webhookDeliveryEnded } from './metrics';
 import { FlowStatusKey } from './search-attributes';
 import {
   getWebhookDeliveryStateQuery,
@@ -101,6 +102,7 @@ export async function webhookDeliveryWorkflow(input: WebhookDeliveryInput): Prom
   const finish = (status: WebhookDeliveryResult['status']): WebhookDeliveryResult => {
     state.status = status;
     upsertSearchAttributes([{ key: FlowStatusKey, value: status }]);
+    webhookDeliveryEnded(status);
     return { deliveryId, status, skipReason: state.skipReason, endpointDisabled: state.endpointDisabled };
   };
 

@@ -1,3 +1,4 @@
+import type { RouteSpec } from '../openapi/route-spec';
 import fs from 'node:fs';
 import { Router } from 'express';
 import { z } from 'zod';
@@ -104,3 +105,35 @@ export function createDevOutboxRouter({ outboxFile, prisma, pollIntervalMs = 200
   });
   return router;
 }
+
+export const devOutboxRoutes: RouteSpec[] = [
+  {
+    method: 'get',
+    path: '/api/v1/dev/outbox',
+    operationId: 'getDevOutbox',
+    summary: 'What the local mail catcher and SMS/WhatsApp sinks caught (development only)',
+    description:
+      'Newest first; a tenant-admin sees only its own tenant’s messages. `wait` holds the request until a ' +
+      'matching message exists (at most 30 s). Mounted only in development with a dev outbox file.',
+    tag: 'Development',
+    auth: 'tenant-admin',
+    query: outboxQuery,
+    responses: {
+      200: {
+        description: 'The messages, possibly none',
+        schema: z.object({
+          messages: z.array(
+            z.object({
+              channel: z.enum(['email', 'sms', 'whatsapp']),
+              to: z.string(),
+              subject: z.string().nullable(),
+              text: z.string(),
+              links: z.array(z.string()),
+              sentAt: z.string(),
+            }),
+          ),
+        }),
+      },
+    },
+  },
+];

@@ -1,3 +1,4 @@
+import type { RouteSpec } from '../openapi/route-spec';
 import { Router } from 'express';
 import { z } from 'zod';
 import { noQuery } from '../schemas';
@@ -28,3 +29,25 @@ export function createDownloadsRouter(deps: PublicDownloadDeps): Router {
 
   return router;
 }
+
+export const downloadsRoutes: RouteSpec[] = [
+  {
+    method: 'get',
+    path: '/api/v1/downloads/:token',
+    operationId: 'downloadByLink',
+    summary: "A report's or an export's file, by signed short-lived link",
+    description: 'A forged or malformed link is a 404 that reveals nothing; an expired one is a 410.',
+    tag: 'Files',
+    auth: 'link-token',
+    params: downloadParams,
+    query: noQuery,
+    responses: {
+      200: {
+        description: 'The file (CSV, JSON or PDF, with Content-Disposition)',
+        contentType: 'application/octet-stream',
+      },
+      409: { description: 'The file is not ready yet (EXPORT_NOT_READY, REPORT_NOT_READY)' },
+      410: { description: 'DOWNLOAD_LINK_EXPIRED, EXPORT_EXPIRED / REPORT_EXPIRED, or FILE_GONE' },
+    },
+  },
+];

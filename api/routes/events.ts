@@ -1,3 +1,5 @@
+import { flowPaused } from '../openapi/common-responses';
+import type { RouteSpec } from '../openapi/route-spec';
 import { Router } from 'express';
 import type { WorkflowRouterDeps } from '../router-deps';
 import { z } from 'zod';
@@ -68,3 +70,48 @@ export function createEventsRouter({ prisma, temporal, taskQueue, fairnessWeight
 
   return router;
 }
+
+export const eventsRoutes: RouteSpec[] = [
+  {
+    method: 'post',
+    path: '/api/v1/events',
+    operationId: 'reportEvent',
+    summary: "Report a domain event from the tenant's application; the rules it matches fan out",
+    description:
+      'An `id` makes the report idempotent (a repeat answers Idempotent-Replayed). Types Holdfast publishes ' +
+      'itself are refused with 422 RESERVED_EVENT_TYPE; a reused id with other content is 422 EVENT_ID_REUSED.',
+    tag: 'Events',
+    auth: 'operator',
+    query: noQuery,
+    body: reportBody,
+    responses: {
+      202: {
+        description: 'Taken; its fan-out runs as a workflow',
+        schema: z.object({ eventId: z.uuid(), workflowId: z.string(), duplicate: z.boolean() }),
+      },
+      422: { description: 'RESERVED_EVENT_TYPE or EVENT_ID_REUSED' },
+      423: flowPaused('events'),
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/events',
+    operationId: 'listEvents',
+    summary: "The tenant's events, newest first",
+    tag: 'Events',
+    auth: 'member',
+    query: listQuery,
+    responses: { 200: { description: 'A page of events with the total' } },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/events/:eventId',
+    operationId: 'getEvent',
+    summary: 'One event with what its fan-out did (the notifications it made)',
+    tag: 'Events',
+    auth: 'member',
+    params: eventParams,
+    query: noQuery,
+    responses: { 200: { description: 'The event and its fan-out' } },
+  },
+];

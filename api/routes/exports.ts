@@ -1,3 +1,5 @@
+import { fileJobRoutes } from '../openapi/file-job-routes';
+import type { RouteSpec } from '../openapi/route-spec';
 import { Router } from 'express';
 import { z } from 'zod';
 import { exportEntities, exportFormats, exportStatuses } from '../../domain/exports';
@@ -123,3 +125,18 @@ export function createExportsRouter(deps: ExportsRouterDeps): Router {
 
   return router;
 }
+
+export const exportsRoutes: RouteSpec[] = fileJobRoutes({
+  noun: 'export',
+  tag: 'Exports',
+  flow: 'exports',
+  params: exportParams,
+  createBody,
+  listQuery,
+  summaries: {
+    request: 'Export the tenant’s data (CSV or NDJSON), in the background',
+    cancel: 'Cancel an export still running',
+  },
+  formats: 'CSV or NDJSON',
+  requestRefusals: 'IDEMPOTENCY_KEY_REUSED with another body',
+});

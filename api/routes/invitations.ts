@@ -1,3 +1,4 @@
+import type { RouteSpec } from '../openapi/route-spec';
 import express, { Router, type Request } from 'express';
 import { z } from 'zod';
 import { hashInvitationToken } from '../../domain/invitation-token';
@@ -104,3 +105,45 @@ export function createInvitationsRouter({ prisma }: { prisma: PrismaClient }): R
 
   return router;
 }
+
+const invitationAccepted = z.object({
+  userId: z.string(),
+  tenantId: z.string(),
+  email: z.string(),
+  role: z.string(),
+  status: z.literal('ACTIVE'),
+});
+
+export const invitationsRoutes: RouteSpec[] = [
+  {
+    method: 'get',
+    path: '/api/v1/invitations/accept',
+    operationId: 'showInvitation',
+    summary: 'The page the welcome email’s link opens: a button that accepts',
+    description: 'Changes nothing (mail scanners prefetch links). Errors are answered as pages too.',
+    tag: 'Invitations',
+    auth: 'link-token',
+    query: acceptQuery,
+    responses: {
+      200: { description: 'The invitation page', contentType: 'text/html' },
+      404: { description: 'Unknown or used invitation (a page)', contentType: 'text/html' },
+      409: { description: 'Expired invitation, or the tenant is not ready yet (a page)', contentType: 'text/html' },
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/invitations/accept',
+    operationId: 'acceptInvitation',
+    summary: 'Accept an invitation: the user becomes ACTIVE and the token stops working',
+    description: 'JSON is answered in JSON; a form post from the invitation page is answered with a page.',
+    tag: 'Invitations',
+    auth: 'link-token',
+    body: acceptBody,
+    bodyType: 'form',
+    responses: {
+      200: { description: 'The user is active', schema: invitationAccepted },
+      404: { description: 'INVITATION_NOT_FOUND: unknown or used token' },
+      409: { description: 'INVITATION_EXPIRED, or TENANT_NOT_ACTIVE while onboarding has not finished' },
+    },
+  },
+];

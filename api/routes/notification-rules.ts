@@ -1,3 +1,4 @@
+import type { RouteSpec } from '../openapi/route-spec';
 import { Router } from 'express';
 import { z } from 'zod';
 import { isStorableText } from '../../domain/input-rules';
@@ -149,3 +150,70 @@ export function createNotificationRulesRouter({ prisma }: NotificationRulesRoute
 
   return router;
 }
+
+const ruleTag = 'Notification rules';
+
+export const notificationRulesRoutes: RouteSpec[] = [
+  {
+    method: 'post',
+    path: '/api/v1/notification-rules',
+    operationId: 'createNotificationRule',
+    summary: 'On an event of a type (and matching a condition), send a template to the recipient at a path',
+    tag: ruleTag,
+    auth: 'tenant-admin',
+    query: noQuery,
+    body: createBody,
+    responses: {
+      201: { description: 'The rule, with Location' },
+      422: { description: 'PRIORITY_RESERVED: critical is for Holdfast’s own flows' },
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/notification-rules',
+    operationId: 'listNotificationRules',
+    summary: "The tenant's rules",
+    tag: ruleTag,
+    auth: 'tenant-admin',
+    query: listQuery,
+    responses: { 200: { description: 'A page of rules' } },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/notification-rules/:ruleId',
+    operationId: 'getNotificationRule',
+    summary: 'One rule',
+    tag: ruleTag,
+    auth: 'tenant-admin',
+    params: ruleParams,
+    query: noQuery,
+    responses: { 200: { description: 'The rule' } },
+  },
+  {
+    method: 'patch',
+    path: '/api/v1/notification-rules/:ruleId',
+    operationId: 'updateNotificationRule',
+    summary: 'Change some of a rule’s fields',
+    tag: ruleTag,
+    auth: 'tenant-admin',
+    params: ruleParams,
+    query: noQuery,
+    body: updateBody,
+    responses: {
+      200: { description: 'The rule as changed' },
+      422: { description: 'PRIORITY_RESERVED' },
+    },
+  },
+  {
+    method: 'delete',
+    path: '/api/v1/notification-rules/:ruleId',
+    operationId: 'deleteNotificationRule',
+    summary: 'Delete a rule',
+    tag: ruleTag,
+    auth: 'tenant-admin',
+    params: ruleParams,
+    query: noQuery,
+    body: noBody,
+    responses: { 204: { description: 'Deleted' } },
+  },
+];

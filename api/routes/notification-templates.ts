@@ -1,3 +1,4 @@
+import type { RouteSpec } from '../openapi/route-spec';
 import { Router } from 'express';
 import { z } from 'zod';
 import { NotificationChannel } from '../../generated/prisma/enums';
@@ -65,3 +66,42 @@ export function createNotificationTemplatesRouter({ prisma }: NotificationTempla
 
   return router;
 }
+
+const templateTag = 'Notification templates';
+
+export const notificationTemplatesRoutes: RouteSpec[] = [
+  {
+    method: 'get',
+    path: '/api/v1/notification-templates',
+    operationId: 'listNotificationTemplates',
+    summary: 'The template kinds Holdfast ships, their variables and defaults, and the tenant’s overrides',
+    tag: templateTag,
+    auth: 'tenant-admin',
+    query: noQuery,
+    responses: { 200: { description: 'The templates' } },
+  },
+  {
+    method: 'put',
+    path: '/api/v1/notification-templates/:template/:channel',
+    operationId: 'saveNotificationTemplate',
+    summary: 'Save the tenant’s override of a template for a channel and locale',
+    description: 'SMS and WhatsApp templates have no subject or HTML.',
+    tag: templateTag,
+    auth: 'tenant-admin',
+    params: templateParams,
+    query: noQuery,
+    body: saveBody,
+    responses: { 200: { description: 'The saved override' } },
+  },
+  {
+    method: 'delete',
+    path: '/api/v1/notification-templates/:template/:channel',
+    operationId: 'deleteNotificationTemplate',
+    summary: 'Delete the tenant’s override (the shipped default applies again)',
+    tag: templateTag,
+    auth: 'tenant-admin',
+    params: templateParams,
+    query: localeQuery,
+    responses: { 204: { description: 'Deleted' } },
+  },
+];

@@ -1,3 +1,5 @@
+import { flowPaused, idempotentStartRoute } from '../openapi/common-responses';
+import type { RouteSpec } from '../openapi/route-spec';
 import { Router } from 'express';
 import type { WorkflowRouterDeps } from '../router-deps';
 import { z } from 'zod';
@@ -168,3 +170,75 @@ export function createNotificationsRouter({
 
   return router;
 }
+
+export const notificationsRoutes: RouteSpec[] = [
+  idempotentStartRoute({
+    path: '/api/v1/notifications',
+    operationId: 'requestNotification',
+    summary: 'Send an email, SMS or WhatsApp message as a durable job, now or later',
+    description:
+      'A template with data, or text (and a subject for email) to send as is; `sendAt` or `delay` schedules it. ' +
+      'The recipient and the data are never logged.',
+    tag: 'Notifications',
+    noun: 'notification',
+    body: createBody,
+    accepted: 'Taken',
+    unprocessable: 'PRIORITY_RESERVED, UNKNOWN_TEMPLATE, TEMPLATE_INVALID, or IDEMPOTENCY_KEY_REUSED',
+    flow: 'notifications',
+  }),
+  {
+    method: 'get',
+    path: '/api/v1/notifications',
+    operationId: 'listNotifications',
+    summary: "The tenant's notifications, newest first",
+    tag: 'Notifications',
+    auth: 'member',
+    query: listQuery,
+    responses: { 200: { description: 'A page of notifications' } },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/notifications/:notificationId',
+    operationId: 'getNotification',
+    summary: 'One notification with its attempts',
+    tag: 'Notifications',
+    auth: 'member',
+    params: notificationParams,
+    query: noQuery,
+    responses: { 200: { description: 'The notification' } },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/notifications/:notificationId/cancel',
+    operationId: 'cancelNotification',
+    summary: 'Cancel a notification that has not been sent',
+    tag: 'Notifications',
+    auth: 'operator',
+    params: notificationParams,
+    query: noQuery,
+    body: noBody,
+    responses: {
+      200: { description: 'Cancelled' },
+      409: {
+        description:
+          'NOTIFICATION_ALREADY_SENT, NOTIFICATION_FAILED, NOTIFICATION_ALREADY_CANCELLED, NOTIFICATION_SENDING, or NOT_CANCELLABLE',
+      },
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/notifications/:notificationId/retry',
+    operationId: 'retryNotification',
+    summary: 'Send a notification that failed for good once more',
+    tag: 'Notifications',
+    auth: 'operator',
+    params: notificationParams,
+    query: noQuery,
+    body: noBody,
+    responses: {
+      202: { description: 'Retrying, with Location' },
+      409: { description: 'NOTIFICATION_NOT_FAILED, NOTIFICATION_RUNNING, or NOT_RETRYABLE (a flow’s own)' },
+      423: flowPaused('notifications'),
+    },
+  },
+];

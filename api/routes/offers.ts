@@ -1,3 +1,5 @@
+import type { RouteSpec } from '../openapi/route-spec';
+import { tokenLinkRoutes } from '../openapi/token-link-routes';
 import type { Router } from 'express';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
@@ -94,3 +96,19 @@ export function createOffersRouter({ prisma, temporal, offerTokenSecret }: Offer
     },
   });
 }
+
+export const offersRoutes: RouteSpec[] = tokenLinkRoutes({
+  path: '/api/v1/offers/respond',
+  tag: 'Waitlist',
+  operationIds: { show: 'showOffer', respond: 'respondToOffer' },
+  summaries: {
+    show: "The page an offer message's link opens: a button that accepts or declines",
+    respond: 'Accept or decline a held place',
+  },
+  linkSchema: respondQuery,
+  answerSchema: respondBody,
+  recordedStatuses: ['confirmed', 'declined'],
+  pendingNote: 'cascade took the answer but could not record it in time; it is recorded once the database is back.',
+  notFound: 'A genuine token whose hold no longer exists',
+  rejections: Object.keys(rejectionMessages),
+});

@@ -1,3 +1,5 @@
+import { flowPaused, requiredIdempotencyKeyHeaders } from '../openapi/common-responses';
+import type { RouteSpec } from '../openapi/route-spec';
 import type { WorkflowRouterDeps } from '../router-deps';
 import { Router, type Response } from 'express';
 import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
@@ -313,3 +315,154 @@ export function createOrdersRouter({ prisma, temporal, taskQueue, fairnessWeight
 
   return router;
 }
+
+const orderTag = 'Orders';
+
+const orderAnswer = z.object({
+  id: z.uuid(),
+  retailerId: z.uuid(),
+  vendorId: z.uuid().nullable(),
+  items: z.array(item),
+  total: z.number().int(),
+  deliveryRegion: z.string(),
+  status: z.enum(OrderStatus),
+  statusReason: z.string().nullable(),
+  clientOrderRef: z.string().nullable(),
+  dispatchedAt: z.iso.datetime().nullable(),
+  deliveredAt: z.iso.datetime().nullable(),
+  dueDate: z.iso.datetime().nullable(),
+  paidAt: z.iso.datetime().nullable(),
+  createdAt: z.iso.datetime(),
+});
+
+export const ordersRoutes: RouteSpec[] = [
+  {
+    method: 'post',
+    path: '/api/v1/orders',
+    operationId: 'placeOrder',
+    summary: 'Place an order: its routing workflow offers it to vendors',
+    description: 'An Idempotency-Key makes a repeat answer the same order (Idempotent-Replayed).',
+    tag: orderTag,
+    auth: 'member',
+    query: noQuery,
+    headers: z.object({ 'Idempotency-Key': optionalIdempotencyKeyHeader }),
+    body: createOrderBody,
+    responses: {
+      202: {
+        description: 'Placed, with Location',
+        schema: z.object({ orderId: z.uuid(), workflowId: z.string(), runId: z.string(), status: z.enum(OrderStatus) }),
+      },
+      422: { description: 'UNKNOWN_RETAILER, or IDEMPOTENCY_KEY_REUSED with another body' },
+      423: flowPaused('orders'),
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/orders',
+    operationId: 'listOrders',
+    summary: "The tenant's orders, newest first",
+    tag: orderTag,
+    auth: 'member',
+    query: listQuery,
+    responses: { 200: { description: 'A page of orders', schema: z.object({ orders: z.array(orderAnswer) }) } },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/orders/:orderId',
+    operationId: 'getOrder',
+    summary: 'One order with its routing state (null once its history has passed retention)',
+    tag: orderTag,
+    auth: 'member',
+    params: orderParams,
+    query: noQuery,
+    responses: {
+      200: {
+        description: 'The order',
+        schema: orderAnswer.extend({ workflowId: z.string(), routing: z.unknown().nullable() }),
+      },
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/orders/:orderId/assign',
+    operationId: 'assignOrderVendor',
+    summary: 'Assign a vendor by hand to an order awaiting assignment',
+    tag: orderTag,
+    auth: 'operator',
+    params: orderParams,
+    query: noQuery,
+    body: assignBody,
+    responses: {
+      200: { description: 'Assigned' },
+      202: { description: 'Taken, still being recorded (status pending)' },
+      409: { description: 'NOT_AWAITING_ASSIGNMENT, or ORDER_CLOSED' },
+      422: { description: 'UNKNOWN_VENDOR' },
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/orders/:orderId/status',
+    operationId: 'reportOrderFulfilment',
+    summary: 'Record a fulfilment step (DISPATCHED, DELIVERED) on behalf of the vendor',
+    tag: orderTag,
+    auth: 'operator',
+    params: orderParams,
+    query: noQuery,
+    body: statusBody,
+    responses: {
+      202: { description: 'Requested' },
+      409: { description: 'INVALID_TRANSITION, or ORDER_CLOSED' },
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/orders/:orderId/cancel',
+    operationId: 'cancelOrder',
+    summary: 'Cancel an order',
+    tag: orderTag,
+    auth: 'operator',
+    params: orderParams,
+    query: noQuery,
+    body: cancelBody,
+    responses: {
+      200: { description: 'Cancelled' },
+      202: { description: 'Taken, still being carried out (status pending)' },
+      409: { description: 'The order can no longer be cancelled, or ORDER_CLOSED' },
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/orders/:orderId/payments',
+    operationId: 'recordOrderPayment',
+    summary: 'Record a payment against a delivered order',
+    description: 'The reference is unique per tenant: a repeat answers 200 with the payment already recorded.',
+    tag: orderTag,
+    auth: 'operator',
+    params: orderParams,
+    query: noQuery,
+    body: paymentBody,
+    responses: {
+      200: { description: 'Already recorded under this reference' },
+      201: { description: 'Recorded' },
+      409: { description: 'NOT_PAYABLE, PAYMENT_REFERENCE_REUSED or PAYMENT_IN_PROGRESS' },
+      422: { description: 'AMOUNT_EXCEEDS_BALANCE' },
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/orders/:orderId/reminders/send-now',
+    operationId: 'sendOrderPaymentReminderNow',
+    summary: 'Send a payment reminder now instead of waiting for its timer',
+    tag: orderTag,
+    auth: 'operator',
+    params: orderParams,
+    query: noQuery,
+    headers: requiredIdempotencyKeyHeaders,
+    body: sendNowBody,
+    responses: {
+      202: { description: 'Sending' },
+      409: { description: 'NO_PAYMENT_DUE' },
+      422: { description: 'IDEMPOTENCY_KEY_REUSED' },
+    },
+  },
+];

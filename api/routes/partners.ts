@@ -1,3 +1,4 @@
+import type { RouteSpec } from '../openapi/route-spec';
 import { Router } from 'express';
 import { z } from 'zod';
 import type { PrismaClient } from '../../lib/db';
@@ -184,3 +185,133 @@ export function createPartnersRouter({ prisma }: PartnersRouterDeps): Router {
 
   return router;
 }
+
+const retailerAnswer = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  channel,
+  contact: z.string(),
+  creditLimit: z.number().int(),
+  creditScore: z.number().int(),
+  flagged: z.boolean(),
+  flaggedReason: z.string().nullable(),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+});
+
+const vendorAnswer = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  region: z.string(),
+  categories: z.array(z.string()),
+  capacity: z.number().int(),
+  rating: z.number(),
+  active: z.boolean(),
+  channel,
+  contact: z.string(),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+});
+
+export const partnersRoutes: RouteSpec[] = [
+  {
+    method: 'post',
+    path: '/api/v1/retailers',
+    operationId: 'createRetailer',
+    summary: 'Add a retailer (who orders, on credit)',
+    tag: 'Retailers',
+    auth: 'tenant-admin',
+    query: noQuery,
+    body: createRetailerBody,
+    responses: { 201: { description: 'The retailer, with Location', schema: retailerAnswer } },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/retailers',
+    operationId: 'listRetailers',
+    summary: "The tenant's retailers",
+    tag: 'Retailers',
+    auth: 'member',
+    query: listQuery,
+    responses: { 200: { description: 'A page', schema: z.object({ retailers: z.array(retailerAnswer) }) } },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/retailers/:id',
+    operationId: 'getRetailer',
+    summary: 'One retailer',
+    tag: 'Retailers',
+    auth: 'member',
+    params: idParams,
+    query: noQuery,
+    responses: { 200: { description: 'The retailer', schema: retailerAnswer } },
+  },
+  {
+    method: 'patch',
+    path: '/api/v1/retailers/:id',
+    operationId: 'updateRetailer',
+    summary: 'Change a retailer; `flagged: false` clears a credit flag',
+    tag: 'Retailers',
+    auth: 'tenant-admin',
+    params: idParams,
+    query: noQuery,
+    body: updateRetailerBody,
+    responses: { 200: { description: 'The retailer as changed', schema: retailerAnswer } },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/retailers/:id/credit-score/recalculate',
+    operationId: 'recalculateRetailerCreditScore',
+    summary: "Recalculate a retailer's credit score from its payment history now",
+    tag: 'Retailers',
+    auth: 'operator',
+    params: idParams,
+    query: noQuery,
+    body: noBody,
+    responses: { 200: { description: 'The new score' } },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/vendors',
+    operationId: 'createVendor',
+    summary: 'Add a vendor (who fulfils orders)',
+    tag: 'Vendors',
+    auth: 'tenant-admin',
+    query: noQuery,
+    body: createVendorBody,
+    responses: { 201: { description: 'The vendor, with Location', schema: vendorAnswer } },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/vendors',
+    operationId: 'listVendors',
+    summary: "The tenant's vendors, by region and whether active",
+    tag: 'Vendors',
+    auth: 'member',
+    query: vendorListQuery,
+    responses: { 200: { description: 'A page', schema: z.object({ vendors: z.array(vendorAnswer) }) } },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/vendors/:id',
+    operationId: 'getVendor',
+    summary: 'One vendor',
+    tag: 'Vendors',
+    auth: 'member',
+    params: idParams,
+    query: noQuery,
+    responses: { 200: { description: 'The vendor', schema: vendorAnswer } },
+  },
+  {
+    method: 'patch',
+    path: '/api/v1/vendors/:id',
+    operationId: 'updateVendor',
+    summary: 'Change a vendor',
+    tag: 'Vendors',
+    auth: 'tenant-admin',
+    params: idParams,
+    query: noQuery,
+    body: updateVendorBody,
+    responses: { 200: { description: 'The vendor as changed', schema: vendorAnswer } },
+  },
+];

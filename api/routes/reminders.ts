@@ -1,3 +1,5 @@
+import { idempotentStartRoute } from '../openapi/common-responses';
+import type { RouteSpec } from '../openapi/route-spec';
 import { Router } from 'express';
 import type { WorkflowRouterDeps } from '../router-deps';
 import { z } from 'zod';
@@ -145,3 +147,69 @@ export function createRemindersRouter(deps: RemindersRouterDeps): Router {
 
   return router;
 }
+
+export const remindersRoutes: RouteSpec[] = [
+  idempotentStartRoute({
+    path: '/api/v1/reminders',
+    operationId: 'createReminder',
+    summary: 'Start a reminder sequence: messages at offsets from a due date, until completed',
+    tag: 'Reminders',
+    noun: 'reminder',
+    body: createBody,
+    accepted: 'Started',
+    unprocessable: 'IDEMPOTENCY_KEY_REUSED with another body',
+    flow: 'reminders',
+  }),
+  {
+    method: 'get',
+    path: '/api/v1/reminders',
+    operationId: 'listReminders',
+    summary: "The tenant's reminders",
+    tag: 'Reminders',
+    auth: 'member',
+    query: listQuery,
+    responses: { 200: { description: 'A page of reminders' } },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/reminders/:id',
+    operationId: 'getReminder',
+    summary: 'One reminder with its sequence’s state',
+    tag: 'Reminders',
+    auth: 'member',
+    params,
+    query: noQuery,
+    responses: { 200: { description: 'The reminder' } },
+  },
+  {
+    method: 'patch',
+    path: '/api/v1/reminders/:id',
+    operationId: 'amendReminder',
+    summary: 'Move the due date or change the recipient of a running sequence',
+    tag: 'Reminders',
+    auth: 'operator',
+    params,
+    query: noQuery,
+    body: amendBody,
+    responses: {
+      200: { description: 'The reminder as amended' },
+      202: { description: 'In force; its write to the database is still being retried (pending: true)' },
+      409: { description: 'REMINDER_CLOSED' },
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/reminders/:id/complete',
+    operationId: 'completeReminder',
+    summary: 'Complete a reminder: no more messages are sent',
+    tag: 'Reminders',
+    auth: 'operator',
+    params,
+    query: noQuery,
+    body: completeBody,
+    responses: {
+      200: { description: 'Completed' },
+      409: { description: 'REMINDER_CLOSED' },
+    },
+  },
+];

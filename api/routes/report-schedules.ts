@@ -1,3 +1,5 @@
+import { flowPaused, requiredIdempotencyKeyHeaders } from '../openapi/common-responses';
+import type { RouteSpec } from '../openapi/route-spec';
 import { Router } from 'express';
 import { z } from 'zod';
 import {
@@ -132,3 +134,99 @@ export function createReportSchedulesRouter(deps: ReportSchedulesRouterDeps): Ro
 
   return router;
 }
+
+const scheduleTag = 'Report schedules';
+
+export const reportSchedulesRoutes: RouteSpec[] = [
+  {
+    method: 'post',
+    path: '/api/v1/report-schedules',
+    operationId: 'createReportSchedule',
+    summary: 'A recurring report: a Temporal Schedule that runs it on a cron in a time zone',
+    description: 'Five-field cron; a repeat with the same Idempotency-Key answers 200 Idempotent-Replayed.',
+    tag: scheduleTag,
+    auth: 'tenant-admin',
+    query: noQuery,
+    headers: requiredIdempotencyKeyHeaders,
+    body: createBody,
+    responses: {
+      200: { description: 'Already created with this key' },
+      201: { description: 'Created, with Location' },
+      422: { description: 'INVALID_CRON, SCHEDULE_TOO_FREQUENT, INVALID_TIMEZONE or IDEMPOTENCY_KEY_REUSED' },
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/report-schedules',
+    operationId: 'listReportSchedules',
+    summary: "The tenant's report schedules",
+    tag: scheduleTag,
+    auth: 'member',
+    query: listQuery,
+    responses: { 200: { description: 'A page of schedules' } },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/report-schedules/:scheduleId',
+    operationId: 'getReportSchedule',
+    summary: 'One schedule with its next and recent runs',
+    tag: scheduleTag,
+    auth: 'member',
+    params: scheduleParams,
+    query: noQuery,
+    responses: { 200: { description: 'The schedule' } },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/report-schedules/:scheduleId/pause',
+    operationId: 'pauseReportSchedule',
+    summary: 'Pause a schedule, with a note',
+    tag: scheduleTag,
+    auth: 'operator',
+    params: scheduleParams,
+    query: noQuery,
+    body: noteBody,
+    responses: { 200: { description: 'Paused' } },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/report-schedules/:scheduleId/unpause',
+    operationId: 'unpauseReportSchedule',
+    summary: 'Unpause a schedule, with a note',
+    tag: scheduleTag,
+    auth: 'operator',
+    params: scheduleParams,
+    query: noQuery,
+    body: noteBody,
+    responses: {
+      200: { description: 'Running again' },
+      423: flowPaused('reports'),
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/report-schedules/:scheduleId/trigger',
+    operationId: 'triggerReportSchedule',
+    summary: 'Run a schedule’s report now',
+    tag: scheduleTag,
+    auth: 'operator',
+    params: scheduleParams,
+    query: noQuery,
+    body: noBody,
+    responses: {
+      202: { description: 'Triggered' },
+      423: flowPaused('reports'),
+    },
+  },
+  {
+    method: 'delete',
+    path: '/api/v1/report-schedules/:scheduleId',
+    operationId: 'deleteReportSchedule',
+    summary: 'Delete a schedule',
+    tag: scheduleTag,
+    auth: 'tenant-admin',
+    params: scheduleParams,
+    query: noQuery,
+    responses: { 204: { description: 'Deleted' } },
+  },
+];

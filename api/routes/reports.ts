@@ -1,3 +1,5 @@
+import { fileJobRoutes } from '../openapi/file-job-routes';
+import type { RouteSpec } from '../openapi/route-spec';
 import { Router } from 'express';
 import { z } from 'zod';
 import { EARLIEST_DATE, LATEST_DATE } from '../../domain/input-rules';
@@ -117,3 +119,18 @@ export function createReportsRouter(deps: ReportsRouterDeps): Router {
 
   return router;
 }
+
+export const reportsRoutes: RouteSpec[] = fileJobRoutes({
+  noun: 'report',
+  tag: 'Reports',
+  flow: 'reports',
+  params: reportParams,
+  createBody,
+  listQuery,
+  summaries: {
+    request: 'Build a report (CSV, JSON or PDF) over the tenant’s data, in the background',
+    cancel: 'Cancel a report still being built',
+  },
+  formats: 'CSV, JSON or PDF',
+  requestRefusals: 'INVALID_PERIOD, UNKNOWN_RETAILER, UNKNOWN_SLOT or IDEMPOTENCY_KEY_REUSED',
+});

@@ -1,3 +1,5 @@
+import { flowPaused } from '../openapi/common-responses';
+import type { RouteSpec } from '../openapi/route-spec';
 import { Router } from 'express';
 import type { WorkflowRouterDeps } from '../router-deps';
 import { z } from 'zod';
@@ -198,3 +200,151 @@ export function createSlotsRouter({ prisma, temporal, taskQueue, fairnessWeights
 
   return router;
 }
+
+const slotAnswer = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  startsAt: z.iso.datetime().nullable(),
+  holdMinutes: z.number().nullable(),
+  status: z.string(),
+  assignedEntryId: z.uuid().nullable(),
+  createdAt: z.iso.datetime(),
+});
+
+const entryAnswer = z.object({
+  id: z.uuid(),
+  slotId: z.uuid(),
+  customerName: z.string(),
+  email: z.string(),
+  phone: z.string().nullable(),
+  priority: z.number().int(),
+  status: z.enum(EntryStatus),
+  joinedAt: z.iso.datetime(),
+});
+
+const startedAnswer = z.object({ workflowId: z.string(), runId: z.string() });
+
+export const slotsRoutes: RouteSpec[] = [
+  {
+    method: 'post',
+    path: '/api/v1/slots',
+    operationId: 'createSlot',
+    summary: 'Create a slot (a place that people wait for)',
+    tag: 'Waitlist',
+    auth: 'member',
+    query: noQuery,
+    body: createSlotBody,
+    responses: { 201: { description: 'The slot, with Location', schema: slotAnswer } },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/slots/:slotId',
+    operationId: 'getSlot',
+    summary: 'One slot and how many are waiting',
+    tag: 'Waitlist',
+    auth: 'member',
+    params: slotParams,
+    query: noQuery,
+    responses: { 200: { description: 'The slot', schema: slotAnswer.extend({ waiting: z.number().int() }) } },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/slots/:slotId/waitlist',
+    operationId: 'joinWaitlist',
+    summary: 'Put a person on the slot’s waitlist',
+    tag: 'Waitlist',
+    auth: 'member',
+    params: slotParams,
+    query: noQuery,
+    body: joinBody,
+    responses: {
+      201: { description: 'The entry, with Location', schema: entryAnswer },
+      409: { description: 'ALREADY_ON_WAITLIST' },
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/slots/:slotId/waitlist',
+    operationId: 'listWaitlist',
+    summary: 'The slot’s waitlist, in the order offers go out',
+    tag: 'Waitlist',
+    auth: 'member',
+    params: slotParams,
+    query: listQuery,
+    responses: { 200: { description: 'The entries', schema: z.object({ entries: z.array(entryAnswer) }) } },
+  },
+  {
+    method: 'delete',
+    path: '/api/v1/slots/:slotId/waitlist/:entryId',
+    operationId: 'leaveWaitlist',
+    summary: 'Take a person off the waitlist',
+    tag: 'Waitlist',
+    auth: 'member',
+    params: entryParams,
+    query: noQuery,
+    responses: {
+      204: { description: 'Removed' },
+      409: { description: 'ENTRY_LOCKED (holding an offer, or placed) or ENTRY_CHANGED' },
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/slots/:slotId/release',
+    operationId: 'releaseSlot',
+    summary: 'Release the slot: its cascade offers it to the waitlist, one person at a time',
+    tag: 'Waitlist',
+    auth: 'operator',
+    params: slotParams,
+    query: noQuery,
+    body: noBody,
+    responses: {
+      202: { description: 'The cascade runs, with Location', schema: startedAnswer },
+      409: { description: 'SLOT_ASSIGNED, or ALREADY_STARTED when its cascade has run' },
+      423: flowPaused('waitlist'),
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/slots/:slotId/cascade',
+    operationId: 'getCascade',
+    summary: 'The cascade’s state: the current offer, who was offered, its deadline',
+    tag: 'Waitlist',
+    auth: 'member',
+    params: slotParams,
+    query: noQuery,
+    responses: { 200: { description: 'The cascade state' } },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/slots/:slotId/cascade/extend',
+    operationId: 'extendHold',
+    summary: 'Give the person holding the offer more time',
+    tag: 'Waitlist',
+    auth: 'operator',
+    params: slotParams,
+    query: noQuery,
+    body: extendBody,
+    responses: {
+      200: { description: 'Extended' },
+      202: { description: 'In force; its database write is still being retried (status pending)' },
+      409: { description: 'No open hold to extend, or CASCADE_CLOSED' },
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/slots/:slotId/cascade/cancel',
+    operationId: 'cancelCascade',
+    summary: 'Cancel the cascade: open holds are withdrawn',
+    tag: 'Waitlist',
+    auth: 'operator',
+    params: slotParams,
+    query: noQuery,
+    body: noBody,
+    responses: {
+      202: {
+        description: 'Cancelling',
+        schema: startedAnswer.extend({ status: z.literal('cancelling') }),
+      },
+    },
+  },
+];

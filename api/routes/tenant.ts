@@ -1,7 +1,8 @@
+import type { RouteSpec } from '../openapi/route-spec';
 import { Router } from 'express';
 import { z } from 'zod';
 import type { PrismaClient } from '../../lib/db';
-import { principalOf, requireRole } from '../auth';
+import { principalOf, requireRole, roles } from '../auth';
 import { notFound } from '../errors';
 import { writeAudit } from '../../activities/audit';
 import { email, int4, noQuery } from '../schemas';
@@ -105,3 +106,62 @@ export function createTenantRouter({ prisma }: { prisma: PrismaClient }): Router
 
   return router;
 }
+
+const principalAnswer = z.object({ subject: z.string(), tenantId: z.string(), roles: z.array(z.enum(roles)) });
+
+const tenantAnswer = z.object({
+  id: z.string(),
+  slug: z.string(),
+  name: z.string(),
+  status: z.enum(['PENDING', 'ACTIVE', 'FAILED', 'SUSPENDED']),
+  tier: z.string(),
+  settings: z.object({
+    holdMinutes: z.number().int(),
+    retentionDays: z.number().int(),
+    adminEmail: z.string().nullable(),
+    paymentTermsDays: z.number().int(),
+    vendorResponseMinutes: z.number().int(),
+    webhookMaxAttempts: z.number().int(),
+    webhookRetryInitialSeconds: z.number().int(),
+    webhookFailureThreshold: z.number().int(),
+    defaultLocale: z.string(),
+  }),
+});
+
+export const tenantRoutes: RouteSpec[] = [
+  {
+    method: 'get',
+    path: '/api/v1/me',
+    operationId: 'getMe',
+    summary: "The token's subject, tenant and roles",
+    tag: 'Tenant',
+    auth: 'member',
+    query: noQuery,
+    responses: { 200: { description: 'Who the token speaks for', schema: principalAnswer } },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/tenant',
+    operationId: 'getTenant',
+    summary: "The caller's tenant and its settings",
+    tag: 'Tenant',
+    auth: 'member',
+    query: noQuery,
+    responses: {
+      200: { description: 'The tenant', schema: tenantAnswer },
+      404: { description: 'The token names no tenant that exists' },
+    },
+  },
+  {
+    method: 'patch',
+    path: '/api/v1/tenant/settings',
+    operationId: 'updateTenantSettings',
+    summary: 'Change the settings flows read (hold length, retention, payment terms, webhooks, locale)',
+    description: 'Audited as tenant.settings.updated.',
+    tag: 'Tenant',
+    auth: 'tenant-admin',
+    query: noQuery,
+    body: settingsBody,
+    responses: { 200: { description: 'The tenant with its new settings', schema: tenantAnswer } },
+  },
+];

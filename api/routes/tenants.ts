@@ -1,3 +1,4 @@
+import type { RouteSpec } from '../openapi/route-spec';
 import type { WorkflowRouterDeps } from '../router-deps';
 import { Router, type Request } from 'express';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -187,19 +188,28 @@ const statusChangeBody = z
   })
   .strict();
 
-/** The status changes a platform admin makes by hand: each from one status to another. */
+/**
+ * The status changes a platform admin makes by hand: each from one status to another. The routes
+ * and their specs (`tenantsRoutes`) are both made from this list.
+ */
 const statusChanges = {
   suspend: {
     from: 'ACTIVE',
     to: 'SUSPENDED',
     action: 'tenant.suspended',
     refusal: { code: 'TENANT_NOT_ACTIVE', message: 'Only an ACTIVE tenant can be suspended' },
+    operationId: 'suspendTenant',
+    summary: 'Suspend an ACTIVE tenant: its tokens are refused, its running flows go on',
+    done: 'Suspended',
   },
   reactivate: {
     from: 'SUSPENDED',
     to: 'ACTIVE',
     action: 'tenant.reactivated',
     refusal: { code: 'TENANT_NOT_SUSPENDED', message: 'Only a SUSPENDED tenant can be reactivated' },
+    operationId: 'reactivateTenant',
+    summary: 'Reactivate a SUSPENDED tenant',
+    done: 'Active again',
   },
 } as const;
 
@@ -252,3 +262,109 @@ function addStatusChangeRoutes(
     });
   }
 }
+
+const onboardingTag = 'Tenants';
+
+const statusChangeAnswer = z.object({
+  tenantId: z.string(),
+  slug: z.string(),
+  status: z.enum(['ACTIVE', 'SUSPENDED']),
+});
+
+export const tenantsRoutes: RouteSpec[] = [
+  {
+    method: 'post',
+    path: '/api/v1/tenants',
+    operationId: 'onboardTenant',
+    summary: 'Start a tenant’s onboarding saga',
+    description:
+      'The slug is derived from the organization name when left out; a repeat while the onboarding runs joins ' +
+      'it, and after a failure a new onboarding reuses the FAILED tenant.',
+    tag: onboardingTag,
+    auth: 'platform-admin',
+    query: noQuery,
+    body: onboardBody,
+    responses: {
+      202: {
+        description: 'Onboarding, with Location',
+        schema: z.object({ workflowId: z.string(), runId: z.string(), tenantId: z.string(), slug: z.string() }),
+      },
+      409: { description: 'TENANT_EXISTS: the slug belongs to a tenant in use' },
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/tenants/:slug/onboarding',
+    operationId: 'getOnboarding',
+    summary: 'An onboarding’s progress, step by step, with live attempts of a retrying step',
+    description: 'For platform admins, and for the tenant’s own tenant-admin.',
+    tag: onboardingTag,
+    auth: 'tenant-admin',
+    params: slugParams,
+    query: noQuery,
+    responses: { 200: { description: 'The progress' } },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/tenants/:slug/onboarding/approve',
+    operationId: 'approveOnboarding',
+    summary: 'Approve an enterprise onboarding awaiting the decision',
+    tag: onboardingTag,
+    auth: 'platform-admin',
+    params: slugParams,
+    query: noQuery,
+    body: approveBody,
+    responses: {
+      200: { description: 'Approved' },
+      409: { description: 'NOT_AWAITING_APPROVAL, or ONBOARDING_CLOSED' },
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/tenants/:slug/onboarding/reject',
+    operationId: 'rejectOnboarding',
+    summary: 'Reject an enterprise onboarding awaiting the decision',
+    tag: onboardingTag,
+    auth: 'platform-admin',
+    params: slugParams,
+    query: noQuery,
+    body: rejectBody,
+    responses: {
+      200: { description: 'Rejected; the saga undoes what was done' },
+      409: { description: 'NOT_AWAITING_APPROVAL, or ONBOARDING_CLOSED' },
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/tenants/:slug/onboarding/cancel',
+    operationId: 'cancelOnboarding',
+    summary: 'Cancel an onboarding; the saga undoes what was done',
+    tag: onboardingTag,
+    auth: 'platform-admin',
+    params: slugParams,
+    query: noQuery,
+    body: noBody,
+    responses: {
+      202: {
+        description: 'Cancelling',
+        schema: z.object({ workflowId: z.string(), runId: z.string(), status: z.literal('cancelling') }),
+      },
+    },
+  },
+  ...Object.entries(statusChanges).map(([verb, change]): RouteSpec => ({
+    method: 'post',
+    path: `/api/v1/tenants/:slug/${verb}`,
+    operationId: change.operationId,
+    summary: change.summary,
+    description: `Audited as ${change.action} with the reason.`,
+    tag: onboardingTag,
+    auth: 'platform-admin',
+    params: slugParams,
+    query: noQuery,
+    body: statusChangeBody,
+    responses: {
+      200: { description: change.done, schema: statusChangeAnswer },
+      409: { description: change.refusal.code },
+    },
+  })),
+];

@@ -1,3 +1,5 @@
+import type { RouteSpec } from '../openapi/route-spec';
+import { tokenLinkRoutes } from '../openapi/token-link-routes';
 import { Router } from 'express';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
@@ -129,3 +131,37 @@ export function createVendorPortalRouter({ prisma, temporal, offerTokenSecret }:
 
   return router;
 }
+
+export const vendorPortalRoutes: RouteSpec[] = [
+  ...tokenLinkRoutes({
+    path: '/api/v1/vendor/offers/respond',
+    tag: 'Vendor portal',
+    operationIds: { show: 'showVendorOffer', respond: 'respondToVendorOffer' },
+    summaries: {
+      show: "The page an order offer's link opens: a button that accepts or rejects",
+      respond: 'Accept or reject an order offer',
+    },
+    linkSchema: respondQuery,
+    answerSchema: respondBody,
+    recordedStatuses: ['accepted', 'rejected'],
+    pendingNote: 'workflow took the answer but could not record it in time.',
+    notFound: 'An unknown offer',
+    rejections: Object.keys(rejectionMessages),
+  }),
+  {
+    method: 'post',
+    path: '/api/v1/vendor/orders/status',
+    operationId: 'reportVendorFulfilment',
+    summary: 'The vendor that accepted reports dispatch or delivery, with its offer’s token',
+    tag: 'Vendor portal',
+    auth: 'link-token',
+    body: statusBody,
+    responses: {
+      202: { description: 'Requested' },
+      400: { description: 'VALIDATION_FAILED, or INVALID_TOKEN for a forged link' },
+      403: { description: 'FORBIDDEN: this offer was not the accepted one' },
+      404: { description: 'An unknown offer' },
+      409: { description: 'INVALID_TRANSITION, or ORDER_CLOSED' },
+    },
+  },
+];

@@ -1,3 +1,4 @@
+import type { RouteSpec } from '../openapi/route-spec';
 import { Router } from 'express';
 import { z } from 'zod';
 import { ALL_EVENTS } from '../../activities/webhook-deliveries';
@@ -130,3 +131,129 @@ export function createWebhooksRouter(deps: WebhookServiceDeps & WorkflowRouterDe
 
   return router;
 }
+
+/** A new or changed URL goes through the same checks (api/services/webhooks.ts). */
+const urlRefusals = {
+  409: { description: 'WEBHOOK_URL_TAKEN' },
+  422: { description: 'WEBHOOK_URL_REFUSED: a private or otherwise unreachable address' },
+};
+
+export const webhooksRoutes: RouteSpec[] = [
+  {
+    method: 'post',
+    path: '/api/v1/webhooks',
+    operationId: 'createWebhookEndpoint',
+    summary: 'Register an endpoint for events (Standard Webhooks); its signing secret is shown once',
+    tag: 'Webhooks',
+    auth: 'tenant-admin',
+    query: noQuery,
+    body: createBody,
+    responses: {
+      201: { description: 'The endpoint with its secret, with Location' },
+      ...urlRefusals,
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/webhooks',
+    operationId: 'listWebhookEndpoints',
+    summary: "The tenant's endpoints",
+    tag: 'Webhooks',
+    auth: 'tenant-admin',
+    query: listQuery,
+    responses: { 200: { description: 'A page of endpoints' } },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/webhooks/:id',
+    operationId: 'getWebhookEndpoint',
+    summary: 'One endpoint',
+    tag: 'Webhooks',
+    auth: 'tenant-admin',
+    params: endpointParams,
+    query: noQuery,
+    responses: { 200: { description: 'The endpoint' } },
+  },
+  {
+    method: 'patch',
+    path: '/api/v1/webhooks/:id',
+    operationId: 'updateWebhookEndpoint',
+    summary: 'Change an endpoint, or disable and re-enable it',
+    tag: 'Webhooks',
+    auth: 'tenant-admin',
+    params: endpointParams,
+    query: noQuery,
+    body: updateBody,
+    responses: {
+      200: { description: 'The endpoint as changed' },
+      ...urlRefusals,
+    },
+  },
+  {
+    method: 'delete',
+    path: '/api/v1/webhooks/:id',
+    operationId: 'deleteWebhookEndpoint',
+    summary: 'Delete an endpoint',
+    tag: 'Webhooks',
+    auth: 'tenant-admin',
+    params: endpointParams,
+    query: noQuery,
+    responses: { 204: { description: 'Deleted' } },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/webhooks/:id/rotate-secret',
+    operationId: 'rotateWebhookSecret',
+    summary: 'Rotate the signing secret; the old one stays valid for a while',
+    tag: 'Webhooks',
+    auth: 'tenant-admin',
+    params: endpointParams,
+    query: noQuery,
+    body: noBody,
+    responses: {
+      200: { description: 'The new secret' },
+      409: { description: 'ROTATION_IN_PROGRESS' },
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/webhooks/:id/test',
+    operationId: 'sendWebhookTest',
+    summary: 'Send a test event to the endpoint',
+    tag: 'Webhooks',
+    auth: 'tenant-admin',
+    params: endpointParams,
+    query: noQuery,
+    body: noBody,
+    responses: {
+      202: { description: 'Sending, with Location at the deliveries' },
+      409: { description: 'ENDPOINT_DISABLED' },
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/webhooks/:id/deliveries',
+    operationId: 'listWebhookDeliveries',
+    summary: 'The endpoint’s deliveries, newest first, with their attempts',
+    tag: 'Webhooks',
+    auth: 'tenant-admin',
+    params: endpointParams,
+    query: listQuery,
+    responses: { 200: { description: 'A page of deliveries' } },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/webhooks/deliveries/:deliveryId/replay',
+    operationId: 'replayWebhookDelivery',
+    summary: 'Deliver an event to its endpoint again',
+    tag: 'Webhooks',
+    auth: 'tenant-admin',
+    params: deliveryParams,
+    query: noQuery,
+    body: noBody,
+    responses: {
+      202: { description: 'Replaying' },
+      409: { description: 'ENDPOINT_DISABLED or DELIVERY_IN_PROGRESS' },
+    },
+  },
+];

@@ -5,6 +5,7 @@ import { publicEventKey } from '../../domain/events';
 import type { PrismaClient } from '../../lib/db';
 import { eventFanOutId, getFanOutStateQuery, type EventFanOutState } from '../../workflows/event-fan-out.contract';
 import { AppError, notFound } from '../errors';
+import { assertFlowAccepting } from './flow-pauses';
 import type { FairnessWeights } from '../../domain/tenant-fairness';
 import { tenantFairnessLookup } from '../../lib/tenant-fairness';
 
@@ -37,6 +38,7 @@ export async function reportEvent(
   tenantId: string,
   body: EventReportBody,
 ): Promise<{ eventId: string; workflowId: string; duplicate: boolean }> {
+  await assertFlowAccepting(prisma, tenantId, 'events');
   try {
     const { eventId, workflowId, created } = await publishEvent(
       { prisma, temporal: { client: temporal, taskQueue, fairnessOf: tenantFairnessLookup(prisma, fairnessWeights) } },

@@ -16,6 +16,7 @@ import { exportLaneId, exportLaneStateQuery, placeInLine } from '../../workflows
 import type { exportWorkflow } from '../../workflows/export';
 import { exportStartOptions, exportWorkflowId, type ExportWorkflowInput } from '../../workflows/export.contract';
 import { notFound } from '../errors';
+import { assertFlowAccepting } from './flow-pauses';
 import {
   cancelFileJob,
   checkFileReady,
@@ -114,6 +115,7 @@ export async function requestExport(
   request: ExportRequest,
 ) {
   const { prisma } = deps;
+  await assertFlowAccepting(prisma, tenantId, 'exports');
   const hash = requestHash(request);
   const { row, created } = await rowForIdempotencyKey(
     'export',

@@ -22,6 +22,7 @@ import {
 import { whileOpen } from '../closed-workflows';
 import { AppError, conflict, notFound } from '../errors';
 import { requireTemplate } from './templates';
+import { assertFlowAccepting } from './flow-pauses';
 import type { FairnessWeights } from '../../domain/tenant-fairness';
 import { loadTenantFairness, tenantFairnessLookup } from '../../lib/tenant-fairness';
 
@@ -82,6 +83,7 @@ export async function requestNotification(
   { tenantId, idempotencyKey }: NotificationCaller & { idempotencyKey: string },
   request: NotificationApiRequest,
 ) {
+  await assertFlowAccepting(prisma, tenantId, 'notifications');
   // A repeat answers the notification it first recorded, even if the tenant has since removed its template.
   const known = await prisma.notification.findUnique({
     where: { idempotencyKey: requestedNotificationKey(tenantId, 'API', idempotencyKey) },
@@ -202,6 +204,7 @@ export async function retryNotification(
   if (!row.workflowId) {
     throw conflict('NOT_RETRYABLE', "A flow's own message is retried by its flow", { notificationId });
   }
+  await assertFlowAccepting(prisma, tenantId, 'notifications');
   // Claiming the row FAILED → PENDING lets one of two concurrent retries through.
   const claimed = await prisma.notification.updateMany({
     where: { id: row.id, tenantId, status: 'FAILED' },

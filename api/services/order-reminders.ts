@@ -13,6 +13,7 @@ import { notificationWorkflowId } from '../../workflows/notification.contract';
 import { AppError, conflict, notFound } from '../errors';
 import type { FairnessWeights } from '../../domain/tenant-fairness';
 import { tenantFairnessLookup } from '../../lib/tenant-fairness';
+import { assertFlowAccepting } from './flow-pauses';
 
 /** What sending a payment reminder on demand uses: the tenant's rows and the notification workflows. */
 export interface OrderReminderDeps {
@@ -46,7 +47,8 @@ function keyReused(notificationId: string, kind: unknown): AppError {
  *
  * @throws 404 NOT_FOUND for an order outside the tenant, 409 NO_PAYMENT_DUE for an order that is
  *   not DELIVERED or is paid (unless the key already sent a reminder for it), 422
- *   IDEMPOTENCY_KEY_REUSED for the key with another kind.
+ *   IDEMPOTENCY_KEY_REUSED for the key with another kind, 423 FLOW_PAUSED while the tenant's
+ *   notifications are paused.
  */
 export async function sendPaymentReminderNow(
   { prisma, temporal, taskQueue, fairnessWeights }: OrderReminderDeps,
@@ -59,6 +61,8 @@ export async function sendPaymentReminderNow(
     include: { retailer: true, tenant: { select: { name: true, tier: true } } },
   });
   if (!order) throw notFound('Order', { orderId });
+  // A repeat may start the workflow its first request left unstarted, so repeats wait out a pause too.
+  await assertFlowAccepting(prisma, tenantId, 'notifications');
   const notifications = { client: temporal, taskQueue, fairnessOf: tenantFairnessLookup(prisma, fairnessWeights) };
   // A Holdfast message about the order, keyed apart from the tenant's own API notifications.
   const key = `order:${orderId}:reminder-now:${idempotencyKey}`;

@@ -13,6 +13,7 @@ import {
   paymentReceivedSignal,
 } from '../../workflows/order-routing.contract';
 import { AppError, conflict, notFound } from '../errors';
+import { assertFlowAccepting } from './flow-pauses';
 import type { FairnessWeights, TenantFairness } from '../../domain/tenant-fairness';
 import { loadTenantFairness, tenantFairnessLookup } from '../../lib/tenant-fairness';
 
@@ -68,6 +69,7 @@ export async function placeOrder(
   { tenantId, actor, idempotencyKey }: OrderCaller & { idempotencyKey?: string },
   request: OrderRequest,
 ) {
+  await assertFlowAccepting(prisma, tenantId, 'orders');
   const { order, replayed } = await recordOrder(prisma, { tenantId, actor, idempotencyKey }, request);
   // Started on every request, so an order whose first request died before its workflow began still gets one.
   const fairness = await loadTenantFairness(prisma, tenantId, fairnessWeights);

@@ -18,6 +18,7 @@ import {
 import { whileOpen } from '../closed-workflows';
 import { AppError, conflict, notFound } from '../errors';
 import { requireTemplate } from './templates';
+import { assertFlowAccepting } from './flow-pauses';
 import type { FairnessWeights, TenantFairness } from '../../domain/tenant-fairness';
 import { loadTenantFairness } from '../../lib/tenant-fairness';
 
@@ -78,6 +79,7 @@ export async function createReminder(
   { tenantId, actor, idempotencyKey }: ReminderCaller & { idempotencyKey: string },
   request: ReminderRequest,
 ) {
+  await assertFlowAccepting(prisma, tenantId, 'reminders');
   const hash = requestHash(request);
   const findExisting = async () => {
     const existing = await prisma.reminder.findUnique({

@@ -21,6 +21,7 @@ import { loadTenantFairness } from '../../lib/tenant-fairness';
 import { reportScheduleId, reportScheduleOptions } from '../../workflows/report.contract';
 import { AppError, notFound } from '../errors';
 import { checkFilterTargets, checkReportRequest } from './reports';
+import { assertFlowAccepting, initialScheduleState, settleWithFlowPause } from './flow-pauses';
 
 export interface ReportScheduleServiceDeps {
   prisma: PrismaClient;
@@ -81,8 +82,15 @@ function isInvalidArgument(error: unknown): boolean {
   return isGrpcServiceError(grpc) && Number(grpc.code) === GRPC_INVALID_ARGUMENT;
 }
 
-/** Creates the row's Temporal Schedule; one that exists already (a repeated request) is kept as it is. */
-async function ensureSchedule(deps: ReportScheduleServiceDeps, row: ScheduleRow) {
+/**
+ * Creates the row's Temporal Schedule (paused when `state` says so); one that exists already (a
+ * repeated request) is kept as it is. Answers whether it created it.
+ */
+async function ensureSchedule(
+  deps: ReportScheduleServiceDeps,
+  row: ScheduleRow,
+  state?: { paused: boolean; note: string },
+): Promise<boolean> {
   const options = reportScheduleOptions(
     await workOf(deps, row.tenantId),
     row.id,
@@ -90,9 +98,10 @@ async function ensureSchedule(deps: ReportScheduleServiceDeps, row: ScheduleRow)
     deps.taskQueue,
   );
   try {
-    await deps.temporal.schedule.create(options);
+    await deps.temporal.schedule.create(state ? { ...options, state } : options);
+    return true;
   } catch (error) {
-    if (error instanceof ScheduleAlreadyRunning) return;
+    if (error instanceof ScheduleAlreadyRunning) return false;
     throw error;
   }
 }
@@ -171,7 +180,10 @@ export async function createReportSchedule(
         scheduleId: id,
       });
     }
-    await ensureSchedule(deps, known);
+    // An earlier attempt may have stopped before its Schedule existed, or before it met a pause.
+    const pausedWithFlow = await initialScheduleState(prisma, tenantId, 'reports');
+    const createdNow = await ensureSchedule(deps, known, pausedWithFlow);
+    await settleWithFlowPause(deps, tenantId, 'reports', known.scheduleId, createdNow && pausedWithFlow !== undefined);
     return { schedule: await presentSchedule(deps, known), created: false };
   }
   // The count and the insert under one per-tenant lock, so concurrent requests cannot pass the cap together.
@@ -204,8 +216,10 @@ export async function createReportSchedule(
       update: {},
     });
   });
+  // While the tenant's reports are paused, a new schedule starts paused and resumes with the flow.
+  const pausedWithFlow = await initialScheduleState(prisma, tenantId, 'reports');
   try {
-    await ensureSchedule(deps, row);
+    await ensureSchedule(deps, row, pausedWithFlow);
   } catch (error) {
     // Without its Schedule the row would promise reports that never come.
     await prisma.reportSchedule.deleteMany({ where: { id, tenantId } });
@@ -217,6 +231,8 @@ export async function createReportSchedule(
     }
     throw error;
   }
+  // A pause committed after the state was read did not see this Schedule: it is caught here.
+  await settleWithFlowPause(deps, tenantId, 'reports', row.scheduleId, pausedWithFlow !== undefined);
   await writeAudit(prisma, {
     tenantId,
     actor,
@@ -308,12 +324,14 @@ export function pauseReportSchedule(
   );
 }
 
-export function unpauseReportSchedule(
+/** Refused with 423 FLOW_PAUSED while the tenant's reports flow is paused: resuming the flow unpauses it. */
+export async function unpauseReportSchedule(
   deps: ReportScheduleServiceDeps,
   caller: ReportScheduleCaller,
   id: string,
   note?: string,
 ) {
+  await assertFlowAccepting(deps.prisma, caller.tenantId, 'reports');
   return onSchedule(
     deps,
     caller,
@@ -324,8 +342,12 @@ export function unpauseReportSchedule(
   );
 }
 
-/** Starts a run now; under the skip-overlap policy it is skipped while a run is still going. */
-export function triggerReportSchedule(deps: ReportScheduleServiceDeps, caller: ReportScheduleCaller, id: string) {
+/**
+ * Starts a run now; under the skip-overlap policy it is skipped while a run is still going.
+ * Refused with 423 FLOW_PAUSED while the tenant's reports flow is paused.
+ */
+export async function triggerReportSchedule(deps: ReportScheduleServiceDeps, caller: ReportScheduleCaller, id: string) {
+  await assertFlowAccepting(deps.prisma, caller.tenantId, 'reports');
   return onSchedule(deps, caller, id, 'triggered', (handle) => handle.trigger());
 }
 

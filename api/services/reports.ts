@@ -15,6 +15,7 @@ import { loadTenantFairness } from '../../lib/tenant-fairness';
 import type { reportWorkflow } from '../../workflows/report';
 import { reportStartOptions, reportWorkflowId, type ReportWorkflowInput } from '../../workflows/report.contract';
 import { AppError, notFound } from '../errors';
+import { assertFlowAccepting } from './flow-pauses';
 import {
   cancelFileJob,
   checkFileReady,
@@ -186,6 +187,7 @@ export async function requestReport(
   now = new Date(),
 ) {
   const { prisma } = deps;
+  await assertFlowAccepting(prisma, tenantId, 'reports');
   const hash = requestHash(request);
   const { row, created } = await rowForIdempotencyKey(
     'report',

@@ -5,6 +5,7 @@ import { waitlistCascadeWorkflow } from '../../workflows/waitlist-cascade';
 import { waitlistCascadeId, waitlistCascadeStartOptions } from '../../workflows/waitlist-cascade.contract';
 import { workflowClosed } from '../closed-workflows';
 import { conflict, notFound } from '../errors';
+import { assertFlowAccepting } from './flow-pauses';
 import type { FairnessWeights } from '../../domain/tenant-fairness';
 import { loadTenantFairness } from '../../lib/tenant-fairness';
 
@@ -148,6 +149,7 @@ export async function releaseSlot(
   if (slot.status === 'ASSIGNED') {
     throw conflict('SLOT_ASSIGNED', 'The slot is already assigned', { assignedEntryId: slot.assignedEntryId });
   }
+  await assertFlowAccepting(prisma, tenantId, 'waitlist');
   const startOptions = waitlistCascadeStartOptions(
     tenantId,
     slotId,

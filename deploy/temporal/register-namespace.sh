@@ -1,13 +1,15 @@
 #!/bin/sh
 # Creates the namespace and the custom search attributes Holdfast's workflows set
-# (workflows/search-attributes.ts). Idempotent: whatever already exists is left as it is.
+# (workflows/search-attributes.ts), and sets the namespace's retention. Idempotent: whatever
+# already exists is left as it is, except the retention, which follows TEMPORAL_NAMESPACE_RETENTION.
 #
 # With SQL visibility, custom search attributes belong to a namespace, hence --namespace.
 set -eu
 
 ADDRESS="${TEMPORAL_ADDRESS:-temporal:7233}"
 NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
-RETENTION="${TEMPORAL_NAMESPACE_RETENTION:-72h}"
+# How long closed workflows stay inspectable (7 days by default); an existing namespace is updated to it.
+RETENTION="${TEMPORAL_NAMESPACE_RETENTION:-168h}"
 # name:type pairs; keep in step with workflows/search-attributes.ts.
 SEARCH_ATTRIBUTES="TenantId:Keyword BusinessKey:Keyword FlowStatus:Keyword"
 
@@ -35,7 +37,9 @@ echo "Waiting for Temporal at $ADDRESS"
 retry 60 temporal operator cluster health >/dev/null
 
 if temporal operator namespace describe --namespace "$NAMESPACE" >/dev/null 2>&1; then
-  echo "Namespace $NAMESPACE exists"
+  # A namespace created with an earlier, shorter retention gets the configured one.
+  retry 30 temporal operator namespace update --namespace "$NAMESPACE" --retention "$RETENTION" >/dev/null
+  echo "Namespace $NAMESPACE exists (retention set to $RETENTION)"
 else
   temporal operator namespace create --namespace "$NAMESPACE" --retention "$RETENTION"
   echo "Namespace $NAMESPACE created (retention $RETENTION)"

@@ -2,6 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
+import { msToTs, tsToMs } from '@temporalio/common/lib/time';
+import { parseDurationMs } from '../../lib/durations';
 import { customSearchAttributes } from '../../workflows/search-attributes';
 
 export interface TemporalDevServerOptions {
@@ -13,13 +15,34 @@ export interface TemporalDevServerOptions {
   /** SQLite file that keeps workflows across restarts; omit for an in-memory server (tests). */
   dbFilename?: string;
   namespace?: string;
+  /**
+   * How long the namespace keeps closed workflows (config.temporal.namespaceRetentionMs), applied
+   * at every start; the dev server's own default is a single day. Defaults to 7 days.
+   */
+  namespaceRetentionMs?: number;
   /** Where the server's own output goes; it is chatty, so it never shares our terminal. */
   logFile: string;
   startupTimeoutMs?: number;
 }
 
+/** The namespace retention a dev server gets unless told otherwise: as long as the configuration's default. */
+export const DEFAULT_NAMESPACE_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** The shortest retention the configuration accepts (lib/config.ts), and Temporal's own minimum. */
+const MIN_NAMESPACE_RETENTION_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * The retention a TEMPORAL_NAMESPACE_RETENTION setting asks of the dev server; undefined (the
+ * default) when it is unset or one the configuration refuses, which then says why.
+ */
+export function devServerRetentionMs(setting: string | undefined): number | undefined {
+  const ms = setting === undefined ? undefined : parseDurationMs(setting);
+  return ms !== undefined && ms >= MIN_NAMESPACE_RETENTION_MS ? ms : undefined;
+}
+
 export interface TemporalDevServerHandle {
   address: string;
+  namespace: string;
   uiUrl?: string;
   process: ChildProcess;
   stop(): Promise<void>;
@@ -56,6 +79,8 @@ export function dynamicConfigFlags(settings: Record<string, boolean | number> = 
 /**
  * Runs the real `temporal server start-dev` and resolves once its frontend answers.
  * The custom search attributes are registered on every start; that is a no-op once they exist.
+ * So is the namespace's retention, which `start-dev` has no flag for: it is set through the
+ * frontend, so a changed TEMPORAL_NAMESPACE_RETENTION takes effect at the next start.
  */
 export async function startTemporalDevServer(options: TemporalDevServerOptions): Promise<TemporalDevServerHandle> {
   const ip = options.ip ?? '127.0.0.1';
@@ -91,7 +116,9 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
 
   try {
     await Promise.race([
-      waitForFrontend(address, namespace, options.startupTimeoutMs ?? 60_000),
+      waitForFrontend(address, namespace, options.startupTimeoutMs ?? 60_000).then(() =>
+        applyNamespaceRetention(address, namespace, options.namespaceRetentionMs ?? DEFAULT_NAMESPACE_RETENTION_MS),
+      ),
       exited.then((code) => {
         throw new Error(`temporal server exited with code ${code} during start-up; see ${options.logFile}`);
       }),
@@ -102,6 +129,7 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
   }
   return {
     address,
+    namespace,
     uiUrl: options.uiPort === undefined ? undefined : `http://${ip === '0.0.0.0' ? 'localhost' : ip}:${options.uiPort}`,
     process: child,
     stop,
@@ -126,4 +154,30 @@ async function waitForFrontend(address: string, namespace: string, timeoutMs: nu
     }
   }
   throw new Error(`Temporal at ${address} did not become ready in ${timeoutMs} ms: ${String(lastError)}`);
+}
+
+/** Sets how long `namespace` keeps closed workflows, unless it already has exactly that retention. */
+export async function applyNamespaceRetention(address: string, namespace: string, retentionMs: number): Promise<void> {
+  const connection = await Connection.connect({ address });
+  try {
+    const described = await connection.workflowService.describeNamespace({ namespace });
+    if (tsToMs(described.config?.workflowExecutionRetentionTtl) === retentionMs) return;
+    await connection.workflowService.updateNamespace({
+      namespace,
+      config: { workflowExecutionRetentionTtl: msToTs(retentionMs) },
+    });
+  } finally {
+    await connection.close();
+  }
+}
+
+/** The retention `namespace` has now, in milliseconds. */
+export async function namespaceRetentionMs(address: string, namespace: string): Promise<number> {
+  const connection = await Connection.connect({ address });
+  try {
+    const described = await connection.workflowService.describeNamespace({ namespace });
+    return tsToMs(described.config?.workflowExecutionRetentionTtl);
+  } finally {
+    await connection.close();
+  }
 }

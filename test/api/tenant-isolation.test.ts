@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import type { PrismaClient } from '../../lib/db';
 import { signDownloadToken } from '../../lib/download-links';
+import { notificationStartOptions } from '../../workflows/notification.contract';
 import { listRoutes, routeKey } from '../support/routes';
 import { useApiStack, type ApiStack } from '../support/api-stack';
 
@@ -34,6 +35,13 @@ type Ids = {
   exportId: string;
   /** A download link B signs for itself naming A's export: the row must still be the token tenant's. */
   downloadToken: string;
+  /** A's running workflow: its TenantId search attribute is A's. */
+  workflowId: string;
+  deadLetterId: string;
+  /** The Temporal Schedule of A's report schedule, as the Schedules API names it. */
+  temporalScheduleId: string;
+  /** A flow A paused; a pause is per tenant, keyed by the flow's name. */
+  flow: string;
 };
 
 interface Case {
@@ -44,10 +52,12 @@ interface Case {
   headers?: () => Record<string, string>;
   /**
    * Tenant-scoped objects answer 404; platform routes answer 403 to any tenant's token, whatever the slug.
-   * 200: a route keyed by a name every tenant has its own copy of (a notification template): B acts on B's
-   * copy, exactly as for a name A never used, and A's is untouched.
+   * 200: a route keyed by a name every tenant has its own copy of (a notification template, a flow's pause):
+   * B acts on B's copy, exactly as for a name A never used, and A's is untouched.
    */
   expected: 404 | 403 | 200;
+  /** The 404's code where the route names what is missing (WORKFLOW_NOT_FOUND); NOT_FOUND otherwise. */
+  notFoundCode?: string;
 }
 
 const tenantScoped = (params: Case['params'], body?: Case['body']): Case => ({ params, body, expected: 404 });
@@ -63,6 +73,17 @@ const webhook = (ids: Ids) => ({ id: ids.webhookId });
 const report = (ids: Ids) => ({ reportId: ids.reportId });
 const reportSchedule = (ids: Ids) => ({ scheduleId: ids.reportScheduleId });
 const exportJob = (ids: Ids) => ({ exportId: ids.exportId });
+const workflow = (ids: Ids) => ({ workflowId: ids.workflowId });
+const workflowScoped = (params: Case['params'], body?: Case['body']): Case => ({
+  ...tenantScoped(params, body),
+  notFoundCode: 'WORKFLOW_NOT_FOUND',
+});
+const deadLetterScoped = (body?: Case['body']): Case => ({
+  ...tenantScoped((ids) => ({ id: ids.deadLetterId }), body),
+  notFoundCode: 'DEAD_LETTER_NOT_FOUND',
+});
+const temporalSchedule = (ids: Ids) => ({ scheduleId: ids.temporalScheduleId });
+const flowPause = (ids: Ids) => ({ flow: ids.flow });
 const withIdempotencyKey = (scoped: Case): Case => ({
   ...scoped,
   headers: () => ({ 'Idempotency-Key': randomUUID() }),
@@ -151,7 +172,44 @@ const cases: Record<string, Case> = {
   'POST /api/v1/tenants/:slug/onboarding/cancel': platformOnly(),
   'POST /api/v1/tenants/:slug/suspend': platformOnly(() => ({ reason: 'not yours' })),
   'POST /api/v1/tenants/:slug/reactivate': platformOnly(() => ({ reason: 'not yours' })),
+  // The operations API: a workflow is A's by its TenantId search attribute, whatever its ID says.
+  'GET /api/v1/workflows/:workflowId': workflowScoped(workflow),
+  'POST /api/v1/workflows/:workflowId/cancel': workflowScoped(workflow),
+  'POST /api/v1/workflows/:workflowId/terminate': workflowScoped(workflow, () => ({ reason: 'not yours' })),
+  'POST /api/v1/workflows/:workflowId/reset': workflowScoped(workflow, () => ({ reason: 'not yours' })),
+  'POST /api/v1/workflows/:workflowId/actions/:action': workflowScoped((ids) => ({
+    workflowId: ids.workflowId,
+    action: 'send-now',
+  })),
+  'POST /api/v1/dead-letter/:id/retry': deadLetterScoped(() => ({ mode: 'rerun', reason: 'not yours' })),
+  'POST /api/v1/dead-letter/:id/discard': deadLetterScoped(() => ({ reason: 'not yours' })),
+  'POST /api/v1/schedules/:scheduleId/pause': tenantScoped(temporalSchedule, () => ({ note: 'not yours' })),
+  'POST /api/v1/schedules/:scheduleId/unpause': tenantScoped(temporalSchedule),
+  'POST /api/v1/schedules/:scheduleId/trigger': tenantScoped(temporalSchedule),
+  'POST /api/v1/flows/:flow/pause': { params: flowPause, body: () => ({ reason: 'not yours' }), expected: 200 },
+  'POST /api/v1/flows/:flow/resume': { params: flowPause, expected: 200 },
 };
+
+/**
+ * Routes that take an ID but are not the bearer-token JSON API, left out of the matrix by name (a
+ * route missing from both lists still fails the suite). The console's pages (/console/...) sign in
+ * with a cookie session and answer HTML: test/browser/console.test.ts signs in another tenant's
+ * operator and checks that a workflow of this tenant is the same 404 page as a missing one, and that
+ * none of its workflows, dead letters or schedules shows on any page; the console acts through the
+ * same operations services this matrix covers.
+ */
+const notBearerApi = [
+  'POST /console/dead-letters/:id/retry',
+  'POST /console/dead-letters/:id/discard',
+  'GET /console/workflows/:workflowId',
+  'POST /console/workflows/:workflowId/cancel',
+  'POST /console/workflows/:workflowId/terminate',
+  'POST /console/workflows/:workflowId/reset',
+  'POST /console/workflows/:workflowId/actions/:action',
+  'POST /console/schedules/:scheduleId/:action',
+  'POST /console/flows/:flow/pause',
+  'POST /console/flows/:flow/resume',
+];
 
 const fill = (path: string, params: Record<string, string>) =>
   path.replace(/:(\w+)/g, (_match, name: string) => {
@@ -307,6 +365,24 @@ describe('tenant isolation: tenant B on tenant A’s objects', () => {
         expiresAt: new Date(Date.now() + 86_400_000),
       },
     });
+    // A's notification, running with no worker to take it: it stays running for the whole suite.
+    const notificationInput = { tenantId: a.id, notificationId: randomUUID(), priority: 3 };
+    const started = await stack.client.workflow.start('notificationWorkflow', {
+      taskQueue: stack.config.temporal.taskQueue,
+      args: [notificationInput],
+      ...notificationStartOptions(notificationInput, new Date()),
+    });
+    const deadLetter = await prisma.deadLetter.create({
+      data: {
+        tenantId: a.id,
+        kind: 'WORKFLOW_FAILED',
+        flow: 'notifications',
+        ref: randomUUID(),
+        workflowId: started.workflowId,
+        failureMessage: 'A only',
+      },
+    });
+    await prisma.flowPause.create({ data: { tenantId: a.id, flow: 'exports', reason: 'A only', pausedBy: 'a-admin' } });
     const linkOfB = (exportId: string) =>
       signDownloadToken(stack.config.files.downloadLinkSecret, {
         kind: 'export',
@@ -333,6 +409,10 @@ describe('tenant isolation: tenant B on tenant A’s objects', () => {
       reportScheduleId: scheduleRowId,
       exportId: exportRow.id,
       downloadToken: linkOfB(exportRow.id),
+      workflowId: started.workflowId,
+      deadLetterId: deadLetter.id,
+      temporalScheduleId: `report-schedule:${a.id}:${scheduleRowId}`,
+      flow: 'exports',
     };
     missing = {
       ...ownedByA,
@@ -352,20 +432,33 @@ describe('tenant isolation: tenant B on tenant A’s objects', () => {
       reportId: randomUUID(),
       reportScheduleId: randomUUID(),
       exportId: randomUUID(),
+      workflowId: `notification:${a.id}:${randomUUID()}`,
+      deadLetterId: randomUUID(),
+      temporalScheduleId: `report-schedule:${a.id}:${randomUUID()}`,
+      flow: 'events',
     };
     missing.downloadToken = linkOfB(missing.exportId);
+  });
+
+  afterAll(async () => {
+    await stack.client.workflow
+      .getHandle(ownedByA.workflowId)
+      .terminate('tenant isolation suite finished')
+      .catch(() => undefined);
   });
 
   const idRoutes = () =>
     listRoutes(app)
       .filter((route) => route.path.includes('/:'))
-      .map(routeKey);
+      .map(routeKey)
+      .filter((key) => !notBearerApi.includes(key));
 
   it('has a case for every route that takes an ID, and no case for a route that is gone', () => {
     const routes = idRoutes();
 
     expect([...routes].sort()).toEqual(Object.keys(cases).sort());
-    expect(routes.length).toBe(58);
+    expect(routes.length).toBe(70);
+    expect(listRoutes(app).map(routeKey)).toEqual(expect.arrayContaining(notBearerApi));
   });
 
   const send = (key: string, ids: Ids) => {
@@ -383,10 +476,10 @@ describe('tenant isolation: tenant B on tenant A’s objects', () => {
     const onA = await send(key, ownedByA);
     const onNothing = await send(key, missing);
 
-    const expected = cases[key]!.expected;
+    const { expected, notFoundCode } = cases[key]!;
     expect({ status: onA.status, code: onA.body?.error?.code }).toEqual({
       status: expected,
-      code: expected === 404 ? 'NOT_FOUND' : expected === 403 ? 'FORBIDDEN' : undefined,
+      code: expected === 404 ? (notFoundCode ?? 'NOT_FOUND') : expected === 403 ? 'FORBIDDEN' : undefined,
     });
     expect(onNothing.status).toBe(onA.status);
     expect(onNothing.body?.error?.code).toBe(onA.body?.error?.code);
@@ -403,6 +496,11 @@ describe('tenant isolation: tenant B on tenant A’s objects', () => {
       '/api/v1/reports',
       '/api/v1/report-schedules',
       '/api/v1/exports',
+      '/api/v1/workflows',
+      '/api/v1/dead-letter',
+      '/api/v1/schedules',
+      '/api/v1/flows',
+      '/api/v1/stats',
     ];
     for (const path of lists) {
       const listed = await request(app).get(path).set('Authorization', adminOfB);
@@ -451,5 +549,13 @@ describe('tenant isolation: tenant B on tenant A’s objects', () => {
       secret: 'v1.sealed',
     });
     expect(await prisma.webhookDelivery.count({ where: { endpointId: ownedByA.webhookId } })).toBe(1);
+    const { status: workflowStatus } = await stack.client.workflow.getHandle(ownedByA.workflowId).describe();
+    expect(workflowStatus.name).toBe('RUNNING');
+    const aDeadLetter = await prisma.deadLetter.findUniqueOrThrow({ where: { id: ownedByA.deadLetterId } });
+    expect(aDeadLetter.resolution).toBeNull();
+    const aPause = await prisma.flowPause.findUniqueOrThrow({
+      where: { tenantId_flow: { tenantId: tenantA, flow: 'exports' } },
+    });
+    expect({ reason: aPause.reason, pausedBy: aPause.pausedBy }).toEqual({ reason: 'A only', pausedBy: 'a-admin' });
   });
 });

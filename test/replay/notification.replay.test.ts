@@ -17,7 +17,7 @@ describe('notification replay', () => {
     bundle = await bundleWorkflows();
   });
 
-  it('has a recorded history for each path: sent, delayed then sent, cancelled while waiting, retried then sent, failed for good, refused at once, template disabled, row deleted before delivery, sent on the email queue', () => {
+  it('has a recorded history for each path: sent, delayed then sent, sent now by an operator, cancelled while waiting, retried then sent, failed for good, refused at once, template disabled, row deleted before delivery, sent on the email queue', () => {
     expect(files).toEqual([
       'notification-cancelled-while-waiting.json',
       'notification-delayed-then-sent.json',
@@ -25,6 +25,7 @@ describe('notification replay', () => {
       'notification-refused-at-once.json',
       'notification-retried-then-sent.json',
       'notification-row-deleted-before-delivery.json',
+      'notification-sent-now.json',
       'notification-sent-on-email-queue.json',
       'notification-sent.json',
       'notification-template-disabled.json',

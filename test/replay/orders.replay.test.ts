@@ -17,7 +17,7 @@ describe('order routing replay', () => {
     bundle = await bundleWorkflows();
   });
 
-  it('has a recorded history for each path: accepted, fallbacks, throttled, manual, unassigned, cancelled, refused, paid mid-way, final notice, stopped for attention, answered pending during an outage', () => {
+  it('has a recorded history for each path: accepted, fallbacks, offer expired now by an operator, throttled, manual, unassigned, cancelled, refused, paid mid-way, final notice, stopped for attention, answered pending during an outage', () => {
     expect(files).toEqual([
       'order-assigned-then-cancelled.json',
       'order-cancel-answered-pending.json',
@@ -36,6 +36,7 @@ describe('order routing replay', () => {
       'order-unassigned-cancelled.json',
       'order-unreachable-then-fallback.json',
       'order-vendor-answer-pending.json',
+      'order-vendor-offer-expired-now.json',
       'order-workflow-cancelled.json',
     ]);
   });

@@ -17,13 +17,14 @@ describe('reminder sequence replay', () => {
     bundle = await bundleWorkflows();
   });
 
-  it('has a recorded history for each path: finished, completed mid-way, due date moved, two moves serialised, notified on create, a step failed, an invalid plan, cancelled', () => {
+  it('has a recorded history for each path: finished, next step sent now, completed mid-way, due date moved, two moves serialised, notified on create, a step failed, an invalid plan, cancelled', () => {
     expect(files).toEqual([
       'reminder-cancelled.json',
       'reminder-completed-mid-way.json',
       'reminder-due-moved.json',
       'reminder-finished-final-notice.json',
       'reminder-invalid-plan-closed.json',
+      'reminder-next-step-sent-now.json',
       'reminder-notified-on-create-past-steps-skipped.json',
       'reminder-step-failed-then-sent.json',
       'reminder-two-moves-serialised.json',

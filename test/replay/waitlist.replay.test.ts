@@ -17,7 +17,7 @@ describe('waitlist cascade replay', () => {
     bundle = await bundleWorkflows();
   });
 
-  it('has a recorded history for each path: accepted, declined, expired, unreachable, retried, extended, cancelled, continued as new, stopped for attention, answered pending during an outage', () => {
+  it('has a recorded history for each path: accepted, declined, expired, unreachable, retried, extended, expired now by an operator, cancelled, continued as new, stopped for attention, answered pending during an outage', () => {
     expect(files).toEqual([
       'waitlist-accept-answered-pending.json',
       'waitlist-accepted-first-offer.json',
@@ -28,6 +28,7 @@ describe('waitlist cascade replay', () => {
       'waitlist-expired-then-exhausted.json',
       'waitlist-extend-answered-pending.json',
       'waitlist-extended-then-accepted.json',
+      'waitlist-hold-expired-now.json',
       'waitlist-notification-retried.json',
       'waitlist-stopped-for-attention.json',
       'waitlist-unreachable-then-accepted.json',

@@ -33,3 +33,48 @@ describe('request lines', () => {
     expect(JSON.stringify(lines)).not.toContain(token.split('.')[2]);
   });
 });
+
+describe('probes and scrapes', () => {
+  /** The probes and /metrics as the API mounts them, answering with the status the test asks for. */
+  function appWithProbes(lines: Record<string, unknown>[], status: Record<string, number>) {
+    const app = appLoggingTo(lines);
+    for (const path of ['/healthz', '/readyz', '/metrics']) {
+      app.get(path, (_req, res) => {
+        res.status(status[path] ?? 200).send('ok');
+      });
+    }
+    app.get('/api/v1/me', (_req, res) => {
+      res.json({});
+    });
+    return app;
+  }
+  const requestLines = (lines: Record<string, unknown>[]) =>
+    lines.filter((line) => line.msg === 'request finished' || line.msg === 'request failed');
+
+  it('write no line when they answer, so a scrape every 15 s does not fill the log; other requests still do', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const app = appWithProbes(lines, {});
+
+    for (let scrape = 0; scrape < 3; scrape++) {
+      expect((await request(app).get('/metrics')).status).toBe(200);
+    }
+    expect((await request(app).get('/healthz')).status).toBe(200);
+    expect((await request(app).get('/readyz?verbose=1')).status).toBe(200);
+    expect((await request(app).get('/api/v1/me')).status).toBe(200);
+
+    expect(requestLines(lines).map((line) => line.route)).toEqual(['/api/v1/me']);
+  });
+
+  it('log their failures: a readiness probe that finds a dependency down, a scrape with the wrong token', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const app = appWithProbes(lines, { '/readyz': 503, '/metrics': 401 });
+
+    await request(app).get('/readyz');
+    await request(app).get('/metrics');
+
+    expect(requestLines(lines).map(({ route, status, level }) => ({ route, status, level }))).toEqual([
+      { route: '/readyz', status: 503, level: 50 },
+      { route: '/metrics', status: 401, level: 30 },
+    ]);
+  });
+});

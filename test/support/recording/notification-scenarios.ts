@@ -9,6 +9,7 @@ import {
   cancelNotificationUpdate,
   notificationWorkflow,
   notificationWorkflowId,
+  sendNowUpdate,
   type NotificationWorkflowInput,
 } from '../../../workflows/notification';
 
@@ -58,6 +59,15 @@ const scenarios: Scenario[] = [
     arrange: (fake) => void (fake.status = 'SCHEDULED'),
     drive: async (handle) => {
       await handle.executeUpdate(cancelNotificationUpdate, { args: [{ actor: 'user-recorded' }] });
+      await finish(handle);
+    },
+  },
+  {
+    name: 'sent-now',
+    delayHours: 24,
+    arrange: (fake) => void (fake.status = 'SCHEDULED'),
+    drive: async (handle) => {
+      await handle.executeUpdate(sendNowUpdate, { args: [{ actor: 'operator-recorded' }] });
       await finish(handle);
     },
   },

@@ -12,6 +12,7 @@ import { orderRoutingId } from '../../../workflows/order-routing.contract';
 import {
   assignVendorManuallyUpdate,
   cancelOrderUpdate,
+  expireVendorOfferNowUpdate,
   getOrderStateQuery,
   orderRoutingWorkflow,
   orderStatusSignal,
@@ -110,6 +111,16 @@ const scenarios: Scenario[] = [
     drive: async (handle, fake, sleep) => {
       await fake.delivered(1);
       await sleep('11 minutes');
+      await respond(handle, fake, 2, 'accept');
+      await deliverAndPay(handle, fake);
+    },
+  },
+  {
+    name: 'vendor-offer-expired-now',
+    arrange: twoVendors,
+    drive: async (handle, fake) => {
+      await fake.delivered(1);
+      await handle.executeUpdate(expireVendorOfferNowUpdate, { args: [{ actor: 'operator-recorded' }] });
       await respond(handle, fake, 2, 'accept');
       await deliverAndPay(handle, fake);
     },

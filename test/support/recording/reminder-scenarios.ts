@@ -6,6 +6,7 @@ import {
   moveDueAtUpdate,
   reminderSequenceStartOptions,
   reminderSequenceWorkflow,
+  sendNextReminderNowUpdate,
 } from '../../../workflows/reminder-sequence';
 import { withRecordingWorker, type FlowRecording } from '../history-recording';
 import { FakeReminders } from '../reminders-fake';
@@ -51,6 +52,15 @@ const scenarios: Scenario[] = [
     name: 'finished-final-notice',
     dueInDays: 16,
     drive: (handle) => finish(handle),
+  },
+  {
+    name: 'next-step-sent-now',
+    dueInDays: 16,
+    drive: async (handle, fake) => {
+      await handle.executeUpdate(sendNextReminderNowUpdate, { args: [{ actor: 'operator-recorded' }] });
+      await fake.sent(1);
+      await finish(handle);
+    },
   },
   {
     name: 'completed-mid-way',

@@ -10,6 +10,7 @@ import { waitlistCascadeId } from '../../../workflows/waitlist-cascade.contract'
 import {
   acceptOfferUpdate,
   declineOfferUpdate,
+  expireHoldNowUpdate,
   extendHoldUpdate,
   waitlistCascadeWorkflow,
   type WaitlistCascadeInput,
@@ -80,6 +81,19 @@ const scenarios: Scenario[] = [
       await fake.delivered(1);
       await sleep('15 minutes');
       await decline(handle, fake, 2);
+      await finish(handle);
+    },
+  },
+  {
+    name: 'hold-expired-now',
+    arrange: (fake) => {
+      fake.join('Ada');
+      fake.join('Ben');
+    },
+    drive: async (handle, fake) => {
+      await fake.delivered(1);
+      await handle.executeUpdate(expireHoldNowUpdate, { args: [{ actor: 'operator-recorded' }] });
+      await accept(handle, fake, 2);
       await finish(handle);
     },
   },
