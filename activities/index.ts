@@ -6,6 +6,7 @@ import type { TenantFairnessLookup } from '../lib/tenant-fairness';
 import type { FileStore } from '../lib/file-store';
 import type { BillingProvider } from './billing';
 import { createCleanupActivities } from './cleanup';
+import { createDeadLetterActivities } from './dead-letters';
 import { rejectingDataErrors } from './database-failures';
 import { createEventActivities } from './events';
 import { createExportActivities } from './exports';
@@ -42,7 +43,8 @@ export interface ActivityDeps {
   };
   /**
    * Starts the workflows that activities hand work to (an event's fan-out, a notification's
-   * delivery, a webhook delivery); absent in tests of activities that start none.
+   * delivery, a webhook delivery), and reads failed runs for the daily cleanup's dead-letter
+   * record; absent in tests of activities that use neither.
    */
   temporal?: { client: Client; taskQueue: string; fairnessOf?: TenantFairnessLookup };
   /** Signed webhook delivery (config.webhooks); without it deliveries fail with ChannelNotConfigured. */
@@ -84,6 +86,7 @@ export function createActivities(deps: ActivityDeps) {
   const notifier = createNotifier(deps);
   return rejectingDataErrors({
     ...createCleanupActivities(deps),
+    ...createDeadLetterActivities(deps),
     ...createNotificationActivities(deps),
     ...createWaitlistActivities({ ...deps, notifier }),
     ...createOnboardingActivities({ ...deps, ...deps.onboarding, notifier }),

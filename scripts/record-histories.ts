@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { recordHistories, type FlowRecording, type RecordingScenario } from '../test/support/history-recording';
+import { cleanupRecording } from '../test/support/recording/cleanup-scenarios';
 import { eventRecording } from '../test/support/recording/event-scenarios';
 import { exportRecording } from '../test/support/recording/export-scenarios';
 import { notificationRecording } from '../test/support/recording/notification-scenarios';
@@ -30,6 +31,7 @@ const flows: Record<string, FlowRecording<RecordingScenario>> = {
   notifications: notificationRecording,
   reports: reportRecording,
   exports: exportRecording,
+  cleanup: cleanupRecording,
 };
 
 function usage(): string {

@@ -39,7 +39,17 @@ export interface ExpiredFiles {
   exportLeftoversRemoved?: number;
 }
 
+/** Every tenant's failures the cleanup recorded in the dead-letter inbox. */
+export interface RecordedDeadLetters {
+  /** Failures that became DeadLetter rows this run: nobody had listed them in the inbox yet. */
+  recorded: number;
+  /** Failures the inbox had a row for already. */
+  seenAgain: number;
+}
+
 export interface DailyCleanupResult extends PurgeCounts {
+  /** Dead letters recorded this run (absent in runs without the `record-dead-letters` patch). */
+  deadLetters?: RecordedDeadLetters;
   /** Files removed this run (absent in runs from before files were cleaned up). */
   files?: ExpiredFiles;
   /** The run's reference time (ISO): rows older than it minus each tenant's retention were deleted. */

@@ -10,7 +10,7 @@ const { listRetentionTargets } = proxyActivities<Activities>({
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: PermanentFailures.step },
 });
 
-const { purgeExpiredRecords, expireFiles } = proxyActivities<Activities>({
+const { purgeExpiredRecords, expireFiles, recordDeadLetters } = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
   // A batch of deletes takes seconds; a silent minute means the worker died, so retry elsewhere.
   heartbeatTimeout: '1 minute',
@@ -24,11 +24,15 @@ const { purgeExpiredRecords, expireFiles } = proxyActivities<Activities>({
 
 export * from './cleanup.contract';
 
+/** How far back the dead-letter record looks for closed runs: two days, for a day's overlap. */
+const DEAD_LETTER_LOOKBACK_MS = 2 * 24 * 60 * 60 * 1000;
+
 /**
  * Deletes what each tenant's retention period has run out on: finished notifications, closed
  * reminders, webhook attempts and finished deliveries, published events whose deliveries have all
  * finished, and audit rows. Anything still waiting or running keeps its rows. Then the files of
- * reports and exports past their expiry are removed and their rows marked EXPIRED.
+ * reports and exports past their expiry are removed and their rows marked EXPIRED. Last, every
+ * tenant's failures are recorded in the dead-letter inbox, read or not.
  * Started daily at 02:00 UTC by the `holdfast:daily-cleanup` Schedule (workflows/cleanup.contract.ts).
  *
  * Tenants are purged one after another: cleanup is background work and must not compete
@@ -51,12 +55,20 @@ export async function dailyCleanupWorkflow(): Promise<DailyCleanupResult> {
   // Runs started before report and export files existed replay without this step.
   const files = patched('expire-report-and-export-files') ? await expireFiles({ asOf }) : undefined;
 
+  // Every tenant's failures become dead-letter rows even if nobody opens the inbox before Temporal's
+  // retention deletes the runs. Runs that closed in the last two days: a day's overlap covers a
+  // cleanup that ran late or was skipped. Runs started before this step replay without it.
+  const deadLetters = patched('record-dead-letters')
+    ? await recordDeadLetters({ closedSince: new Date(Date.parse(asOf) - DEAD_LETTER_LOOKBACK_MS).toISOString() })
+    : undefined;
+
   const result: DailyCleanupResult = {
     asOf,
     tenants: targets.length,
     ...sumPurgeCounts(perTenant),
     perTenant,
     ...(files ? { files } : {}),
+    ...(deadLetters ? { deadLetters } : {}),
   };
   upsertSearchAttributes([{ key: FlowStatusKey, value: 'COMPLETED' }]);
   log.info('Daily cleanup finished', { ...result, perTenant: undefined });

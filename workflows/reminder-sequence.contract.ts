@@ -69,6 +69,11 @@ export interface CarriedSequence {
   dueAt: string;
   steps: StepRecord[];
   startedAt: string;
+  /**
+   * The step an operator asked to send now, when the run continued as new before sending it: the
+   * next run sends it without waiting. Absent in runs carried before it was kept.
+   */
+  dueNowKey?: string;
 }
 
 /**

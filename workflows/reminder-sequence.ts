@@ -30,6 +30,7 @@ import {
   moveDueAtUpdate,
   ReminderRejection,
   sendNextReminderNowUpdate,
+  type CarriedSequence,
   type CompleteReminderInput,
   type CompleteReminderResult,
   type MoveDueAtInput,
@@ -85,6 +86,7 @@ class ReminderSequence {
 
   constructor(private readonly input: ReminderSequenceInput) {
     const { tenantId, reminderId, carried } = input;
+    this.dueNowKey = carried?.dueNowKey;
     this.state = {
       tenantId,
       reminderId,
@@ -211,6 +213,12 @@ class ReminderSequence {
     return { stepKey: step.key, kind: step.kind, scheduledFor: step.at, sendAt: now() };
   }
 
+  /** What the next run takes over by continue-as-new, a step asked for now included. */
+  carried(): CarriedSequence {
+    const { dueAt, steps, startedAt } = this.state;
+    return { dueAt, steps, startedAt, ...(this.dueNowKey !== undefined ? { dueNowKey: this.dueNowKey } : {}) };
+  }
+
   /** Milliseconds until `step` is due: none once an operator asked for it now. */
   waitFor(step: StepRecord): number {
     return step.key === this.dueNowKey ? 0 : Date.parse(step.at) - Date.now();
@@ -333,7 +341,7 @@ export async function reminderSequenceWorkflow(input: ReminderSequenceInput): Pr
           return await continueAsNew<typeof reminderSequenceWorkflow>({
             ...input,
             dueAt: state.dueAt,
-            carried: { dueAt: state.dueAt, steps: state.steps, startedAt: state.startedAt },
+            carried: sequence.carried(),
           });
         }
         break;

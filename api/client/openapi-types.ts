@@ -2369,7 +2369,7 @@ export interface operations {
       content: {
         'application/json': {
           /**
-           * @description reset (default): to the last workflow task; rerun: a new run with the same input
+           * @description reset (default): a failed run to its last workflow task (to the task that scheduled the step that failed it), a run that completed needing attention to the task that scheduled its last failed step (a rerun when none failed); rerun: a new run with the same input
            * @enum {string}
            */
           mode?: 'reset' | 'rerun';

@@ -33,7 +33,11 @@ export const retryDeadLetterBody = optionalBody({
   mode: z
     .enum(['reset', 'rerun'])
     .optional()
-    .describe('reset (default): to the last workflow task; rerun: a new run with the same input'),
+    .describe(
+      'reset (default): a failed run to its last workflow task (to the task that scheduled the step that failed it), ' +
+        'a run that completed needing attention to the task that scheduled its last failed step (a rerun when none ' +
+        'failed); rerun: a new run with the same input',
+    ),
   reason: multiLine(500).optional(),
 });
 export const discardDeadLetterBody = z.object({ reason: multiLine(500) }).strict();

@@ -134,20 +134,31 @@ export async function operationsTour({ tenant, platform }: DemoTokens): Promise<
       ),
   );
   check(paused.paused, 'the waitlist flow is not paused');
-  const second = await run(
-    { method: 'POST', path: '/api/v1/slots', token: tenant, body: { name: `Paused court ${stamp}` } },
-    () => unwrap(holdfast.POST('/api/v1/slots', { body: { name: `Paused court ${stamp}` } })),
-  );
-  const refusal = await refused({ method: 'POST', path: `/api/v1/slots/${second.id}/release`, token: tenant }, () =>
-    unwrap(holdfast.POST('/api/v1/slots/{slotId}/release', { params: { path: { slotId: second.id } } })),
-  );
-  check(
-    refusal.status === 423 && refusal.code === 'FLOW_PAUSED',
-    `expected 423 FLOW_PAUSED, got ${refusal.status} ${refusal.code}`,
-  );
-  note(`423 ${refusal.code}: ${refusal.message}`);
-  const running = await describeCascade(true);
-  check(running.status === 'running', `the running cascade stopped while paused: ${running.status}`);
+  let second: { id: string };
+  try {
+    second = await run(
+      { method: 'POST', path: '/api/v1/slots', token: tenant, body: { name: `Paused court ${stamp}` } },
+      () => unwrap(holdfast.POST('/api/v1/slots', { body: { name: `Paused court ${stamp}` } })),
+    );
+    const slotId = second.id;
+    const refusal = await refused({ method: 'POST', path: `/api/v1/slots/${slotId}/release`, token: tenant }, () =>
+      unwrap(holdfast.POST('/api/v1/slots/{slotId}/release', { params: { path: { slotId } } })),
+    );
+    check(
+      refusal.status === 423 && refusal.code === 'FLOW_PAUSED',
+      `expected 423 FLOW_PAUSED, got ${refusal.status} ${refusal.code}`,
+    );
+    note(`423 ${refusal.code}: ${refusal.message}`);
+    const running = await describeCascade(true);
+    check(running.status === 'running', `the running cascade stopped while paused: ${running.status}`);
+  } catch (error) {
+    // A step that fails here must not leave the demo tenant's waitlist paused: the next run's
+    // waitlist walk-through would meet 423 at its first release.
+    await holdfast
+      .POST('/api/v1/flows/{flow}/resume', { params: { path: { flow: 'waitlist' } } })
+      .catch(() => undefined);
+    throw error;
+  }
 
   step('operations: resume the flow; the release goes through');
   const resumed = await run({ method: 'POST', path: '/api/v1/flows/waitlist/resume', token: tenant }, () =>

@@ -1,10 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { temporal as proto } from '@temporalio/proto';
 import request from 'supertest';
+import { lastFailedStepResetPoint, type HistoryEvent } from '../../api/services/operations/temporal-records';
 import { assignVendorManuallyUpdate } from '../../workflows/order-routing.contract';
+import { WebhookFailure, webhookDeliveryStartOptions } from '../../workflows/webhook-delivery.contract';
 import { eventually } from '../support/eventually';
 import { useApiStack } from '../support/api-stack';
 import { OperationsFake } from '../support/operations-fake';
+import { FakeWebhooks } from '../support/webhooks-fake';
 
 interface DeadLetter {
   id: string;
@@ -24,8 +29,9 @@ interface DeadLetter {
 
 describe('the dead-letter inbox lists what failed, and retry and discard resolve it with who, why and when', () => {
   const fake = new OperationsFake();
+  const webhooks = new FakeWebhooks();
   const stack = useApiStack({
-    fakeActivities: fake.activities(),
+    fakeActivities: { ...fake.activities(), ...webhooks.activities() },
     terminateOnStop: true,
     // Steps count as dead letters from their third attempt (1 s and 2 s apart), and every list re-reads Temporal.
     config: { DEAD_LETTER_ACTIVITY_ATTEMPTS: '3', OPERATIONS_STATS_TTL: '0 seconds' },
@@ -212,6 +218,56 @@ describe('the dead-letter inbox lists what failed, and retry and discard resolve
     expect(result).toMatchObject({ notificationId: other.notificationId, status: 'SENT' });
     const described = await stack.client.workflow.getHandle(other.workflowId, res.body.retry.runId).describe();
     expect(described.typedSearchAttributes.get({ name: 'TenantId', type: 'KEYWORD' } as never)).toBe(stack.tenant.id);
+  });
+
+  it('retries a run that completed needing attention by running its failed step again, not by replaying its ending', async () => {
+    // Holdfast could not sign the delivery: the run completes NEEDS_ATTENTION, the delivery left for a retry.
+    webhooks.answers = [
+      ApplicationFailure.nonRetryable('No webhook signing key is configured', WebhookFailure.NotConfigured),
+    ];
+    const endpointId = randomUUID();
+    const eventId = randomUUID();
+    const handle = await stack.client.workflow.start('webhookDeliveryWorkflow', {
+      taskQueue: queue(),
+      args: [{ tenantId: stack.tenant.id, deliveryId: randomUUID() }],
+      ...webhookDeliveryStartOptions(stack.tenant.id, endpointId, eventId),
+    });
+    expect(await handle.result()).toMatchObject({ status: 'NEEDS_ATTENTION' });
+    const letter = await letterFor(handle.workflowId, 'NEEDS_ATTENTION');
+    expect(letter.failure).toMatchObject({ type: WebhookFailure.NotConfigured });
+
+    // The key is configured now: the retry takes the run back to where it scheduled the delivery.
+    webhooks.answers = [{ outcome: 'DELIVERED', statusCode: 200 }];
+    const res = await act(letter.id, 'retry', stack.tokens.operator, { reason: 'signing key configured' });
+    expect(res.status).toBe(200);
+    expect(res.body.retry).toMatchObject({ mode: 'reset', resetTo: 'failed-step', workflowId: handle.workflowId });
+    expect(res.body.deadLetter).toMatchObject({ resolution: 'RETRIED', resolvedBy: 'dev:operator' });
+    const history = (await stack.client.workflow.getHandle(handle.workflowId, letter.runId!).fetchHistory()).events!;
+    const scheduledDelivery = history.find(
+      (event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'deliverWebhook',
+    );
+    expect(res.body.retry.resetToEventId).toBe(
+      Number(scheduledDelivery!.activityTaskScheduledEventAttributes!.workflowTaskCompletedEventId),
+    );
+    const retried = await stack.client.workflow.getHandle(handle.workflowId, res.body.retry.runId).result();
+    expect(retried).toMatchObject({ status: 'SUCCEEDED' });
+  });
+
+  it('finds no failed step to go back to in a run none of whose steps failed, so such a retry is a rerun', () => {
+    // fromObject takes the event IDs as plain numbers where the typed events want Longs.
+    const event = (fields: object): HistoryEvent => proto.api.history.v1.HistoryEvent.fromObject(fields);
+    const completedTask = (eventId: number) => event({ eventId, workflowTaskCompletedEventAttributes: {} });
+    const scheduled = (eventId: number, by: number) =>
+      event({ eventId, activityTaskScheduledEventAttributes: { workflowTaskCompletedEventId: by } });
+    const stepsThatWentThrough = [completedTask(4), scheduled(5, 4), completedTask(10)];
+    expect(lastFailedStepResetPoint(stepsThatWentThrough)).toBeUndefined();
+    const failedEarlierThenLater = [
+      ...stepsThatWentThrough,
+      event({ eventId: 7, activityTaskFailedEventAttributes: { scheduledEventId: 5 } }),
+      scheduled(11, 10),
+      event({ eventId: 13, activityTaskTimedOutEventAttributes: { scheduledEventId: 11 } }),
+    ];
+    expect(lastFailedStepResetPoint(failedEarlierThenLater)).toBe(10);
   });
 
   it('sends a failed notification again, and lists it again when it fails anew', async () => {

@@ -22,7 +22,7 @@ import { exportLaneStateQuery } from '../../workflows/export-lane.contract';
 import { signDownloadToken } from '../../lib/download-links';
 import { orderRoutingId } from '../../workflows/order-routing.contract';
 import { eventually } from '../support/eventually';
-import { listRoutes, routeKey } from '../support/routes';
+import { consoleRoutes, listRoutes, routeKey } from '../support/routes';
 import { useApiStack } from '../support/api-stack';
 import { createTestTenant } from '../support/stack';
 
@@ -394,29 +394,7 @@ const specs: Record<string, RouteSpec> = {
  * its sign-in. test/browser/console.test.ts drives them in a real browser (sign-in refusals, forged and
  * CSRF-less POSTs, another tenant's IDs); they call the same operations services fuzzed above.
  */
-const notBearerApi = [
-  'GET /console/assets/pico.min.css',
-  'GET /console/sign-in',
-  'POST /console/sign-in',
-  'POST /console/dev-sign-in',
-  'POST /console/{*rest}',
-  'POST /console/sign-out',
-  'GET /console/',
-  'GET /console/dead-letters',
-  'POST /console/dead-letters/:id/retry',
-  'POST /console/dead-letters/:id/discard',
-  'GET /console/flows',
-  'GET /console/workflows/:workflowId',
-  'POST /console/workflows/:workflowId/cancel',
-  'POST /console/workflows/:workflowId/terminate',
-  'POST /console/workflows/:workflowId/reset',
-  'POST /console/workflows/:workflowId/actions/:action',
-  'GET /console/schedules',
-  'POST /console/schedules/:scheduleId/:action',
-  'GET /console/paused',
-  'POST /console/flows/:flow/pause',
-  'POST /console/flows/:flow/resume',
-];
+const notBearerApi = [...consoleRoutes];
 
 type Principal =
   | 'member'

@@ -6,7 +6,7 @@ import { tenantIdForSlug } from '../../domain/tenants';
 import type { Config } from '../../lib/config';
 import type { PrismaClient } from '../../lib/db';
 import { useApiStack } from '../support/api-stack';
-import { listRoutes, routeKey, type AppRoute } from '../support/routes';
+import { consoleRoutes, listRoutes, routeKey, type AppRoute } from '../support/routes';
 import { createTestTenant, tokenFor } from '../support/stack';
 
 /**
@@ -35,33 +35,7 @@ const publicRoutes = [
  * - the console's pages sign in with the API's token and then a cookie session; test/browser/console.test.ts
  *   refuses tokens of unknown tenants at sign-in and ends a session once its tenant is suspended.
  */
-const notBearerApi = [
-  'GET /',
-  'GET /api/openapi.json',
-  'GET /api/docs',
-  'GET /metrics',
-  'GET /console/assets/pico.min.css',
-  'GET /console/sign-in',
-  'POST /console/sign-in',
-  'POST /console/dev-sign-in',
-  'POST /console/{*rest}',
-  'POST /console/sign-out',
-  'GET /console/',
-  'GET /console/dead-letters',
-  'POST /console/dead-letters/:id/retry',
-  'POST /console/dead-letters/:id/discard',
-  'GET /console/flows',
-  'GET /console/workflows/:workflowId',
-  'POST /console/workflows/:workflowId/cancel',
-  'POST /console/workflows/:workflowId/terminate',
-  'POST /console/workflows/:workflowId/reset',
-  'POST /console/workflows/:workflowId/actions/:action',
-  'GET /console/schedules',
-  'POST /console/schedules/:scheduleId/:action',
-  'GET /console/paused',
-  'POST /console/flows/:flow/pause',
-  'POST /console/flows/:flow/resume',
-];
+const notBearerApi = ['GET /', 'GET /api/openapi.json', 'GET /api/docs', 'GET /metrics', ...consoleRoutes];
 
 /** A request to `route` with made-up IDs: authentication answers before any handler looks at them. */
 function send(app: ReturnType<typeof createApp>, route: AppRoute, token: string) {

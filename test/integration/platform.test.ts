@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../../lib/config';
 import type { PrismaClient } from '../../lib/db';
@@ -5,7 +6,9 @@ import { syncSchedules } from '../../workers/schedules';
 import { dailyCleanupWorkflow } from '../../workflows';
 import { dailyCleanupScheduleId } from '../../workflows/cleanup.contract';
 import { outboxSweepScheduleId } from '../../workflows/event-fan-out.contract';
+import { notificationStartOptions, type NotificationWorkflowInput } from '../../workflows/notification.contract';
 import { useApiStack } from '../support/api-stack';
+import { until } from '../support/eventually';
 import { createTestTenant, testLogger } from '../support/stack';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -139,6 +142,75 @@ describe('platform on the real stack (dev server + PostgreSQL + worker)', () => 
       expect.objectContaining({ attemptKey: `${pending.id}:2` }),
     ]);
     expect(await prisma.auditLog.count({ where: { tenantId: tenant.id } })).toBe(1);
+  });
+
+  it('the cleanup records every tenant’s failures in the dead-letter inbox, even those nobody listed', async () => {
+    const tenant = await createTestTenant(prisma);
+    // A notification due tomorrow whose run may last a second: it times out, and nobody opens the inbox.
+    const input: NotificationWorkflowInput = {
+      tenantId: tenant.id,
+      notificationId: randomUUID(),
+      priority: 3,
+      sendAt: new Date(Date.now() + DAY_MS).toISOString(),
+    };
+    const timedOut = await client.workflow.start('notificationWorkflow', {
+      taskQueue: config.temporal.taskQueue,
+      args: [input],
+      ...notificationStartOptions(input, new Date()),
+      workflowExecutionTimeout: '1 second',
+    });
+    await expect(timedOut.result()).rejects.toThrow();
+    await until(
+      async () =>
+        (await client.workflow.count(`WorkflowId = "${timedOut.workflowId}" AND ExecutionStatus = "TimedOut"`))
+          .count === 1,
+    );
+    // And a notification that failed for good, in the ledger only.
+    const failedNotification = await prisma.notification.create({
+      data: {
+        tenantId: tenant.id,
+        channel: 'EMAIL',
+        recipient: 'a@b.test',
+        template: 'offer',
+        status: 'FAILED',
+        lastError: 'ProviderRejected: mailbox unavailable',
+        idempotencyKey: `${tenant.id}:failed-for-good`,
+        workflowId: `notification:${tenant.id}:failed-for-good`,
+      },
+    });
+    expect(await prisma.deadLetter.count({ where: { tenantId: tenant.id } })).toBe(0);
+
+    const result = await client.workflow.execute(dailyCleanupWorkflow, {
+      taskQueue: config.temporal.taskQueue,
+      workflowId: `cleanup-test-dead-letters-${tenant.id}`,
+    });
+
+    expect(result.deadLetters?.recorded).toBeGreaterThanOrEqual(2);
+    const rows = await prisma.deadLetter.findMany({ where: { tenantId: tenant.id }, orderBy: { kind: 'asc' } });
+    expect(rows).toEqual([
+      expect.objectContaining({
+        kind: 'WORKFLOW_TIMED_OUT',
+        flow: 'notifications',
+        workflowId: timedOut.workflowId,
+        runId: timedOut.firstExecutionRunId,
+        failureType: 'Timeout',
+        resolution: null,
+      }),
+      expect.objectContaining({
+        kind: 'NOTIFICATION_FAILED',
+        notificationId: failedNotification.id,
+        failureMessage: 'ProviderRejected: mailbox unavailable',
+        resolution: null,
+      }),
+    ]);
+
+    // The next cleanup finds them again, and records nothing twice.
+    const again = await client.workflow.execute(dailyCleanupWorkflow, {
+      taskQueue: config.temporal.taskQueue,
+      workflowId: `cleanup-test-dead-letters-again-${tenant.id}`,
+    });
+    expect(again.deadLetters?.seenAgain).toBeGreaterThanOrEqual(2);
+    expect(await prisma.deadLetter.count({ where: { tenantId: tenant.id } })).toBe(2);
   });
 
   it('registers the daily cleanup Schedule at 02:00 UTC, and syncing twice converges on one schedule', async () => {

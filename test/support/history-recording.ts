@@ -95,8 +95,12 @@ export async function workflowBundleAt(commit?: string): Promise<WorkflowBundleW
   if (archive.status !== 0) throw new Error(`git archive ${commit} failed: ${archive.stderr.toString()}`);
   const untar = spawnSync('tar', ['-x', '-C', dir], { input: archive.stdout });
   if (untar.status !== 0) throw new Error(`tar failed: ${untar.stderr.toString()}`);
-  // The export resolves its packages from this checkout.
+  // The export resolves its packages from this checkout, and its generated Prisma enums (not committed) too.
   fs.symlinkSync(path.join(repositoryRoot, 'node_modules'), path.join(dir, 'node_modules'));
+  const generated = path.join(repositoryRoot, 'generated');
+  if (fs.existsSync(generated) && !fs.existsSync(path.join(dir, 'generated'))) {
+    fs.symlinkSync(generated, path.join(dir, 'generated'));
+  }
   return bundleWorkflowCode({
     workflowsPath: path.join(dir, 'workflows/index.ts'),
     logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} },

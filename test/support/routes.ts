@@ -42,3 +42,32 @@ export function listRoutes(app: Express): AppRoute[] {
 }
 
 export const routeKey = (route: AppRoute) => `${route.method} ${route.path}`;
+
+/**
+ * Every route of the tenant console (/console/...): HTML pages behind a cookie session, not the bearer-token
+ * JSON API. Tests that walk every API route leave these out by this list, so a console route added without
+ * a browser test of its own fails them; test/browser/console.test.ts covers who may use each one.
+ */
+export const consoleRoutes = [
+  'GET /console/assets/pico.min.css',
+  'GET /console/sign-in',
+  'POST /console/sign-in',
+  'POST /console/dev-sign-in',
+  'POST /console/{*rest}',
+  'POST /console/sign-out',
+  'GET /console/',
+  'GET /console/dead-letters',
+  'POST /console/dead-letters/:id/retry',
+  'POST /console/dead-letters/:id/discard',
+  'GET /console/flows',
+  'GET /console/workflows/:workflowId',
+  'POST /console/workflows/:workflowId/cancel',
+  'POST /console/workflows/:workflowId/terminate',
+  'POST /console/workflows/:workflowId/reset',
+  'POST /console/workflows/:workflowId/actions/:action',
+  'GET /console/schedules',
+  'POST /console/schedules/:scheduleId/:action',
+  'GET /console/paused',
+  'POST /console/flows/:flow/pause',
+  'POST /console/flows/:flow/resume',
+];

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { SettleHoldInput } from '../../activities/waitlist';
 import { flowByName } from '../../domain/flow-catalog';
-import type { ReminderStepSpec } from '../../domain/reminder-plan';
+import { planReminder, replan, type ReminderStepSpec } from '../../domain/reminder-plan';
 import { FlowRejection } from '../../workflows/errors';
 import {
   getNotificationStateQuery,
@@ -24,6 +24,7 @@ import {
   reminderSequenceStartOptions,
   reminderSequenceWorkflow,
   sendNextReminderNowUpdate,
+  type CarriedSequence,
 } from '../../workflows/reminder-sequence';
 import { TenantIdKey } from '../../workflows/search-attributes';
 import {
@@ -282,21 +283,27 @@ describe('"do it now" Updates (time skipping, activities mocked)', () => {
       { at: '0', kind: 'DUE' },
     ];
 
-    async function withSequence<T>(fake: FakeReminders, body: (handle: Handle, created: number) => Promise<T>) {
+    async function withSequence<T>(
+      fake: FakeReminders,
+      body: (handle: Handle, created: number) => Promise<T>,
+      carry?: (dueAt: string, created: number) => CarriedSequence,
+    ) {
       fake.serverClock = () => temporal.env.currentTimeMs();
       const reminderId = randomUUID();
       return temporal.runWithWorker(fake.activities(), 'send-next-now', async (taskQueue) => {
         const created = await temporal.env.currentTimeMs();
+        const dueAt = new Date(created + 10 * DAY_MS).toISOString();
         const handle = await temporal.env.client.workflow.start(reminderSequenceWorkflow, {
           taskQueue,
           args: [
             {
               tenantId: TENANT_ID,
               reminderId,
-              dueAt: new Date(created + 10 * DAY_MS).toISOString(),
+              dueAt,
               steps,
               notifyOnCreate: false,
               createdAt: new Date(created).toISOString(),
+              ...(carry ? { carried: carry(dueAt, created) } : {}),
             },
           ],
           ...reminderSequenceStartOptions(TENANT_ID, reminderId),
@@ -325,6 +332,25 @@ describe('"do it now" Updates (time skipping, activities mocked)', () => {
           ['DUE', 'scheduled'],
         ]);
       });
+    });
+
+    it('a run that continued as new before sending the step asked for now sends it at once', async () => {
+      const fake = new FakeReminders();
+      // The state the run that took the request hands over: the plan, and the step asked for now.
+      const carry = (dueAt: string, created: number): CarriedSequence => {
+        const planned = replan([], planReminder(dueAt, steps), created);
+        return { dueAt, steps: planned, startedAt: new Date(created).toISOString(), dueNowKey: planned[0]!.key };
+      };
+
+      await withSequence(
+        fake,
+        async (_handle, created) => {
+          const [sent] = await fake.sent(1);
+          expect(sent).toMatchObject({ kind: 'DUE_SOON' });
+          expect(sent!.ranAtServerMs - created).toBeLessThan(DAY_MS);
+        },
+        carry,
+      );
     });
 
     it('is refused with NO_STEP_SCHEDULED once every step went out', async () => {

@@ -17,11 +17,12 @@ import {
   executionStatusName,
   holdfastAttributes,
   isoTime,
+  lastFailedStepResetPoint,
   readHistory,
   webUiLinks,
   type FailureSummary,
 } from './temporal-records';
-import { anyOf, isTenantRowId, scopeClause, type ExecutionStatus } from './visibility-query';
+import { anyOf, isTenantRowId, quote, scopeClause, type ExecutionStatus } from './visibility-query';
 import { resetRun } from './workflows';
 
 /**
@@ -99,8 +100,12 @@ interface Candidate {
 
 const isGrpc = (error: unknown, code: GrpcStatus) => isGrpcServiceError(error) && error.code === code;
 
-async function listRuns(deps: DeadLetterDeps, query: string): Promise<RawExecutionInfo[]> {
-  const runs: RawExecutionInfo[] = [];
+/** Visibility pages of a query, newest first, handed over one at a time until `onPage` says stop or none is left. */
+async function forEachRunPage(
+  deps: Pick<DeadLetterDeps, 'temporal'>,
+  query: string,
+  onPage: (runs: RawExecutionInfo[]) => Promise<boolean | void> | boolean | void,
+): Promise<void> {
   let nextPageToken: Uint8Array | undefined;
   do {
     const page = await deps.temporal.workflowService.listWorkflowExecutions({
@@ -109,9 +114,17 @@ async function listRuns(deps: DeadLetterDeps, query: string): Promise<RawExecuti
       pageSize: 100,
       nextPageToken,
     });
-    runs.push(...(page.executions ?? []));
+    if ((await onPage(page.executions ?? [])) === false) return;
     nextPageToken = page.nextPageToken && page.nextPageToken.length > 0 ? page.nextPageToken : undefined;
-  } while (nextPageToken && runs.length < DEAD_LETTER_SCAN_LIMIT);
+  } while (nextPageToken);
+}
+
+async function listRuns(deps: Pick<DeadLetterDeps, 'temporal'>, query: string): Promise<RawExecutionInfo[]> {
+  const runs: RawExecutionInfo[] = [];
+  await forEachRunPage(deps, query, (page) => {
+    runs.push(...page);
+    return runs.length < DEAD_LETTER_SCAN_LIMIT;
+  });
   return runs.slice(0, DEAD_LETTER_SCAN_LIMIT);
 }
 
@@ -136,7 +149,12 @@ function runCandidate(info: RawExecutionInfo, kind: DeadLetterKind): Omit<Candid
 }
 
 /** What a flow's state query says went wrong (`failure`, or `lastError`), for a flow that needs attention. */
-async function stateFailure(deps: DeadLetterDeps, workflowId: string, runId: string, flowName: string) {
+async function stateFailure(
+  deps: Pick<DeadLetterDeps, 'temporal'>,
+  workflowId: string,
+  runId: string,
+  flowName: string,
+) {
   const queryName = flowByName(flowName)?.stateQuery;
   const fallback = { type: 'NeedsAttention', message: 'The flow stopped and waits for an operator' };
   if (!queryName) return fallback;
@@ -156,32 +174,21 @@ async function stateFailure(deps: DeadLetterDeps, workflowId: string, runId: str
   return fallback;
 }
 
-async function candidates(
-  deps: DeadLetterDeps,
-  scope: OperationsScope,
-): Promise<{ found: Candidate[]; retryingScanned: number; retryingCapped: boolean }> {
-  const scopeFilter = scopeClause(scope);
-  const [failedRuns, attentionRuns, retrying, notifications] = await Promise.all([
-    listRuns(deps, `${scopeFilter} AND (ExecutionStatus = "Failed" OR ExecutionStatus = "TimedOut")`),
-    listRuns(
-      deps,
-      `${scopeFilter} AND ${anyOf('FlowStatus', needsAttentionStatuses)} AND (ExecutionStatus = "Running" OR ExecutionStatus = "Completed")`,
-    ),
-    scanRetryingFlows(deps.temporal, scope, deps.deadLetterActivityAttempts),
-    deps.prisma.notification.findMany({
-      // A flow's own messages (no workflow of their own) are retried by their flow, not from here.
-      where: {
-        status: 'FAILED',
-        workflowId: { not: null },
-        ...(isTenantScope(scope) ? { tenantId: scope.tenantId } : {}),
-      },
-      orderBy: { updatedAt: 'desc' },
-      take: DEAD_LETTER_SCAN_LIMIT,
-      select: { id: true, tenantId: true, workflowId: true, lastError: true, updatedAt: true },
-    }),
-  ]);
+/** What the inbox reads Temporal and PostgreSQL with when it records failures. */
+export type DeadLetterRecordingDeps = Pick<DeadLetterDeps, 'prisma' | 'temporal'>;
+
+/** Failed or timed-out runs of `scopeFilter`, as a List Filter. */
+const failedRunsQuery = (scopeFilter: string) =>
+  `${scopeFilter} AND (ExecutionStatus = "Failed" OR ExecutionStatus = "TimedOut")`;
+
+/** Flows of `scopeFilter` in a needs-attention FlowStatus, running or completed so, as a List Filter. */
+const attentionRunsQuery = (scopeFilter: string) =>
+  `${scopeFilter} AND ${anyOf('FlowStatus', needsAttentionStatuses)} AND (ExecutionStatus = "Running" OR ExecutionStatus = "Completed")`;
+
+/** Failed and timed-out runs as candidates, each reading its failure from its close event. */
+function failedRunCandidates(deps: DeadLetterRecordingDeps, runs: RawExecutionInfo[]): Candidate[] {
   const found: Candidate[] = [];
-  for (const info of failedRuns) {
+  for (const info of runs) {
     const timedOut = executionStatusName(info.status) === 'timed-out';
     const candidate = runCandidate(info, timedOut ? 'WORKFLOW_TIMED_OUT' : 'WORKFLOW_FAILED');
     if (!candidate) continue;
@@ -191,7 +198,13 @@ async function candidates(
         closeFailure((await readHistory(deps.temporal, candidate, { closeEventOnly: true }).catch(() => [])).at(-1)),
     });
   }
-  for (const info of attentionRuns) {
+  return found;
+}
+
+/** Flows needing attention as candidates, each reading its failure from the flow's state query. */
+function attentionRunCandidates(deps: DeadLetterRecordingDeps, runs: RawExecutionInfo[]): Candidate[] {
+  const found: Candidate[] = [];
+  for (const info of runs) {
     const candidate = runCandidate(info, 'NEEDS_ATTENTION');
     if (!candidate) continue;
     found.push({
@@ -199,6 +212,52 @@ async function candidates(
       readFailure: () => stateFailure(deps, candidate.workflowId, candidate.ref, candidate.flow),
     });
   }
+  return found;
+}
+
+// A flow's own messages (no workflow of their own) are retried by their flow, not from here.
+const failedNotificationsWhere = { status: 'FAILED' as const, workflowId: { not: null } };
+const failedNotificationSelect = { id: true, tenantId: true, workflowId: true, lastError: true, updatedAt: true };
+
+function notificationCandidate(row: {
+  id: string;
+  tenantId: string;
+  workflowId: string | null;
+  lastError: string | null;
+  updatedAt: Date;
+}): Candidate {
+  return {
+    tenantId: row.tenantId,
+    kind: 'NOTIFICATION_FAILED',
+    ref: row.id,
+    flow: 'notifications',
+    workflowId: row.workflowId!,
+    runId: null,
+    notificationId: row.id,
+    businessKey: row.id,
+    failedAt: row.updatedAt,
+    running: false,
+    failure: row.lastError ? { type: 'NotificationFailed', message: row.lastError } : null,
+  };
+}
+
+async function candidates(
+  deps: DeadLetterDeps,
+  scope: OperationsScope,
+): Promise<{ found: Candidate[]; retryingScanned: number; retryingCapped: boolean }> {
+  const scopeFilter = scopeClause(scope);
+  const [failedRuns, attentionRuns, retrying, notifications] = await Promise.all([
+    listRuns(deps, failedRunsQuery(scopeFilter)),
+    listRuns(deps, attentionRunsQuery(scopeFilter)),
+    scanRetryingFlows(deps.temporal, scope, deps.deadLetterActivityAttempts),
+    deps.prisma.notification.findMany({
+      where: { ...failedNotificationsWhere, ...(isTenantScope(scope) ? { tenantId: scope.tenantId } : {}) },
+      orderBy: { updatedAt: 'desc' },
+      take: DEAD_LETTER_SCAN_LIMIT,
+      select: failedNotificationSelect,
+    }),
+  ]);
+  const found: Candidate[] = [...failedRunCandidates(deps, failedRuns), ...attentionRunCandidates(deps, attentionRuns)];
   for (const flow of retrying.flows) {
     const catalogFlow = flowByWorkflowType(flow.workflowType);
     if (!isTenantRowId(flow.tenantId) || !catalogFlow) continue;
@@ -219,21 +278,7 @@ async function candidates(
       },
     });
   }
-  for (const row of notifications) {
-    found.push({
-      tenantId: row.tenantId,
-      kind: 'NOTIFICATION_FAILED',
-      ref: row.id,
-      flow: 'notifications',
-      workflowId: row.workflowId!,
-      runId: null,
-      notificationId: row.id,
-      businessKey: row.id,
-      failedAt: row.updatedAt,
-      running: false,
-      failure: row.lastError ? { type: 'NotificationFailed', message: row.lastError } : null,
-    });
-  }
+  found.push(...notifications.map(notificationCandidate));
   return { found, retryingScanned: retrying.scanned, retryingCapped: retrying.capped };
 }
 
@@ -264,7 +309,8 @@ interface RunCheck {
  * row's failure still holds. Undefined once Temporal no longer has it (past retention).
  */
 async function checkRun(
-  deps: DeadLetterDeps,
+  // A retrying step's row is judged by the attempt its step reached: callers checking such rows give the threshold.
+  deps: Pick<DeadLetterDeps, 'temporal'> & Partial<Pick<DeadLetterDeps, 'deadLetterActivityAttempts'>>,
   row: Pick<DeadLetterRow, 'kind' | 'workflowId' | 'runId'>,
   { current = false }: { current?: boolean } = {},
 ): Promise<RunCheck | undefined> {
@@ -284,7 +330,10 @@ async function checkRun(
   const highestAttempt = Math.max(0, ...(described.pendingActivities ?? []).map((activity) => activity.attempt ?? 1));
   let stillFailing: boolean;
   if (row.kind === 'ACTIVITY_RETRYING') {
-    stillFailing = status === 'running' && highestAttempt >= deps.deadLetterActivityAttempts;
+    stillFailing =
+      status === 'running' &&
+      deps.deadLetterActivityAttempts !== undefined &&
+      highestAttempt >= deps.deadLetterActivityAttempts;
   } else if (row.kind === 'NEEDS_ATTENTION') {
     stillFailing =
       (status === 'running' || status === 'completed') &&
@@ -326,7 +375,7 @@ function recovery(kind: DeadLetterKind, check: RunCheck | undefined) {
 }
 
 /** Stores new failures with their last failure, read 8 at a time. */
-async function recordFresh(deps: DeadLetterDeps, fresh: Candidate[], now: Date) {
+async function recordFresh(deps: DeadLetterRecordingDeps, fresh: Candidate[], now: Date) {
   if (fresh.length === 0) return;
   const failures = await mapConcurrently(
     fresh,
@@ -400,7 +449,7 @@ async function recordFresh(deps: DeadLetterDeps, fresh: Candidate[], now: Date) 
  * for the new failure; what was done before stays in the audit log.
  */
 async function reopenFailingAgain(
-  deps: DeadLetterDeps,
+  deps: DeadLetterRecordingDeps,
   seenAgain: Array<[Candidate, KnownRow]>,
   listedAt: Date,
   now: Date,
@@ -479,15 +528,16 @@ async function recheckUnseen(deps: DeadLetterDeps, scope: OperationsScope, now: 
 }
 
 /**
- * Brings the scope's inbox up to date with Temporal and the Notification ledger: new failures
- * become rows (with their last failure), rows seen again get a new `lastSeenAt`, a retrying
- * step's row takes its latest failure, resolved rows failing again reopen, and open rows of
- * running flows that recovered are resolved. Answers when, and how far the retrying-step scan reached.
+ * Records what was found failing: new failures become rows (with their last failure), rows seen
+ * again get a new `lastSeenAt`, a retrying step's row takes its latest failure, and resolved rows
+ * failing again reopen. Answers how many rows were new and how many seen again.
  */
-export async function refreshDeadLetters(deps: DeadLetterDeps, scope: OperationsScope): Promise<RefreshOutcome> {
-  const listedAt = new Date();
-  const { found, retryingScanned, retryingCapped } = await candidates(deps, scope);
-  const now = new Date();
+async function recordCandidates(
+  deps: DeadLetterRecordingDeps,
+  found: Candidate[],
+  listedAt: Date,
+  now: Date,
+): Promise<{ recorded: number; seenAgain: number }> {
   // Only tenants that still have a row can hold dead letters (a deleted tenant's runs linger in visibility).
   const tenantIds = [...new Set(found.map((candidate) => candidate.tenantId))];
   const tenants = new Set(
@@ -514,11 +564,8 @@ export async function refreshDeadLetters(deps: DeadLetterDeps, scope: Operations
           },
         });
   const known = new Map(existing.map((row) => [candidateKey(row), row]));
-  await recordFresh(
-    deps,
-    current.filter((candidate) => !known.has(candidateKey(candidate))),
-    now,
-  );
+  const fresh = current.filter((candidate) => !known.has(candidateKey(candidate)));
+  await recordFresh(deps, fresh, now);
   const seenAgain = current
     .filter((candidate) => known.has(candidateKey(candidate)))
     .map((candidate): [Candidate, KnownRow] => [candidate, known.get(candidateKey(candidate))!]);
@@ -541,8 +588,81 @@ export async function refreshDeadLetters(deps: DeadLetterDeps, scope: Operations
     });
   }
   await reopenFailingAgain(deps, seenAgain, listedAt, now);
+  return { recorded: fresh.length, seenAgain: seenAgain.length };
+}
+
+/**
+ * Brings the scope's inbox up to date with Temporal and the Notification ledger: new failures
+ * become rows (with their last failure), rows seen again get a new `lastSeenAt`, a retrying
+ * step's row takes its latest failure, resolved rows failing again reopen, and open rows of
+ * running flows that recovered are resolved. Answers when, and how far the retrying-step scan reached.
+ */
+export async function refreshDeadLetters(deps: DeadLetterDeps, scope: OperationsScope): Promise<RefreshOutcome> {
+  const listedAt = new Date();
+  const { found, retryingScanned, retryingCapped } = await candidates(deps, scope);
+  const now = new Date();
+  await recordCandidates(deps, found, listedAt, now);
   await recheckUnseen(deps, scope, now);
   return { refreshedAt: now, retryingScanned, retryingCapped };
+}
+
+/** What a sweep of every tenant's failures recorded so far. */
+export interface DeadLetterSweepCounts {
+  /** Failures that became rows in this sweep (nobody had listed them yet). */
+  recorded: number;
+  /** Failures that had a row already. */
+  seenAgain: number;
+}
+
+/**
+ * Records every tenant's failures as dead letters whether or not anyone reads the inbox, so a
+ * failure is kept beyond Temporal's retention even if nobody listed it in time: runs that failed or
+ * timed out, and flows that completed needing attention, closed since `closedSince`; flows still
+ * running needing attention, however old; and notifications that failed for good. Unlike a read
+ * of the inbox it has no cap: it goes through visibility a page at a time (`onProgress` after each
+ * page, say to heartbeat), and the ledger 500 rows at a time. Retrying steps are left to the
+ * inbox's reads (a step on a late attempt is a moment, not a record).
+ */
+export async function sweepDeadLetters(
+  deps: DeadLetterRecordingDeps,
+  closedSince: Date,
+  onProgress: (counts: DeadLetterSweepCounts) => void = () => {},
+): Promise<DeadLetterSweepCounts> {
+  const counts: DeadLetterSweepCounts = { recorded: 0, seenAgain: 0 };
+  const record = async (found: Candidate[], listedAt: Date) => {
+    const page = await recordCandidates(deps, found, listedAt, new Date());
+    counts.recorded += page.recorded;
+    counts.seenAgain += page.seenAgain;
+    onProgress({ ...counts });
+  };
+  const allTenants = scopeClause({ allTenants: true });
+  const since = `CloseTime >= ${quote(closedSince.toISOString())}`;
+  let listedAt = new Date();
+  await forEachRunPage(deps, `${failedRunsQuery(allTenants)} AND ${since}`, async (runs) => {
+    await record(failedRunCandidates(deps, runs), listedAt);
+  });
+  listedAt = new Date();
+  await forEachRunPage(
+    deps,
+    `${attentionRunsQuery(allTenants)} AND (ExecutionStatus = "Running" OR ${since})`,
+    async (runs) => {
+      await record(attentionRunCandidates(deps, runs), listedAt);
+    },
+  );
+  let after: string | undefined;
+  for (;;) {
+    listedAt = new Date();
+    const rows = await deps.prisma.notification.findMany({
+      where: { ...failedNotificationsWhere, ...(after ? { id: { gt: after } } : {}) },
+      orderBy: { id: 'asc' },
+      take: DEAD_LETTER_SCAN_LIMIT,
+      select: failedNotificationSelect,
+    });
+    if (rows.length === 0) break;
+    await record(rows.map(notificationCandidate), listedAt);
+    after = rows.at(-1)!.id;
+  }
+  return counts;
 }
 
 /**
@@ -781,9 +901,12 @@ export interface RetryRequest {
 
 /**
  * Retries a dead letter and marks it (and the run's other open rows) RETRIED with who, why and when:
- * - a failed or timed-out run (or one that ended needing attention), while it is still the
- *   workflow's latest run: reset to its last workflow task (the failed step runs again) or, with
- *   `rerun`, a new run with the same input (refused while the flow is paused for the tenant);
+ * - a failed or timed-out run, while it is still the workflow's latest run: reset to its last
+ *   workflow task (the failed step runs again) or, with `rerun`, a new run with the same input
+ *   (refused while the flow is paused for the tenant);
+ * - a run that completed needing attention: reset to the workflow task that scheduled its last
+ *   failed step (that step runs again); with no failed step, a reset becomes a rerun
+ *   (`requestedMode: 'reset'` in the answer);
  * - a failed notification: sent again by a new run of its workflow;
  * - a flow still running (a step retrying, or stopped for attention) is not retried from here:
  *   409, since its own actions or a discard are what apply.
@@ -823,15 +946,26 @@ export async function retryDeadLetter(
         { deadLetterId: row.id, workflowId: row.workflowId, kind: row.kind },
       );
     }
+    // A run that completed needing attention ended by its own code: reset to its last workflow task,
+    // it would replay into the same ending. It starts over where it scheduled the step that failed;
+    // with no failed step, only a new run with the same input can try again.
+    let effectiveMode = mode;
+    let atEventId: number | undefined;
+    if (mode === 'reset' && latest.status === 'completed') {
+      atEventId = lastFailedStepResetPoint(await readHistory(deps.temporal, row));
+      if (atEventId === undefined) effectiveMode = 'rerun';
+    }
     // A rerun is a new start: a paused flow takes none (423 FLOW_PAUSED); a reset continues the run it had.
-    if (mode === 'rerun') await assertFlowAccepting(deps.prisma, row.tenantId, row.flow);
+    if (effectiveMode === 'rerun') await assertFlowAccepting(deps.prisma, row.tenantId, row.flow);
     const claimed = await claim(deps.prisma, row, 'RETRIED', actor, reason ?? null, { withRunSiblings: true });
     alsoResolved = claimed.siblings;
     try {
       const retryReason = reason ?? 'Retried from the dead-letter inbox';
-      if (mode === 'rerun') {
+      const asked = effectiveMode === mode ? {} : { requestedMode: mode };
+      if (effectiveMode === 'rerun') {
         outcome = {
-          mode,
+          mode: effectiveMode,
+          ...asked,
           workflowId: row.workflowId,
           runId: await rerunWorkflow(deps, row.workflowId, row.runId, actor),
         };
@@ -840,9 +974,15 @@ export async function retryDeadLetter(
           deps,
           { workflowId: row.workflowId, runId: row.runId },
           // One reset per failed run, however often and from whichever of its rows it is asked for.
-          { reason: retryReason, to: 'last', requestId: `dead-letter:${row.tenantId}:${row.runId}` },
+          { reason: retryReason, to: 'last', atEventId, requestId: `dead-letter:${row.tenantId}:${row.runId}` },
         );
-        outcome = { mode, workflowId: row.workflowId, runId: reset.runId, resetToEventId: reset.resetToEventId };
+        outcome = {
+          mode: effectiveMode,
+          workflowId: row.workflowId,
+          runId: reset.runId,
+          resetToEventId: reset.resetToEventId,
+          ...(atEventId !== undefined ? { resetTo: 'failed-step' } : {}),
+        };
       }
     } catch (error) {
       await claimed.release();

@@ -197,6 +197,27 @@ export function resetPoint(events: HistoryEvent[], to: 'first' | 'last'): number
   return completed.at(-1);
 }
 
+/**
+ * Where a run that completed needing attention starts over: the workflow task that scheduled the
+ * last step (activity) that failed for good or timed out, so that step runs again instead of its
+ * failure being replayed into the same ending. Undefined when no step failed (the flow stopped on
+ * its own account): only a new run with the same input can try again then.
+ */
+export function lastFailedStepResetPoint(events: HistoryEvent[]): number | undefined {
+  const lastFailed = [...events]
+    .reverse()
+    .find((event) => event.activityTaskFailedEventAttributes || event.activityTaskTimedOutEventAttributes);
+  const scheduledId = Number(
+    lastFailed?.activityTaskFailedEventAttributes?.scheduledEventId ??
+      lastFailed?.activityTaskTimedOutEventAttributes?.scheduledEventId ??
+      0,
+  );
+  if (scheduledId <= 0) return undefined;
+  const scheduled = events.find((event) => eventId(event) === scheduledId);
+  const scheduledBy = Number(scheduled?.activityTaskScheduledEventAttributes?.workflowTaskCompletedEventId ?? 0);
+  return scheduledBy > 0 ? scheduledBy : undefined;
+}
+
 /** Links into the Temporal Web UI (TEMPORAL_UI_URL), for the same facts the API shows. */
 export function webUiLinks(uiUrl: string, namespace: string) {
   const base = `${uiUrl}/namespaces/${encodeURIComponent(namespace)}`;

@@ -373,7 +373,7 @@ function resetRefused(workflowId: string, runId: string, error: unknown): unknow
 export async function resetRun(
   deps: Pick<OperationsDeps, 'temporal'>,
   { workflowId, runId }: { workflowId: string; runId: string },
-  { reason, to, requestId }: ResetRequest,
+  { reason, to, requestId, atEventId }: ResetRequest & { atEventId?: number },
 ): Promise<{ runId: string; resetToEventId: number }> {
   let events: HistoryEvent[];
   let currentRunId: string | null | undefined;
@@ -395,7 +395,8 @@ export async function resetRun(
       { workflowId, runId, currentRunId: currentRunId ?? null },
     );
   }
-  const point = resetPoint(events, to);
+  // A caller that chose the point from the run's history (the dead-letter inbox) names it.
+  const point = atEventId ?? resetPoint(events, to);
   if (!point) {
     throw new AppError(409, 'NOT_RESETTABLE', 'The run has no completed workflow task to reset to', { workflowId });
   }
