@@ -13,7 +13,7 @@ import {
 } from '../services/operations/dead-letter';
 import { resolveOperationsScope } from '../services/operations/scope';
 import { parse } from '../validation';
-import { errorSchema, tenantIdQuery } from './workflows';
+import { tenantIdQuery } from './workflows';
 
 export type DeadLetterRouterDeps = DeadLetterDeps;
 
@@ -97,9 +97,9 @@ export const retryDeadLetterAnswerSchema = z.object({
 export const discardDeadLetterAnswerSchema = z.object({ deadLetter: deadLetterSchema, terminated: z.boolean() });
 
 const errors = {
-  400: { description: 'Invalid request', schema: errorSchema },
-  403: { description: 'The role is below operator, or a tenant named another tenant', schema: errorSchema },
-  404: { description: 'DEAD_LETTER_NOT_FOUND (also for another tenant’s), or TENANT_NOT_FOUND', schema: errorSchema },
+  400: { description: 'Invalid request' },
+  403: { description: 'The role is below operator, or a tenant named another tenant' },
+  404: { description: 'DEAD_LETTER_NOT_FOUND (also for another tenant’s), or TENANT_NOT_FOUND' },
 };
 
 export const deadLetterRoutes: RouteSpec[] = [
@@ -114,7 +114,7 @@ export const deadLetterRoutes: RouteSpec[] = [
     responses: {
       200: { description: 'Unresolved dead letters, newest first', schema: deadLetterListSchema },
       ...errors,
-      403: { description: 'A tenant named another tenant', schema: errorSchema },
+      403: { description: 'A tenant named another tenant' },
     },
   },
   {
@@ -134,11 +134,9 @@ export const deadLetterRoutes: RouteSpec[] = [
         description:
           'DEAD_LETTER_RESOLVED, DEAD_LETTER_RUNNING (use the flow’s actions or discard), RUN_NO_LONGER_KEPT, ' +
           'RUN_REPLACED (the workflow has a newer run: retried or reset already), WORKFLOW_RUNNING (rerun)',
-        schema: errorSchema,
       },
       423: {
         description: 'FLOW_PAUSED: a rerun or a notification of a flow paused for the tenant',
-        schema: errorSchema,
       },
     },
   },
@@ -155,7 +153,7 @@ export const deadLetterRoutes: RouteSpec[] = [
     responses: {
       200: { description: 'Discarded; the row is DISCARDED', schema: discardDeadLetterAnswerSchema },
       ...errors,
-      409: { description: 'DEAD_LETTER_RESOLVED', schema: errorSchema },
+      409: { description: 'DEAD_LETTER_RESOLVED' },
     },
   },
 ];

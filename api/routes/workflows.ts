@@ -79,10 +79,6 @@ export const resetWorkflowBody = z
   .strict();
 export const workflowActionBody = optionalBody({});
 
-export const errorSchema = z.object({
-  error: z.object({ code: z.string(), message: z.string(), details: z.unknown() }),
-});
-
 const failureSchema = z.object({ type: z.string(), message: z.string() });
 
 export const workflowItemSchema = z.object({
@@ -149,17 +145,16 @@ export const resetAnswerSchema = z.object({
 export const actionAnswerSchema = z.object({ ...runAnswer, action: z.string(), result: z.unknown() });
 
 const readErrors = {
-  400: { description: 'Invalid request', schema: errorSchema },
-  403: { description: 'A tenant named another tenant', schema: errorSchema },
+  400: { description: 'Invalid request' },
+  403: { description: 'A tenant named another tenant' },
   404: {
     description: 'WORKFLOW_NOT_FOUND (also for another tenant’s workflow), or TENANT_NOT_FOUND',
-    schema: errorSchema,
   },
 };
 const actErrors = {
   ...readErrors,
-  403: { description: 'The role is below operator, or a tenant named another tenant', schema: errorSchema },
-  409: { description: 'WORKFLOW_CLOSED', schema: errorSchema },
+  403: { description: 'The role is below operator, or a tenant named another tenant' },
+  409: { description: 'WORKFLOW_CLOSED' },
 };
 
 export const workflowsRoutes: RouteSpec[] = [
@@ -174,7 +169,7 @@ export const workflowsRoutes: RouteSpec[] = [
     responses: {
       200: { description: 'A page of workflows, newest first', schema: workflowListSchema },
       ...readErrors,
-      400: { description: 'Invalid filter, or INVALID_PAGE_TOKEN', schema: errorSchema },
+      400: { description: 'Invalid filter, or INVALID_PAGE_TOKEN' },
     },
   },
   {
@@ -232,7 +227,6 @@ export const workflowsRoutes: RouteSpec[] = [
       ...actErrors,
       409: {
         description: 'NOT_RESETTABLE (Temporal refused it), or RUN_NOT_CURRENT (a newer run replaced the one named)',
-        schema: errorSchema,
       },
     },
   },
@@ -251,15 +245,12 @@ export const workflowsRoutes: RouteSpec[] = [
       ...actErrors,
       404: {
         description: 'WORKFLOW_NOT_FOUND, or ACTION_NOT_FOUND for an action the flow does not have',
-        schema: errorSchema,
       },
       409: {
         description: "WORKFLOW_CLOSED, ACTION_NOT_AVAILABLE in the flow's status, or the flow's own refusal code",
-        schema: errorSchema,
       },
       504: {
         description: 'FLOW_NOT_ANSWERING: no worker answered in time; the action may still take effect later',
-        schema: errorSchema,
       },
     },
   },
