@@ -122,14 +122,16 @@ export async function recordEvent(tx: Prisma.TransactionClient, event: DomainEve
 /**
  * Starts the event's fan-out workflow, or finds the one already started for it: a repeat joins
  * a running fan-out, and one that completed is not run again (workflows/event-fan-out.contract.ts).
- * The fan-out marks the row published when it begins.
+ * The fan-out marks the row published when it begins. `eventType`, when the caller knows it, names
+ * a Holdfast event in the Web UI's summary (a tenant's own type is shown by the event's ID).
  */
 export async function startEventFanOut(
   temporal: FanOutStarter,
   tenantId: string,
   eventId: string,
+  eventType?: string,
 ): Promise<{ workflowId: string }> {
-  const options = eventFanOutStartOptions(tenantId, eventId, await temporal.fairnessOf?.(tenantId));
+  const options = eventFanOutStartOptions(tenantId, eventId, await temporal.fairnessOf?.(tenantId), { eventType });
   try {
     await temporal.client.workflow.start('eventFanOutWorkflow', {
       taskQueue: temporal.taskQueue,
@@ -163,7 +165,7 @@ export async function publishEvent(
   const { eventId, created, needsFanOut } = await recordEvent(deps.prisma, event);
   const workflowId = eventFanOutId(event.tenantId, eventId);
   if (!deps.temporal || !needsFanOut) return { eventId, workflowId, created, started: false };
-  await startEventFanOut(deps.temporal, event.tenantId, eventId);
+  await startEventFanOut(deps.temporal, event.tenantId, eventId, event.type);
   return { eventId, workflowId, created, started: true };
 }
 

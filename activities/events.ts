@@ -2,6 +2,7 @@ import { log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { isValidRecipient } from '../domain/notifications';
 import { ruleMatches, ruleSendAt, valueAtPath } from '../domain/notification-rules';
+import { PayloadScopeErasedError } from '../lib/data-converter';
 import type { PrismaClient } from '../lib/db';
 import type { FanOutPlan, OutboxSweepInput, OutboxSweepResult, RuleOutcome } from '../workflows/event-fan-out.contract';
 import { startEventFanOut, type FanOutStarter } from './event-publishing';
@@ -161,30 +162,53 @@ export function createEventActivities(deps: EventActivityDeps) {
      * Starts the fan-out of every event recorded more than `graceSeconds` ago whose fan-out never
      * began (oldest first, at most `limit`), and marks each published. Safe to repeat: a start
      * joins a fan-out already running and leaves a completed one alone.
+     *
+     * Events of an erased tenant (api/services/tenant-erasure.ts) are left unpublished: a fan-out's
+     * input can no longer be encrypted under its keys. They are kept out of the query, or they would
+     * fill every sweep's `limit` forever; one whose tenant is erased while the sweep runs is passed over.
      */
     async publishUnpublishedEvents(
       input: OutboxSweepInput & { graceSeconds: number; limit: number },
     ): Promise<OutboxSweepResult> {
       const temporal = requireTemporal(deps.temporal);
       const before = new Date(now().getTime() - input.graceSeconds * 1000);
+      const erased = await prisma.payloadKeyScope.findMany({
+        where: { salt: null, tenantId: { not: null } },
+        distinct: ['tenantId'],
+        select: { tenantId: true },
+      });
       const events = await prisma.outboxEvent.findMany({
         where: {
           publishedAt: null,
           createdAt: { lt: before },
-          ...(input.tenantId ? { tenantId: input.tenantId } : {}),
+          tenantId: {
+            ...(input.tenantId ? { equals: input.tenantId } : {}),
+            notIn: erased.map((row) => row.tenantId!),
+          },
         },
         select: { id: true, tenantId: true },
         orderBy: { createdAt: 'asc' },
         take: input.limit,
       });
+      let published = 0;
       for (const event of events) {
-        await startEventFanOut(temporal, event.tenantId, event.id);
+        try {
+          await startEventFanOut(temporal, event.tenantId, event.id);
+        } catch (error) {
+          if (!(error instanceof PayloadScopeErasedError)) throw error;
+          log.warn('Event fan-out not started: the tenant was erased', {
+            tenantId: event.tenantId,
+            eventId: event.id,
+          });
+          continue;
+        }
         await prisma.outboxEvent.updateMany({
           where: { id: event.id, publishedAt: null },
           data: { publishedAt: now() },
         });
+        published += 1;
       }
-      return { published: events.length };
+      return { published };
     },
   };
 }

@@ -104,8 +104,9 @@ export async function startNotificationWorkflow(
   input: NotificationWorkflowInput,
   now: Date = new Date(),
   fairness?: TenantFairness,
+  about: { template?: string } = {},
 ): Promise<string> {
-  const options = notificationStartOptions(input, now, fairness);
+  const options = notificationStartOptions(input, now, fairness, about);
   try {
     await temporal.client.workflow.start<typeof notificationWorkflow>('notificationWorkflow', {
       taskQueue: temporal.taskQueue,
@@ -188,6 +189,7 @@ export async function enqueueNotification(
       },
       recordedAt,
       await (temporal.fairnessOf ?? tenantFairnessLookup(prisma))(tenantId),
+      { template: row.template },
     );
   }
   return { notificationId: row.id, workflowId, created: row.id === id };

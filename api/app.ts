@@ -4,6 +4,8 @@ import type { Config } from '../lib/config';
 import { createFileStore, type FileStore } from '../lib/file-store';
 import type { PrismaClient } from '../lib/db';
 import type { Logger } from '../lib/logger';
+import type { EncryptionCodec } from '../lib/data-converter';
+import { createConfiguredCodec } from '../lib/payload-key-scopes';
 import {
   authenticate,
   createTenantStatusCache,
@@ -22,6 +24,7 @@ import { privateResponse, securityHeaders } from './pages';
 import { createRateLimits, PUBLIC_TOKEN_PATHS } from './rate-limits';
 import { requestLogging } from './request-log';
 import type { WorkflowRouterDeps } from './router-deps';
+import { createCodecRouter } from './routes/codec';
 import { createDeadLetterRouter } from './routes/dead-letter';
 import { createDevOutboxRouter } from './routes/dev-outbox';
 import { createDownloadsRouter } from './routes/downloads';
@@ -42,6 +45,7 @@ import { createSchedulesRouter } from './routes/schedules';
 import { createSlotsRouter } from './routes/slots';
 import { createStatsRouter } from './routes/stats';
 import { createTenantRouter } from './routes/tenant';
+import { createTenantErasureRouter } from './routes/tenant-erasure';
 import { createTenantsRouter } from './routes/tenants';
 import { createVendorPortalRouter } from './routes/vendor-portal';
 import { createWebhooksRouter } from './routes/webhooks';
@@ -55,6 +59,11 @@ export interface AppDeps {
   logger: Logger;
   prisma: PrismaClient;
   temporal: Client;
+  /**
+   * The payload codec the codec server and tenant erasure use; pass the one in `temporal`'s data
+   * converter. Defaults to a new one built from `config.payloads`.
+   */
+  codec?: EncryptionCodec;
   /** Defaults to the verifier built from `config.auth`. */
   verifyToken?: VerifyToken;
   /** Defaults to a cache that trusts an ACTIVE answer for TENANT_STATUS_TTL_MS. */
@@ -72,6 +81,7 @@ export function createApp(deps: AppDeps): Express {
   const { config, logger, prisma, temporal } = deps;
   const verifyToken = deps.verifyToken ?? createTokenVerifier(config.auth);
   const tenantStatus = deps.tenantStatus ?? createTenantStatusCache(prisma);
+  const codec = deps.codec ?? createConfiguredCodec(config.payloads, prisma);
   const app = express();
   app.disable('x-powered-by');
   // Which peers may name the client in X-Forwarded-For: the per-IP rate limits count req.ip.
@@ -130,6 +140,7 @@ export function createApp(deps: AppDeps): Express {
   v1.use(createTenantRouter({ prisma }));
   v1.use(createSlotsRouter(workflows));
   v1.use(createTenantsRouter({ ...workflows, tenantStatus }));
+  v1.use(createTenantErasureRouter({ prisma, temporal, codec }));
   v1.use(createPartnersRouter({ prisma }));
   v1.use(createOrdersRouter(workflows));
   v1.use(createRemindersRouter(workflows));
@@ -161,6 +172,20 @@ export function createApp(deps: AppDeps): Express {
     v1.use(createDevOutboxRouter({ outboxFile: config.devOutboxFile, prisma }));
   }
   app.use('/api/v1', v1);
+
+  // The codec server (docs/encryption.md): the Temporal Web UI and CLI decode histories through it, at the
+  // root and not under /api/v1, with the API's tokens or the console's codec cookie.
+  app.use(
+    createCodecRouter({
+      codec,
+      logger,
+      namespace: config.temporal.namespace,
+      corsOrigins: config.payloads.codecCorsOrigins,
+      verifyToken,
+      tenantStatus,
+      limitAuthFailures: rateLimits.authFailures,
+    }),
+  );
 
   // The tenant console (docs/console.md): HTML pages over the same services, signed in with the API's tokens.
   app.use(

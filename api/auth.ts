@@ -161,12 +161,13 @@ const ONBOARDING_PROGRESS_PATH = /^\/tenants\/([^/]+)\/onboarding\/?$/i;
 
 /**
  * The routes a platform-admin token for {@link PLATFORM_TENANT_ID} may use: who am I, the tenants
- * (onboarding, suspension), the dev outbox, and the operations routes (workflows, stats, the
- * dead-letter inbox, flow pauses, Schedules), which name a tenant or look across all. Every other
- * route reads or writes one tenant's data, and the platform tenant has none.
+ * (onboarding, suspension, erasure), the dev outbox, the operations routes (workflows, stats, the
+ * dead-letter inbox, flow pauses, Schedules), which name a tenant or look across all, and the codec
+ * server (/codec/encode and /codec/decode, at the app's root), which decodes every tenant's payloads
+ * for them. Every other route reads or writes one tenant's data, and the platform tenant has none.
  */
 const PLATFORM_ROUTES =
-  /^\/(?:me|tenants(?:\/.*)?|dev\/outbox|(?:workflows|stats|dead-letter|flows|schedules)(?:\/.*)?)\/?$/i;
+  /^\/(?:me|tenants(?:\/.*)?|dev\/outbox|(?:workflows|stats|dead-letter|flows|schedules)(?:\/.*)?|codec\/(?:encode|decode))\/?$/i;
 
 /**
  * Whether the request reads the onboarding progress of the token's own tenant. That one route

@@ -56,7 +56,9 @@ export function createLandingRouter({ temporalUiUrl, temporalNamespace }: Landin
     {
       href: `${temporalUiUrl}/namespaces/${encodeURIComponent(temporalNamespace)}/workflows`,
       label: 'Temporal Web UI',
-      what: 'Every workflow and its history. It has no sign-in and shows all tenants: for platform operators.',
+      what:
+        "Every tenant's workflows and histories, for platform operators. Payloads are encrypted: they show " +
+        'decrypted only to a browser signed in to the console, for its tenant (docs/web-ui.md).',
     },
   ];
   const build: LandingLink[] = [

@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { loadConfigOrExit, requireDatabaseUrl, type Config } from '../lib/config';
 import { createPrismaClient } from '../lib/db';
 import { createLogger, type Logger } from '../lib/logger';
+import { createConfiguredCodec } from '../lib/payload-key-scopes';
 import { temporalClientOptions, temporalConnectionOptions } from '../lib/temporal';
 import { createApp } from './app';
 
@@ -16,8 +17,10 @@ export async function startApi(config: Config, logger: Logger = createLogger(con
   const prisma = createPrismaClient(requireDatabaseUrl(config));
   // Lazy: the API starts (and /readyz reports why) even while Temporal is still coming up.
   const connection = Connection.lazy(temporalConnectionOptions(config.temporal));
-  const temporal = new Client({ connection, ...temporalClientOptions(config.temporal) });
-  const app = createApp({ config, logger, prisma, temporal });
+  // One codec for the client and the codec server, so erasing a tenant forgets its keys in both at once.
+  const codec = createConfiguredCodec(config.payloads, prisma);
+  const temporal = new Client({ connection, ...temporalClientOptions(config.temporal, codec) });
+  const app = createApp({ config, logger, prisma, temporal, codec });
 
   const server = await new Promise<Server>((resolve, reject) => {
     const listening = app.listen(config.api.port, config.api.host, () => resolve(listening));

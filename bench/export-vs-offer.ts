@@ -3,6 +3,8 @@ import { Client, Connection } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import { loadConfigOrExit } from '../lib/config';
 import { createPrismaClient, type PrismaClient } from '../lib/db';
+import { createConfiguredCodec } from '../lib/payload-key-scopes';
+import { temporalClientOptions } from '../lib/temporal';
 import { signDevToken } from '../lib/dev-token';
 import { demoTenant } from '../prisma/seed';
 import { exportWorkflowId } from '../workflows/export.contract';
@@ -243,7 +245,10 @@ async function main(): Promise<void> {
     config.databaseUrl ?? `postgresql://holdfast:holdfast@127.0.0.1:${process.env.DEV_POSTGRES_PORT ?? 54320}/holdfast`;
   const prisma = createPrismaClient(databaseUrl, { maxConnections: 2 });
   const connection = await Connection.connect({ address: config.temporal.address });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const client = new Client({
+    connection,
+    ...temporalClientOptions(config.temporal, createConfiguredCodec(config.payloads, prisma)),
+  });
   try {
     const offers = await signDevToken(config.auth, { tenantId: demoTenant.id, roles: ['tenant-admin'] });
     const exporter = await signDevToken(config.auth, { tenantId: exporterId, roles: ['tenant-admin'] });

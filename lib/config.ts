@@ -26,6 +26,41 @@ const nonProductionModes = new Set(['development', 'test']);
 /** The secrets production cannot start without (JWT_SECRET may be replaced by JWT_JWKS_URL). */
 const productionSecrets = ['OFFER_TOKEN_SECRET', 'INVITATION_TOKEN_SECRET', 'WEBHOOK_SECRET_KEY'] as const;
 
+/** The id development's generated payload key has in its keyring. */
+const DEV_PAYLOAD_KEY_ID = 'dev';
+
+/** A master key of the payload keyring (PAYLOAD_KEYS). */
+export interface PayloadMasterKey {
+  id: string;
+  key: Buffer;
+}
+
+/**
+ * Parses PAYLOAD_KEYS: `id=<base64 or base64url of 32 bytes>` entries separated by commas, the key
+ * that encrypts first. Ids are what payloads name in `encryption-key-id`: letters, digits, `.`, `_`, `-`.
+ */
+export function parsePayloadKeyring(text: string): { keys: PayloadMasterKey[]; problems: string[] } {
+  const keys: PayloadMasterKey[] = [];
+  const problems: string[] = [];
+  for (const entry of text
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)) {
+    const separator = entry.indexOf('=');
+    const id = separator > 0 ? entry.slice(0, separator).trim() : '';
+    const encodedKey = entry.slice(separator + 1).trim();
+    const key = Buffer.from(encodedKey, 'base64');
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) problems.push(`an entry has no valid id before '='`);
+    // A key pasted without its id splits at its own base64 padding: the "id" would be the key.
+    else if (separator < 0 || encodedKey === '') problems.push(`an entry has no key after its id and '='`);
+    else if (key.length !== 32) problems.push(`key ${id} is ${key.length} bytes, not 32`);
+    else if (keys.some((known) => known.id === id)) problems.push(`key ${id} appears twice`);
+    else keys.push({ id, key });
+  }
+  if (keys.length === 0 && problems.length === 0) problems.push('no keys');
+  return { keys, problems };
+}
+
 /**
  * SHA-256 of the development secrets that earlier versions committed to the repository. Anyone
  * can read them in its history, so production refuses them even though they are long enough.
@@ -307,6 +342,20 @@ const environmentSchema = z.object({
   // GET /metrics: open when unset (scraped on a private network), else a bearer token Prometheus sends.
   METRICS_TOKEN: optionalString,
 
+  // Payload encryption (docs/encryption.md): the master keys, newest first (`id=base64 key`, comma
+  // separated; the first encrypts, every one decrypts), and how long a process reuses a derived key.
+  // Each problem is reported on its own, naming the key's id and never its bytes.
+  PAYLOAD_KEYS: optionalString.superRefine((text, context) => {
+    if (text === undefined) return;
+    for (const problem of parsePayloadKeyring(text).problems) {
+      context.addIssue({
+        code: 'custom',
+        message: `${problem} (expected \`id=<32 bytes in base64>\`, comma separated)`,
+      });
+    }
+  }),
+  PAYLOAD_KEY_CACHE_TTL: duration.default('30 seconds'),
+
   // Rate limits (api/rate-limits.ts), per one-minute window. `postgres` shares the counts
   // between API instances; `memory` counts per process.
   RATE_LIMIT_STORE: z.enum(['memory', 'postgres']).default('memory'),
@@ -342,6 +391,7 @@ function crossVariableProblems(source: NodeJS.ProcessEnv): string[] {
   }
   for (const required of [
     ...productionSecrets,
+    'PAYLOAD_KEYS',
     'DATABASE_URL',
     'SMTP_URL',
     'BILLING_API_URL',
@@ -374,6 +424,7 @@ function developmentSecrets(
     OFFER_TOKEN_SECRET?: string;
     INVITATION_TOKEN_SECRET?: string;
     WEBHOOK_SECRET_KEY?: string;
+    PAYLOAD_KEYS?: string;
   },
   dataDir: string,
 ) {
@@ -381,13 +432,15 @@ function developmentSecrets(
     (!env.JWT_SECRET && !env.JWT_JWKS_URL) ||
     !env.OFFER_TOKEN_SECRET ||
     !env.INVITATION_TOKEN_SECRET ||
-    !env.WEBHOOK_SECRET_KEY;
+    !env.WEBHOOK_SECRET_KEY ||
+    !env.PAYLOAD_KEYS;
   const generated = missing ? loadDevSecrets(dataDir) : undefined;
   return {
     jwtSecret: env.JWT_SECRET ?? (env.JWT_JWKS_URL ? undefined : generated?.jwtSecret),
     offerTokenSecret: env.OFFER_TOKEN_SECRET ?? generated!.offerTokenSecret,
     invitationTokenSecret: env.INVITATION_TOKEN_SECRET ?? generated!.invitationTokenSecret,
     webhookSecretKey: env.WEBHOOK_SECRET_KEY ?? generated!.webhookSecretKey,
+    payloadKeys: env.PAYLOAD_KEYS ?? `${DEV_PAYLOAD_KEY_ID}=${generated!.payloadKey}`,
   };
 }
 
@@ -444,6 +497,17 @@ export interface Config {
     deadLetterActivityAttempts: number;
     /** METRICS_TOKEN: the bearer token GET /metrics requires; open when undefined. */
     metricsToken?: string;
+  };
+  payloads: {
+    /** PAYLOAD_KEYS: the master keys, the one that encrypts first. */
+    keys: PayloadMasterKey[];
+    /** PAYLOAD_KEY_CACHE_TTL: how long a process reuses a scope's derived key (and so how soon an erase reaches it). */
+    keyCacheTtlMs: number;
+    /**
+     * The origins the codec server answers cross-origin: the Web UI's (TEMPORAL_UI_URL), plus, outside
+     * production, the same address under its other loopback name (localhost and 127.0.0.1).
+     */
+    codecCorsOrigins: string[];
   };
   auth: {
     jwtSecret?: string;
@@ -559,6 +623,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
           offerTokenSecret: env.OFFER_TOKEN_SECRET!,
           invitationTokenSecret: env.INVITATION_TOKEN_SECRET!,
           webhookSecretKey: env.WEBHOOK_SECRET_KEY!,
+          payloadKeys: env.PAYLOAD_KEYS!,
         }
       : developmentSecrets(env, dataDirOf(source));
   return {
@@ -593,6 +658,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       statsTtlMs: durationMs(env.OPERATIONS_STATS_TTL),
       deadLetterActivityAttempts: env.DEAD_LETTER_ACTIVITY_ATTEMPTS,
       metricsToken: env.METRICS_TOKEN,
+    },
+    payloads: {
+      keys: parsePayloadKeyring(secrets.payloadKeys).keys,
+      keyCacheTtlMs: durationMs(env.PAYLOAD_KEY_CACHE_TTL),
+      codecCorsOrigins: codecCorsOrigins(env.TEMPORAL_UI_URL, env.APP_ENV === 'production'),
     },
     auth: {
       jwtSecret: secrets.jwtSecret,
@@ -672,6 +742,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       },
     },
   };
+}
+
+function codecCorsOrigins(uiUrl: string, production: boolean): string[] {
+  const origin = new URL(uiUrl);
+  const twins: Record<string, string> = { localhost: '127.0.0.1', '127.0.0.1': 'localhost' };
+  const twin = twins[origin.hostname];
+  if (production || !twin) return [origin.origin];
+  return [origin.origin, `${origin.protocol}//${twin}${origin.port ? `:${origin.port}` : ''}`];
 }
 
 /** Where development keeps its state, as `npm run dev` resolves it. */

@@ -14,14 +14,16 @@ export interface DevSecrets {
   invitationTokenSecret: string;
   /** Encrypts webhook signing secrets at rest (lib/secret-box.ts). */
   webhookSecretKey: string;
+  /** The development keyring's one master key for payload encryption (32 bytes, base64url). */
+  payloadKey: string;
 }
 
 export const DEV_SECRETS_FILE = 'dev-secrets.json';
 
-const keys = ['jwtSecret', 'offerTokenSecret', 'invitationTokenSecret', 'webhookSecretKey'] as const;
+const keys = ['jwtSecret', 'offerTokenSecret', 'invitationTokenSecret', 'webhookSecretKey', 'payloadKey'] as const;
 
 /** Keys added after the first files were written: a file without them gets them added, the others kept. */
-const addedKeys = new Set<(typeof keys)[number]>(['webhookSecretKey']);
+const addedKeys = new Set<(typeof keys)[number]>(['webhookSecretKey', 'payloadKey']);
 
 /** The default data directory: `.data/` at the repository root, as `npm run dev` uses. */
 export function defaultDataDir(): string {

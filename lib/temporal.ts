@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import type { TLSConfig } from '@temporalio/client';
+import type { PayloadCodec } from '@temporalio/common';
 import type { Config } from './config';
 import { createDataConverter } from './data-converter';
 
@@ -24,7 +25,10 @@ export function temporalConnectionOptions(temporal: Config['temporal']): {
   return { address, apiKey, tls: Object.keys(tlsConfig).length > 0 ? tlsConfig : true };
 }
 
-/** Options for `new Client(...)`, minus the connection: one namespace, one data converter. */
-export function temporalClientOptions(temporal: Config['temporal']) {
-  return { namespace: temporal.namespace, dataConverter: createDataConverter() };
+/**
+ * Options for `new Client(...)`, minus the connection: one namespace, one data converter, whose codec
+ * encrypts every payload (lib/payload-key-scopes.ts `createConfiguredCodec`).
+ */
+export function temporalClientOptions(temporal: Config['temporal'], codec: PayloadCodec) {
+  return { namespace: temporal.namespace, dataConverter: createDataConverter(codec) };
 }

@@ -9,12 +9,13 @@ import { operationsTour } from './demo/operations';
 import { ordersTour } from './demo/orders';
 import { remindersTour } from './demo/reminders';
 import { reportsTour } from './demo/reports';
+import { temporalClientsTour } from './demo/temporal-clients';
 import { currentStepTitle, demoTenantId, show, step, StepFailed, type DemoTokens } from './demo/tour';
 import { waitlistTour } from './demo/waitlist';
 import { webhooksTour } from './demo/webhooks';
 
 /**
- * `npm run demo [-- waitlist|orders|onboarding|notifications|events|webhooks|reminders|exports|reports|operations]`: the README's tour, run against a running `npm run dev`.
+ * `npm run demo [-- waitlist|orders|onboarding|notifications|events|webhooks|reminders|exports|reports|operations|temporal-clients]`: the README's tour, run against a running `npm run dev`.
  *
  * Each step prints the command a person would type (curl, `npm run token`, `npm run temporal`), runs its
  * equivalent, and checks that the flow reached the expected state. Every run uses fresh data (slot names,
@@ -38,6 +39,7 @@ const tours = {
   exports: exportsTour,
   reports: reportsTour,
   operations: operationsTour,
+  'temporal-clients': temporalClientsTour,
 } as const;
 type TourName = keyof typeof tours;
 

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { startApi, type RunningApi } from '../api/server';
+import { webUiLinks } from '../api/services/operations/temporal-records';
 import { loadConfigOrExit } from '../lib/config';
 import { createPrismaClient } from '../lib/db';
 import { signDevToken } from '../lib/dev-token';
@@ -40,6 +41,16 @@ const ports = {
 };
 
 type Stop = () => Promise<void>;
+
+/**
+ * The Web UI's address on the same host name as the API when that is a loopback name, so the two
+ * are one site; `localhost` otherwise.
+ */
+function webUiUrlBeside(apiPublicUrl: string, uiPort: number): string {
+  const { hostname } = new URL(apiPublicUrl);
+  const host = hostname === '127.0.0.1' || hostname === '[::1]' ? hostname : 'localhost';
+  return `http://${host}:${uiPort}`;
+}
 
 async function ensurePortFree(port: number, what: string, variable: string): Promise<void> {
   if (await isListening(port)) {
@@ -102,6 +113,10 @@ async function main(): Promise<void> {
     say('applying migrations');
     await applyMigrations(env.DATABASE_URL, { quiet: true });
 
+    // Where the browser reaches the API; the Web UI's codec endpoint and its CORS origin follow from it.
+    env.PUBLIC_BASE_URL ??= `http://localhost:${env.API_PORT ?? 3000}`;
+    const apiPublicUrl = env.PUBLIC_BASE_URL.replace(/\/$/, '');
+
     let temporalUi: string | undefined;
     const startsTemporalHere = !env.TEMPORAL_ADDRESS;
     if (!env.TEMPORAL_ADDRESS) {
@@ -116,6 +131,9 @@ async function main(): Promise<void> {
         cliPath,
         port: ports.temporal,
         uiPort: ports.temporalUi,
+        // The console's sign-in sets the codec's cookie for the API's host; the Web UI must be opened
+        // on the same site for the browser to send it (docs/web-ui.md).
+        uiCodecEndpoint: `${apiPublicUrl}/codec`,
         dbFilename: path.join(dataDir, 'temporal.sqlite'),
         logFile: path.join(dataDir, 'logs', 'temporal.log'),
         // TEMPORAL_NAMESPACE_RETENTION, read before the configuration is (that needs the database
@@ -125,7 +143,10 @@ async function main(): Promise<void> {
       });
       stops.push({ name: 'Temporal dev server', stop: () => temporal.stop() });
       env.TEMPORAL_ADDRESS = temporal.address;
-      temporalUi = temporal.uiUrl;
+      // Linked and allowed by the codec server's CORS on the API's host name, not the server's IP:
+      // localhost and 127.0.0.1 are different sites to a browser, and the codec cookie stays on one.
+      env.TEMPORAL_UI_URL ??= webUiUrlBeside(apiPublicUrl, ports.temporalUi);
+      temporalUi = env.TEMPORAL_UI_URL.replace(/\/$/, '');
     } else {
       say(`using TEMPORAL_ADDRESS=${env.TEMPORAL_ADDRESS}`);
     }
@@ -192,7 +213,12 @@ async function main(): Promise<void> {
         '',
         `  API             ${apiUrl}   (readiness: ${apiUrl}/readyz)`,
         `  Temporal        ${env.TEMPORAL_ADDRESS}   namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}`,
-        temporalUi ? `  Web UI          ${temporalUi}` : undefined,
+        temporalUi ? `  Web UI          ${temporalUi}   (decrypting payloads: docs/web-ui.md)` : undefined,
+        // `savedQuery` makes the Web UI keep the filter as a named view in this browser (docs/web-ui.md).
+        temporalUi
+          ? `  Demo's flows    ${webUiLinks(temporalUi, config.temporal.namespace).list(`TenantId="${demoTenant.id}"`)}` +
+            `&savedQuery=${encodeURIComponent(`Holdfast: ${demoTenant.slug}`)}`
+          : undefined,
         `  PostgreSQL      ${env.DATABASE_URL.replace(/:[^:@/]+@/, ':***@')}`,
         config.devOutboxFile
           ? `  Dev outbox      ${apiUrl}/api/v1/dev/outbox   (file ${config.devOutboxFile})`
@@ -208,6 +234,13 @@ async function main(): Promise<void> {
         `  A tenant-admin token for the demo tenant "${demoTenant.id}" (8 hours):`,
         `  export TOKEN=${token}`,
         '',
+        ...(temporalUi
+          ? [
+              `  To read the demo's payloads in the Web UI, sign in at ${apiPublicUrl}/console/sign-in with that token`,
+              `  (or the development sign-in), then turn on the Web UI's codec credentials once: docs/web-ui.md.`,
+              '',
+            ]
+          : []),
         '  Ctrl-C stops everything.',
         '',
       ]

@@ -20,6 +20,7 @@ export INVITATION_TOKEN_SECRET=validate-only-secret-0123456789abcdef PLATFORM_AD
 export WEBHOOK_SECRET_KEY=validate-only-secret-0123456789abcdef
 export BILLING_API_URL=https://billing.example.com BILLING_API_KEY=x
 export METRICS_TOKEN=validate-only-metrics-token
+export PAYLOAD_KEYS=validate-only=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=
 "$venv/bin/docker-compose" -f docker-compose.yml config --quiet
 echo "docker-compose.yml: valid"
 "$venv/bin/hadolint" Dockerfile

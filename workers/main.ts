@@ -6,6 +6,7 @@ import { createMessagingTransports } from '../activities/transports';
 import { histogramBuckets } from '../domain/business-metrics';
 import { loadConfigOrExit, requireDatabaseUrl, type Config } from '../lib/config';
 import { createDataConverter } from '../lib/data-converter';
+import { createConfiguredCodec } from '../lib/payload-key-scopes';
 import { createFileStore } from '../lib/file-store';
 import { createPrismaClient } from '../lib/db';
 import { createLogger, type Logger } from '../lib/logger';
@@ -123,7 +124,8 @@ export async function startWorker(
   const connection = await NativeConnection.connect(connectionOptions);
   // Activities that start other workflows (an event's fan-out, a notification's delivery) use this client.
   const clientConnection = await Connection.connect(connectionOptions);
-  const client = new Client({ connection: clientConnection, ...temporalClientOptions(config.temporal) });
+  const codec = createConfiguredCodec(config.payloads, prisma);
+  const client = new Client({ connection: clientConnection, ...temporalClientOptions(config.temporal, codec) });
   const closeConnections = () =>
     Promise.allSettled([connection.close(), clientConnection.close(), ownsPrisma ? prisma.$disconnect() : undefined]);
 
@@ -153,7 +155,7 @@ export async function startWorker(
       fileJobs: fileJobSettings(config),
       ...overrides,
     });
-    const dataConverter = createDataConverter();
+    const dataConverter = createDataConverter(codec);
 
     for (const kind of config.worker.queues) {
       const { hostsWorkflows, ...options } = queueWorkerOptions(config, kind);

@@ -10,6 +10,7 @@ import {
   TemporalFailure,
 } from '@temporalio/workflow';
 import { FailureType, FlowRejection } from './errors';
+import { timerSummary } from './summaries';
 
 /**
  * What the order and waitlist flows share so that no input and no outage can wedge them: a step
@@ -62,7 +63,9 @@ export const boundsRequestWaits = (): boolean => patched(FlowPatch.BoundedReques
  * answers it, as it did before the bound existed.
  */
 export async function answeredWithin(done: () => boolean): Promise<boolean> {
-  const answered = await CancellationScope.nonCancellable(() => condition(done, REQUEST_ANSWER_BOUND));
+  const answered = await CancellationScope.nonCancellable(() =>
+    condition(done, REQUEST_ANSWER_BOUND, { summary: timerSummary.requestAnswerBound(REQUEST_ANSWER_BOUND) }),
+  );
   // Done in the same activation as the bound's end still counts as done.
   return answered || done();
 }

@@ -1,4 +1,5 @@
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
+import { dailyCleanupMetadata } from './summaries';
 
 /**
  * The daily cleanup's contract: its input and result, the Schedule that starts it, its workflow
@@ -97,6 +98,7 @@ export function dailyCleanupScheduleOptions(taskQueue: string) {
       workflowType: 'dailyCleanupWorkflow',
       workflowId: dailyCleanupWorkflowId,
       taskQueue,
+      ...dailyCleanupMetadata(),
       typedSearchAttributes: [
         { key: TenantIdKey, value: 'platform' },
         { key: BusinessKeyKey, value: dailyCleanupWorkflowId },

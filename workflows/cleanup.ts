@@ -1,8 +1,16 @@
-import { log, patched, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  log,
+  patched,
+  proxyActivities,
+  setCurrentDetails,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { sumPurgeCounts, type DailyCleanupResult, type PurgeResult } from './cleanup.contract';
 import { PermanentFailures } from './errors';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
+import { activitySummary, finishedDetails } from './summaries';
 
 // Data the database refuses fails the same way on every attempt: never retried.
 const { listRetentionTargets } = proxyActivities<Activities>({
@@ -46,11 +54,19 @@ export async function dailyCleanupWorkflow(): Promise<DailyCleanupResult> {
     { key: FlowStatusKey, value: 'RUNNING' },
   ]);
 
+  setCurrentDetails('listing tenants and their retention');
   const targets = await listRetentionTargets();
   const perTenant: PurgeResult[] = [];
-  for (const target of targets) {
-    perTenant.push(await purgeExpiredRecords({ ...target, asOf }));
+  for (const [index, target] of targets.entries()) {
+    setCurrentDetails(`purging tenant ${index + 1} of ${targets.length}`);
+    perTenant.push(
+      await purgeExpiredRecords.executeWithOptions(
+        { summary: activitySummary.purgeTenant(index + 1, targets.length) },
+        [{ ...target, asOf }],
+      ),
+    );
   }
+  setCurrentDetails('expiring report and export files, recording dead letters');
 
   // Runs started before report and export files existed replay without this step.
   const files = patched('expire-report-and-export-files') ? await expireFiles({ asOf }) : undefined;
@@ -71,6 +87,7 @@ export async function dailyCleanupWorkflow(): Promise<DailyCleanupResult> {
     ...(deadLetters ? { deadLetters } : {}),
   };
   upsertSearchAttributes([{ key: FlowStatusKey, value: 'COMPLETED' }]);
+  setCurrentDetails(finishedDetails('COMPLETED'));
   log.info('Daily cleanup finished', { ...result, perTenant: undefined });
   return result;
 }

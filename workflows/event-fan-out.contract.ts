@@ -2,6 +2,7 @@ import { defineQuery } from '@temporalio/workflow';
 import { tenantWorkPriority, type TenantFairness } from '../domain/tenant-fairness';
 import { WorkPriority } from '../domain/work-priority';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
+import { eventFanOutMetadata, outboxSweepMetadata } from './summaries';
 
 /**
  * The event fan-out's contract: its input, state and result, its workflow ID, the options every
@@ -25,9 +26,15 @@ export function eventFanOutId(tenantId: string, eventId: string): string {
  * runs joins it, and one that completed is never run again, so reporting an event three times fans
  * it out once. A fan-out that failed may be started afresh: every step it takes is idempotent.
  */
-export function eventFanOutStartOptions(tenantId: string, eventId: string, fairness?: TenantFairness) {
+export function eventFanOutStartOptions(
+  tenantId: string,
+  eventId: string,
+  fairness?: TenantFairness,
+  about: { eventType?: string } = {},
+) {
   return {
     workflowId: eventFanOutId(tenantId, eventId),
+    ...eventFanOutMetadata({ tenantId, eventId, eventType: about.eventType }),
     // A fan-out hands an event to its webhooks and rules: high, as the webhooks it starts.
     priority: tenantWorkPriority(WorkPriority.high, tenantId, fairness),
     workflowIdConflictPolicy: 'USE_EXISTING' as const,
@@ -133,6 +140,7 @@ export function outboxSweepScheduleOptions(taskQueue: string) {
       workflowType: 'eventOutboxSweepWorkflow',
       workflowId: outboxSweepWorkflowId,
       taskQueue,
+      ...outboxSweepMetadata(),
       args: [{}] as [OutboxSweepInput],
       typedSearchAttributes: [
         { key: TenantIdKey, value: 'platform' },

@@ -5,6 +5,7 @@ import {
   condition,
   log,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   type RetryPolicy,
@@ -24,6 +25,7 @@ import {
 } from './event-fan-out.contract';
 import { PermanentFailures } from './errors';
 import { FlowStatusKey } from './search-attributes';
+import { activitySummary, codeLabel, finishedDetails } from './summaries';
 
 export * from './event-fan-out.contract';
 
@@ -81,8 +83,19 @@ export async function eventFanOutWorkflow(input: EventFanOutInput): Promise<Even
     deliveries: [],
   };
   setHandler(getFanOutStateQuery, () => state);
+  /** What the Web UI shows the fan-out doing: the event's type and how many rules and endpoints are done. */
+  const showDetails = () => {
+    const items = [...state.rules, ...state.deliveries];
+    const done = items.filter((item) => item.outcome !== 'PENDING').length;
+    setCurrentDetails(
+      state.status === 'FANNING_OUT'
+        ? `${codeLabel(state.eventType, 'eventType')}: ${state.rules.length} rules, ${state.deliveries.length} endpoints, ${done} of ${items.length} handed over`
+        : finishedDetails(state.status),
+    );
+  };
+  setCurrentDetails('planning: matching rules and endpoints');
 
-  const plan = await planEventFanOut(input);
+  const plan = await planEventFanOut.executeWithOptions({ summary: activitySummary.planFanOut }, [input]);
   if (!plan) {
     state.status = 'EVENT_NOT_FOUND';
   } else {
@@ -95,15 +108,17 @@ export async function eventFanOutWorkflow(input: EventFanOutInput): Promise<Even
       workflowId: null,
       reason: null,
     }));
+    showDetails();
     await Promise.all([
-      ...state.rules.map((rule) => notify(input, rule)),
-      ...state.deliveries.map((d) => deliver(input, d)),
+      ...state.rules.map((rule, index) => notify(input, rule, index + 1).then(showDetails)),
+      ...state.deliveries.map((d, index) => deliver(input, d, index + 1).then(showDetails)),
     ]);
     const failed = [...state.rules, ...state.deliveries].some((item) => item.outcome === 'FAILED');
     state.status = failed ? 'COMPLETED_WITH_FAILURES' : 'COMPLETED';
   }
 
   upsertSearchAttributes([{ key: FlowStatusKey, value: state.status }]);
+  showDetails();
   log.info('Event fanned out', {
     eventId: input.eventId,
     status: state.status,
@@ -114,9 +129,12 @@ export async function eventFanOutWorkflow(input: EventFanOutInput): Promise<Even
   return state;
 }
 
-async function notify(input: EventFanOutInput, rule: RuleOutcome): Promise<void> {
+async function notify(input: EventFanOutInput, rule: RuleOutcome, number: number): Promise<void> {
   try {
-    const result = await enqueueRuleNotification({ ...input, ruleId: rule.ruleId });
+    const result = await enqueueRuleNotification.executeWithOptions(
+      { summary: activitySummary.ruleNotification(number) },
+      [{ ...input, ruleId: rule.ruleId }],
+    );
     rule.outcome = result.outcome;
     rule.notificationId = result.notificationId;
     rule.reason = result.reason;
@@ -126,9 +144,11 @@ async function notify(input: EventFanOutInput, rule: RuleOutcome): Promise<void>
   }
 }
 
-async function deliver(input: EventFanOutInput, delivery: DeliveryOutcome): Promise<void> {
+async function deliver(input: EventFanOutInput, delivery: DeliveryOutcome, number: number): Promise<void> {
   try {
-    const result = await enqueueEventDelivery({ ...input, endpointId: delivery.endpointId });
+    const result = await enqueueEventDelivery.executeWithOptions({ summary: activitySummary.webhookEnqueue(number) }, [
+      { ...input, endpointId: delivery.endpointId },
+    ]);
     delivery.outcome = 'ENQUEUED';
     delivery.deliveryId = result.deliveryId;
     delivery.workflowId = result.workflowId;
@@ -144,11 +164,13 @@ async function deliver(input: EventFanOutInput, delivery: DeliveryOutcome): Prom
  * OUTBOX_SWEEP_BATCH per run. Started every minute by the `holdfast:event-outbox-sweep` Schedule.
  */
 export async function eventOutboxSweepWorkflow(input: OutboxSweepInput = {}): Promise<OutboxSweepResult> {
+  setCurrentDetails(`starting lost fan-outs, at most ${OUTBOX_SWEEP_BATCH}`);
   const result = await publishUnpublishedEvents({
     ...input,
     graceSeconds: OUTBOX_SWEEP_GRACE_SECONDS,
     limit: OUTBOX_SWEEP_BATCH,
   });
   if (result.published > 0) log.info('Outbox sweep started fan-outs', { ...result });
+  setCurrentDetails(`finished: ${result.published} fan-outs started`);
   return result;
 }

@@ -1,6 +1,7 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import { workPriority, WorkPriority, type FairnessTier } from '../domain/work-priority';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
+import { exportLaneMetadata, summaryMemo } from './summaries';
 
 /**
  * The per-tenant export lane's contract: one long-lived workflow per tenant that hands out a
@@ -18,8 +19,12 @@ export function exportLaneId(tenantId: string): string {
  * caller): the tenant's work at low priority, like its exports.
  */
 export function exportLaneStartOptions(tenantId: string, tier: FairnessTier, weights?: Record<FairnessTier, number>) {
+  const metadata = exportLaneMetadata({ tenantId, tier });
   return {
     workflowId: exportLaneId(tenantId),
+    ...metadata,
+    // Kept for the runs after a continue-as-new, which cannot carry the static summary.
+    memo: summaryMemo(metadata),
     priority: workPriority(WorkPriority.low, { tenantId, tier }, weights),
     typedSearchAttributes: [
       { key: TenantIdKey, value: tenantId },

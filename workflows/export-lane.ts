@@ -5,6 +5,7 @@ import {
   getExternalWorkflowHandle,
   log,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -20,6 +21,7 @@ import {
 import { slotGrantedSignal } from './export.contract';
 import { untilTheDatabaseAnswers } from './retry-profiles';
 import { FlowStatusKey } from './search-attributes';
+import { carriedRunDetails, exportLaneMetadata, finishedDetails, timerSummary } from './summaries';
 
 export * from './export-lane.contract';
 
@@ -94,11 +96,30 @@ export async function exportLaneWorkflow(input: ExportLaneInput): Promise<Export
   setHandler(releaseSlotSignal, ({ workflowId }) => lane.release(workflowId));
   setHandler(exportLaneStateQuery, () => lane.state);
 
+  /** Current details, after the lane's summary on a run carried over by continue-as-new (which has none). */
+  const show = (details: string) =>
+    setCurrentDetails(
+      carriedRunDetails(
+        input.carried !== undefined,
+        workflowInfo().memo,
+        exportLaneMetadata({ tenantId: input.tenantId }).staticSummary,
+        details,
+      ),
+    );
+
+  /** What the Web UI shows the lane doing: how many exports hold a slot and how many wait. */
+  const showDetails = () => {
+    const { holders, waiters, cap } = lane.state;
+    show(`${holders.length} of ${cap} slots held, ${waiters.length} waiting`);
+  };
+
   let nextHolderCheck = Date.now() + HOLDER_CHECK_INTERVAL_MS;
   for (;;) {
+    showDetails();
     const woken = await condition(
       () => lane.canGrant || lane.idle || shouldHandOver(),
       Math.max(1, nextHolderCheck - Date.now()),
+      { summary: timerSummary.holderCheck },
     );
     if (!woken || Date.now() >= nextHolderCheck) {
       nextHolderCheck = Date.now() + HOLDER_CHECK_INTERVAL_MS;
@@ -124,6 +145,7 @@ export async function exportLaneWorkflow(input: ExportLaneInput): Promise<Export
       // A request that arrived while the handlers finished keeps the lane going.
       if (lane.idle) {
         upsertSearchAttributes([{ key: FlowStatusKey, value: 'IDLE' }]);
+        show(finishedDetails('IDLE'));
         return lane.state;
       }
       continue;

@@ -2,6 +2,7 @@ import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { ExportEntity, ExportFormat, ExportProgress } from '../domain/exports';
 import { workPriority, WorkPriority, type FairnessTier } from '../domain/work-priority';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
+import { exportMetadata } from './summaries';
 
 /**
  * The export's contract: its input, state and result, the messages it takes, its workflow ID and
@@ -22,6 +23,7 @@ export function exportWorkflowId(tenantId: string, exportId: string): string {
 export function exportStartOptions(input: ExportWorkflowInput, weights?: Record<FairnessTier, number>) {
   return {
     workflowId: exportWorkflowId(input.tenantId, input.exportId),
+    ...exportMetadata({ tenantId: input.tenantId, exportId: input.exportId, tier: input.tier }),
     workflowIdConflictPolicy: 'USE_EXISTING' as const,
     workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
     priority: workPriority(WorkPriority.low, { tenantId: input.tenantId, tier: input.tier }, weights),

@@ -6,6 +6,7 @@ import {
   isCancellation,
   log,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -27,6 +28,7 @@ import {
 import { PermanentFailures } from './errors';
 import { fileWriting, untilTheDatabaseAnswers } from './retry-profiles';
 import { FlowStatusKey } from './search-attributes';
+import { activitySummary, finishedDetails, timerSummary } from './summaries';
 
 export * from './export.contract';
 
@@ -61,6 +63,18 @@ class ExportRun {
   moveTo(status: ExportStatus): void {
     this.state.status = status;
     upsertSearchAttributes([{ key: FlowStatusKey, value: status }]);
+    this.showDetails();
+  }
+
+  /** What the Web UI shows the export doing now: its place in the lane, or the rows written so far. */
+  showDetails(): void {
+    const { status, progress } = this.state;
+    if (status === 'QUEUED') setCurrentDetails("waiting for a slot in the tenant's export lane");
+    else if (status === 'RUNNING') {
+      const of = progress.rowsTotal === null ? '' : ` of ${progress.rowsTotal}`;
+      const percent = progress.percent === null ? '' : ` (${progress.percent}%)`;
+      setCurrentDetails(`writing the file: ${progress.rowsDone}${of} rows${percent}`);
+    } else setCurrentDetails(finishedDetails(status));
   }
 }
 
@@ -78,6 +92,7 @@ class ExportRun {
  */
 export async function exportWorkflow(input: ExportWorkflowInput): Promise<ExportResult> {
   const run = new ExportRun(input);
+  run.showDetails();
   setHandler(exportStateQuery, () => run.state);
   setHandler(slotGrantedSignal, () => {
     run.granted = true;
@@ -85,6 +100,7 @@ export async function exportWorkflow(input: ExportWorkflowInput): Promise<Export
   setHandler(exportProgressSignal, (report) => {
     run.state.progress = exportProgress(report.rowsDone, report.rowsTotal, report.bytes, null, new Date());
     run.state.progress.etaSeconds = report.etaSeconds;
+    if (run.state.status === 'RUNNING') run.showDetails();
   });
 
   // A page takes well under a second, so a retry resumes from the last checkpoint; the cancel
@@ -109,9 +125,11 @@ export async function exportWorkflow(input: ExportWorkflowInput): Promise<Export
     await requestExportSlot(ids);
     // Asking again is idempotent; it rebuilds a lane that was terminated or cancelled meanwhile,
     // so a waiting export is never left without anyone to grant it a slot.
-    while (!(await condition(() => run.granted, SLOT_REQUEST_REPEAT))) await requestExportSlot(ids);
+    while (!(await condition(() => run.granted, SLOT_REQUEST_REPEAT, { summary: timerSummary.askLaneAgain }))) {
+      await requestExportSlot(ids);
+    }
     run.moveTo('RUNNING');
-    const written = await writeExport(ids);
+    const written = await writeExport.executeWithOptions({ summary: activitySummary.writeExport }, [ids]);
     // The file is written and the row COMPLETED: a cancel arriving now has nothing left to stop,
     // so the export completes, gives its slot back and is announced regardless.
     return await CancellationScope.nonCancellable(async () => {

@@ -4,6 +4,7 @@ import type { NotificationChannel } from '../domain/notifications';
 import { tenantWorkPriority, type TenantFairness } from '../domain/tenant-fairness';
 import type { WorkPriorityLevel } from '../domain/work-priority';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
+import { notificationMetadata } from './summaries';
 
 /**
  * The notification workflow's contract: its input, state and result, the messages callers send
@@ -40,11 +41,24 @@ export function priorityKeyOf(priority: number): number {
  * while it runs joins it; once it has closed it is never started again by the same request.
  * It starts SCHEDULED only when `sendAt` is still ahead of `now`; a past `sendAt` sends at once.
  */
-export function notificationStartOptions(input: NotificationWorkflowInput, now: Date, fairness?: TenantFairness) {
+export function notificationStartOptions(
+  input: NotificationWorkflowInput,
+  now: Date,
+  fairness?: TenantFairness,
+  about: { template?: string } = {},
+) {
   const { tenantId, notificationId, priority } = input;
   const scheduled = input.sendAt !== undefined && Date.parse(input.sendAt) > now.getTime();
   return {
     workflowId: notificationWorkflowId(tenantId, notificationId),
+    ...notificationMetadata({
+      tenantId,
+      notificationId,
+      priority,
+      template: about.template,
+      channel: input.channel,
+      sendAt: scheduled ? input.sendAt : undefined,
+    }),
     workflowIdConflictPolicy: 'USE_EXISTING' as const,
     workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
     // The notification's own level, shared fairly between tenants by plan (docs/queues.md).
@@ -62,9 +76,14 @@ export function notificationStartOptions(input: NotificationWorkflowInput, now: 
  * earlier run has closed (its result was FAILED), so a duplicate is allowed; a run still open is a
  * conflict, never joined, since it is not the failed one.
  */
-export function notificationRetryStartOptions(input: NotificationWorkflowInput, now: Date, fairness?: TenantFairness) {
+export function notificationRetryStartOptions(
+  input: NotificationWorkflowInput,
+  now: Date,
+  fairness?: TenantFairness,
+  about: { template?: string } = {},
+) {
   return {
-    ...notificationStartOptions(input, now, fairness),
+    ...notificationStartOptions(input, now, fairness, about),
     workflowIdConflictPolicy: 'FAIL' as const,
     workflowIdReusePolicy: 'ALLOW_DUPLICATE' as const,
   };

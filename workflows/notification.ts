@@ -6,6 +6,7 @@ import {
   log,
   patched,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -31,6 +32,7 @@ import {
   type SendNowResult,
 } from './notification.contract';
 import { FlowStatusKey } from './search-attributes';
+import { activitySummary, finishedDetails, timerSummary, waitingUntilDetails } from './summaries';
 import { requireStorableText } from './validation';
 
 export * from './notification.contract';
@@ -207,10 +209,20 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
   });
 
   const notification = new Notification(input);
+  /** What the Web UI shows the notification doing now. */
+  const showDetails = () => {
+    const { status } = notification;
+    if (status === 'SCHEDULED') setCurrentDetails(waitingUntilDetails('waiting to send', input.sendAt!));
+    else if (status === 'PENDING') setCurrentDetails('about to send');
+    else if (status === 'SENDING') setCurrentDetails(`sending by ${input.channel ?? 'its channel'}, up to 5 attempts`);
+    else setCurrentDetails(finishedDetails(status));
+  };
   const setStatus = (status: NotificationFlowStatus) => {
     notification.status = status;
     upsertSearchAttributes([{ key: FlowStatusKey, value: status }]);
+    showDetails();
   };
+  showDetails();
 
   setHandler(getNotificationStateQuery, () => notification.snapshot());
   setHandler(
@@ -276,6 +288,7 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
     await condition(
       () => notification.cancelRequested !== null || notification.sendNowRequested !== null,
       notification.delayMs(),
+      { summary: timerSummary.sendAt(input.sendAt!) },
     );
     if (!notification.cancelRequested) await markNotificationDue(ref);
   }
@@ -285,7 +298,10 @@ export async function notificationWorkflow(input: NotificationWorkflowInput): Pr
   } else {
     setStatus('SENDING');
     try {
-      const outcome = await deliverNotification(ref);
+      const outcome = await deliverNotification.executeWithOptions(
+        { summary: activitySummary.deliverNotification(input.channel) },
+        [ref],
+      );
       if (outcome.status === 'SENT') {
         notification.sentAt = outcome.sentAt;
         setStatus('SENT');

@@ -114,15 +114,22 @@ export class OfferDesk<Answer, Outcome extends string> {
    * Waits for an answer until the deadline, waiting again whenever the deadline moves; undefined
    * means the deadline passed unanswered. `waitWhenAnswered` starts the deadline's wait even if the
    * answer came first, as order routing always has, which keeps its recorded command sequence.
+   * `timerSummary` names the deadline's timer in the Web UI (e.g. "hold expires 14:45 UTC").
    */
-  async awaitAnswer({ waitWhenAnswered = false } = {}): Promise<Answer | undefined> {
+  async awaitAnswer({
+    waitWhenAnswered = false,
+    timerSummary,
+  }: { waitWhenAnswered?: boolean; timerSummary?: (deadline: string) => string } = {}): Promise<Answer | undefined> {
     const offer = this.current!;
     for (;;) {
       const deadline = offer.deadline();
       const remaining = Date.parse(deadline) - Date.now();
       if (remaining <= 0 || (offer.answer !== undefined && !waitWhenAnswered)) return offer.answer;
       // Wakes on an answer, or on the deadline moving (then waits again), or times out.
-      await condition(() => offer.answer !== undefined || offer.deadline() !== deadline, remaining);
+      const moved = () => offer.answer !== undefined || offer.deadline() !== deadline;
+      await (timerSummary
+        ? condition(moved, remaining, { summary: timerSummary(deadline) })
+        : condition(moved, remaining));
       if (offer.deadline() === deadline) return offer.answer;
     }
   }

@@ -11,6 +11,7 @@ import type {
   PaymentReceivedSignal,
   ReminderRecord,
 } from './order-routing.contract';
+import { timerSummary } from './summaries';
 import { isStorableString } from './validation';
 
 /** What fulfilment and payment work on: the order's run. */
@@ -22,6 +23,8 @@ export interface FulfilledOrder {
   setStatus(status: OrderStatus): void;
   notify(message: OrderMessage): Promise<'sent' | 'skipped' | 'failed'>;
   rescore(trigger: string): Promise<void>;
+  /** Shows in the Web UI what the order is doing now, after a change to its state. */
+  showDetails(): void;
 }
 
 /** How far an assigned order has gone towards the retailer; a status signal only moves it forward. */
@@ -91,6 +94,7 @@ export class FulfilmentAndPayment {
       state.deliveredAt = recorded.deliveredAt;
       state.dueDate = recorded.dueDate;
       if (status === 'DELIVERED') state.reminders = reminderSchedule(recorded.deliveredAt!, recorded.dueDate!);
+      this.order.showDetails();
       await this.order.notify({ kind: 'delivery-update', status });
     }
     await this.order.rescore('order_delivered');
@@ -100,10 +104,11 @@ export class FulfilmentAndPayment {
   async collectPayment(): Promise<void> {
     const { state, ref } = this.order;
     for (const reminder of state.reminders) {
-      await this.awaitPayment(Date.parse(reminder.at));
+      await this.awaitPayment(Date.parse(reminder.at), timerSummary.paymentDue(reminder.kind, reminder.sequence));
       if (this.paidInFull()) break;
       reminder.status = await this.order.notify({ kind: 'reminder', reminder, amountDue: state.total - state.paid });
       reminder.sentAt = now();
+      this.order.showDetails();
       if (reminder.kind === 'FINAL_NOTICE') {
         await flagRetailer({ ...ref, at: now() });
         state.retailerFlagged = true;
@@ -111,6 +116,7 @@ export class FulfilmentAndPayment {
       }
     }
     for (const reminder of state.reminders) if (reminder.status === 'scheduled') reminder.status = 'cancelled';
+    this.order.showDetails();
     await this.awaitPayment();
     await markOrderPaid({ ...ref, at: now() });
     this.order.setStatus('PAID');
@@ -126,7 +132,7 @@ export class FulfilmentAndPayment {
    * Waits until paid in full or, when `at` is given, until then; recalculates the credit score for
    * each payment on the way, since a part payment changes what the retailer owes.
    */
-  private async awaitPayment(at?: number): Promise<void> {
+  private async awaitPayment(at?: number, summary?: string): Promise<void> {
     const state = this.order.state;
     for (;;) {
       const remaining = at === undefined ? undefined : at - Date.now();
@@ -134,7 +140,7 @@ export class FulfilmentAndPayment {
       const progressed = () => this.paidInFull() || state.payments.length > this.scoredPayments;
       // Without a timeout condition() resolves to undefined, not true: only a timed wait can time out.
       if (remaining === undefined) await condition(progressed);
-      else if (!(await condition(progressed, remaining))) return;
+      else if (!(await condition(progressed, remaining, { summary }))) return;
       if (state.payments.length > this.scoredPayments) {
         this.scoredPayments = state.payments.length;
         await this.order.rescore('payment_received');

@@ -15,6 +15,7 @@ import {
   type VendorResponseInput,
   type VendorResponseResult,
 } from './order-routing.contract';
+import { activitySummary, timerSummary } from './summaries';
 import { requireStorableText } from './validation';
 
 /** What the vendor offers work on: the order's run while it is being routed. */
@@ -22,6 +23,8 @@ export interface RoutedOrder {
   readonly state: OrderState;
   readonly ref: { tenantId: string; orderId: string };
   readonly attention: AttentionStop;
+  /** Shows in the Web UI what the order is doing now, after a change to its state. */
+  showDetails(): void;
 }
 
 /** A vendor's answer to the open offer. */
@@ -100,6 +103,7 @@ export class VendorOffers {
     const offer = this.order.state.currentOffer!;
     offer.deadline = new Date().toISOString();
     this.expiredNowBy = { attemptId: offer.attemptId, actor };
+    this.order.showDetails();
     return { attemptId: offer.attemptId, vendorId: offer.vendorId, expiredAt: offer.deadline };
   }
 
@@ -109,12 +113,14 @@ export class VendorOffers {
     const desk = this.desk;
     const attempt = this.nextAttempt();
     const offeredAt = Date.now();
-    const offer = await offerOrderToVendor({
-      ...ref,
-      vendorId: vendor.vendorId,
-      attempt,
-      deadline: new Date(offeredAt + vendorResponseMs).toISOString(),
-    });
+    const offer = await offerOrderToVendor.executeWithOptions({ summary: activitySummary.offerVendor(attempt) }, [
+      {
+        ...ref,
+        vendorId: vendor.vendorId,
+        attempt,
+        deadline: new Date(offeredAt + vendorResponseMs).toISOString(),
+      },
+    ]);
     const current = {
       attempt,
       attemptId: offer.attemptId,
@@ -125,19 +131,24 @@ export class VendorOffers {
     state.currentOffer = current;
     // The deadline is read from the state, so expiring the offer now moves it.
     desk.open(offer.attemptId, offer.tokenHash, () => current.deadline);
+    this.order.showDetails();
     countOfferSent('orders');
 
-    const delivered = await sendVendorOffer({ tenantId: ref.tenantId, attemptId: offer.attemptId }).then(
-      (result) => result.status !== 'SKIPPED',
-      (error: unknown) => {
-        if (isCancellation(error)) throw error;
-        log.warn('The offer could not reach the vendor; trying the next one', {
-          vendorId: vendor.vendorId,
-          error: String(error),
-        });
-        return false;
-      },
-    );
+    const delivered = await sendVendorOffer
+      .executeWithOptions({ summary: activitySummary.sendVendorOffer(attempt) }, [
+        { tenantId: ref.tenantId, attemptId: offer.attemptId },
+      ])
+      .then(
+        (result) => result.status !== 'SKIPPED',
+        (error: unknown) => {
+          if (isCancellation(error)) throw error;
+          log.warn('The offer could not reach the vendor; trying the next one', {
+            vendorId: vendor.vendorId,
+            error: String(error),
+          });
+          return false;
+        },
+      );
     if (!delivered && desk.answer === undefined) {
       desk.close();
       await settleRoutingAttempt({
@@ -151,7 +162,7 @@ export class VendorOffers {
       return false;
     }
 
-    await desk.awaitAnswer({ waitWhenAnswered: true });
+    await desk.awaitAnswer({ waitWhenAnswered: true, timerSummary: timerSummary.vendorDeadline });
     const response = desk.close();
     if (response?.decision === 'accept') {
       state.vendor = await assignOrder({
@@ -191,5 +202,6 @@ export class VendorOffers {
     this.desk.settle(offer.attemptId, outcome);
     state.currentOffer = null;
     vendorOfferSettled(outcome);
+    this.order.showDetails();
   }
 }

@@ -5,6 +5,7 @@ import type { PendingAnswer, StepFailure } from './attention';
 import { tenantWorkPriority, type TenantFairness } from '../domain/tenant-fairness';
 import { WorkPriority } from '../domain/work-priority';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
+import { orderRoutingMetadata } from './summaries';
 
 /**
  * Order routing's contract: its input, state and result, the messages callers send it, the
@@ -23,6 +24,7 @@ export function orderRoutingId(tenantId: string, orderId: string): string {
 export function orderRoutingStartOptions(tenantId: string, orderId: string, fairness?: TenantFairness) {
   return {
     workflowId: orderRoutingId(tenantId, orderId),
+    ...orderRoutingMetadata({ tenantId, orderId }),
     // Routing an order is interactive work: high.
     priority: tenantWorkPriority(WorkPriority.high, tenantId, fairness),
     workflowIdConflictPolicy: 'USE_EXISTING' as const,

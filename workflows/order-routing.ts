@@ -7,6 +7,7 @@ import {
   isCancellation,
   log,
   patched,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   type TemporalFailure,
@@ -37,6 +38,7 @@ import {
 import { FulfilmentAndPayment, type FulfilledOrder } from './order-routing-fulfilment';
 import { VendorOffers, type RoutedOrder } from './order-routing-offers';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
+import { activitySummary, orderCurrentDetails, timerSummary } from './summaries';
 import { requireStorableText } from './validation';
 import {
   assignVendorManuallyUpdate,
@@ -143,6 +145,8 @@ class OrderRouting implements RoutedOrder, FulfilledOrder {
   readonly offers = new VendorOffers(this);
   readonly fulfilment = new FulfilmentAndPayment(this);
   private retailerId = '';
+  /** How many vendors the order was ranked against, for "vendor 2 of 4" in the Web UI. */
+  private vendorCount = 0;
   /** Set while an operator's assignment is being recorded; the flow waits for it before moving on. */
   private assigningManually = false;
   /** The `cancelOrder` request taken, if any: the clean-up carries it out. */
@@ -174,6 +178,12 @@ class OrderRouting implements RoutedOrder, FulfilledOrder {
       startedAt: now(),
     };
     this.attention = new AttentionStop('The order', 'order routing', this.state);
+    this.showDetails();
+  }
+
+  /** What the Web UI shows the order doing now (the `__temporal_workflow_metadata` query). */
+  showDetails(): void {
+    setCurrentDetails(orderCurrentDetails(this.state, this.vendorCount));
   }
 
   setStatus(status: OrderStatus, reason: string | null = this.state.statusReason): void {
@@ -181,6 +191,7 @@ class OrderRouting implements RoutedOrder, FulfilledOrder {
     this.state.statusReason = reason;
     upsertSearchAttributes([{ key: FlowStatusKey, value: status }]);
     orderReached(status, this.attention.stopped);
+    this.showDetails();
   }
 
   /** `assignVendorManually`: records the operator's vendor itself, while the flow waits for one. */
@@ -325,6 +336,7 @@ class OrderRouting implements RoutedOrder, FulfilledOrder {
     }
     this.setStatus('ROUTING');
     const vendors = await rankVendorsForOrder(ref);
+    this.vendorCount = vendors.length;
     for (const vendor of vendors) {
       if (await this.offers.offerTo(vendor, start.vendorResponseMs)) break;
     }
@@ -333,8 +345,11 @@ class OrderRouting implements RoutedOrder, FulfilledOrder {
       await markNeedsAttention(ref);
       this.setStatus('NEEDS_ATTENTION');
       state.manualAssignmentDeadline = new Date(Date.now() + MANUAL_ASSIGNMENT_WINDOW_MS).toISOString();
+      this.showDetails();
       await this.notify({ kind: 'needs-attention' });
-      await condition(() => state.vendor !== null, MANUAL_ASSIGNMENT_WINDOW);
+      await condition(() => state.vendor !== null, MANUAL_ASSIGNMENT_WINDOW, {
+        summary: timerSummary.manualAssignmentWindow,
+      });
       // An assignment under way when the window closed still counts.
       await condition(() => !this.assigningManually);
       state.manualAssignmentDeadline = null;
@@ -386,7 +401,11 @@ class OrderRouting implements RoutedOrder, FulfilledOrder {
   /** Messages never fail the order: a message that cannot be sent after its retries is logged. */
   async notify(message: OrderMessage): Promise<'sent' | 'skipped' | 'failed'> {
     try {
-      const result = await sendOrderNotification({ ...this.ref, message });
+      const summary =
+        message.kind === 'reminder'
+          ? activitySummary.paymentReminder(message.reminder.kind, message.reminder.sequence)
+          : `order message: ${message.kind}`;
+      const result = await sendOrderNotification.executeWithOptions({ summary }, [{ ...this.ref, message }]);
       return result.status === 'SKIPPED' ? 'skipped' : 'sent';
     } catch (error) {
       if (isCancellation(error)) throw error;

@@ -3,6 +3,7 @@ import type { ReminderStepSpec, StepRecord } from '../domain/reminder-plan';
 import { tenantWorkPriority, type TenantFairness } from '../domain/tenant-fairness';
 import { WorkPriority } from '../domain/work-priority';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
+import { reminderSequenceMetadata, summaryMemo } from './summaries';
 
 /**
  * The reminder sequence's contract: its input, state and result, the messages callers send it, the
@@ -18,9 +19,18 @@ export function reminderSequenceId(tenantId: string, reminderId: string): string
  * How creating a reminder starts its sequence (the task queue comes from configuration): a repeat
  * while it runs joins it, and a closed sequence is never run again.
  */
-export function reminderSequenceStartOptions(tenantId: string, reminderId: string, fairness?: TenantFairness) {
+export function reminderSequenceStartOptions(
+  tenantId: string,
+  reminderId: string,
+  fairness?: TenantFairness,
+  about: { subjectType?: string; subjectId?: string; dueAt?: string; steps?: number } = {},
+) {
+  const metadata = reminderSequenceMetadata({ tenantId, reminderId, ...about });
   return {
     workflowId: reminderSequenceId(tenantId, reminderId),
+    ...metadata,
+    // Kept for the runs after a continue-as-new, which cannot carry the static summary.
+    memo: summaryMemo(metadata),
     // Reminders are notifications on a plan: normal.
     priority: tenantWorkPriority(WorkPriority.normal, tenantId, fairness),
     workflowIdConflictPolicy: 'USE_EXISTING' as const,

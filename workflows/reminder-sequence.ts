@@ -7,6 +7,7 @@ import {
   isCancellation,
   log,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -43,6 +44,15 @@ import {
   type SequenceStatus,
 } from './reminder-sequence.contract';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
+import {
+  activitySummary,
+  carriedRunDetails,
+  codeLabel,
+  finishedDetails,
+  reminderSequenceMetadata,
+  timerSummary,
+  utcDateTime,
+} from './summaries';
 import { requireStorableText } from './validation';
 
 // Every reminder activity writes to the database (a step records its notification, which the
@@ -110,6 +120,33 @@ class ReminderSequence {
   setStatus(status: SequenceStatus): void {
     this.state.status = status;
     upsertSearchAttributes([{ key: FlowStatusKey, value: status }]);
+    if (status !== 'ACTIVE') this.show(finishedDetails(status));
+  }
+
+  /** Current details, after the sequence's summary on a run carried over by continue-as-new (which has none). */
+  show(details: string): void {
+    const { tenantId, reminderId, dueAt, carried } = this.input;
+    setCurrentDetails(
+      carriedRunDetails(
+        carried !== undefined,
+        workflowInfo().memo,
+        reminderSequenceMetadata({ tenantId, reminderId, dueAt }).staticSummary,
+        details,
+      ),
+    );
+  }
+
+  /** `step` as the Web UI names it: its place in the plan and its kind. */
+  stepNumber(step: StepRecord): number {
+    return this.state.steps.findIndex((candidate) => candidate.key === step.key) + 1;
+  }
+
+  /** Shows in the Web UI which step waits for which instant. */
+  showWaiting(step: StepRecord): void {
+    const number = this.stepNumber(step);
+    this.show(
+      `step ${number} of ${this.state.steps.length} (${codeLabel(step.kind, 'reminderKind')}) due ${utcDateTime(step.at)}; due date ${utcDateTime(this.state.dueAt)}`,
+    );
   }
 
   /** The first plan: steps before the reminder's creation are skipped; `notifyOnCreate` adds a message now. */
@@ -228,16 +265,17 @@ class ReminderSequence {
   async send(step: StepRecord): Promise<void> {
     step.status = 'sending';
     const { key, kind, at } = step;
+    const number = this.stepNumber(step);
+    this.show(`sending step ${number} of ${this.state.steps.length} (${codeLabel(kind, 'reminderKind')})`);
     const settle = (changes: Partial<StepRecord>) => {
       const record = this.state.steps.find((candidate) => candidate.key === key);
       if (record) Object.assign(record, changes);
     };
     try {
-      const { notificationId } = await sendReminderStep({
-        ...this.ref,
-        step: { key, kind, at },
-        dueAt: this.state.dueAt,
-      });
+      const { notificationId } = await sendReminderStep.executeWithOptions(
+        { summary: activitySummary.reminderStep(number, this.state.steps.length, kind) },
+        [{ ...this.ref, step: { key, kind, at }, dueAt: this.state.dueAt }],
+      );
       settle({ status: 'sent', notificationId, sentAt: now() });
     } catch (error) {
       if (isCancellation(error)) throw error;
@@ -352,7 +390,10 @@ export async function reminderSequenceWorkflow(input: ReminderSequenceInput): Pr
       const wait = sequence.waitFor(next);
       if (wait > 0) {
         // Wakes at the step's instant, or earlier when the sequence is completed or re-planned.
-        await condition(() => sequence.completion !== undefined || sequence.planVersion !== version, wait);
+        sequence.showWaiting(next);
+        await condition(() => sequence.completion !== undefined || sequence.planVersion !== version, wait, {
+          summary: timerSummary.reminderDue(sequence.stepNumber(next), next.at),
+        });
         continue;
       }
       await sequence.send(next);

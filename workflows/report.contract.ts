@@ -2,6 +2,7 @@ import { defineQuery } from '@temporalio/workflow';
 import type { ReportFormat, ReportType } from '../domain/reports';
 import { WorkPriority, workPriority, type FairnessTier } from '../domain/work-priority';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
+import { reportMetadata } from './summaries';
 
 /**
  * The report workflow's contract: its input, state and result, its query, the failures it ends
@@ -104,9 +105,10 @@ function reportPriority({ tenantId, tier, weights }: ReportWork) {
  * How a request starts its report (the task queue comes from configuration): a repeat while it
  * runs joins it, and a closed report is never run again under the same ID.
  */
-export function reportStartOptions(work: ReportWork, reportId: string) {
+export function reportStartOptions(work: ReportWork, reportId: string, about: { type?: string; format?: string } = {}) {
   return {
     workflowId: reportWorkflowId(work.tenantId, reportId),
+    ...reportMetadata({ tenantId: work.tenantId, reportId, ...about }),
     workflowIdConflictPolicy: 'USE_EXISTING' as const,
     workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
     priority: reportPriority(work),
@@ -148,6 +150,7 @@ export function reportScheduleOptions(
       workflowId: scheduleId,
       taskQueue,
       args: [input],
+      ...reportMetadata({ tenantId: work.tenantId, scheduleId: scheduleRowId, type: spec.type, format: spec.format }),
       priority: reportPriority(work),
       typedSearchAttributes: [
         { key: TenantIdKey, value: work.tenantId },

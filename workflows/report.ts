@@ -5,6 +5,7 @@ import {
   isCancellation,
   log,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -24,6 +25,7 @@ import {
 import { FailureType } from './errors';
 import { fileWriting, untilTheDatabaseAnswers } from './retry-profiles';
 import { FlowStatusKey } from './search-attributes';
+import { activitySummary, finishedDetails } from './summaries';
 
 export * from './report.contract';
 
@@ -46,6 +48,15 @@ class ReportRun {
     this.status = status;
     this.progress = progress;
     upsertSearchAttributes([{ key: FlowStatusKey, value: status }]);
+    this.showDetails();
+  }
+
+  /** What the Web UI shows the report doing now. */
+  showDetails() {
+    const report = this.reportId ? `report ${this.reportId}` : 'scheduled report';
+    if (this.status === 'QUEUED') setCurrentDetails(`${report}: waiting for a reports worker`);
+    else if (this.status === 'RUNNING') setCurrentDetails(`${report}: generating the file`);
+    else setCurrentDetails(finishedDetails(this.status));
   }
 
   snapshot(): ReportState {
@@ -83,6 +94,7 @@ function describeFailure(error: unknown): { type: string; message: string } {
 export async function reportWorkflow(input: ReportWorkflowInput): Promise<ReportResult> {
   const run = new ReportRun(input);
   setHandler(reportStateQuery, () => run.snapshot());
+  run.showDetails();
 
   // Row bookkeeping: idempotent writes, retried until the database answers; a gone row is final.
   const { openScheduledReport, completeReport, failReport, discardReport, announceFileReady } =
@@ -130,7 +142,7 @@ export async function reportWorkflow(input: ReportWorkflowInput): Promise<Report
     }
     const ref = { tenantId: input.tenantId, reportId: run.reportId! };
     run.setStatus('RUNNING', 10);
-    const file = await generateReport(ref);
+    const file = await generateReport.executeWithOptions({ summary: activitySummary.reportPage }, [ref]);
     // Once the file is written the report completes even if a cancel arrives now: there is nothing left to stop.
     await CancellationScope.nonCancellable(async () => {
       await completeReport({ ...ref, file });

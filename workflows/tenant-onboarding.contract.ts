@@ -3,6 +3,7 @@ import type { TenantTier } from '../domain/tenants';
 import { tenantWorkPriority, type TenantFairness } from '../domain/tenant-fairness';
 import { WorkPriority } from '../domain/work-priority';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
+import { tenantOnboardingMetadata } from './summaries';
 
 /**
  * Tenant onboarding's contract: its input, progress and result, the Updates that decide an
@@ -21,6 +22,7 @@ export function tenantOnboardingId(slug: string): string {
 export function tenantOnboardingStartOptions(tenantId: string, slug: string, fairness?: TenantFairness) {
   return {
     workflowId: tenantOnboardingId(slug),
+    ...tenantOnboardingMetadata({ tenantId, slug, tier: fairness?.tier }),
     // Onboarding is interactive work (an admin follows it): high.
     priority: tenantWorkPriority(WorkPriority.high, tenantId, fairness),
     workflowIdConflictPolicy: 'USE_EXISTING' as const,

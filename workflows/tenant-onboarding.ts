@@ -8,6 +8,7 @@ import {
   isCancellation,
   log,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   TemporalFailure,
   upsertSearchAttributes,
@@ -21,6 +22,7 @@ import type { TenantTier } from '../domain/tenants';
 import { FailureType, PermanentFailures } from './errors';
 import { onboardingEnded } from './metrics';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
+import { activitySummary, finishedDetails, stepDetails, timerSummary, waitingUntilDetails } from './summaries';
 import { requireStorableText } from './validation';
 import {
   approveOnboardingUpdate,
@@ -221,7 +223,17 @@ export async function tenantOnboardingWorkflow(input: TenantOnboardingInput): Pr
   const setStatus = (status: OnboardingStatus) => {
     state.status = status;
     upsertSearchAttributes([{ key: FlowStatusKey, value: status }]);
+    if (['ACTIVE', 'CANCELLED', 'REJECTED', 'FAILED'].includes(status)) setCurrentDetails(finishedDetails(status));
+    if (status === 'COMPENSATING') setCurrentDetails('undoing the steps done so far');
   };
+  /** Where the saga is, for the Web UI: "step 3 of 7: createBillingCustomer". */
+  const stepIndex = (name: OnboardingStepName) => state.steps.findIndex((step) => step.name === name) + 1;
+  const stepNow = (name: OnboardingStepName) => stepDetails(stepIndex(name), state.steps.length, name);
+  /** The activity summary of a step: its place in the plan and what it does. */
+  const stepSummary = (name: OnboardingStepName) => ({
+    summary: activitySummary.onboardingStep(stepIndex(name), state.steps.length, name),
+  });
+  const undoSummary = (action: CompensationName) => ({ summary: activitySummary.onboardingUndo(action) });
   const progressOf = (name: OnboardingStepName) => state.steps.find((step) => step.name === name)!;
 
   /** Steps run non-cancellable, so a cancellation request is acted on between them. */
@@ -243,6 +255,7 @@ export async function tenantOnboardingWorkflow(input: TenantOnboardingInput): Pr
     const progress = progressOf(name);
     progress.status = 'running';
     progress.startedAt = timestamp();
+    setCurrentDetails(stepNow(name));
     let result: T;
     try {
       result = await CancellationScope.nonCancellable(run);
@@ -275,7 +288,12 @@ export async function tenantOnboardingWorkflow(input: TenantOnboardingInput): Pr
       decidedAt: null,
     };
     setStatus('AWAITING_APPROVAL');
-    const answered = await condition(() => decision !== undefined, APPROVAL_TIMEOUT);
+    setCurrentDetails(
+      `${stepNow('awaitApproval')}, ${waitingUntilDetails('waiting for a platform admin', state.approval.deadline)}`,
+    );
+    const answered = await condition(() => decision !== undefined, APPROVAL_TIMEOUT, {
+      summary: timerSummary.approvalDeadline,
+    });
     // No answer in time is a business outcome (a rejection), not an error.
     const made = answered
       ? decision!
@@ -291,7 +309,9 @@ export async function tenantOnboardingWorkflow(input: TenantOnboardingInput): Pr
       decidedAt: timestamp(),
     });
     await CancellationScope.nonCancellable(() =>
-      database.recordApprovalDecision({ ...ref, decision: made.decision, actor: made.actor, reason: made.reason }),
+      database.recordApprovalDecision.executeWithOptions({ summary: activitySummary.recordApproval(made.decision) }, [
+        { ...ref, decision: made.decision, actor: made.actor, reason: made.reason },
+      ]),
     );
     if (made.decision === 'approved') {
       Object.assign(progress, { status: 'done', attempts: 1, finishedAt: timestamp() });
@@ -309,6 +329,7 @@ export async function tenantOnboardingWorkflow(input: TenantOnboardingInput): Pr
     for (const { step: name, action, run } of [...compensations].reverse()) {
       const progress = progressOf(name);
       progress.compensation = { action, status: 'running', error: null, finishedAt: null };
+      setCurrentDetails(`undoing ${name}: ${action}`);
       try {
         await run();
         progress.compensation = { action, status: 'done', error: null, finishedAt: timestamp() };
@@ -328,36 +349,68 @@ export async function tenantOnboardingWorkflow(input: TenantOnboardingInput): Pr
   try {
     await step(
       'reserveTenant',
-      () => database.reserveTenant({ ...ref, slug, organizationName, tier, requestedBy: input.requestedBy }),
+      () =>
+        database.reserveTenant.executeWithOptions(stepSummary('reserveTenant'), [
+          { ...ref, slug, organizationName, tier, requestedBy: input.requestedBy },
+        ]),
       {
         action: 'markTenantFailed',
-        run: () => undo.markTenantFailed({ ...ref, reason: state.failure?.message ?? 'Onboarding did not finish' }),
+        run: () =>
+          undo.markTenantFailed.executeWithOptions(undoSummary('markTenantFailed'), [
+            { ...ref, reason: state.failure?.message ?? 'Onboarding did not finish' },
+          ]),
       },
     );
     const { userId } = await step(
       'createAdminUser',
-      () => database.createAdminUser({ ...ref, email: input.adminEmail, name: input.adminName }),
-      { action: 'disableAdminUser', run: ({ userId }) => undo.disableAdminUser({ ...ref, userId }) },
+      () =>
+        database.createAdminUser.executeWithOptions(stepSummary('createAdminUser'), [
+          { ...ref, email: input.adminEmail, name: input.adminName },
+        ]),
+      {
+        action: 'disableAdminUser',
+        run: ({ userId }) =>
+          undo.disableAdminUser.executeWithOptions(undoSummary('disableAdminUser'), [{ ...ref, userId }]),
+      },
     );
     if (tier === 'enterprise') await awaitApproval();
     const { customerId } = await step(
       'createBillingCustomer',
-      () => billing.createBillingCustomer({ ...ref, slug, organizationName, email: input.adminEmail }),
-      { action: 'deleteBillingCustomer', run: ({ customerId }) => undo.deleteBillingCustomer({ ...ref, customerId }) },
+      () =>
+        billing.createBillingCustomer.executeWithOptions(stepSummary('createBillingCustomer'), [
+          { ...ref, slug, organizationName, email: input.adminEmail },
+        ]),
+      {
+        action: 'deleteBillingCustomer',
+        run: ({ customerId }) =>
+          undo.deleteBillingCustomer.executeWithOptions(undoSummary('deleteBillingCustomer'), [{ ...ref, customerId }]),
+      },
     );
     const { subscriptionId } = await step(
       'createBillingSubscription',
-      () => billing.createBillingSubscription({ ...ref, customerId, tier }),
+      () =>
+        billing.createBillingSubscription.executeWithOptions(stepSummary('createBillingSubscription'), [
+          { ...ref, customerId, tier },
+        ]),
       {
         action: 'cancelBillingSubscription',
-        run: ({ subscriptionId }) => undo.cancelBillingSubscription({ ...ref, subscriptionId }),
+        run: ({ subscriptionId }) =>
+          undo.cancelBillingSubscription.executeWithOptions(undoSummary('cancelBillingSubscription'), [
+            { ...ref, subscriptionId },
+          ]),
       },
     );
     await step('provisionTenantDefaults', () =>
-      database.provisionTenantDefaults({ ...ref, tier, adminEmail: input.adminEmail }),
+      database.provisionTenantDefaults.executeWithOptions(stepSummary('provisionTenantDefaults'), [
+        { ...ref, tier, adminEmail: input.adminEmail },
+      ]),
     );
-    await step('sendWelcomeEmail', () => email.sendWelcomeEmail({ ...ref, userId }));
-    const { activatedAt } = await step('activateTenant', () => database.activateTenant({ ...ref, userId }));
+    await step('sendWelcomeEmail', () =>
+      email.sendWelcomeEmail.executeWithOptions(stepSummary('sendWelcomeEmail'), [{ ...ref, userId }]),
+    );
+    const { activatedAt } = await step('activateTenant', () =>
+      database.activateTenant.executeWithOptions(stepSummary('activateTenant'), [{ ...ref, userId }]),
+    );
 
     setStatus('ACTIVE');
     onboardingEnded('activated', null);
@@ -403,17 +456,19 @@ export async function tenantOnboardingWorkflow(input: TenantOnboardingInput): Pr
       const compensationReports = await unwind();
       setStatus(cancelled ? 'CANCELLED' : rejected ? 'REJECTED' : 'FAILED');
       state.finishedAt = timestamp();
-      await email
-        .notifyOnboardingUnsuccessful({
-          ...ref,
-          slug,
-          organizationName,
-          workflowId,
-          outcome,
-          reason,
-          failedStep: state.failure!.step,
-          compensations: compensationReports,
-        })
+      await email.notifyOnboardingUnsuccessful
+        .executeWithOptions({ summary: activitySummary.onboardingUnsuccessful }, [
+          {
+            ...ref,
+            slug,
+            organizationName,
+            workflowId,
+            outcome,
+            reason,
+            failedStep: state.failure!.step,
+            compensations: compensationReports,
+          },
+        ])
         .catch((notifyError: unknown) =>
           log.error('The platform admin could not be told', { error: describe(notifyError).message }),
         );

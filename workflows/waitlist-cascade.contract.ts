@@ -4,6 +4,7 @@ import type { PendingAnswer, StepFailure } from './attention';
 import { tenantWorkPriority, type TenantFairness } from '../domain/tenant-fairness';
 import { WorkPriority } from '../domain/work-priority';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
+import { summaryMemo, waitlistCascadeMetadata, type WaitlistAbout } from './summaries';
 
 /**
  * The waitlist cascade's contract: its input, state and result, the messages callers send it,
@@ -19,9 +20,18 @@ export function waitlistCascadeId(tenantId: string, slotId: string): string {
  * How a slot release starts its cascade (the task queue comes from configuration): a repeat while
  * the cascade runs joins it; once it has closed, a new release starts afresh.
  */
-export function waitlistCascadeStartOptions(tenantId: string, slotId: string, fairness?: TenantFairness) {
+export function waitlistCascadeStartOptions(
+  tenantId: string,
+  slotId: string,
+  fairness?: TenantFairness,
+  about: Omit<WaitlistAbout, 'tenantId' | 'slotId'> = {},
+) {
+  const metadata = waitlistCascadeMetadata({ tenantId, slotId, ...about });
   return {
     workflowId: waitlistCascadeId(tenantId, slotId),
+    ...metadata,
+    // Kept for the runs after a continue-as-new, which cannot carry the static summary.
+    memo: summaryMemo(metadata),
     // A waitlist offer holds a slot for a deadline: critical, ahead of any backlog.
     priority: tenantWorkPriority(WorkPriority.critical, tenantId, fairness),
     workflowIdConflictPolicy: 'USE_EXISTING' as const,

@@ -7,6 +7,7 @@ import {
   isCancellation,
   log,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -26,6 +27,13 @@ import { cascadeReached, countHoldExpired, countOfferSent } from './metrics';
 import { OfferDesk } from './offer';
 import { fiveMessageAttempts, untilTheDatabaseAnswers } from './retry-profiles';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
+import {
+  activitySummary,
+  carriedRunDetails,
+  timerSummary,
+  waitlistCascadeMetadata,
+  waitlistCurrentDetails,
+} from './summaries';
 import { requireStorableText } from './validation';
 import {
   acceptOfferUpdate,
@@ -165,9 +173,11 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
       const expiresAt = new Date(Date.parse(previous) + minutes * 60_000).toISOString();
       // The deadline moves before the write, so the running timer cannot expire the hold meanwhile.
       hold.expiresAt = expiresAt;
+      showDetails();
       // Not written, so the hold keeps the deadline the database and the candidate know.
       const restore = () => {
         if (hold.expiresAt === expiresAt) hold.expiresAt = previous;
+        showDetails();
       };
       const bounded = boundsRequestWaits();
       const write = moveHoldDeadline({ tenantId, holdId: hold.holdId, expiresAt, actor });
@@ -214,6 +224,7 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
       // expires as if its time had run out, without a new timer or a change to the wait itself.
       hold.expiresAt = new Date().toISOString();
       expiredNowBy = { holdId: hold.holdId, actor };
+      showDetails();
       return { holdId: hold.holdId, expiredAt: hold.expiresAt };
     },
     {
@@ -233,8 +244,24 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
     { key: FlowStatusKey, value: 'OFFERING' },
   ]);
 
+  /**
+   * What the Web UI shows the cascade doing now: the candidate (by round) and the hold's deadline,
+   * after the cascade's summary on a run carried over by continue-as-new (which has no summary).
+   */
+  const showDetails = () =>
+    setCurrentDetails(
+      carriedRunDetails(
+        input.carried !== undefined,
+        workflowInfo().memo,
+        waitlistCascadeMetadata({ tenantId, slotId }).staticSummary,
+        waitlistCurrentDetails(state),
+      ),
+    );
+  showDetails();
+
   const setStatus = (status: CascadeStatus) => {
     state.status = status;
+    showDetails();
     upsertSearchAttributes([{ key: FlowStatusKey, value: status }]);
     cascadeReached(status, state.startedAt);
   };
@@ -247,6 +274,7 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
     if (outcome === 'EXPIRED') countHoldExpired('waitlist');
     holds.settle(hold.holdId, outcome);
     state.currentHold = null;
+    showDetails();
   };
 
   const counts = (): OfferCounts => {
@@ -268,12 +296,14 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
     if (!candidate) return undefined;
     const round = state.round + 1;
     const offeredAt = Date.now();
-    const hold = await createHold({
-      ...ref,
-      round,
-      entryId: candidate.entryId,
-      expiresAt: new Date(offeredAt + holdMs).toISOString(),
-    });
+    const hold = await createHold.executeWithOptions({ summary: activitySummary.hold(round) }, [
+      {
+        ...ref,
+        round,
+        entryId: candidate.entryId,
+        expiresAt: new Date(offeredAt + holdMs).toISOString(),
+      },
+    ]);
     // The candidate stopped waiting between pick and hold: pick again for the same round.
     if (!hold) return offerRound();
 
@@ -290,10 +320,15 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
     };
     const openHold = state.currentHold;
     holds.open(hold.holdId, hold.tokenHash, () => openHold.expiresAt);
+    showDetails();
 
     const channels = candidate.hasPhone ? (['EMAIL', 'SMS'] as const) : (['EMAIL'] as const);
     const sends = await Promise.allSettled(
-      channels.map((channel) => sendOfferNotification({ tenantId, holdId: hold.holdId, channel })),
+      channels.map((channel) =>
+        sendOfferNotification.executeWithOptions({ summary: activitySummary.sendOffer(round, channel) }, [
+          { tenantId, holdId: hold.holdId, channel },
+        ]),
+      ),
     );
     // allSettled would swallow a cancellation of the cascade; let it reach the cleanup instead.
     const cancelled = sends.find((send) => send.status === 'rejected' && isCancellation(send.reason));
@@ -317,32 +352,38 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
       return undefined;
     }
 
-    await holds.awaitAnswer();
+    await holds.awaitAnswer({ timerSummary: timerSummary.holdExpires });
     const response = holds.close();
     if (response === 'accept') {
-      await confirmHold({ tenantId, holdId: hold.holdId, actor: `candidate:${hold.entryId}` });
+      await confirmHold.executeWithOptions({ summary: activitySummary.confirmHold(round) }, [
+        { tenantId, holdId: hold.holdId, actor: `candidate:${hold.entryId}` },
+      ]);
       record('CONFIRMED');
       return hold.entryId;
     }
     if (response === 'decline') {
-      await settleHold({
-        tenantId,
-        holdId: hold.holdId,
-        outcome: 'DECLINED',
-        entryStatus: 'DECLINED',
-        actor: `candidate:${hold.entryId}`,
-      });
+      await settleHold.executeWithOptions({ summary: activitySummary.settleHold(round, 'DECLINED') }, [
+        {
+          tenantId,
+          holdId: hold.holdId,
+          outcome: 'DECLINED',
+          entryStatus: 'DECLINED',
+          actor: `candidate:${hold.entryId}`,
+        },
+      ]);
       record('DECLINED');
     } else {
       const expiredBy = expiredNowBy?.holdId === hold.holdId ? expiredNowBy.actor : undefined;
-      await settleHold({
-        tenantId,
-        holdId: hold.holdId,
-        outcome: 'EXPIRED',
-        entryStatus: 'EXPIRED',
-        actor: expiredBy ?? CASCADE_ACTOR,
-        ...(expiredBy ? { reason: 'expired now by an operator' } : {}),
-      });
+      await settleHold.executeWithOptions({ summary: activitySummary.settleHold(round, 'EXPIRED') }, [
+        {
+          tenantId,
+          holdId: hold.holdId,
+          outcome: 'EXPIRED',
+          entryStatus: 'EXPIRED',
+          actor: expiredBy ?? CASCADE_ACTOR,
+          ...(expiredBy ? { reason: 'expired now by an operator' } : {}),
+        },
+      ]);
       record('EXPIRED');
     }
     return undefined;

@@ -2,6 +2,7 @@ import { defineQuery } from '@temporalio/workflow';
 import { tenantWorkPriority, type TenantFairness } from '../domain/tenant-fairness';
 import { WorkPriority } from '../domain/work-priority';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
+import { webhookDeliveryMetadata } from './summaries';
 
 /**
  * The webhook delivery's contract: its input, state and result, its workflow ID, the failure
@@ -32,6 +33,7 @@ export function webhookDeliveryStartOptions(
 ) {
   return {
     workflowId: webhookDeliveryId(tenantId, endpointId, eventId),
+    ...webhookDeliveryMetadata({ tenantId, endpointId, eventId }),
     // A webhook is a partner system waiting: high.
     priority: tenantWorkPriority(WorkPriority.high, tenantId, fairness),
     workflowIdConflictPolicy: 'USE_EXISTING' as const,
@@ -56,6 +58,7 @@ export function webhookReplayStartOptions(
 ) {
   return {
     ...webhookDeliveryStartOptions(tenantId, endpointId, eventId, fairness),
+    ...webhookDeliveryMetadata({ tenantId, endpointId, eventId, replay: true }),
     workflowIdConflictPolicy: 'FAIL' as const,
     workflowIdReusePolicy: 'ALLOW_DUPLICATE' as const,
   };

@@ -3,6 +3,7 @@ import {
   ApplicationFailure,
   log,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   type RetryPolicy,
@@ -11,6 +12,7 @@ import type { WebhookActivities } from '../activities/webhooks';
 import { FailureType, PermanentFailures } from './errors';
 import { webhookDeliveryEnded } from './metrics';
 import { FlowStatusKey } from './search-attributes';
+import { activitySummary, finishedDetails } from './summaries';
 import {
   getWebhookDeliveryStateQuery,
   WebhookFailure,
@@ -98,10 +100,12 @@ export async function webhookDeliveryWorkflow(input: WebhookDeliveryInput): Prom
     endpointDisabled: false,
   };
   setHandler(getWebhookDeliveryStateQuery, () => ({ ...state }));
+  setCurrentDetails('reading the endpoint and its retry profile');
 
   const finish = (status: WebhookDeliveryResult['status']): WebhookDeliveryResult => {
     state.status = status;
     upsertSearchAttributes([{ key: FlowStatusKey, value: status }]);
+    setCurrentDetails(finishedDetails(status));
     webhookDeliveryEnded(status);
     return { deliveryId, status, skipReason: state.skipReason, endpointDisabled: state.endpointDisabled };
   };
@@ -116,9 +120,13 @@ export async function webhookDeliveryWorkflow(input: WebhookDeliveryInput): Prom
 
   state.retry = prepared.retry;
   state.status = 'DELIVERING';
+  setCurrentDetails(`delivering, up to ${prepared.retry.maximumAttempts} attempts`);
   const { deliverWebhook } = deliveryActivities(prepared.retry);
   try {
-    const sent = await deliverWebhook({ tenantId, deliveryId });
+    const sent = await deliverWebhook.executeWithOptions(
+      { summary: activitySummary.deliverWebhook(prepared.retry.maximumAttempts) },
+      [{ tenantId, deliveryId }],
+    );
     if (sent.outcome === 'SKIPPED') {
       state.skipReason = sent.reason;
       await settleWebhookDelivery({ tenantId, deliveryId, outcome: 'SKIPPED' });

@@ -1447,6 +1447,28 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/tenants/{slug}/erase': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Crypto-shred a suspended tenant’s Temporal payloads (offboarding)
+     * @description Deletes the keys its histories' payloads are encrypted with; audited as tenant.payloads-erased. The tenant must be SUSPENDED or FAILED, with no running flow. Its Temporal Schedules (report schedules) are deleted first, before its running flows are counted, so a refusal for running flows has deleted them already; their rows stay. Repeating it answers the same tombstones. Other processes forget the keys within PAYLOAD_KEY_CACHE_TTL; PostgreSQL rows are not deleted. See docs/encryption.md.
+     *
+     *     Bearer token with the platform-admin role or above.
+     */
+    post: operations['eraseTenant'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/tenants/{slug}/onboarding': {
     parameters: {
       query?: never;
@@ -1917,6 +1939,50 @@ export interface paths {
      * @description Bearer token with the operator role or above.
      */
     post: operations['terminateWorkflow'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/codec/decode': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Decrypt payloads for the Temporal Web UI or CLI (remote codec protocol)
+     * @description Payloads in protobuf JSON (bytes in base64). Decrypts the caller’s tenant’s payloads (a platform admin’s: every tenant’s); any other payload, and one whose key was erased, comes back unchanged. Also authenticated by the console’s holdfast_codec cookie. See docs/encryption.md.
+     *
+     *     Bearer token with the operator role or above.
+     */
+    post: operations['codecDecode'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/codec/encode': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Encrypt payloads for the Temporal Web UI or CLI (remote codec protocol)
+     * @description Payloads in protobuf JSON (bytes in base64). Encrypted under the caller’s tenant key; a platform admin’s under the platform key. Also authenticated by the console’s holdfast_codec cookie. See docs/encryption.md.
+     *
+     *     Bearer token with the operator role or above.
+     */
+    post: operations['codecEncode'];
     delete?: never;
     options?: never;
     head?: never;
@@ -2464,7 +2530,7 @@ export interface operations {
           'application/json': components['schemas']['ErrorEnvelope'];
         };
       };
-      /** @description DEAD_LETTER_RESOLVED, DEAD_LETTER_RUNNING (use the flow’s actions or discard), RUN_NO_LONGER_KEPT, RUN_REPLACED (the workflow has a newer run: retried or reset already), WORKFLOW_RUNNING (rerun) */
+      /** @description DEAD_LETTER_RESOLVED, DEAD_LETTER_RUNNING (use the flow’s actions or discard), RUN_NO_LONGER_KEPT, RUN_REPLACED (the workflow has a newer run: retried or reset already), WORKFLOW_RUNNING (rerun), PAYLOADS_UNREADABLE (rerun: the run’s input can no longer be decrypted, its tenant’s keys erased) */
       409: {
         headers: {
           [name: string]: unknown;
@@ -8355,7 +8421,7 @@ export interface operations {
           };
         };
       };
-      /** @description Invalid request */
+      /** @description Invalid request; NOTE_NOT_KEPT: a note on a platform Schedule (Temporal would keep it in clear) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -8481,7 +8547,7 @@ export interface operations {
           };
         };
       };
-      /** @description Invalid request */
+      /** @description Invalid request; NOTE_NOT_KEPT: a note on a platform Schedule (Temporal would keep it in clear) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -8607,7 +8673,7 @@ export interface operations {
           };
         };
       };
-      /** @description Invalid request */
+      /** @description Invalid request; NOTE_NOT_KEPT: a note on a platform Schedule (Temporal would keep it in clear) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -9892,7 +9958,101 @@ export interface operations {
           'application/json': components['schemas']['ErrorEnvelope'];
         };
       };
-      /** @description TENANT_EXISTS: the slug belongs to a tenant in use */
+      /** @description TENANT_EXISTS: the slug belongs to a tenant in use; TENANT_ERASED: its keys were erased */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelope'];
+        };
+      };
+      /** @description Too many requests (RATE_LIMITED), with Retry-After */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelope'];
+        };
+      };
+      /** @description INTERNAL, whose only detail is the requestId (logged once with the error), or SERVICE_UNAVAILABLE with Retry-After while the database is unreachable */
+      '5XX': {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelope'];
+        };
+      };
+    };
+  };
+  eraseTenant: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        slug: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: {
+      content: {
+        'application/json': Record<string, never>;
+      };
+    };
+    responses: {
+      /** @description Erased (or already erased) */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            tenantId: string;
+            erasedScopes: string[];
+            deletedSchedules: string[];
+            erasedAt: string;
+          };
+        };
+      };
+      /** @description The request is not valid: VALIDATION_FAILED with per-field details, or MALFORMED_JSON */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelope'];
+        };
+      };
+      /** @description No token, or one that is not valid (UNAUTHORIZED), or an unknown tenant (TENANT_UNKNOWN) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelope'];
+        };
+      };
+      /** @description The token lacks the role (FORBIDDEN), or its tenant is not active (TENANT_INACTIVE) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelope'];
+        };
+      };
+      /** @description Not found; another tenant’s object is answered exactly like a missing one */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelope'];
+        };
+      };
+      /** @description TENANT_NOT_SUSPENDED (ACTIVE or PENDING), or TENANT_FLOWS_OPEN */
       409: {
         headers: {
           [name: string]: unknown;
@@ -9970,6 +10130,15 @@ export interface operations {
       };
       /** @description Not found; another tenant’s object is answered exactly like a missing one */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelope'];
+        };
+      };
+      /** @description TENANT_ERASED: its payload keys were erased, so its onboarding can no longer be read */
+      409: {
         headers: {
           [name: string]: unknown;
         };
@@ -10331,7 +10500,7 @@ export interface operations {
           'application/json': components['schemas']['ErrorEnvelope'];
         };
       };
-      /** @description TENANT_NOT_SUSPENDED */
+      /** @description TENANT_NOT_SUSPENDED, or TENANT_ERASED */
       409: {
         headers: {
           [name: string]: unknown;
@@ -12537,6 +12706,178 @@ export interface operations {
       };
       /** @description WORKFLOW_CLOSED */
       409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelope'];
+        };
+      };
+      /** @description Too many requests (RATE_LIMITED), with Retry-After */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelope'];
+        };
+      };
+      /** @description INTERNAL, whose only detail is the requestId (logged once with the error), or SERVICE_UNAVAILABLE with Retry-After while the database is unreachable */
+      '5XX': {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelope'];
+        };
+      };
+    };
+  };
+  codecDecode: {
+    parameters: {
+      query?: {
+        preserveStorageRefs?: 'true' | 'false';
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @default [] */
+          payloads?: {
+            metadata?: {
+              [key: string]: string;
+            } | null;
+            data?: string | null;
+          }[];
+        };
+      };
+    };
+    responses: {
+      /** @description The payloads, decrypted where allowed */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            payloads: {
+              metadata: {
+                [key: string]: string;
+              };
+              data: string;
+            }[];
+          };
+        };
+      };
+      /** @description VALIDATION_FAILED, MALFORMED_JSON, or NAMESPACE_MISMATCH (an X-Namespace header naming another namespace) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelope'];
+        };
+      };
+      /** @description No token, or one that is not valid (UNAUTHORIZED), or an unknown tenant (TENANT_UNKNOWN) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelope'];
+        };
+      };
+      /** @description The token lacks the role (FORBIDDEN), or its tenant is not active (TENANT_INACTIVE) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelope'];
+        };
+      };
+      /** @description Too many requests (RATE_LIMITED), with Retry-After */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelope'];
+        };
+      };
+      /** @description INTERNAL, whose only detail is the requestId (logged once with the error), or SERVICE_UNAVAILABLE with Retry-After while the database is unreachable */
+      '5XX': {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelope'];
+        };
+      };
+    };
+  };
+  codecEncode: {
+    parameters: {
+      query?: {
+        preserveStorageRefs?: 'true' | 'false';
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @default [] */
+          payloads?: {
+            metadata?: {
+              [key: string]: string;
+            } | null;
+            data?: string | null;
+          }[];
+        };
+      };
+    };
+    responses: {
+      /** @description The encrypted payloads */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            payloads: {
+              metadata: {
+                [key: string]: string;
+              };
+              data: string;
+            }[];
+          };
+        };
+      };
+      /** @description VALIDATION_FAILED, MALFORMED_JSON, or NAMESPACE_MISMATCH (an X-Namespace header naming another namespace) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelope'];
+        };
+      };
+      /** @description No token, or one that is not valid (UNAUTHORIZED), or an unknown tenant (TENANT_UNKNOWN) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorEnvelope'];
+        };
+      };
+      /** @description The token lacks the role (FORBIDDEN), or its tenant is not active (TENANT_INACTIVE) */
+      403: {
         headers: {
           [name: string]: unknown;
         };

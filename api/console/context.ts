@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import type { Config } from '../../lib/config';
 import type { PrismaClient } from '../../lib/db';
 import type { Logger } from '../../lib/logger';
-import { hasRole, type Principal, type TenantStatusCache, type VerifyToken } from '../auth';
+import { hasRole, PLATFORM_TENANT_ID, type Principal, type TenantStatusCache, type VerifyToken } from '../auth';
 import { AppError } from '../errors';
 import type { DeadLetterDeps } from '../services/operations/dead-letter';
 import type { StatsDeps } from '../services/operations/stats';
@@ -47,12 +47,22 @@ export interface ConsoleContext {
   act(req: Request, res: Response, back: string, action: () => Promise<string>): Promise<void>;
 }
 
-/** The signed-in principal; every page behind the session may rely on it. */
+/** The signed-in tenant's principal; every page behind the session may rely on it. */
 export function principal(req: Request): Principal {
   const session = req.consoleSession;
   if (!session) throw new AppError(401, 'UNAUTHORIZED', 'Sign in to the console first');
+  // The router shows a platform admin's session only its Web UI page; should a page ever be reached
+  // anyway, it must not ask the services for the platform tenant's data (or all tenants').
+  if (session.principal.tenantId === PLATFORM_TENANT_ID) throw consolePagesNeedATenant();
   return session.principal;
 }
+
+export const consolePagesNeedATenant = () =>
+  new AppError(
+    403,
+    'TENANT_REQUIRED',
+    'The console’s pages show one tenant at a time: sign out, then sign in with a token for that tenant (npm run token -- --tenant <slug> --role operator).',
+  );
 
 /** Requires operator or above for an action, as the API does; members only read. */
 export const requireOperator: RequestHandler = (req, _res, next) => {

@@ -6,7 +6,7 @@ import { hasRole, roles, type Role } from '../auth';
 import { AppError } from '../errors';
 import { privateResponse } from '../pages';
 import { parse } from '../validation';
-import type { ConsoleContext, ConsoleDeps } from './context';
+import { consolePagesNeedATenant, type ConsoleContext, type ConsoleDeps } from './context';
 import { registerPages } from './pages';
 import {
   answerFor,
@@ -17,9 +17,9 @@ import {
   type ErrorAnswer,
   type PageContext,
 } from './render';
-import { CONSOLE_PATH, createSessionKeeper } from './session';
+import { CONSOLE_PATH, createSessionKeeper, isWebUiSession } from './session';
 
-/** The roles the development sign-in offers; platform admins use the API (see docs/console.md). */
+/** The tenant roles the development sign-in offers; a platform admin has a button of its own, for the Web UI. */
 const devRoles = roles.filter((role): role is Exclude<Role, 'platform-admin'> => role !== 'platform-admin');
 
 /** The console's pages are HTML forms: small urlencoded bodies only. */
@@ -31,7 +31,8 @@ const signInBody = z.object({ csrf: z.string().max(200), token: z.string().trim(
 const devSignInBody = z.object({
   csrf: z.string().max(200),
   tenant: z.string().trim().min(1).max(255),
-  role: z.enum(devRoles),
+  // platform-admin goes with the platform tenant only: resolveTokenTenant refuses any other pairing.
+  role: z.enum(roles),
 });
 
 const signInFormExpired = () =>
@@ -73,7 +74,8 @@ export function createConsoleRouter(deps: ConsoleDeps): Router {
     deps,
     keeper,
     async render(req, res, view, page, status = 200) {
-      const session = req.consoleSession;
+      // A platform admin's session has no tenant to name in the header, nor pages to navigate to.
+      const session = req.consoleSession && !isWebUiSession(req.consoleSession) ? req.consoleSession : undefined;
       const layout: PageContext = {
         ...page,
         temporalUi: webUiUrl,
@@ -240,6 +242,34 @@ export function createConsoleRouter(deps: ConsoleDeps): Router {
     keeper.signOut(res);
     keeper.setFlash(res, { kind: 'success', text: 'Signed out.' });
     res.redirect(303, `${CONSOLE_PATH}/sign-in`);
+  });
+
+  /**
+   * A platform admin signs in for the Temporal Web UI only: the codec cookie decrypts every tenant's
+   * payloads there, and the console's one page for it says so and until when. Its other pages are one
+   * tenant's, so they send it back to that page, and their actions are refused.
+   */
+  router.use(async (req, res, next) => {
+    const session = req.consoleSession!;
+    if (!isWebUiSession(session)) {
+      next();
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw consolePagesNeedATenant();
+    if (req.path !== '/') {
+      res.redirect(303, CONSOLE_PATH);
+      return;
+    }
+    await renderPage(templates, res, 'web-ui-session', {
+      title: 'Signed in for the Temporal Web UI',
+      flash: keeper.takeFlash(req, res),
+      subject: session.principal.subject,
+      expiresAt: session.expiresAt,
+      csrf: session.csrfToken,
+      // Platform staff are whom the Web UI is for: linked whatever CONSOLE_WEB_UI_LINKS says for tenants.
+      webUi: config.temporal.uiUrl,
+      temporalUi: webUiUrl,
+    });
   });
 
   // The console's actions are the tenant's writes, as its POSTs to /api/v1 are: they share one count

@@ -11,10 +11,22 @@ import { AppError } from '../errors';
  * only over https when the API is served over https. The token is verified on every request exactly
  * as the API verifies a bearer header, so a suspended tenant or an expired token ends the session
  * at once.
+ *
+ * A platform admin's token signs in too, for the Temporal Web UI only: its codec cookie lets the Web
+ * UI decrypt every tenant's payloads, and its session shows nothing but that (see
+ * {@link isWebUiSession}), since every console page is one tenant's.
  */
 
 export const CONSOLE_PATH = '/console';
 const SESSION_COOKIE = 'holdfast_console';
+/** Where the codec server answers (api/routes/codec.ts): the only path its cookie is sent to. */
+export const CODEC_PATH = '/codec';
+/**
+ * The session's token again, for the codec server: the Temporal Web UI (on another port of the same
+ * host, so the same site) sends it with its decode requests when "include cross-origin credentials" is
+ * on, and a signed-in operator sees the tenant's payloads decrypted there.
+ */
+export const CODEC_COOKIE = 'holdfast_codec';
 /** A random value the sign-in form is bound to, so another site cannot sign a browser in to its own account. */
 const SIGN_IN_COOKIE = 'holdfast_console_sign_in';
 const FLASH_COOKIE = 'holdfast_console_flash';
@@ -32,8 +44,18 @@ export const MAX_SESSION_TOKEN_LENGTH = 4096 - SESSION_COOKIE.length - '='.lengt
 export interface ConsoleSession {
   token: string;
   principal: Principal;
+  /** When the token, and with it the session and the codec cookie, expires. */
+  expiresAt: Date;
   /** The hidden field every POST form of the session carries. */
   csrfToken: string;
+}
+
+/**
+ * Whether the session is a platform admin's: it signed in so that the Web UI decrypts for it, and
+ * the console's pages, each one tenant's, are not for it.
+ */
+export function isWebUiSession(session: ConsoleSession): boolean {
+  return session.principal.tenantId === PLATFORM_TENANT_ID;
 }
 
 export interface Flash {
@@ -104,6 +126,7 @@ export function createSessionKeeper({ config, verifyToken, tenantStatus }: Sessi
   const key = csrfKey(config);
   const secure = new URL(config.api.publicBaseUrl).protocol === 'https:';
   const cookieOptions = { httpOnly: true, sameSite: 'strict' as const, secure, path: CONSOLE_PATH };
+  const codecCookieOptions = { ...cookieOptions, path: CODEC_PATH };
   const authenticateBearer = authenticate(verifyToken, tenantStatus);
   const mac = (purpose: string, value: string) =>
     createHmac('sha256', key).update(`${purpose}\n${value}`).digest('base64url');
@@ -123,18 +146,12 @@ export function createSessionKeeper({ config, verifyToken, tenantStatus }: Sessi
     await authenticateBearer(probe, {} as Response, () => {});
     const principal = probe.principal;
     if (!principal) throw new AppError(401, 'UNAUTHORIZED', 'Invalid token');
-    if (principal.tenantId === PLATFORM_TENANT_ID) {
-      // The console shows one tenant's operations; looking across tenants stays with the API.
-      throw new AppError(
-        403,
-        'TENANT_REQUIRED',
-        'The console shows one tenant at a time: sign in with a token for that tenant (npm run token -- --tenant <slug> --role operator). Platform-admin tokens work with the API, which can name a tenant or look across all.',
-      );
-    }
     return principal;
   }
 
   const csrfFor = (token: string) => mac('session', token);
+  // A verified token has an `exp`: authenticate refuses one without.
+  const expiryOf = (token: string) => new Date((decodeJwt(token).exp ?? 0) * 1000);
 
   return {
     async read(req) {
@@ -142,7 +159,7 @@ export function createSessionKeeper({ config, verifyToken, tenantStatus }: Sessi
       if (!token) return {};
       try {
         const principal = await principalOf(token);
-        return { session: { token, principal, csrfToken: csrfFor(token) } };
+        return { session: { token, principal, expiresAt: expiryOf(token), csrfToken: csrfFor(token) } };
       } catch (error) {
         if (error instanceof AppError) return { refusal: error };
         throw error;
@@ -159,15 +176,17 @@ export function createSessionKeeper({ config, verifyToken, tenantStatus }: Sessi
         );
       }
       const principal = await principalOf(token);
-      const { exp } = decodeJwt(token);
       // The cookie dies with the token: the browser forgets a session the API would refuse anyway.
-      res.cookie(SESSION_COOKIE, token, { ...cookieOptions, expires: new Date((exp ?? 0) * 1000) });
+      const expires = expiryOf(token);
+      res.cookie(SESSION_COOKIE, token, { ...cookieOptions, expires });
+      res.cookie(CODEC_COOKIE, token, { ...codecCookieOptions, expires });
       res.clearCookie(SIGN_IN_COOKIE, cookieOptions);
       return principal;
     },
 
     signOut(res) {
       res.clearCookie(SESSION_COOKIE, cookieOptions);
+      res.clearCookie(CODEC_COOKIE, codecCookieOptions);
     },
 
     signInFormToken(res) {

@@ -1,5 +1,6 @@
 import { healthRoutes } from '../health';
 import { metricsRoutes } from '../metrics';
+import { codecRoutes } from '../routes/codec';
 import { deadLetterRoutes } from '../routes/dead-letter';
 import { devOutboxRoutes } from '../routes/dev-outbox';
 import { downloadsRoutes } from '../routes/downloads';
@@ -20,6 +21,7 @@ import { schedulesRoutes } from '../routes/schedules';
 import { slotsRoutes } from '../routes/slots';
 import { statsRoutes } from '../routes/stats';
 import { tenantRoutes } from '../routes/tenant';
+import { tenantErasureRoutes } from '../routes/tenant-erasure';
 import { tenantsRoutes } from '../routes/tenants';
 import { vendorPortalRoutes } from '../routes/vendor-portal';
 import { webhooksRoutes } from '../routes/webhooks';
@@ -42,6 +44,7 @@ export const allRouteSpecs: readonly RouteSpec[] = [
   ...schedulesRoutes,
   ...tenantRoutes,
   ...tenantsRoutes,
+  ...tenantErasureRoutes,
   ...slotsRoutes,
   ...offersRoutes,
   ...partnersRoutes,
@@ -59,5 +62,6 @@ export const allRouteSpecs: readonly RouteSpec[] = [
   ...exportsRoutes,
   ...downloadsRoutes,
   ...devOutboxRoutes,
+  ...codecRoutes,
   ...documentationRoutes,
 ];

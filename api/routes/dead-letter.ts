@@ -133,7 +133,8 @@ export const deadLetterRoutes: RouteSpec[] = [
       409: {
         description:
           'DEAD_LETTER_RESOLVED, DEAD_LETTER_RUNNING (use the flow’s actions or discard), RUN_NO_LONGER_KEPT, ' +
-          'RUN_REPLACED (the workflow has a newer run: retried or reset already), WORKFLOW_RUNNING (rerun)',
+          'RUN_REPLACED (the workflow has a newer run: retried or reset already), WORKFLOW_RUNNING (rerun), ' +
+          'PAYLOADS_UNREADABLE (rerun: the run’s input can no longer be decrypted, its tenant’s keys erased)',
       },
       423: {
         description: 'FLOW_PAUSED: a rerun or a notification of a flow paused for the tenant',

@@ -57,6 +57,7 @@ export const scheduleListSchema = z.object({ tenantId: z.string().nullable(), sc
 const actionResponses = (done: string) => ({
   200: { description: done, schema: scheduleSchema },
   ...tenantScopeRefusals({
+    invalid: 'Invalid request; NOTE_NOT_KEPT: a note on a platform Schedule (Temporal would keep it in clear)',
     forbidden: 'The role is too low, or a tenant named another tenant',
     notFound: "No such Schedule, another tenant's, or a platform Schedule for a tenant",
   }),

@@ -16,6 +16,8 @@ import { AppError, conflict, notFound } from '../errors';
 import { writeAudit } from '../../activities/audit';
 import { describedAsClosed, whileOpen } from '../closed-workflows';
 import { cancelOnboarding, startOnboarding } from '../services/onboarding';
+import { refuseErasedTenant } from '../services/tenant-erasure';
+import { readablePendingActivities } from '../services/operations/temporal-records';
 import { email, multiLine, noBody, noQuery, optionalBody, singleLine } from '../schemas';
 import { parse } from '../validation';
 
@@ -122,6 +124,7 @@ export function createTenantsRouter({
     parse(noQuery, req.query);
     const body = parse(onboardBody, req.body);
     const { subject } = principalOf(req);
+    await refuseErasedTenant(prisma, { id: tenantIdForSlug(body.slug), slug: body.slug });
     const { workflowId, runId, tenantId } = await startOnboarding(
       { prisma, temporal, taskQueue, fairnessWeights },
       subject,
@@ -143,6 +146,8 @@ export function createTenantsRouter({
     if (!hasRole(principal, 'platform-admin') && !hasRole(principal, 'tenant-admin')) {
       throw new AppError(403, 'FORBIDDEN', 'This needs the platform-admin role, or tenant-admin of this tenant');
     }
+    // An erased onboarding's history cannot be read any more: the query would fail in the worker.
+    await refuseErasedTenant(prisma, { id: tenantIdForSlug(slug), slug });
     const handle = temporal.workflow.getHandle(tenantOnboardingId(slug));
     const description = await handle.describe();
     const progress = await handle.query(getOnboardingProgressQuery);
@@ -150,7 +155,10 @@ export function createTenantsRouter({
       workflowId: description.workflowId,
       runId: description.runId,
       execution: description.status.name,
-      ...withLiveAttempts(progress, description.raw.pendingActivities ?? []),
+      ...withLiveAttempts(
+        progress,
+        await readablePendingActivities(temporal, description.workflowId, description.raw.pendingActivities),
+      ),
     });
   });
 
@@ -247,6 +255,9 @@ function addStatusChangeRoutes(
           const { code, message } = change.refusal;
           throw conflict(code, `${message}; ${slug} is ${tenant.status}`, { slug, status: tenant.status });
         }
+        // Read under the row lock the update holds, which an erasure takes before writing its tombstones
+        // (api/services/tenant-erasure.ts): one of the two waits for the other, so they cannot both succeed.
+        if (change.to === 'ACTIVE') await refuseErasedTenant(tx, { id: tenant.id, slug });
         await writeAudit(tx, {
           tenantId: tenant.id,
           actor: subject,
@@ -289,7 +300,7 @@ export const tenantsRoutes: RouteSpec[] = [
         description: 'Onboarding, with Location',
         schema: z.object({ workflowId: z.string(), runId: z.string(), tenantId: z.string(), slug: z.string() }),
       },
-      409: { description: 'TENANT_EXISTS: the slug belongs to a tenant in use' },
+      409: { description: 'TENANT_EXISTS: the slug belongs to a tenant in use; TENANT_ERASED: its keys were erased' },
     },
   },
   {
@@ -302,7 +313,10 @@ export const tenantsRoutes: RouteSpec[] = [
     auth: 'tenant-admin',
     params: slugParams,
     query: noQuery,
-    responses: { 200: { description: 'The progress' } },
+    responses: {
+      200: { description: 'The progress' },
+      409: { description: 'TENANT_ERASED: its payload keys were erased, so its onboarding can no longer be read' },
+    },
   },
   {
     method: 'post',
@@ -364,7 +378,7 @@ export const tenantsRoutes: RouteSpec[] = [
     body: statusChangeBody,
     responses: {
       200: { description: change.done, schema: statusChangeAnswer },
-      409: { description: change.refusal.code },
+      409: { description: change.to === 'ACTIVE' ? `${change.refusal.code}, or TENANT_ERASED` : change.refusal.code },
     },
   })),
 ];

@@ -223,7 +223,7 @@ export async function retryNotification(
     handle = await temporal.workflow.start<typeof notificationWorkflow>('notificationWorkflow', {
       taskQueue,
       args: [input],
-      ...notificationRetryStartOptions(input, new Date(), fairness),
+      ...notificationRetryStartOptions(input, new Date(), fairness, { template: row.template }),
     });
   } catch (error) {
     // Only a start that did not happen gives the claim back; once the new run exists it owns the row.

@@ -85,6 +85,7 @@ export async function sendPaymentReminderNow(
         },
         new Date(),
         { tier: order.tenant.tier, weights: fairnessWeights },
+        { template: row.template },
       );
     }
     const amountDue = typeof sent.amountDue === 'number' ? sent.amountDue : null;

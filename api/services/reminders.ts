@@ -151,7 +151,12 @@ async function startSequence(
   reminder: ReminderRow,
   fairness: TenantFairness,
 ): Promise<string> {
-  const options = reminderSequenceStartOptions(reminder.tenantId, reminder.id, fairness);
+  const options = reminderSequenceStartOptions(reminder.tenantId, reminder.id, fairness, {
+    subjectType: reminder.subjectType,
+    subjectId: reminder.subjectId,
+    dueAt: reminder.dueAt.toISOString(),
+    steps: Array.isArray(reminder.steps) ? reminder.steps.length : undefined,
+  });
   if (reminder.status !== 'ACTIVE') return options.workflowId;
   try {
     // By name, so the API never loads workflow code; the type keeps the arguments checked.

@@ -141,7 +141,7 @@ async function presentSchedule(deps: Pick<ReportScheduleServiceDeps, 'prisma' | 
     ...base,
     state: description.state.paused ? ('PAUSED' as const) : ('ACTIVE' as const),
     paused: description.state.paused,
-    note: description.state.note ?? null,
+    note: await scheduleNote(deps.prisma, row, description.state.note),
     nextRuns: description.info.nextActionTimes.slice(0, RUNS_SHOWN).map((at) => at.toISOString()),
     recentRuns: recent.map((run) => {
       const report = reportOf.get(run.action.workflow.workflowId);
@@ -307,19 +307,54 @@ async function onSchedule(
   return presentSchedule(deps, row);
 }
 
+/**
+ * What a pause or unpause through the API tells Temporal. Temporal keeps a Schedule's note in clear, out
+ * of the codec's reach, and a user's note may name a person: the note, like the actor, is kept in the
+ * audit row only, from which the API shows it back ({@link scheduleNote}).
+ */
+export const scheduleNoteForTemporal = {
+  paused: 'Paused through the API; any note is in the audit log',
+  unpaused: 'Unpaused through the API; any note is in the audit log',
+} as const;
+
+/**
+ * A report schedule's note as the API shows it: Temporal's own (a pause of the tenant's reports flow,
+ * a change made in the Web UI or the CLI), or after a pause or unpause through the API, the note of its
+ * audit row (null when none was given).
+ */
+export async function scheduleNote(
+  prisma: PrismaClient,
+  schedule: { tenantId: string; id: string },
+  temporalNote: string | undefined,
+): Promise<string | null> {
+  const fromApi: readonly string[] = Object.values(scheduleNoteForTemporal);
+  if (temporalNote === undefined || !fromApi.includes(temporalNote)) return temporalNote ?? null;
+  const audit = await prisma.auditLog.findFirst({
+    where: {
+      tenantId: schedule.tenantId,
+      entityType: 'ReportSchedule',
+      entityId: schedule.id,
+      action: { in: ['report-schedule.paused', 'report-schedule.unpaused'] },
+    },
+    orderBy: { at: 'desc' },
+    select: { details: true },
+  });
+  const note = (audit?.details as { note?: unknown } | null | undefined)?.note;
+  return typeof note === 'string' ? note : null;
+}
+
 export function pauseReportSchedule(
   deps: ReportScheduleServiceDeps,
   caller: ReportScheduleCaller,
   id: string,
   note?: string,
 ) {
-  // Who paused it is in the audit row only; the Schedule (visible in Temporal) gets no actor.
   return onSchedule(
     deps,
     caller,
     id,
     'paused',
-    (handle) => handle.pause(note ?? 'Paused through the API'),
+    (handle) => handle.pause(scheduleNoteForTemporal.paused),
     note ? { note } : undefined,
   );
 }
@@ -337,7 +372,7 @@ export async function unpauseReportSchedule(
     caller,
     id,
     'unpaused',
-    (handle) => handle.unpause(note ?? 'Unpaused through the API'),
+    (handle) => handle.unpause(scheduleNoteForTemporal.unpaused),
     note ? { note } : undefined,
   );
 }

@@ -160,15 +160,23 @@ export async function checkFilterTargets(prisma: PrismaClient, tenantId: string,
   }
 }
 
-/** Starts (or joins) the report's workflow; a run that has already closed is left as it ended. */
-async function startReportWorkflow(deps: ReportServiceDeps, tenantId: string, reportId: string) {
+/**
+ * Starts (or joins) the report's workflow; a run that has already closed is left as it ended. The
+ * type and format name the report in the Web UI's summary.
+ */
+async function startReportWorkflow(
+  deps: ReportServiceDeps,
+  tenantId: string,
+  reportId: string,
+  about: { type: string; format: string },
+) {
   const work = { tenantId, ...(await loadTenantFairness(deps.prisma, tenantId, deps.fairnessWeights)) };
   const input: ReportWorkflowInput = { tenantId, reportId };
   await startOrJoin(() =>
     deps.temporal.workflow.start<typeof reportWorkflow>('reportWorkflow', {
       taskQueue: deps.taskQueue,
       args: [input],
-      ...reportStartOptions(work, reportId),
+      ...reportStartOptions(work, reportId, about),
     }),
   );
 }
@@ -216,7 +224,7 @@ export async function requestReport(
     },
   );
   // Started on every repeat too: a request whose start failed after its row was written is completed by its retry.
-  if (!row.scheduleId) await startReportWorkflow(deps, tenantId, row.id);
+  if (!row.scheduleId) await startReportWorkflow(deps, tenantId, row.id, { type: row.type, format: row.format });
   return { reportId: row.id, workflowId: row.workflowId, created };
 }
 

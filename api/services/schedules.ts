@@ -6,7 +6,7 @@ import type { Logger } from '../../lib/logger';
 import { holdfastSchedules } from '../../workers/schedules';
 import { PLATFORM_TENANT_ID, type Principal } from '../auth';
 import { AppError, notFound } from '../errors';
-import { pauseReportSchedule, triggerReportSchedule, unpauseReportSchedule } from './report-schedules';
+import { pauseReportSchedule, scheduleNote, triggerReportSchedule, unpauseReportSchedule } from './report-schedules';
 
 /**
  * The Schedules API (GET /api/v1/schedules, POST …/:scheduleId/pause|unpause|trigger): one view
@@ -51,7 +51,12 @@ interface ScheduleOwner {
 }
 
 /** One Schedule as the API shows it: who owns it, which flow it starts, and what Temporal says of it. */
-function presentSchedule(scheduleId: string, owner: ScheduleOwner, description: ScheduleDescription | undefined) {
+async function presentSchedule(
+  prisma: PrismaClient,
+  scheduleId: string,
+  owner: ScheduleOwner,
+  description: ScheduleDescription | undefined,
+) {
   const base = {
     scheduleId,
     scope: owner.tenantId ? ('tenant' as const) : ('platform' as const),
@@ -77,7 +82,10 @@ function presentSchedule(scheduleId: string, owner: ScheduleOwner, description: 
     when: owner.when ?? whenOf(description),
     state: description.state.paused ? ('PAUSED' as const) : ('ACTIVE' as const),
     paused: description.state.paused,
-    note: description.state.note ?? null,
+    note:
+      owner.tenantId && owner.reportScheduleId
+        ? await scheduleNote(prisma, { tenantId: owner.tenantId, id: owner.reportScheduleId }, description.state.note)
+        : (description.state.note ?? null),
     nextRuns: description.info.nextActionTimes.slice(0, RUNS_SHOWN).map((at) => at.toISOString()),
     recentActions: recent.map((run) => ({
       scheduledAt: run.scheduledAt.toISOString(),
@@ -88,7 +96,7 @@ function presentSchedule(scheduleId: string, owner: ScheduleOwner, description: 
   };
 }
 
-export type ScheduleView = ReturnType<typeof presentSchedule>;
+export type ScheduleView = Awaited<ReturnType<typeof presentSchedule>>;
 
 async function describe(temporal: Client, scheduleId: string): Promise<ScheduleDescription | undefined> {
   try {
@@ -109,6 +117,7 @@ async function tenantSchedules(deps: ScheduleServiceDeps, tenantId: string): Pro
   return Promise.all(
     rows.map(async (row) =>
       presentSchedule(
+        deps.prisma,
         row.scheduleId,
         { tenantId, reportScheduleId: row.id, when: `${row.cron} (${row.timezone})` },
         await describe(deps.temporal, row.scheduleId),
@@ -121,6 +130,7 @@ async function platformSchedules(deps: ScheduleServiceDeps): Promise<ScheduleVie
   return Promise.all(
     platformScheduleIds(deps.taskQueue).map(async (scheduleId) =>
       presentSchedule(
+        deps.prisma,
         scheduleId,
         { tenantId: null, reportScheduleId: null, when: null },
         await describe(deps.temporal, scheduleId),
@@ -173,8 +183,8 @@ const platformNotes: Record<Exclude<ScheduleAction, 'trigger'>, string> = {
  * tenant's reports flow is paused, for unpause and trigger); a platform Schedule is acted on
  * directly and logged, since the platform has no tenant to audit under.
  *
- * @throws 404 for a Schedule the caller may not see, 409 SCHEDULE_MISSING when its Temporal
- *   Schedule has gone, 423 FLOW_PAUSED.
+ * @throws 404 for a Schedule the caller may not see, 400 NOTE_NOT_KEPT for a note on a platform
+ *   Schedule, 409 SCHEDULE_MISSING when its Temporal Schedule has gone, 423 FLOW_PAUSED.
  */
 export async function actOnSchedule(
   deps: ScheduleServiceDeps,
@@ -190,11 +200,20 @@ export async function actOnSchedule(
     else if (action === 'unpause') await unpauseReportSchedule(deps, caller, owner.reportScheduleId, note);
     else await triggerReportSchedule(deps, caller, owner.reportScheduleId);
   } else {
+    // Temporal would keep the note in clear, and the platform has no audit log to keep it in instead.
+    if (note !== undefined) {
+      throw new AppError(
+        400,
+        'NOTE_NOT_KEPT',
+        'A platform Schedule takes no note: Temporal would keep it in clear, and the platform has no audit log for it',
+        { scheduleId },
+      );
+    }
     const handle = deps.temporal.schedule.getHandle(scheduleId);
     try {
       if (action === 'trigger') await handle.trigger();
-      else if (action === 'pause') await handle.pause(note ?? platformNotes.pause);
-      else await handle.unpause(note ?? platformNotes.unpause);
+      else if (action === 'pause') await handle.pause(platformNotes.pause);
+      else await handle.unpause(platformNotes.unpause);
     } catch (error) {
       if (!(error instanceof ScheduleNotFoundError)) throw error;
       throw new AppError(409, 'SCHEDULE_MISSING', 'The Temporal Schedule is gone; a worker start creates it again', {
@@ -203,5 +222,5 @@ export async function actOnSchedule(
     }
     logger.info({ scheduleId, action, actor: principal.subject }, 'platform schedule changed by a platform admin');
   }
-  return presentSchedule(scheduleId, owner, await describe(deps.temporal, scheduleId));
+  return presentSchedule(deps.prisma, scheduleId, owner, await describe(deps.temporal, scheduleId));
 }

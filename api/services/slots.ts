@@ -150,10 +150,13 @@ export async function releaseSlot(
     throw conflict('SLOT_ASSIGNED', 'The slot is already assigned', { assignedEntryId: slot.assignedEntryId });
   }
   await assertFlowAccepting(prisma, tenantId, 'waitlist');
+  // For the Web UI's summary: when the slot starts and how many wait for it, never who.
+  const waiting = await prisma.waitlistEntry.count({ where: { tenantId, slotId, status: 'WAITING' } });
   const startOptions = waitlistCascadeStartOptions(
     tenantId,
     slotId,
     await loadTenantFairness(prisma, tenantId, fairnessWeights),
+    { startsAt: slot.startsAt?.toISOString() ?? null, waiting },
   );
   const { workflowId } = startOptions;
   const handle = await temporal.workflow.start(waitlistCascadeWorkflow, {

@@ -50,6 +50,8 @@ export interface Call {
   path: string;
   token?: { value: string; shownAs: string };
   body?: unknown;
+  /** What the printed curl shows as its body instead of the JSON, e.g. `"$INPUT"` for a body kept in a variable. */
+  bodyShownAs?: string;
   headers?: Record<string, string>;
 }
 
@@ -61,7 +63,9 @@ export function curlFor(call: Call): string {
   const parts = [`curl -s${named ? ` -X ${method}` : ''}`, `"${shownApi}${call.path}"`];
   if (call.token) parts.push(`-H "Authorization: Bearer $${call.token.shownAs}"`);
   for (const [name, value] of Object.entries(call.headers ?? {})) parts.push(`-H '${name}: ${value}'`);
-  if (call.body !== undefined) parts.push(`-H 'Content-Type: application/json' -d '${JSON.stringify(call.body)}'`);
+  if (call.body !== undefined) {
+    parts.push(`-H 'Content-Type: application/json' -d ${call.bodyShownAs ?? `'${JSON.stringify(call.body)}'`}`);
+  }
   return parts.join(' ');
 }
 

@@ -12,6 +12,11 @@ export interface TemporalDevServerOptions {
   port: number;
   /** Web UI port; omit for a headless server (tests). */
   uiPort?: number;
+  /**
+   * The codec server the Web UI decodes payloads through (`<API>/codec`), so a signed-in operator
+   * reads them there (docs/web-ui.md); without it the UI shows every payload encrypted.
+   */
+  uiCodecEndpoint?: string;
   /** SQLite file that keeps workflows across restarts; omit for an in-memory server (tests). */
   dbFilename?: string;
   namespace?: string;
@@ -87,6 +92,9 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
   const namespace = options.namespace ?? 'default';
   const args = ['server', 'start-dev', '--ip', ip, '--port', String(options.port), '--log-level', 'warn'];
   args.push(...(options.uiPort === undefined ? ['--headless'] : ['--ui-port', String(options.uiPort)]));
+  if (options.uiPort !== undefined && options.uiCodecEndpoint) {
+    args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
+  }
   if (options.dbFilename) {
     fs.mkdirSync(path.dirname(options.dbFilename), { recursive: true });
     args.push('--db-filename', options.dbFilename);

@@ -191,6 +191,13 @@ const specs: Record<string, RouteSpec> = {
   'POST /api/v1/tenants/:slug/onboarding/cancel': {},
   'POST /api/v1/tenants/:slug/suspend': { body: () => ({ reason: 'unpaid invoices' }) },
   'POST /api/v1/tenants/:slug/reactivate': { body: () => ({ reason: 'paid up' }) },
+  'POST /api/v1/tenants/:slug/erase': {},
+  'POST /codec/encode': {
+    body: () => ({ payloads: [{ metadata: { encoding: 'anNvbi9wbGFpbg==' }, data: 'IkRyLiBMZWUi' }] }),
+  },
+  'POST /codec/decode': {
+    body: () => ({ payloads: [{ metadata: { encoding: 'anNvbi9wbGFpbg==' }, data: 'IkRyLiBMZWUi' }] }),
+  },
   'POST /api/v1/retailers': {
     body: () => ({ name: 'Corner Shop', channel: 'EMAIL', contact: 'shop@example.test', creditLimit: 500_000 }),
   },

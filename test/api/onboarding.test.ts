@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { encodeErrorToFailure } from '@temporalio/common/lib/internal-non-workflow';
 import { hashInvitationToken } from '../../domain/invitation-token';
 import { tenantIdForSlug } from '../../domain/tenants';
 import type { Config } from '../../lib/config';
@@ -18,8 +19,11 @@ import {
 import { useApiStack, type ApiStack } from '../support/api-stack';
 import { createTestTenant, tokenFor } from '../support/stack';
 
-/** A Temporal client double: records what the routes ask of it and answers as scripted. */
-function fakeTemporal() {
+/**
+ * A Temporal client double: records what the routes ask of it and answers as scripted, with the
+ * real client's options (its namespace and data converter, whose codec decrypts what it describes).
+ */
+function fakeTemporal(options: Client['options']) {
   const handle = {
     describe: jest.fn(),
     query: jest.fn(),
@@ -28,7 +32,7 @@ function fakeTemporal() {
   };
   const start = jest.fn().mockResolvedValue({ firstExecutionRunId: 'run-1' });
   const getHandle = jest.fn().mockReturnValue(handle);
-  const client = { workflow: { start, getHandle } } as unknown as Client;
+  const client = { workflow: { start, getHandle }, options } as unknown as Client;
   return { client, start, getHandle, handle };
 }
 
@@ -71,7 +75,7 @@ describe('onboarding API', () => {
   });
 
   beforeEach(() => {
-    temporal = fakeTemporal();
+    temporal = fakeTemporal(stack.client.options);
     app = stack.appWith({ temporal: temporal.client });
   });
 
@@ -94,6 +98,9 @@ describe('onboarding API', () => {
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
         // High priority, fair by tenant at the weight of the plan being bought (docs/queues.md).
         priority: { priorityKey: 2, fairnessKey: tenantId, fairnessWeight: 2 },
+        // What the Web UI lists it by: the slug and the plan, never the organization or the admin.
+        staticSummary: `Onboarding ${payload.slug} (professional)`,
+        staticDetails: expect.stringContaining(`**Slug:** ${payload.slug}`),
         typedSearchAttributes: [
           { key: TenantIdKey, value: tenantId },
           { key: BusinessKeyKey, value: payload.slug },
@@ -210,10 +217,17 @@ describe('onboarding API', () => {
     });
 
     it('serves the progress query, with the live attempt count and last error of a step still retrying', async () => {
+      // The server describes the step's last failure as stored: its message encrypted, "Encoded failure" in clear.
+      const converter = stack.client.options.loadedDataConverter;
+      const context = {
+        type: 'workflow' as const,
+        namespace: 'default',
+        workflowId: tenantOnboardingId('acme-clinics'),
+      };
+      const lastFailure = await encodeErrorToFailure(converter, new Error('answered 503'), context);
+      expect(lastFailure.message).toBe('Encoded failure');
       temporal.handle.describe.mockResolvedValue(
-        running([
-          { activityType: { name: 'createBillingCustomer' }, attempt: 3, lastFailure: { message: 'answered 503' } },
-        ]),
+        running([{ activityType: { name: 'createBillingCustomer' }, attempt: 3, lastFailure }]),
       );
       temporal.handle.query.mockResolvedValue(progress());
 

@@ -46,9 +46,11 @@ function validateOpenApi(document: unknown): Promise<ValidationResult> {
 
 const specKey = (spec: RouteSpec) => `${spec.method.toUpperCase()} ${spec.path}`;
 
-/** Routes the document must describe: the API under /api/, and the probes and metrics beside it. */
+/** Routes the document must describe: the API under /api/, and the probes, metrics and codec server beside it. */
 const isDescribed = (routePath: string) =>
-  routePath.startsWith('/api/') || ['/healthz', '/readyz', '/metrics'].includes(routePath);
+  routePath.startsWith('/api/') ||
+  routePath.startsWith('/codec/') ||
+  ['/healthz', '/readyz', '/metrics'].includes(routePath);
 
 /** Values tried for a path parameter, in order, until the route's own params schema accepts one. */
 const parameterCandidates = () => [randomUUID(), 'openapi-test', 'waitlist', 'ticket.update', 'EMAIL', 'd1.abc.def'];

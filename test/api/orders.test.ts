@@ -208,6 +208,9 @@ describe('orders API', () => {
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         // High priority, fair by tenant at its plan's weight (a free tenant: 1; docs/queues.md).
         priority: { priorityKey: 2, fairnessKey: tenantId, fairnessWeight: 1 },
+        // What the Web UI lists it by: the order's reference, never the retailer or the vendors.
+        staticSummary: `Order ${orderReference(orderId)} — routing to vendors`,
+        staticDetails: expect.stringContaining(`**Order:** \`${orderId}\``),
         typedSearchAttributes: [
           { key: TenantIdKey, value: tenantId },
           { key: BusinessKeyKey, value: orderId },

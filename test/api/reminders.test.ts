@@ -4,20 +4,9 @@ import { reminderSequenceId } from '../../workflows/reminder-sequence.contract';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from '../../workflows/search-attributes';
 import { useApiStack } from '../support/api-stack';
 import { eventually } from '../support/eventually';
+import { workflowHistoryText } from '../support/history-payloads';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-
-/** Every payload of a workflow's history, decoded to text: what the history holds, as the Web UI would show it. */
-async function historyText(handle: { fetchHistory(): Promise<unknown> }): Promise<string> {
-  const texts: string[] = [];
-  const walk = (value: unknown) => {
-    if (value instanceof Uint8Array) texts.push(Buffer.from(value).toString('utf8'));
-    else if (Array.isArray(value)) value.forEach(walk);
-    else if (value && typeof value === 'object') Object.values(value).forEach(walk);
-  };
-  walk(await handle.fetchHistory());
-  return texts.join('\n');
-}
 
 /** What GET /reminders/:id answers, as far as these tests read it. */
 interface ReminderView {
@@ -72,7 +61,7 @@ describe('reminders API', () => {
     expect(description.typedSearchAttributes.get(TenantIdKey)).toBe(stack.tenant.id);
     expect(description.typedSearchAttributes.get(BusinessKeyKey)).toBe(reminderId);
     expect(description.typedSearchAttributes.get(FlowStatusKey)).toBe('ACTIVE');
-    const history = await historyText(handle);
+    const history = await workflowHistoryText(stack.client, workflowId);
     expect(history).toContain(reminderId);
     expect(history).not.toContain(body.recipient.to);
     expect(history).not.toContain('Corner Shop');
@@ -209,7 +198,7 @@ describe('reminders API', () => {
       channel: 'SMS',
       to: '+14155550123',
     });
-    const history = await historyText(stack.client.workflow.getHandle(workflowId));
+    const history = await workflowHistoryText(stack.client, workflowId);
     expect(history).toContain(newDue);
     expect(history).not.toContain('+14155550123');
     expect(history).not.toContain('Back Office');

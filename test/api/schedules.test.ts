@@ -13,6 +13,7 @@ import {
 import { dailyCleanupScheduleId } from '../../workflows/cleanup.contract';
 import { outboxSweepScheduleId } from '../../workflows/event-fan-out.contract';
 import { holdfastSchedules, syncSchedules } from '../../workers/schedules';
+import { scheduleNoteForTemporal } from '../../api/services/report-schedules';
 import { useApiStack } from '../support/api-stack';
 import { until } from '../support/eventually';
 import { testLogger } from '../support/stack';
@@ -61,6 +62,8 @@ describe('schedules API', () => {
   }
 
   const describeSchedule = (scheduleId: string) => stack.client.schedule.getHandle(scheduleId).describe();
+  const noteOf = (schedules: ScheduleView[], scheduleId: string) =>
+    schedules.find((schedule) => schedule.scheduleId === scheduleId)?.note;
   const listed = async (token: string, query = '') =>
     (await get(`schedules${query}`, token)).body.schedules as ScheduleView[];
 
@@ -125,9 +128,12 @@ describe('schedules API', () => {
       const paused = await post(`schedules/${scheduleId}/pause`, stack.tokens.operator, { note: 'quarter close' });
       expect(paused.status).toBe(200);
       expect(paused.body).toMatchObject({ scheduleId, state: 'PAUSED', paused: true, note: 'quarter close' });
+      // The note is free text: Temporal, which keeps a Schedule's note in clear, gets a fixed sentence.
+      expect((await describeSchedule(scheduleId)).state.note).toBe(scheduleNoteForTemporal.paused);
 
       const unpaused = await post(`schedules/${scheduleId}/unpause`, stack.tokens.operator);
-      expect(unpaused.body).toMatchObject({ scheduleId, state: 'ACTIVE', paused: false });
+      expect(unpaused.body).toMatchObject({ scheduleId, state: 'ACTIVE', paused: false, note: null });
+      expect((await describeSchedule(scheduleId)).state.note).toBe(scheduleNoteForTemporal.unpaused);
 
       const triggered = await post(`schedules/${scheduleId}/trigger`, stack.tokens.operator);
       expect(triggered.status).toBe(200);
@@ -167,7 +173,8 @@ describe('schedules API', () => {
       const runningNow = await describeSchedule(running);
       expect(runningNow.state.paused).toBe(true);
       expect(runningNow.state.note).toContain("Paused with the tenant's reports flow");
-      expect((await describeSchedule(handPaused)).state.note).toBe('paused by hand');
+      expect(noteOf(await listed(stack.tokens.member), running)).toContain("Paused with the tenant's reports flow");
+      expect(noteOf(await listed(stack.tokens.member), handPaused)).toBe('paused by hand');
       expect((await describeSchedule(otherTenants)).state.paused).toBe(false);
 
       // While paused: no trigger, no unpause, and a new report request is refused.
@@ -192,7 +199,8 @@ describe('schedules API', () => {
       expect(resume.body.unpausedSchedules).toEqual(expect.arrayContaining([running, createdWhilePaused]));
       expect((await describeSchedule(running)).state.paused).toBe(false);
       expect((await describeSchedule(createdWhilePaused)).state.paused).toBe(false);
-      expect((await describeSchedule(handPaused)).state).toMatchObject({ paused: true, note: 'paused by hand' });
+      expect((await describeSchedule(handPaused)).state.paused).toBe(true);
+      expect(noteOf(await listed(stack.tokens.member), handPaused)).toBe('paused by hand');
       expect((await post(`schedules/${running}/trigger`, stack.tokens.operator)).status).toBe(200);
     });
   });
@@ -232,10 +240,19 @@ describe('schedules API', () => {
       expect(unpaused.status).toBe(200);
       expect(unpaused.body).toMatchObject({ scheduleId: dailyCleanupScheduleId, state: 'ACTIVE' });
 
-      const paused = await post(`schedules/${dailyCleanupScheduleId}/pause`, stack.tokens.platformAdmin, {
+      // The platform has no audit log to keep a note in, and Temporal would keep it in clear.
+      const withNote = await post(`schedules/${dailyCleanupScheduleId}/pause`, stack.tokens.platformAdmin, {
         note: 'maintenance window',
       });
-      expect(paused.body).toMatchObject({ state: 'PAUSED', note: 'maintenance window' });
+      expect(withNote.status).toBe(400);
+      expect(withNote.body.error).toMatchObject({
+        code: 'NOTE_NOT_KEPT',
+        details: { scheduleId: dailyCleanupScheduleId },
+      });
+      expect((await describeSchedule(dailyCleanupScheduleId)).state.paused).toBe(false);
+
+      const paused = await post(`schedules/${dailyCleanupScheduleId}/pause`, stack.tokens.platformAdmin);
+      expect(paused.body).toMatchObject({ state: 'PAUSED', note: 'Paused by a platform admin through the API' });
 
       expect((await post(`schedules/${dailyCleanupScheduleId}/trigger`, stack.tokens.platformAdmin)).status).toBe(200);
       await until(async () => (await describeSchedule(dailyCleanupScheduleId)).info.recentActions.length === 1);

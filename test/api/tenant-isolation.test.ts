@@ -172,6 +172,7 @@ const cases: Record<string, Case> = {
   'POST /api/v1/tenants/:slug/onboarding/cancel': platformOnly(),
   'POST /api/v1/tenants/:slug/suspend': platformOnly(() => ({ reason: 'not yours' })),
   'POST /api/v1/tenants/:slug/reactivate': platformOnly(() => ({ reason: 'not yours' })),
+  'POST /api/v1/tenants/:slug/erase': platformOnly(),
   // The operations API: a workflow is A's by its TenantId search attribute, whatever its ID says.
   'GET /api/v1/workflows/:workflowId': workflowScoped(workflow),
   'POST /api/v1/workflows/:workflowId/cancel': workflowScoped(workflow),
@@ -457,7 +458,7 @@ describe('tenant isolation: tenant B on tenant A’s objects', () => {
     const routes = idRoutes();
 
     expect([...routes].sort()).toEqual(Object.keys(cases).sort());
-    expect(routes.length).toBe(70);
+    expect(routes.length).toBe(71);
     expect(listRoutes(app).map(routeKey)).toEqual(expect.arrayContaining(notBearerApi));
   });
 

@@ -220,6 +220,7 @@ describe('tenants must exist and be ACTIVE', () => {
       'POST /api/v1/tenants/:slug/onboarding/cancel',
       'POST /api/v1/tenants/:slug/suspend',
       'POST /api/v1/tenants/:slug/reactivate',
+      'POST /api/v1/tenants/:slug/erase',
       'GET /api/v1/dev/outbox',
       // The operations API: a platform admin names a tenant with ?tenantId=, or looks across all.
       'GET /api/v1/workflows',
@@ -239,6 +240,9 @@ describe('tenants must exist and be ACTIVE', () => {
       'POST /api/v1/schedules/:scheduleId/pause',
       'POST /api/v1/schedules/:scheduleId/unpause',
       'POST /api/v1/schedules/:scheduleId/trigger',
+      // The codec server decodes every tenant's payloads for a platform admin.
+      'POST /codec/encode',
+      'POST /codec/decode',
     ];
 
     it('lets platform admins use the platform routes, and refuses them every route on one tenant’s data', async () => {

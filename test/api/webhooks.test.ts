@@ -458,6 +458,7 @@ describe('webhooks on the real stack (dev server, PostgreSQL, worker, a receiver
           OFFER_TOKEN_SECRET: stack.config.offerTokenSecret,
           INVITATION_TOKEN_SECRET: stack.config.onboarding.invitationTokenSecret,
           WEBHOOK_SECRET_KEY: stack.config.webhooks.secretKey,
+          PAYLOAD_KEYS: stack.config.payloads.keys.map(({ id, key }) => `${id}=${key.toString('base64')}`).join(','),
           SMTP_URL: 'smtp://relay.example.com:587',
           BILLING_API_URL: 'https://billing.example.com',
           BILLING_API_KEY: 'sk_test_x',

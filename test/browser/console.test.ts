@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
+import { decodeJwt } from 'jose';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import request from 'supertest';
 import type { Activities } from '../../activities';
-import { createTemplates } from '../../api/console/render';
+import { createTemplates, formatInstant } from '../../api/console/render';
 import { MAX_SESSION_TOKEN_LENGTH } from '../../api/console/session';
 import { useApiStack } from '../support/api-stack';
 import {
@@ -167,10 +168,6 @@ describe('tenant console (browser)', () => {
     await page.getByRole('textbox', { name: 'Token' }).fill(bare(await stack.bearer(suspendedId, 'operator')));
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await expect(page.getByRole('alert').textContent()).resolves.toContain('The tenant is SUSPENDED');
-
-    await page.getByRole('textbox', { name: 'Token' }).fill(bare(stack.tokens.platformAdmin));
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await expect(page.getByRole('alert').textContent()).resolves.toContain('one tenant at a time');
 
     // A token the session cookie cannot hold (browsers drop cookies over 4 KB) is refused, saying so.
     const oversized = `${bare(stack.tokens.operator).split('.')[0]}.${'x'.repeat(MAX_SESSION_TOKEN_LENGTH)}.signature`;
@@ -429,11 +426,55 @@ describe('tenant console (browser)', () => {
     );
   });
 
+  it("signs a platform admin in for the Web UI only: the codec cookie, one page saying until when, none of a tenant's pages", async () => {
+    const { context, page } = await signedIn(stack.tokens.platformAdmin);
+    await page.getByRole('heading', { name: 'Signed in for the Temporal Web UI' }).waitFor();
+    const { exp } = decodeJwt(bare(stack.tokens.platformAdmin));
+    await expect(page.locator('main').textContent()).resolves.toContain(
+      `In this browser the Web UI decrypts every tenant's payloads until ${formatInstant(new Date(exp! * 1000))}.`,
+    );
+    // No tenant to name, and none of the tenant pages to navigate to.
+    await expect(page.locator('body > header').textContent()).resolves.not.toContain('Tenant');
+    expect(await page.getByRole('link', { name: 'Flows' }).count()).toBe(0);
+    const codecCookie = (await context.cookies()).find((cookie) => cookie.name === 'holdfast_codec')!;
+    expect(codecCookie).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/codec' });
+    // It ends with the token (the browser keeps a fraction of a second beyond the Expires it was given).
+    expect(Math.floor(codecCookie.expires)).toBe(exp);
+    // The codec server takes the cookie as the platform admin's, and encodes under the platform's key.
+    const encoded = await request(stack.app)
+      .post('/codec/encode')
+      .set('Cookie', `holdfast_codec=${codecCookie.value}`)
+      .send({ payloads: [{ metadata: { encoding: Buffer.from('json/plain').toString('base64') }, data: '' }] });
+    expect(encoded.status).toBe(200);
+    const scope = (encoded.body as { payloads: Array<{ metadata: Record<string, string> }> }).payloads[0]!.metadata[
+      'encryption-scope'
+    ]!;
+    expect(Buffer.from(scope, 'base64').toString()).toBe('platform');
+
+    // A tenant page sends it back to its own page; an action, even with the session's CSRF token, is refused.
+    await page.goto(url('/flows'));
+    expect(page.url()).toBe(url(''));
+    const csrf = await page.locator('form[action="/console/sign-out"] input[name="csrf"]').inputValue();
+    const forged = await page.request.post(url('/flows/reminders/pause'), { form: { csrf }, maxRedirects: 0 });
+    expect(forged.status()).toBe(403);
+    expect(await forged.text()).toContain('The console’s pages show one tenant at a time');
+    expect(await stack.prisma.flowPause.count({ where: { tenantId: 'platform' } })).toBe(0);
+
+    await page.goto(url(''));
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    expect(page.url()).toBe(url('/sign-in'));
+    const left = (await context.cookies()).map((cookie) => cookie.name);
+    expect(left).not.toContain('holdfast_codec');
+    expect(left).not.toContain('holdfast_console');
+  });
+
   it('passes axe on every page at desktop and phone sizes, never scrolls sideways on a phone, and keeps screenshots', async () => {
     const { context } = operator;
     const anonymous = await newContext();
+    const platformAdmin = await signedIn(stack.tokens.platformAdmin);
     const pages: Array<[string, string, BrowserContext]> = [
       ['sign-in', '/sign-in', anonymous],
+      ['web-ui-session', '', platformAdmin.context],
       ['overview', '', context],
       ['flows', '/flows', context],
       ['workflow', `/workflows/${encodeURIComponent(running.workflowId)}`, context],
@@ -497,6 +538,13 @@ describe('tenant console (browser)', () => {
       const header = (await page.locator('body > header').textContent()) ?? '';
       expect(header).toContain(stack.tenant.name);
       expect(header).toContain('(member)');
+
+      const platform = await (await newContext()).newPage();
+      await platform.goto(`${development.baseUrl}/console/sign-in`);
+      await platform.getByRole('button', { name: 'Sign in as a platform admin, for the Temporal Web UI' }).click();
+      await platform.waitForURL(`${development.baseUrl}/console`);
+      await platform.getByRole('heading', { name: 'Signed in for the Temporal Web UI' }).waitFor();
+      expect((await platform.context().cookies()).map((cookie) => cookie.name)).toContain('holdfast_codec');
     } finally {
       await development.close();
     }

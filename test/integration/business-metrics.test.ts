@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Client, Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { businessMetrics, type BusinessMetricName } from '../../domain/business-metrics';
@@ -16,7 +16,7 @@ import { businessMetricSdkLabels, sampleNamesOf, sdkMetricLabels, sdkMetrics } f
 import { FakeNotificationLedger, InvalidRecipient } from '../support/notification-fake';
 import { FakeWaitlist } from '../support/waitlist-fake';
 import { FakeWebhooks } from '../support/webhooks-fake';
-import { bundleWorkflows, testConfig, testLogger, testTemporalClient } from '../support/stack';
+import { bundleWorkflows, testConfig, testDataConverter, testLogger } from '../support/stack';
 
 /** One sample of a scrape: its metric name, labels and value. */
 interface Sample {
@@ -65,7 +65,10 @@ describe('business metrics on the worker’s Prometheus endpoint', () => {
     metricsUrl = `http://127.0.0.1:${port}/metrics`;
     // As the worker process does: the runtime, with its Prometheus exporter, before any connection.
     installRuntime(config, testLogger(config), { shutdownSignals: [] });
-    ({ client, connection: clientConnection } = await testTemporalClient(config));
+    // No database here: the codec keeps its salts in memory, shared by the client and both workers.
+    const dataConverter = testDataConverter();
+    clientConnection = await Connection.connect({ address: config.temporal.address });
+    client = new Client({ connection: clientConnection, namespace: config.temporal.namespace, dataConverter });
     workerConnection = await NativeConnection.connect({ address: config.temporal.address });
     bundle = await bundleWorkflows();
     worker = await Worker.create({
@@ -73,6 +76,7 @@ describe('business metrics on the worker’s Prometheus endpoint', () => {
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
       workflowBundle: bundle,
+      dataConverter,
       activities: {
         ...waitlist.activities(),
         ...webhooks.activities(),
@@ -91,6 +95,7 @@ describe('business metrics on the worker’s Prometheus endpoint', () => {
       connection: workerConnection,
       namespace: config.temporal.namespace,
       taskQueue: taskQueueFor(config.temporal.taskQueue, 'email'),
+      dataConverter,
       activities: ledger.activities(),
     });
     running = Promise.all([worker.run(), emailWorker.run()]).then(() => undefined);
@@ -267,7 +272,11 @@ describe('business metrics on the worker’s Prometheus endpoint', () => {
     // so a count it made again would not carry this suite's task queue.
     const before = (await scrape({ everyQueue: true })).samples;
 
-    await Worker.runReplayHistory({ workflowBundle: bundle }, await handle.fetchHistory(), handle.workflowId);
+    await Worker.runReplayHistory(
+      { workflowBundle: bundle, dataConverter: client.options.dataConverter },
+      await handle.fetchHistory(),
+      handle.workflowId,
+    );
     const after = (await scrape({ everyQueue: true })).samples;
 
     expect(after.filter((sample) => sample.labels.taskQueue?.startsWith('fake_replay_queue'))).toEqual([]);

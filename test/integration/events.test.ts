@@ -2,11 +2,19 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { Logger } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createEventActivities } from '../../activities/events';
+import { eraseTenantPayloadKeys } from '../../lib/payload-key-scopes';
+import { tenantFairnessLookup } from '../../lib/tenant-fairness';
 import { verifyWebhookSignature } from '../../lib/webhook-signature';
 import { collectBody, closeServer, listenOn } from '../../scripts/stack/ports';
 import { eventOutboxSweepWorkflow } from '../../workflows/event-fan-out';
+import { eventFanOutId } from '../../workflows/event-fan-out.contract';
 import { eventually } from '../support/eventually';
 import { useApiStack } from '../support/api-stack';
+import { createTestTenant } from '../support/stack';
 
 interface Received {
   headers: http.IncomingHttpHeaders;
@@ -322,6 +330,100 @@ describe('events on the real stack: rules, webhooks and the outbox sweep (dev se
       args: [{ tenantId: stack.tenant.id }],
     });
     expect(again).toEqual({ published: 0 });
+  });
+
+  /** A suspended tenant of its own, with an event whose fan-out never began, recorded before the sweep's grace. */
+  async function suspendedTenantWithLostEvents(count: number) {
+    const tenant = await createTestTenant(stack.prisma);
+    await stack.prisma.tenant.update({ where: { id: tenant.id }, data: { status: 'SUSPENDED' } });
+    const events = [];
+    for (let index = 0; index < count; index += 1) {
+      events.push(
+        await stack.prisma.outboxEvent.create({
+          data: {
+            tenantId: tenant.id,
+            eventKey: `lost-${randomUUID()}`,
+            type: 'ticket.created',
+            payload: ticketData('erased-customer@example.test', '+15550100'),
+            source: 'FLOW',
+            createdAt: new Date(Date.now() - (10 - index) * 60_000),
+          },
+        }),
+      );
+    }
+    return { tenant, events };
+  }
+
+  const fanOutStarted = (tenantId: string, eventId: string) =>
+    stack.client.workflow
+      .getHandle(eventFanOutId(tenantId, eventId))
+      .describe()
+      .then(
+        () => true,
+        (error: unknown) => {
+          if (error instanceof WorkflowNotFoundError) return false;
+          throw error;
+        },
+      );
+
+  it("the outbox sweep passes over an erased tenant's events: they stay unpublished and the sweep completes", async () => {
+    const { tenant, events } = await suspendedTenantWithLostEvents(1);
+    await eraseTenantPayloadKeys(stack.prisma, tenant, 'platform-admin');
+
+    const result = await stack.client.workflow.execute(eventOutboxSweepWorkflow, {
+      taskQueue: stack.config.temporal.taskQueue,
+      workflowId: `sweep-${randomUUID()}`,
+      args: [{ tenantId: tenant.id }],
+    });
+
+    expect(result).toEqual({ published: 0 });
+    expect((await stack.prisma.outboxEvent.findUniqueOrThrow({ where: { id: events[0]!.id } })).publishedAt).toBeNull();
+    expect(await fanOutStarted(tenant.id, events[0]!.id)).toBe(false);
+  });
+
+  it('a tenant erased while the sweep runs: each of its events is passed over and logged by ID, and the sweep goes on', async () => {
+    const { tenant, events } = await suspendedTenantWithLostEvents(2);
+    const warnings: { message: string; meta?: Record<string, unknown> }[] = [];
+    const logger: Logger = {
+      log: () => {},
+      trace: () => {},
+      debug: () => {},
+      info: () => {},
+      warn: (message, meta) => warnings.push({ message, meta }),
+      error: () => {},
+    };
+    const fairnessOf = tenantFairnessLookup(stack.prisma);
+    let erasedMidSweep = false;
+    const activities = createEventActivities({
+      prisma: stack.prisma,
+      temporal: {
+        client: stack.client,
+        taskQueue: stack.config.temporal.taskQueue,
+        // The erasure lands after the sweep read its events, before it starts the first fan-out.
+        fairnessOf: async (tenantId) => {
+          if (!erasedMidSweep) {
+            erasedMidSweep = true;
+            await eraseTenantPayloadKeys(stack.prisma, tenant, 'platform-admin');
+          }
+          return fairnessOf(tenantId);
+        },
+      },
+    });
+
+    const result = await new MockActivityEnvironment({}, { logger }).run(activities.publishUnpublishedEvents, {
+      tenantId: tenant.id,
+      graceSeconds: 60,
+      limit: 10,
+    });
+
+    expect(result).toEqual({ published: 0 });
+    expect(warnings.map((warning) => warning.meta)).toEqual(
+      events.map((event): unknown => expect.objectContaining({ tenantId: tenant.id, eventId: event.id })),
+    );
+    expect(JSON.stringify(warnings)).not.toMatch(/erased-customer|\+15550100|Northwind/);
+    const rows = await stack.prisma.outboxEvent.findMany({ where: { tenantId: tenant.id } });
+    expect(rows.map((row) => row.publishedAt)).toEqual([null, null]);
+    for (const event of events) expect(await fanOutStarted(tenant.id, event.id)).toBe(false);
   });
 
   it('the waitlist publishes offer.accepted when a candidate takes the slot, and slot.unfilled when the list runs out', async () => {

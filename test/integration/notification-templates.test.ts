@@ -6,6 +6,7 @@ import request from 'supertest';
 import { waitlistCascadeId } from '../../workflows/waitlist-cascade.contract';
 import { useApiStack } from '../support/api-stack';
 import { eventually } from '../support/eventually';
+import { workflowHistoryText } from '../support/history-payloads';
 import { createTestTenant, testConfig, testPrisma } from '../support/stack';
 
 type SentMail = Parameters<MailTransport['sendMail']>[0];
@@ -159,17 +160,10 @@ describe("the waitlist flow sends the tenant's own offer email (API, worker, Pos
     expect(leave).toMatch(/decision=decline$/);
     expect(until).toMatch(/^Until \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC\.$/);
     const token = new URL(take!.slice('Take it: '.length)).searchParams.get('token')!;
-    const history = await stack.client.workflow.getHandle(waitlistCascadeId(stack.tenant.id, slotId)).fetchHistory();
-    // Payloads are bytes in the history: read every one as text.
-    const texts: string[] = [];
-    const walk = (value: unknown): void => {
-      if (value instanceof Uint8Array) texts.push(Buffer.from(value).toString('utf8'));
-      else if (Array.isArray(value)) value.forEach(walk);
-      else if (value && typeof value === 'object') Object.values(value).forEach(walk);
-    };
-    walk(history);
-    expect(texts.join('\n')).toContain(slotId);
-    expect(texts.join('\n')).not.toContain(token);
+    // Every payload of the history, decrypted through the codec: what the history holds.
+    const history = await workflowHistoryText(stack.client, waitlistCascadeId(stack.tenant.id, slotId));
+    expect(history).toContain(slotId);
+    expect(history).not.toContain(token);
     const rows = await stack.prisma.notification.findMany({
       where: { tenantId: stack.tenant.id, template: 'waitlist.offer' },
     });

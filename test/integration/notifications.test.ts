@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
@@ -8,6 +7,8 @@ import { createNotificationActivities, TEMPLATE_DISABLED } from '../../activitie
 import { notificationWorkflowId } from '../../workflows/notification.contract';
 import { useApiStack } from '../support/api-stack';
 import { eventually } from '../support/eventually';
+import { SmsProvider } from '../support/sms-provider';
+import { workflowHistoryText } from '../support/history-payloads';
 
 /** A mail as the catcher parsed it off the wire. */
 interface CaughtMail {
@@ -58,41 +59,6 @@ class MailCatcher {
   }
 
   stop(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
-
-/** An SMS provider on loopback: answers from a queue per number, accepting once the queue is empty. */
-class SmsProvider {
-  readonly accepted: Array<{ to: string; body: string }> = [];
-  readonly requests: string[] = [];
-  private readonly answers = new Map<string, number[]>();
-  private readonly server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
-    req.on('end', () => {
-      const message = JSON.parse(body) as { to: string; body: string };
-      this.requests.push(message.to);
-      const status = this.answers.get(message.to)?.shift() ?? 201;
-      if (status === 201) this.accepted.push(message);
-      res.writeHead(status, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify(status === 201 ? { id: `sms-${this.requests.length}` } : { error: 'refused' }));
-    });
-  });
-  url = '';
-
-  /** The next answers to messages for `to`, before it accepts them. */
-  answer(to: string, ...statuses: number[]): void {
-    this.answers.set(to, statuses);
-  }
-
-  async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  stop(): Promise<void> {
-    this.server.closeAllConnections();
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 }
@@ -300,10 +266,7 @@ describe('notifications as durable jobs (API, worker, PostgreSQL, Temporal, SMTP
     expect(failed.lastError).not.toContain(to);
     const handle = stack.client.workflow.getHandle(res.body.workflowId as string);
     expect(await handle.result()).toMatchObject({ status: 'FAILED', lastError: 'InvalidRecipient: SMTP 550 RCPT' });
-    const history = await handle.fetchHistory();
-    const decoded = JSON.stringify(history, (_key, value: unknown) =>
-      value instanceof Uint8Array ? Buffer.from(value).toString() : value,
-    );
+    const decoded = await workflowHistoryText(stack.client, handle.workflowId);
     expect(decoded).toContain('SMTP 550 RCPT');
     expect(decoded).not.toContain(to);
     const event = await eventually(() =>

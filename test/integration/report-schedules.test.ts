@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import request from 'supertest';
+import { scheduleNoteForTemporal } from '../../api/services/report-schedules';
 import { MAX_REPORT_SCHEDULES_PER_TENANT } from '../../domain/reports';
 import { reportScheduleId } from '../../workflows/report.contract';
 import { useApiStack } from '../support/api-stack';
@@ -86,16 +87,17 @@ describe('report schedules', () => {
       note: 'closing the books',
     });
     expect(paused.body).toMatchObject({ state: 'PAUSED', paused: true, note: 'closing the books' });
-    // Who paused it is in the audit log, not in the Temporal Schedule.
+    // Who paused it, and the note, are in the audit log; the Temporal Schedule, which keeps its note in
+    // clear, gets a fixed sentence.
     const pausedSchedule = await stack.client.schedule.getHandle(creation.body.scheduleId as string).describe();
-    expect(pausedSchedule.state.note).toBe('closing the books');
+    expect(pausedSchedule.state.note).toBe(scheduleNoteForTemporal.paused);
     const pausedAudit = await stack.prisma.auditLog.findFirst({
       where: { tenantId: stack.tenant.id, entityId: id, action: 'report-schedule.paused' },
     });
     expect(pausedAudit).toMatchObject({ details: { note: 'closing the books' } });
     expect(pausedAudit?.actor).toBeTruthy();
     const unpaused = await api('post', `/api/v1/report-schedules/${id}/unpause`, stack.tokens.operator);
-    expect(unpaused.body).toMatchObject({ state: 'ACTIVE', paused: false, note: 'Unpaused through the API' });
+    expect(unpaused.body).toMatchObject({ state: 'ACTIVE', paused: false, note: null });
 
     // Triggered now instead of next Monday: the run makes a report of the schedule, for the week ending now.
     const triggered = await api('post', `/api/v1/report-schedules/${id}/trigger`, stack.tokens.operator);

@@ -173,7 +173,7 @@ describe('webhook delivery activities (real PostgreSQL, a receiver on loopback)'
     let connection: Connection;
 
     beforeAll(async () => {
-      const made = await testTemporalClient(config);
+      const made = await testTemporalClient(config, prisma);
       connection = made.connection;
       // A queue no worker serves: the notices' workflows wait there, and the ledger rows are what is checked.
       temporal = { client: made.client, taskQueue: `webhook-notices-${randomUUID()}` };

@@ -11,6 +11,7 @@ import { createApp, type AppDeps } from '../../api/app';
 import { readOutbox, type OutboxRecord } from '../../domain/outbox';
 import type { Config } from '../../lib/config';
 import { createPrismaClient, type PrismaClient } from '../../lib/db';
+import type { EncryptionCodec } from '../../lib/data-converter';
 import { createLogger, type Logger } from '../../lib/logger';
 import { startDevMailCatcher, type DevMailCatcherHandle } from '../../scripts/stack/dev-mail-catcher';
 import { startDevSmsSink, type DevSmsSinkHandle } from '../../scripts/stack/dev-sms-sink';
@@ -149,6 +150,7 @@ export function useApiStack(options: ApiStackOptions = {}): ApiStack {
   let catcher: DevMailCatcherHandle | undefined;
   let sink: DevSmsSinkHandle | undefined;
   let connection: Connection | undefined;
+  let codec: EncryptionCodec | undefined;
   let workerPrisma: PrismaClient | undefined;
   let configOverrides: Record<string, string> = {};
   const state: {
@@ -187,7 +189,7 @@ export function useApiStack(options: ApiStackOptions = {}): ApiStack {
     state.config = config;
     state.prisma = prisma;
     let client: Client;
-    ({ client, connection } = await testTemporalClient(config));
+    ({ client, connection, codec } = await testTemporalClient(config, prisma));
     state.client = client;
     if (options.worker) {
       const workerLogger = loggerFor(config, 'worker');
@@ -209,6 +211,7 @@ export function useApiStack(options: ApiStackOptions = {}): ApiStack {
         namespace: config.temporal.namespace,
         taskQueue: config.temporal.taskQueue,
         workflowBundle: await bundleWorkflows(),
+        dataConverter: client.options.dataConverter,
         activities: options.fakeActivities,
       });
       state.worker = {
@@ -218,7 +221,7 @@ export function useApiStack(options: ApiStackOptions = {}): ApiStack {
         shutdown: () => worker.shutdown(),
       };
     }
-    state.app = createApp({ config, logger: loggerFor(config, 'api'), prisma, temporal: client, ...appDeps });
+    state.app = createApp({ config, logger: loggerFor(config, 'api'), prisma, temporal: client, codec, ...appDeps });
     state.tenant = await createTestTenant(prisma, options.tenant);
     state.otherTenant = await createTestTenant(prisma);
     const bearer = async (tenantId: string, role: Role) => `Bearer ${await tokenFor(config, tenantId, role)}`;
@@ -293,6 +296,7 @@ export function useApiStack(options: ApiStackOptions = {}): ApiStack {
         logger: loggerFor(config, 'api'),
         prisma: ready('prisma'),
         temporal: ready('client'),
+        codec,
         ...deps,
       });
     },

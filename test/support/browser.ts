@@ -40,13 +40,16 @@ export interface ServedApp {
   close(): Promise<void>;
 }
 
-/** Serves `app` on an ephemeral port of the loopback interface. */
-export async function serve(app: Express): Promise<ServedApp> {
+/**
+ * Serves `app` on the loopback interface: on `port` when another server must know the address
+ * beforehand (the Web UI's codec endpoint), otherwise on an ephemeral one.
+ */
+export async function serve(app: Express, port = 0): Promise<ServedApp> {
   const server = http.createServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const { port: bound } = server.address() as AddressInfo;
   return {
-    baseUrl: `http://127.0.0.1:${port}`,
+    baseUrl: `http://127.0.0.1:${bound}`,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.closeAllConnections();

@@ -53,6 +53,8 @@ export async function withRecordingWorker<T>(
     connection: env.nativeConnection,
     taskQueue,
     workflowBundle: bundle,
+    // The environment's own: encrypting in tests, in clear when recording fixtures.
+    dataConverter: env.client.options.dataConverter,
     activities,
   });
   return worker.runUntil(run);
@@ -121,7 +123,7 @@ export async function recordHistories<S extends RecordingScenario>(
   const chosen = scenariosToRecord(recording.scenarios, (scenario) => fileOf(scenario), names);
   if (chosen.length === 0) return [];
   fs.mkdirSync(outDir, { recursive: true });
-  const env = await createTimeSkippingEnvironment();
+  const env = await createTimeSkippingEnvironment({ plaintext: true });
   const bundles = new Map<string | undefined, WorkflowBundleWithSourceMap>();
   const written: string[] = [];
   try {

@@ -1,12 +1,21 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { DataConverter } from '@temporalio/common';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Role } from '../../api/auth';
 import { loadConfig, type Config } from '../../lib/config';
 import { createPrismaClient, type PrismaClient } from '../../lib/db';
+import {
+  createDataConverter,
+  createEncryptionCodec,
+  createMemoryScopeSalts,
+  failureConverterPath,
+  type EncryptionCodec,
+} from '../../lib/data-converter';
+import { createConfiguredCodec } from '../../lib/payload-key-scopes';
 import { signDevToken } from '../../lib/dev-token';
 import { createLogger, type Logger } from '../../lib/logger';
 import { temporalClientOptions } from '../../lib/temporal';
@@ -49,9 +58,28 @@ export function testPrisma(config: Config): PrismaClient {
   return createPrismaClient(config.databaseUrl!, { maxConnections: 5 });
 }
 
-export async function testTemporalClient(config: Config): Promise<{ client: Client; connection: Connection }> {
+/** A client of the test stack, encrypting like the API's: PAYLOAD_KEYS over the salts in `prisma`. */
+export async function testTemporalClient(
+  config: Config,
+  prisma: PrismaClient,
+): Promise<{ client: Client; connection: Connection; codec: EncryptionCodec }> {
   const connection = await Connection.connect({ address: config.temporal.address });
-  return { client: new Client({ connection, ...temporalClientOptions(config.temporal) }), connection };
+  const codec = createConfiguredCodec(config.payloads, prisma);
+  return { client: new Client({ connection, ...temporalClientOptions(config.temporal, codec) }), connection, codec };
+}
+
+/**
+ * The data converter of workflow unit tests, which have no database: the production codec with a key
+ * made for this process and salts kept in memory.
+ */
+export function testDataConverter(): DataConverter {
+  return createDataConverter(
+    createEncryptionCodec({
+      keys: [{ id: 'unit-test', key: randomBytes(32) }],
+      salts: createMemoryScopeSalts(),
+      keyCacheTtlMs: 60_000,
+    }),
+  );
 }
 
 /** A fresh tenant per test keeps tests independent without wiping the shared database. */
@@ -69,10 +97,19 @@ export function tokenFor(config: Config, tenantId: string, ...roles: Role[]): Pr
   return signDevToken(config.auth, { tenantId, roles: roles.length > 0 ? roles : ['member'] });
 }
 
-/** The time-skipping test server, with our custom search attributes and the provisioned binary. */
-export async function createTimeSkippingEnvironment(): Promise<TestWorkflowEnvironment> {
+/**
+ * The time-skipping test server, with our custom search attributes and the provisioned binary. Its
+ * client encrypts with {@link testDataConverter}, and the workers of the environment take the same one
+ * (`env.client.options.dataConverter`). Histories recorded as fixtures (test/histories/) are kept in
+ * clear (`plaintext`), so that any clone replays them.
+ */
+export async function createTimeSkippingEnvironment(
+  options: { plaintext?: boolean } = {},
+): Promise<TestWorkflowEnvironment> {
+  const dataConverter: DataConverter | undefined = options.plaintext ? undefined : testDataConverter();
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: testServerExecutable(readTemporalBinaries()) },
+    ...(dataConverter ? { client: { dataConverter } } : {}),
   });
   // The test server takes no search-attribute flags, but it implements the operator API.
   await env.connection.operatorService.addSearchAttributes({
@@ -91,6 +128,7 @@ export async function createTimeSkippingEnvironment(): Promise<TestWorkflowEnvir
 export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
   return bundleWorkflowCode({
     workflowsPath: path.resolve(__dirname, '../../workflows/index.ts'),
+    failureConverterPath,
     logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} },
   });
 }

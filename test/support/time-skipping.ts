@@ -102,6 +102,7 @@ export function useTimeSkippingWorkers(): TimeSkippingWorkers {
         connection: env.nativeConnection,
         taskQueue,
         workflowBundle: bundle,
+        dataConverter: env.client.options.dataConverter,
         activities,
       });
       return worker.runUntil(() => body(taskQueue));

@@ -31,6 +31,7 @@ const productionEnv = {
   OFFER_TOKEN_SECRET: 'prod-offer-secret-0123456789abcdef-01',
   INVITATION_TOKEN_SECRET: 'prod-invitation-secret-0123456789abcd',
   WEBHOOK_SECRET_KEY: 'prod-webhook-key-0123456789abcdef-0123',
+  PAYLOAD_KEYS: `2026-12=${Buffer.alloc(32, 7).toString('base64')}`,
   DATABASE_URL: 'postgresql://holdfast:pw@db:5432/holdfast',
   SMTP_URL: 'smtp://relay.example.com:587',
   BILLING_API_URL: 'https://billing.example.com',
@@ -43,6 +44,7 @@ const everyRequiredSetting = [
   'OFFER_TOKEN_SECRET',
   'INVITATION_TOKEN_SECRET',
   'WEBHOOK_SECRET_KEY',
+  'PAYLOAD_KEYS',
   'DATABASE_URL',
   'SMTP_URL',
   'BILLING_API_URL',
@@ -311,6 +313,7 @@ describe('the mode and its secrets', () => {
       OFFER_TOKEN_SECRET: productionEnv.OFFER_TOKEN_SECRET,
       INVITATION_TOKEN_SECRET: productionEnv.INVITATION_TOKEN_SECRET,
       WEBHOOK_SECRET_KEY: productionEnv.WEBHOOK_SECRET_KEY,
+      PAYLOAD_KEYS: productionEnv.PAYLOAD_KEYS,
     });
 
     expect(fs.readdirSync(dataDir)).toEqual([]);
@@ -333,6 +336,7 @@ describe('the mode and its secrets', () => {
       offerTokenSecret: 'o'.repeat(40),
       invitationTokenSecret: 'i'.repeat(40),
       webhookSecretKey: 'k'.repeat(40),
+      payloadKey: Buffer.alloc(32, 9).toString('base64url'),
     };
     const link = fs.linkSync;
     // Another process creates the file between this one's first look and its own creation.
@@ -374,5 +378,97 @@ describe('the mode and its secrets', () => {
     const saved = JSON.parse(fs.readFileSync(path.join(dataDir, DEV_SECRETS_FILE), 'utf8')) as unknown;
     for (const output of outputs) expect(JSON.parse(output)).toEqual(saved);
     expect(fs.readdirSync(dataDir)).toEqual([DEV_SECRETS_FILE]);
+  });
+});
+
+describe('payload encryption keys', () => {
+  const keyOf = (fill: number) => Buffer.alloc(32, fill);
+
+  it('reads a keyring newest first, in base64 or base64url, and encrypts with its first key', () => {
+    const config = development({
+      PAYLOAD_KEYS: ` 2026-12=${keyOf(2).toString('base64')} , 2026-06=${keyOf(1).toString('base64url')}`,
+    });
+
+    expect(config.payloads.keys).toEqual([
+      { id: '2026-12', key: keyOf(2) },
+      { id: '2026-06', key: keyOf(1) },
+    ]);
+    expect(config.payloads.keyCacheTtlMs).toBe(30_000);
+  });
+
+  it('refuses an entry without an id, a key of the wrong length and an id given twice, naming the id but never the key', () => {
+    const shortKey = Buffer.alloc(16, 3).toString('base64');
+    const problems = [
+      problemsOf({ ...productionEnv, PAYLOAD_KEYS: `${keyOf(1).toString('base64')}` }),
+      problemsOf({ ...productionEnv, PAYLOAD_KEYS: `bad id!=${keyOf(1).toString('base64')}` }),
+      problemsOf({ ...productionEnv, PAYLOAD_KEYS: `short=${shortKey}` }),
+      problemsOf({
+        ...productionEnv,
+        PAYLOAD_KEYS: `k1=${keyOf(1).toString('base64')},k1=${keyOf(2).toString('base64')}`,
+      }),
+    ];
+
+    expect(problems[0]).toMatch(/^PAYLOAD_KEYS: an entry has no key after its id/);
+    expect(problems[1]).toMatch(/^PAYLOAD_KEYS: an entry has no valid id/);
+    expect(problems[2]).toMatch(/^PAYLOAD_KEYS: key short is 16 bytes, not 32/);
+    expect(problems[3]).toMatch(/^PAYLOAD_KEYS: key k1 appears twice/);
+    expect(problems.join('\n')).not.toContain(shortKey);
+    expect(problems.join('\n')).not.toContain(keyOf(1).toString('base64'));
+  });
+
+  it('production refuses to start without PAYLOAD_KEYS', () => {
+    const withoutKeys: Record<string, string> = { ...productionEnv };
+    delete withoutKeys.PAYLOAD_KEYS;
+
+    expect(problemsOf(withoutKeys)).toMatch('PAYLOAD_KEYS: is required in production');
+    expect(problemsOf({ ...productionEnv, PAYLOAD_KEYS: '' })).toMatch('PAYLOAD_KEYS: is required in production');
+  });
+
+  it('development generates one key into its secrets file, keeps it across restarts, and PAYLOAD_KEYS wins', () => {
+    const dataDir = tempDataDir();
+
+    const first = loadConfig({ APP_ENV: 'development', HOLDFAST_DATA_DIR: dataDir });
+    const restarted = loadConfig({ APP_ENV: 'test', HOLDFAST_DATA_DIR: dataDir });
+    const configured = loadConfig({
+      APP_ENV: 'development',
+      HOLDFAST_DATA_DIR: dataDir,
+      PAYLOAD_KEYS: `mine=${keyOf(5).toString('base64')}`,
+    });
+
+    const saved = loadDevSecrets(dataDir).payloadKey;
+    expect(first.payloads.keys).toEqual([{ id: 'dev', key: Buffer.from(saved, 'base64url') }]);
+    expect(first.payloads.keys[0]!.key).toHaveLength(32);
+    expect(restarted.payloads.keys).toEqual(first.payloads.keys);
+    expect(configured.payloads.keys).toEqual([{ id: 'mine', key: keyOf(5) }]);
+    expect(development().payloads.keys[0]!.key).not.toEqual(first.payloads.keys[0]!.key);
+  });
+
+  it('a secrets file written before payload encryption gets a payload key added and keeps its other secrets', () => {
+    const dataDir = tempDataDir();
+    const older = {
+      jwtSecret: 'w'.repeat(40),
+      offerTokenSecret: 'o'.repeat(40),
+      invitationTokenSecret: 'i'.repeat(40),
+      webhookSecretKey: 'k'.repeat(40),
+    };
+    fs.writeFileSync(path.join(dataDir, DEV_SECRETS_FILE), JSON.stringify(older));
+
+    const config = loadConfig({ APP_ENV: 'development', HOLDFAST_DATA_DIR: dataDir });
+
+    expect(loadDevSecrets(dataDir)).toMatchObject(older);
+    expect(config.auth.jwtSecret).toBe(older.jwtSecret);
+    expect(config.payloads.keys).toEqual([
+      { id: 'dev', key: Buffer.from(loadDevSecrets(dataDir).payloadKey, 'base64url') },
+    ]);
+  });
+
+  it('answers the codec server cross-origin only for the Web UI, under both loopback names outside production', () => {
+    expect(development({ TEMPORAL_UI_URL: 'http://localhost:8233' }).payloads.codecCorsOrigins).toEqual([
+      'http://localhost:8233',
+      'http://127.0.0.1:8233',
+    ]);
+    expect(
+      loadConfig({ ...productionEnv, TEMPORAL_UI_URL: 'https://temporal.example.com/' }).payloads.codecCorsOrigins,
+    ).toEqual(['https://temporal.example.com']);
   });
 });

@@ -63,6 +63,7 @@ describe('export lane and waiting exports over time (time skipping, activities m
       // a pending activity stops the server from skipping time.
       const exportsWorker = await Worker.create({
         connection: temporal.env.nativeConnection,
+        dataConverter: temporal.env.client.options.dataConverter,
         taskQueue: taskQueueFor(taskQueue, 'exports'),
         activities,
       });

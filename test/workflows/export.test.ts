@@ -121,6 +121,7 @@ describe('export workflow and export lane (time skipping, activities mocked)', (
       queue = taskQueue;
       const exportsWorker = await Worker.create({
         connection: temporal.env.nativeConnection,
+        dataConverter: temporal.env.client.options.dataConverter,
         taskQueue: taskQueueFor(taskQueue, 'exports'),
         activities: exports.activities(),
         // As the production exports worker: heartbeats (and so cancellations) reach the server within a second.

@@ -203,6 +203,7 @@ describe('notification workflow (time skipping, activities mocked)', () => {
           // The provider's queue has a worker of its own (activities only), as in production.
           const providerWorker = await Worker.create({
             connection: temporal.env.nativeConnection,
+            dataConverter: temporal.env.client.options.dataConverter,
             taskQueue: taskQueueFor(taskQueue, kind),
             activities: fake.activities(),
           });

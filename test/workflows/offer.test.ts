@@ -1,3 +1,4 @@
+import { failureConverterPath } from '../../lib/data-converter';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -31,6 +32,7 @@ describe('an offer with a movable deadline (time skipping)', () => {
       createTimeSkippingEnvironment(),
       bundleWorkflowCode({
         workflowsPath: path.resolve(__dirname, '../support/offer-workflow.ts'),
+        failureConverterPath,
         logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} },
       }),
     ]);
@@ -42,7 +44,12 @@ describe('an offer with a movable deadline (time skipping)', () => {
 
   async function withOffers<T>(input: OfferTestInput, body: (handle: OfferHandle) => Promise<T>): Promise<T> {
     const taskQueue = `offer-${randomUUID()}`;
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle });
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: bundle,
+      dataConverter: env.client.options.dataConverter,
+    });
     return worker.runUntil(async () => {
       const handle = await env.client.workflow.start(offerTestWorkflow, {
         taskQueue,

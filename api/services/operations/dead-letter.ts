@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { isGrpcServiceError, WorkflowNotFoundError } from '@temporalio/client';
 import { status as GrpcStatus } from '@grpc/grpc-js';
+import type { Payload } from '@temporalio/common';
+import { decode } from '@temporalio/common/lib/internal-non-workflow';
 import { temporal as proto } from '@temporalio/proto';
 import { flowByName, flowByWorkflowType, needsAttentionStatuses } from '../../../domain/flow-catalog';
 import type { DeadLetterKind } from '../../../generated/prisma/enums';
@@ -17,13 +19,14 @@ import {
   executionStatusName,
   holdfastAttributes,
   isoTime,
+  isPayloadUnreadable,
   lastFailedStepResetPoint,
   readHistory,
   webUiLinks,
   type FailureSummary,
 } from './temporal-records';
 import { anyOf, isTenantRowId, quote, scopeClause, type ExecutionStatus } from './visibility-query';
-import { resetRun } from './workflows';
+import { OPERATIONS_IDENTITY, reasonForTemporal, resetRun } from './workflows';
 
 /**
  * The dead-letter inbox: what failed and waits for a person. Four sources are merged:
@@ -195,7 +198,11 @@ function failedRunCandidates(deps: DeadLetterRecordingDeps, runs: RawExecutionIn
     found.push({
       ...candidate,
       readFailure: async () =>
-        closeFailure((await readHistory(deps.temporal, candidate, { closeEventOnly: true }).catch(() => [])).at(-1)),
+        closeFailure(
+          deps.temporal,
+          candidate.workflowId,
+          (await readHistory(deps.temporal, candidate, { closeEventOnly: true }).catch(() => [])).at(-1),
+        ),
     });
   }
   return found;
@@ -856,13 +863,18 @@ const runReplaced = (row: DeadLetterRow, currentRunId: string) =>
   );
 
 /**
- * Starts a new run with the same workflow ID, type, task queue, input and search attributes as
- * `runId`, taken raw from its first history event so the payloads pass through untouched.
+ * Starts a new run with the same workflow ID, type, task queue, input, memo, summary and search
+ * attributes as `runId`, taken raw from its first history event so the payloads pass through
+ * untouched. They stay encrypted as they are: a payload's key is its scope's, the scope follows
+ * from the workflow ID, and the new run keeps that ID. A run whose payloads can no longer be
+ * decrypted (its tenant's keys were erased, or its key left PAYLOAD_KEYS) is refused, rather than
+ * started as a run that could never read its own input.
  */
-export async function rerunWorkflow(deps: DeadLetterDeps, workflowId: string, runId: string, actor: string) {
+export async function rerunWorkflow(deps: DeadLetterDeps, workflowId: string, runId: string) {
   const [first] = await readHistory(deps.temporal, { workflowId, runId });
   const started = first?.workflowExecutionStartedEventAttributes;
   if (!started) throw new AppError(409, 'NOT_RERUNNABLE', 'The run has no start event to rerun from', { workflowId });
+  await assertPayloadsReadable(deps, workflowId, started.input?.payloads ?? []);
   try {
     const answer = await deps.temporal.workflowService.startWorkflowExecution({
       namespace: deps.temporal.options.namespace,
@@ -877,8 +889,9 @@ export async function rerunWorkflow(deps: DeadLetterDeps, workflowId: string, ru
       memo: started.memo,
       searchAttributes: started.searchAttributes,
       header: started.header,
+      userMetadata: first.userMetadata,
       priority: started.priority,
-      identity: `holdfast-operations:${actor}`,
+      identity: OPERATIONS_IDENTITY,
       requestId: randomUUID(),
       workflowIdReusePolicy: proto.api.enums.v1.WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
       workflowIdConflictPolicy: proto.api.enums.v1.WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
@@ -891,6 +904,22 @@ export async function rerunWorkflow(deps: DeadLetterDeps, workflowId: string, ru
       });
     }
     throw error;
+  }
+}
+
+async function assertPayloadsReadable(deps: Pick<DeadLetterDeps, 'temporal'>, workflowId: string, payloads: Payload[]) {
+  const context = { type: 'workflow' as const, namespace: deps.temporal.options.namespace, workflowId };
+  try {
+    await decode(deps.temporal.options.loadedDataConverter.payloadCodecs, payloads, context);
+  } catch (error) {
+    // Only the payload's own reasons are this dead letter's; an outage is the request's (503/500).
+    if (!isPayloadUnreadable(error)) throw error;
+    throw new AppError(
+      409,
+      'PAYLOADS_UNREADABLE',
+      'The run’s input can no longer be decrypted, so a new run could not read it; discard this dead letter',
+      { workflowId, reason: error.message },
+    );
   }
 }
 
@@ -960,21 +989,20 @@ export async function retryDeadLetter(
     const claimed = await claim(deps.prisma, row, 'RETRIED', actor, reason ?? null, { withRunSiblings: true });
     alsoResolved = claimed.siblings;
     try {
-      const retryReason = reason ?? 'Retried from the dead-letter inbox';
       const asked = effectiveMode === mode ? {} : { requestedMode: mode };
       if (effectiveMode === 'rerun') {
         outcome = {
           mode: effectiveMode,
           ...asked,
           workflowId: row.workflowId,
-          runId: await rerunWorkflow(deps, row.workflowId, row.runId, actor),
+          runId: await rerunWorkflow(deps, row.workflowId, row.runId),
         };
       } else {
         const reset = await resetRun(
           deps,
           { workflowId: row.workflowId, runId: row.runId },
           // One reset per failed run, however often and from whichever of its rows it is asked for.
-          { reason: retryReason, to: 'last', atEventId, requestId: `dead-letter:${row.tenantId}:${row.runId}` },
+          { to: 'last', atEventId, requestId: `dead-letter:${row.tenantId}:${row.runId}` },
         );
         outcome = {
           mode: effectiveMode,
@@ -1031,7 +1059,7 @@ export async function discardDeadLetter(
   try {
     if (run?.status === 'running' && run.stillFailing) {
       try {
-        await deps.temporal.workflow.getHandle(row.workflowId, row.runId!).terminate(`Discarded: ${reason}`);
+        await deps.temporal.workflow.getHandle(row.workflowId, row.runId!).terminate(reasonForTemporal.discard);
         terminated = true;
       } catch (error) {
         // Closed in the meantime: there is nothing left to stop.

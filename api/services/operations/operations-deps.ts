@@ -15,7 +15,7 @@ export interface OperationsDeps extends WorkflowRouterDeps {
   logger?: Logger;
 }
 
-/** Who acts, for audit rows and Temporal's identity. */
+/** Who acts, for audit rows (Temporal records only `holdfast-operations`). */
 export interface OperationsActor {
   actor: string;
 }

@@ -2,7 +2,13 @@ import type { Client } from '@temporalio/client';
 import { temporal as proto } from '@temporalio/proto';
 import { anyOf, scopeClause } from './visibility-query';
 import type { OperationsScope } from './scope';
-import { holdfastAttributes, isoTime, summarizeFailure, type FailureSummary } from './temporal-records';
+import {
+  holdfastAttributes,
+  isoTime,
+  readablePendingActivities,
+  summarizeFailure,
+  type FailureSummary,
+} from './temporal-records';
 
 /**
  * Which running flows have a step being retried. Visibility cannot say (an activity's attempt is
@@ -144,20 +150,22 @@ export async function scanRetryingFlows(
   for (const description of described) {
     const info = description?.workflowExecutionInfo;
     if (!description || !info) continue;
-    const pending = (description.pendingActivities ?? []).map(presentPendingActivity);
-    const worst = pending.reduce<PendingActivity | undefined>(
-      (highest, activity) => (!highest || activity.attempt > highest.attempt ? activity : highest),
+    const worst = (description.pendingActivities ?? []).reduce<RawPendingActivity | undefined>(
+      (highest, activity) => (!highest || (activity.attempt ?? 1) > (highest.attempt ?? 1) ? activity : highest),
       undefined,
     );
-    if (!worst || worst.attempt < minAttempt) continue;
+    if (!worst || (worst.attempt ?? 1) < minAttempt) continue;
+    const workflowId = info.execution?.workflowId ?? '';
+    // Only the step shown has its failure decrypted: one codec call per retrying flow, none for the others.
+    const [readable] = await readablePendingActivities(temporal, workflowId, [worst]);
     const attributes = holdfastAttributes(info.searchAttributes?.indexedFields);
     flows.push({
-      workflowId: info.execution?.workflowId ?? '',
+      workflowId,
       runId: info.execution?.runId ?? '',
       workflowType: info.type?.name ?? '',
       ...attributes,
       startTime: isoTime(info.startTime),
-      activity: worst,
+      activity: presentPendingActivity(readable!),
     });
   }
   return { flows, scanned: running.length, capped, visibilityCalls, describeCalls: running.length };

@@ -1,5 +1,13 @@
 import type { Client } from '@temporalio/client';
+import type { PayloadConverter, WorkflowSerializationContext } from '@temporalio/common';
+import { decodeFailure } from '@temporalio/common/lib/internal-non-workflow';
 import { temporal as proto } from '@temporalio/proto';
+import {
+  PayloadKeyUnknownError,
+  PayloadScopeErasedError,
+  PayloadScopeUnknownError,
+  PayloadTamperedError,
+} from '../../../lib/data-converter';
 import type { ExecutionStatus } from './visibility-query';
 
 /**
@@ -100,6 +108,85 @@ export function summarizeFailure(failure: RawFailure | null | undefined): Failur
 }
 
 /**
+ * A failure as the flow threw it, for the raw records the service answers (a history event, a
+ * pending step's last failure). Failures travel with their message and stack trace in an encrypted
+ * payload ("Encoded failure" in clear, lib/failure-converter.ts): they are decrypted through the
+ * client's codec and put back at every level of the cause chain. A failure whose key is gone (an
+ * erased tenant, a key retired from PAYLOAD_KEYS) says so in its message rather than failing the answer.
+ */
+export async function readableFailure(
+  temporal: Client,
+  workflowId: string,
+  failure: RawFailure | null | undefined,
+): Promise<RawFailure | null | undefined> {
+  if (!failure) return failure;
+  const converter = temporal.options.loadedDataConverter;
+  const context: WorkflowSerializationContext = { type: 'workflow', namespace: temporal.options.namespace, workflowId };
+  try {
+    const decoded = (await decodeFailure(converter.payloadCodecs, failure, context)) as RawFailure;
+    return withClearAttributes(decoded, converter.payloadConverter);
+  } catch (error) {
+    if (!isPayloadUnreadable(error)) throw error;
+    return withUnreadableAttributes(failure, `The failure's message is encrypted and cannot be read: ${error.message}`);
+  }
+}
+
+/**
+ * Whether decoding failed for a reason of the payload itself (its key erased, retired or unknown, its
+ * ciphertext altered): what an answer can say and go on. Anything else (PostgreSQL unreachable for
+ * the salts) is the request's failure, for the error middleware, and its text stays out of answers.
+ */
+export function isPayloadUnreadable(
+  error: unknown,
+): error is PayloadKeyUnknownError | PayloadScopeErasedError | PayloadScopeUnknownError | PayloadTamperedError {
+  return (
+    error instanceof PayloadKeyUnknownError ||
+    error instanceof PayloadScopeErasedError ||
+    error instanceof PayloadScopeUnknownError ||
+    error instanceof PayloadTamperedError
+  );
+}
+
+/** Puts each level's decoded message and stack trace back where the failure converter took them from. */
+function withClearAttributes(failure: RawFailure, converter: PayloadConverter): RawFailure {
+  const restored: RawFailure = { ...failure, cause: failure.cause && withClearAttributes(failure.cause, converter) };
+  if (!failure.encodedAttributes) return restored;
+  let attributes: unknown;
+  try {
+    attributes = converter.fromPayload(failure.encodedAttributes);
+  } catch {
+    return restored;
+  }
+  const { message, stack_trace: stackTrace } = (attributes ?? {}) as { message?: unknown; stack_trace?: unknown };
+  if (typeof message === 'string') restored.message = message;
+  if (typeof stackTrace === 'string') restored.stackTrace = stackTrace;
+  return { ...restored, encodedAttributes: null };
+}
+
+function withUnreadableAttributes(failure: RawFailure, message: string): RawFailure {
+  return {
+    ...failure,
+    message: failure.encodedAttributes ? message : failure.message,
+    cause: failure.cause && withUnreadableAttributes(failure.cause, message),
+  };
+}
+
+/** A run's pending steps with their last failures readable (see {@link readableFailure}). */
+export function readablePendingActivities<Activity extends { lastFailure?: RawFailure | null }>(
+  temporal: Client,
+  workflowId: string,
+  pending: Activity[] | null | undefined,
+): Promise<Activity[]> {
+  return Promise.all(
+    (pending ?? []).map(async (activity) =>
+      activity.lastFailure
+        ? { ...activity, lastFailure: await readableFailure(temporal, workflowId, activity.lastFailure) }
+        : activity,
+    ),
+  );
+}
+
+/**
  * A run's history, page by page: the whole of it, or with `closeEventOnly` just the event that
  * closed it (one small read, for a closed run's failure).
  */
@@ -126,10 +213,16 @@ export async function readHistory(
 }
 
 /** The failure that closed a run, from its close event (failed or timed out); null for other endings. */
-export function closeFailure(closeEvent: HistoryEvent | undefined): FailureSummary | null {
+export async function closeFailure(
+  temporal: Client,
+  workflowId: string,
+  closeEvent: HistoryEvent | undefined,
+): Promise<FailureSummary | null> {
   if (!closeEvent) return null;
   if (closeEvent.workflowExecutionFailedEventAttributes) {
-    return summarizeFailure(closeEvent.workflowExecutionFailedEventAttributes.failure);
+    return summarizeFailure(
+      await readableFailure(temporal, workflowId, closeEvent.workflowExecutionFailedEventAttributes.failure),
+    );
   }
   if (closeEvent.workflowExecutionTimedOutEventAttributes) {
     return { type: 'Timeout', message: 'The workflow ran out of time (its run or execution timeout)' };

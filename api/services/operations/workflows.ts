@@ -19,6 +19,7 @@ import {
   holdfastAttributes,
   isoTime,
   pendingTimers,
+  readablePendingActivities,
   readHistory,
   type HistoryEvent,
   resetPoint,
@@ -259,9 +260,11 @@ export async function describeWorkflow(
     },
     state,
     stateError,
-    pendingActivities: (raw.pendingActivities ?? []).map(presentPendingActivity),
+    pendingActivities: (await readablePendingActivities(deps.temporal, workflowId, raw.pendingActivities)).map(
+      presentPendingActivity,
+    ),
     pendingTimers: running ? pendingTimers(history) : [],
-    failure: running ? null : closeFailure(history.at(-1)),
+    failure: running ? null : await closeFailure(deps.temporal, workflowId, history.at(-1)),
     actions: running ? availableActions(flow, summary.flowStatus) : [],
   };
 }
@@ -283,6 +286,25 @@ async function runningInScope(deps: OperationsDeps, scope: OperationsScope, work
   return { ...described, summary };
 }
 
+/**
+ * What Temporal records as the reason of an operator's cancel, terminate or reset. Temporal keeps
+ * that text in clear in the history, out of the codec's reach, and an operator's own words may
+ * name the person concerned: they stay in the audit row in PostgreSQL, which goes with the tenant's
+ * other rows when those are deleted (a tenant's erasure shreds Temporal payloads only).
+ */
+export const reasonForTemporal = {
+  cancel: 'Cancelled by an operator; the reason is in the audit log',
+  terminate: 'Terminated by an operator; the reason is in the audit log',
+  reset: 'Reset by an operator; the reason is in the audit log',
+  discard: 'Discarded from the dead-letter inbox; the reason is in the audit log',
+} as const;
+
+/**
+ * The identity Temporal records for an operator's request. The operator (a token's subject, which
+ * some identity providers make an e-mail address) is in the audit row, not in the history.
+ */
+export const OPERATIONS_IDENTITY = 'holdfast-operations';
+
 /** Asks the run to cancel: the flow's own clean-up runs and decides how it ends. */
 export async function cancelWorkflow(
   deps: OperationsDeps,
@@ -296,9 +318,9 @@ export async function cancelWorkflow(
     await deps.temporal.workflowService.requestCancelWorkflowExecution({
       namespace: deps.temporal.options.namespace,
       workflowExecution: { workflowId, runId: summary.runId },
-      identity: `holdfast-operations:${actor}`,
+      identity: OPERATIONS_IDENTITY,
       requestId: randomUUID(),
-      reason: reason ?? 'Cancelled by an operator',
+      reason: reasonForTemporal.cancel,
     });
   } catch (error) {
     if (isGrpc(error, GrpcStatus.NOT_FOUND)) throw workflowClosed(workflowId, 'closed');
@@ -324,7 +346,7 @@ export async function terminateWorkflow(
 ) {
   const { summary, tenantId } = await runningInScope(deps, scope, workflowId);
   try {
-    await deps.temporal.workflow.getHandle(workflowId, summary.runId).terminate(reason);
+    await deps.temporal.workflow.getHandle(workflowId, summary.runId).terminate(reasonForTemporal.terminate);
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) throw workflowClosed(workflowId, 'closed');
     throw error;
@@ -373,7 +395,7 @@ function resetRefused(workflowId: string, runId: string, error: unknown): unknow
 export async function resetRun(
   deps: Pick<OperationsDeps, 'temporal'>,
   { workflowId, runId }: { workflowId: string; runId: string },
-  { reason, to, requestId, atEventId }: ResetRequest & { atEventId?: number },
+  { to, requestId, atEventId }: Omit<ResetRequest, 'reason'> & { atEventId?: number },
 ): Promise<{ runId: string; resetToEventId: number }> {
   let events: HistoryEvent[];
   let currentRunId: string | null | undefined;
@@ -404,7 +426,7 @@ export async function resetRun(
   const request = proto.api.workflowservice.v1.ResetWorkflowExecutionRequest.fromObject({
     namespace: deps.temporal.options.namespace,
     workflowExecution: { workflowId, runId },
-    reason,
+    reason: reasonForTemporal.reset,
     workflowTaskFinishEventId: point,
     requestId: requestId ?? randomUUID(),
   });

@@ -110,6 +110,7 @@ export const notificationRecording: FlowRecording<Scenario> = {
       ? await Worker.create({
           connection: env.nativeConnection,
           taskQueue: taskQueueFor(taskQueue, 'email'),
+          dataConverter: env.client.options.dataConverter,
           activities: fake.activities(),
         })
       : undefined;

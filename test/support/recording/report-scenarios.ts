@@ -127,6 +127,7 @@ export async function withReportWorkers<T>(
     connection: env.nativeConnection,
     taskQueue: taskQueueFor(taskQueue, 'reports'),
     workflowBundle: bundle,
+    dataConverter: env.client.options.dataConverter,
     activities,
     // Heartbeats reach the server at once, so a cancellation reaches the generation without the
     // production throttle (0.8 × the heartbeat timeout) and the cancelling scenario takes a second.
