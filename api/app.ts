@@ -14,6 +14,7 @@ import {
   type VerifyToken,
 } from './auth';
 import { createConsoleRouter } from './console/router';
+import { CODEC_PATH } from './console/session';
 import { errorMiddleware, notFoundRoute } from './errors';
 import { createHealthRouter, databaseProbe, temporalProbe, type ReadinessProbe } from './health';
 import { createLandingRouter } from './landing';
@@ -24,7 +25,7 @@ import { privateResponse, securityHeaders } from './pages';
 import { createRateLimits, PUBLIC_TOKEN_PATHS } from './rate-limits';
 import { requestLogging } from './request-log';
 import type { WorkflowRouterDeps } from './router-deps';
-import { createCodecRouter } from './routes/codec';
+import { CODEC_BODY_LIMIT, createCodecRouter } from './routes/codec';
 import { createDeadLetterRouter } from './routes/dead-letter';
 import { createDevOutboxRouter } from './routes/dev-outbox';
 import { createDownloadsRouter } from './routes/downloads';
@@ -92,6 +93,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(httpMetricsMiddleware(metrics, app));
   app.use(requestLogging(logger));
   app.use(securityHeaders(config.api.publicBaseUrl));
+  // The codec server takes what Temporal stores, up to its own payload limit, not what API clients send.
+  app.use(CODEC_PATH, express.json({ limit: CODEC_BODY_LIMIT }));
   app.use(express.json({ limit: config.api.bodyLimit }));
 
   app.use(createHealthRouter(deps.readinessProbes ?? [temporalProbe(temporal), databaseProbe(prisma)]));

@@ -384,6 +384,16 @@ function crossVariableProblems(source: NodeJS.ProcessEnv): string[] {
       problems.push(`${secret}: is a development value published in the repository's history; generate a new one`);
     }
   }
+  if (production && value('PAYLOAD_KEYS')) {
+    // A placeholder (all zeros, one byte repeated) parses as a key; production must not encrypt with it.
+    for (const { id, key } of parsePayloadKeyring(value('PAYLOAD_KEYS')!).keys) {
+      if (key.every((byte) => byte === key[0])) {
+        problems.push(
+          `PAYLOAD_KEYS: key ${id} is one byte repeated, not a random key; generate one (openssl rand -base64 32)`,
+        );
+      }
+    }
+  }
   for (const provider of ['SMS', 'WHATSAPP']) {
     if (production && value(`${provider}_PROVIDER_URL`) && !value(`${provider}_PROVIDER_TOKEN`)) {
       problems.push(`${provider}_PROVIDER_TOKEN: is required in production when ${provider}_PROVIDER_URL is set`);

@@ -206,7 +206,9 @@ export async function cliEnvironment(
 
   const profileFlag = flagValue(args, '--profile');
   const profile = typeof profileFlag === 'string' ? profileFlag : result.TEMPORAL_PROFILE;
-  const ownConfigFile = flagValue(args, '--config-file') !== undefined || Boolean(env.TEMPORAL_CONFIG_FILE);
+  const ownConfigFile =
+    flagValue(args, '--config-file') !== undefined ||
+    (Boolean(env.TEMPORAL_CONFIG_FILE) && path.resolve(env.TEMPORAL_CONFIG_FILE!) !== SHIPPED_CONFIG_FILE);
   const devStack = profile === DEV_PROFILE && !ownConfigFile;
 
   // The dev profile names the default ports; `npm run dev` with other ports is the same stack moved.

@@ -256,6 +256,12 @@ const codecResponses = {
   },
 };
 
+/**
+ * The largest body the codec server reads: a batch of what Temporal stores, whose gRPC messages are limited to
+ * 4 MB; a large query answer or history page decodes in the Web UI instead of failing with 413.
+ */
+export const CODEC_BODY_LIMIT = '4mb';
+
 export const codecRoutes: RouteSpec[] = [
   {
     method: 'post',

@@ -91,6 +91,17 @@ describe('the codec server', () => {
     expect(decoded.body).toEqual({ payloads: [original] });
   });
 
+  it('decodes a payload far larger than the API’s own body limit, as a large query answer is', async () => {
+    const rows = Array.from({ length: 20_000 }, (_, index) => ({ entryId: randomUUID(), position: index }));
+    const large = await encrypted({ rows }, tenantScope(stack.tenant.id));
+    expect(JSON.stringify({ payloads: [large] }).length).toBeGreaterThan(1_000_000);
+
+    const decoded = await decode(stack.tokens.admin, [large]);
+
+    expect(decoded.status).toBe(200);
+    expect(decoded.body).toEqual({ payloads: [plain({ rows })] });
+  });
+
   it('decodes only the caller’s own tenant’s payloads, returns others unchanged, and passes plaintext through', async () => {
     const ofA = await encrypted({ name: 'Alice A' }, tenantScope(stack.tenant.id));
     const ofB = await encrypted({ name: 'Bob B' }, tenantScope(stack.otherTenant.id));

@@ -284,12 +284,16 @@ describe('no personal data in raw histories, Schedules, workflow IDs, search att
       const row = await stack.prisma.order.findUniqueOrThrow({ where: { id: cancelledId } });
       return row.status === 'ROUTING' || row.status === 'ASSIGNED';
     });
-    const cancel = await api()
-      .post(`/api/v1/orders/${cancelledId}/cancel`)
-      .set('Authorization', operator())
-      .send({
-        reason: `${people.customer.name} (${people.customer.email}, ${people.customer.phone}) no longer needs it`,
-      });
+    // While the credit check runs the order answers 409 "try again in a moment", as the API tells its callers.
+    const cancel = await eventually(async () => {
+      const answer = await api()
+        .post(`/api/v1/orders/${cancelledId}/cancel`)
+        .set('Authorization', operator())
+        .send({
+          reason: `${people.customer.name} (${people.customer.email}, ${people.customer.phone}) no longer needs it`,
+        });
+      return /credit check is under way/.test(String(answer.body?.error?.message)) ? undefined : answer;
+    });
     expect(cancel.status).toBeLessThan(300);
     await stack.client.workflow.getHandle(orderRoutingId(stack.tenant.id, cancelledId)).result();
     expect((await stack.prisma.order.findUniqueOrThrow({ where: { id: cancelledId } })).status).toBe('CANCELLED');
@@ -566,7 +570,7 @@ describe('no personal data in raw histories, Schedules, workflow IDs, search att
 
     expect(inClear.length).toBeGreaterThan(0);
     const unexpected = [...new Set(inClear)].filter(
-      (path) => !/searchAttributes$/.test(path) && !/markerRecordedEventAttributes\.details\./.test(path),
+      (path) => !/searchAttributes$/.test(path) && !/markerRecordedEventAttributes\.details\.patch-data/.test(path),
     );
     expect(unexpected).toEqual([]);
     // Memos are there to be checked: the Schedules' purpose, the summaries carried flows keep.

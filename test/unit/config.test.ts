@@ -31,7 +31,7 @@ const productionEnv = {
   OFFER_TOKEN_SECRET: 'prod-offer-secret-0123456789abcdef-01',
   INVITATION_TOKEN_SECRET: 'prod-invitation-secret-0123456789abcd',
   WEBHOOK_SECRET_KEY: 'prod-webhook-key-0123456789abcdef-0123',
-  PAYLOAD_KEYS: `2026-12=${Buffer.alloc(32, 7).toString('base64')}`,
+  PAYLOAD_KEYS: `2026-12=${Buffer.from(Array.from({ length: 32 }, (_, i) => (i * 37 + 11) % 256)).toString('base64')}`,
   DATABASE_URL: 'postgresql://holdfast:pw@db:5432/holdfast',
   SMTP_URL: 'smtp://relay.example.com:587',
   BILLING_API_URL: 'https://billing.example.com',
@@ -382,7 +382,8 @@ describe('the mode and its secrets', () => {
 });
 
 describe('payload encryption keys', () => {
-  const keyOf = (fill: number) => Buffer.alloc(32, fill);
+  /** A key of 32 distinct bytes, one per `seed`: production refuses a placeholder of one byte repeated. */
+  const keyOf = (seed: number) => Buffer.from(Array.from({ length: 32 }, (_, i) => (seed * 53 + i * 7) % 256));
 
   it('reads a keyring newest first, in base64 or base64url, and encrypts with its first key', () => {
     const config = development({
@@ -396,10 +397,21 @@ describe('payload encryption keys', () => {
     expect(config.payloads.keyCacheTtlMs).toBe(30_000);
   });
 
+  it('refuses, in production, a placeholder key of one byte repeated', () => {
+    const placeholder = Buffer.alloc(32, 0).toString('base64');
+    expect(problemsOf({ ...productionEnv, PAYLOAD_KEYS: `zero=${placeholder}` })).toContain(
+      'PAYLOAD_KEYS: key zero is one byte repeated',
+    );
+    expect(() =>
+      loadConfig({ ...productionEnv, APP_ENV: 'development', PAYLOAD_KEYS: `zero=${placeholder}` }),
+    ).not.toThrow();
+  });
+
   it('refuses an entry without an id, a key of the wrong length and an id given twice, naming the id but never the key', () => {
     const shortKey = Buffer.alloc(16, 3).toString('base64');
     const problems = [
-      problemsOf({ ...productionEnv, PAYLOAD_KEYS: `${keyOf(1).toString('base64')}` }),
+      // A key pasted without its id: base64 of letters and digits only, ending in its '=' padding.
+      problemsOf({ ...productionEnv, PAYLOAD_KEYS: `${Buffer.alloc(32, 1).toString('base64')}` }),
       problemsOf({ ...productionEnv, PAYLOAD_KEYS: `bad id!=${keyOf(1).toString('base64')}` }),
       problemsOf({ ...productionEnv, PAYLOAD_KEYS: `short=${shortKey}` }),
       problemsOf({

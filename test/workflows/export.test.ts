@@ -218,6 +218,12 @@ describe('export workflow and export lane (time skipping, activities mocked)', (
       expect(run.fake.started).toHaveLength(3);
       run.fake.finish(runningB!);
       run.fake.finish(waiting.exportId);
+      // Queried until done before asking for results: awaiting a result lets the server skip time, which it
+      // must not do while the last writers are still reporting back.
+      await until(async () => {
+        const states = await Promise.all(all.map((entry) => entry.handle.query(exportStateQuery)));
+        return states.every((state) => state.status === 'COMPLETED');
+      });
       await Promise.all(all.map((entry) => entry.handle.result()));
     });
   });
