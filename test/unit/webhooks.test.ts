@@ -281,7 +281,7 @@ describe('the webhook URL policy (server-side request forgery)', () => {
       OFFER_TOKEN_SECRET: 'prod-offer-secret-0123456789abcdef-01',
       INVITATION_TOKEN_SECRET: 'prod-invitation-secret-0123456789abcd',
       WEBHOOK_SECRET_KEY: 'prod-webhook-key-0123456789abcdef-0123',
-      PAYLOAD_KEYS: `k1=${Buffer.alloc(32, 1).toString('base64')}`,
+      PAYLOAD_KEYS: `k1=${Buffer.from(Array.from({ length: 32 }, (_, i) => i * 7)).toString('base64')}`,
       DATABASE_URL: 'postgresql://holdfast:pw@db:5432/holdfast',
       SMTP_URL: 'smtp://relay.example.com:587',
       BILLING_API_URL: 'https://billing.example.com',
