@@ -1,4 +1,4 @@
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
 import { isStorableText } from '../domain/input-rules';
@@ -185,6 +185,24 @@ function readsOwnOnboarding(req: Request, principal: Principal): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The principal the API would see for an `Authorization` header that did not arrive as one (a console
+ * session's cookie, the codec cookie): runs `authenticate` on a request carrying only that header, for
+ * `method` and `path`, the route whose rules apply.
+ *
+ * @throws AppError 401/403 with the API's own codes, exactly as `authenticate` answers them.
+ */
+export async function principalOfAuthorization(
+  authenticateBearer: RequestHandler,
+  authorization: string | undefined,
+  route: { method: string; path: string },
+): Promise<Principal | undefined> {
+  const probe = { headers: { authorization }, ...route } as Request;
+  // authenticate throws its AppError rather than calling next with it, and never writes a response.
+  await authenticateBearer(probe, {} as Response, () => {});
+  return probe.principal;
 }
 
 /**

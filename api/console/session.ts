@@ -2,7 +2,14 @@ import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Request, Response } from 'express';
 import { decodeJwt } from 'jose';
 import type { Config } from '../../lib/config';
-import { authenticate, PLATFORM_TENANT_ID, type Principal, type TenantStatusCache, type VerifyToken } from '../auth';
+import {
+  authenticate,
+  PLATFORM_TENANT_ID,
+  principalOfAuthorization,
+  type Principal,
+  type TenantStatusCache,
+  type VerifyToken,
+} from '../auth';
 import { AppError } from '../errors';
 
 /**
@@ -141,10 +148,10 @@ export function createSessionKeeper({ config, verifyToken, tenantStatus }: Sessi
     if (token.length > MAX_TOKEN_LENGTH || !/^[\w-]+\.[\w-]+\.[\w-]+$/.test(token)) {
       throw new AppError(401, 'UNAUTHORIZED', 'That is not a token: paste the whole output of npm run token');
     }
-    const probe = { headers: { authorization: `Bearer ${token}` }, method: 'GET', path: '/stats' } as Request;
-    // authenticate throws its AppError (401/403, the API's codes and messages) rather than calling next.
-    await authenticateBearer(probe, {} as Response, () => {});
-    const principal = probe.principal;
+    const principal = await principalOfAuthorization(authenticateBearer, `Bearer ${token}`, {
+      method: 'GET',
+      path: '/stats',
+    });
     if (!principal) throw new AppError(401, 'UNAUTHORIZED', 'Invalid token');
     return principal;
   }

@@ -1,4 +1,4 @@
-import { Router, type Request, type RequestHandler } from 'express';
+import { Router, type RequestHandler } from 'express';
 import type { Payload } from '@temporalio/common';
 import { z } from 'zod';
 import { tenantIdForSlug } from '../../domain/tenants';
@@ -14,6 +14,7 @@ import type { Logger } from '../../lib/logger';
 import { PLATFORM_SCOPE, slugOfScope, tenantScope, type PayloadScope } from '../../lib/payload-scope';
 import {
   authenticate,
+  principalOfAuthorization,
   hasRole,
   principalOf,
   requireRole,
@@ -176,10 +177,10 @@ export function createCodecRouter(deps: CodecRouterDeps): Router {
   const authenticateCaller: RequestHandler = async (req, res, next) => {
     const cookie = readCookies(req).get(CODEC_COOKIE);
     const authorization = req.headers.authorization ?? (cookie ? `Bearer ${cookie}` : undefined);
-    const probe = { headers: { authorization }, method: req.method, path: req.path } as Request;
-    // authenticate throws its AppError (401/403, the API's codes) rather than calling next with it.
-    await authenticateBearer(probe, res, () => {});
-    req.principal = probe.principal;
+    req.principal = await principalOfAuthorization(authenticateBearer, authorization, {
+      method: req.method,
+      path: req.path,
+    });
     next();
   };
 

@@ -89,6 +89,18 @@ describe('the temporal CLI as a client, through the codec server (CLI binary, AP
   }
 
   /** A notification due in a day: its workflow waits, SCHEDULED, until then or until `sendNow`. */
+  /** `workflow query` of a notification's state, as JSON. */
+  const stateQuery = (workflowId: string) => [
+    'workflow',
+    'query',
+    '--workflow-id',
+    workflowId,
+    '--type',
+    'getNotificationState',
+    '--output',
+    'json',
+  ];
+
   async function scheduledNotification(to = `${randomUUID().slice(0, 8)}@mail.test`) {
     const res = await request(stack.app)
       .post('/api/v1/notifications')
@@ -124,16 +136,7 @@ describe('the temporal CLI as a client, through the codec server (CLI binary, AP
 
   it('workflow query answers the flow’s state decrypted; without the codec the answer is ciphertext', async () => {
     const { notificationId, workflowId } = await scheduledNotification();
-    const args = [
-      'workflow',
-      'query',
-      '--workflow-id',
-      workflowId,
-      '--type',
-      'getNotificationState',
-      '--output',
-      'json',
-    ];
+    const args = stateQuery(workflowId);
 
     const decoded = JSON.parse(succeeded(await temporal(args))) as { queryResult: unknown[] };
     const raw = succeeded(await temporal(args, 'off'));
@@ -148,16 +151,7 @@ describe('the temporal CLI as a client, through the codec server (CLI binary, AP
 
   it('a tenant admin’s token decodes its own tenant’s payloads, and another tenant’s admin sees only ciphertext', async () => {
     const { workflowId } = await scheduledNotification();
-    const args = [
-      'workflow',
-      'query',
-      '--workflow-id',
-      workflowId,
-      '--type',
-      'getNotificationState',
-      '--output',
-      'json',
-    ];
+    const args = stateQuery(workflowId);
 
     const own = JSON.parse(succeeded(await temporal(args, { auth: stack.tokens.admin }))) as { queryResult: unknown[] };
     const other = succeeded(await temporal(args, { auth: stack.tokens.otherAdmin }));
@@ -274,24 +268,10 @@ describe('the temporal CLI as a client, through the codec server (CLI binary, AP
     );
 
     const output = succeeded(
-      await run(
-        cliPath,
-        [
-          'workflow',
-          'query',
-          '--workflow-id',
-          workflowId,
-          '--type',
-          'getNotificationState',
-          '--output',
-          'json',
-          '--config-file',
-          configFile,
-          '--profile',
-          'stack',
-        ],
-        { ...cliEnv, TEMPORAL_CODEC_AUTH: stack.tokens.platformAdmin },
-      ),
+      await run(cliPath, [...stateQuery(workflowId), '--config-file', configFile, '--profile', 'stack'], {
+        ...cliEnv,
+        TEMPORAL_CODEC_AUTH: stack.tokens.platformAdmin,
+      }),
     );
 
     expect(JSON.parse(output)).toEqual({ queryResult: [expect.objectContaining({ status: 'SCHEDULED' })] });
