@@ -37,6 +37,8 @@ FROM deps AS build
 # context has no generated/, so the client generated above is kept.
 COPY . .
 RUN npx tsc -p tsconfig.build.json
+# The workflow code, bundled once here rather than by every worker at every start (docs/performance.md).
+RUN node dist/workers/workflow-bundle.js dist/workflow-bundle.js
 
 # --- one-shot migrations: full dependencies, because the Prisma CLI is a devDependency -------
 FROM deps AS migrate
@@ -68,7 +70,8 @@ COPY --from=build /app/api/console/assets dist/api/console/assets
 # A named volume mounted here copies this directory's owner on first use, so it starts writable
 # by uid 1000 without a root init step.
 RUN mkdir -p /var/lib/holdfast/files && chown 1000:1000 /var/lib/holdfast/files
-ENV FILE_STORE_DIR=/var/lib/holdfast/files
+ENV FILE_STORE_DIR=/var/lib/holdfast/files \
+    WORKFLOW_BUNDLE_PATH=/app/dist/workflow-bundle.js
 USER 1000:1000
 # 3000: API (API_PORT). 9464: worker Prometheus metrics (WORKER_METRICS_PORT).
 EXPOSE 3000 9464

@@ -309,6 +309,10 @@ const environmentSchema = z.object({
   WORKER_METRICS_PORT: port.default(9464),
   WORKER_SHUTDOWN_GRACE: duration.default('30 seconds'),
   WORKER_SYNC_SCHEDULES: booleanFlag.default(true),
+  /** A workflow bundle built ahead (`npm run build:workflows`); unset: the worker bundles workflows/ at start. */
+  WORKFLOW_BUNDLE_PATH: readableFile,
+  /** Workflows kept in the worker's sticky cache; unset: the SDK's default, which depends on memory. */
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(1_000_000).optional(),
   WORKER_QUEUES: workerQueues,
   ...queueCapacityVariables,
   /** A tenant's fairness weight on shared task queues, by plan (docs/queues.md). */
@@ -537,6 +541,10 @@ export interface Config {
     metricsPort: number;
     shutdownGrace: string;
     syncSchedules: boolean;
+    /** WORKFLOW_BUNDLE_PATH: the prebuilt workflow bundle (workers/workflow-bundle.ts), if any. */
+    workflowBundlePath?: string;
+    /** WORKER_MAX_CACHED_WORKFLOWS: the workflow cache size; undefined keeps the SDK's default. */
+    maxCachedWorkflows?: number;
     /** WORKER_QUEUES: the kinds of task queue this process polls (lib/task-queues.ts). */
     queues: TaskQueueKind[];
     /** Per kind: concurrent activities in this process, and the queue's rate across all its workers. */
@@ -690,6 +698,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       metricsPort: env.WORKER_METRICS_PORT,
       shutdownGrace: env.WORKER_SHUTDOWN_GRACE,
       syncSchedules: env.WORKER_SYNC_SCHEDULES,
+      workflowBundlePath: env.WORKFLOW_BUNDLE_PATH,
+      maxCachedWorkflows: env.WORKER_MAX_CACHED_WORKFLOWS,
       queues: env.WORKER_QUEUES,
       capacity: Object.fromEntries(
         taskQueueKinds.map((kind) => {

@@ -14,6 +14,7 @@ import { temporalClientOptions, temporalConnectionOptions } from '../lib/tempora
 import { taskQueueFor, type TaskQueueKind } from '../lib/task-queues';
 import { tenantFairnessLookup } from '../lib/tenant-fairness';
 import { syncSchedules } from './schedules';
+import { workflowCodeOption } from './workflow-bundle';
 
 const pinoLevels: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
   TRACE: 'trace',
@@ -163,7 +164,10 @@ export async function startWorker(
         connection,
         namespace: config.temporal.namespace,
         ...options,
-        ...(hostsWorkflows ? { workflowsPath: require.resolve('../workflows') } : {}),
+        ...(hostsWorkflows ? workflowCodeOption(config.worker.workflowBundlePath) : {}),
+        ...(hostsWorkflows && config.worker.maxCachedWorkflows !== undefined
+          ? { maxCachedWorkflows: config.worker.maxCachedWorkflows }
+          : {}),
         activities,
         dataConverter,
         // In-flight activities get this long to finish after a shutdown signal, then they are cancelled.
@@ -203,6 +207,8 @@ export async function startWorker(
         concurrency: options.maxConcurrentActivityTaskExecutions,
         ratePerSecond: options.maxTaskQueueActivitiesPerSecond ?? null,
         hostsWorkflows: options.hostsWorkflows,
+        // The workflow cache in force (WORKER_MAX_CACHED_WORKFLOWS or the SDK's memory-based default).
+        maxCachedWorkflows: options.hostsWorkflows ? worker.options.maxCachedWorkflows : null,
         metricsPort: config.worker.metricsPort,
       },
       'worker started',

@@ -56,6 +56,9 @@ export async function startDevMailCatcher(options: DevMailCatcherOptions): Promi
   });
   const host = options.host ?? '127.0.0.1';
   await listenOn(server, options.port, host);
+  // A sender that drops its connection mid-message (a worker killed while sending) is that sender's
+  // problem: its retry sends again. Without a listener the server's 'error' event would end this process.
+  server.on('error', () => undefined);
   const { port } = server.server.address() as AddressInfo;
   return { port, stop: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }

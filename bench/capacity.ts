@@ -1,0 +1,374 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ArmName } from './lib/arm';
+import { median } from './harness/metrics';
+import type { ArmRoundResult, BenchResult, Level } from './harness/report';
+
+/**
+ * `npm run bench:capacity`: the capacity model of docs/capacity.md, generated from the bench's
+ * latest results so that its figures are measured ones, never typed by hand.
+ *
+ * The question: what does it take to run 10 million holds a day with the seeds' mix? The model
+ * multiplies the demand (holds → cascade steps, workflow starts, open workflows, stored history)
+ * by what one step cost on this machine (CPU-seconds per role, transactions and bytes in
+ * Temporal's PostgreSQL), and names the resource that runs out first. Every assumption it makes
+ * is printed beside its figure.
+ */
+
+const root = path.resolve(__dirname, '..');
+const resultsDir = path.join(root, 'bench', 'results');
+const docFile = path.join(root, 'docs', 'capacity.md');
+
+/** The workload, and what the model assumes about it. Each one is stated in the document. */
+export const workload = {
+  holdsPerDay: 10_000_000,
+  /** The bench's answer mix (the seeds do not give one): accept, decline, let the hold expire. */
+  mix: { accept: 0.3, decline: 0.3, expire: 0.4 },
+  candidatesPerCascade: 5,
+  /** Peak hour over the day's average: business traffic is bunched into working hours. */
+  peakToAverage: 3,
+  /** The seeds' default hold: 15 minutes. */
+  holdMinutes: 15,
+  /** How long an answered offer stays open before its answer (assumed: people answer within minutes). */
+  answerMinutes: 5,
+  /** Closed workflows are kept this long (TEMPORAL_NAMESPACE_RETENTION's default). */
+  retentionDays: 7,
+  /** Plan every process to this share of its CPU at the peak, leaving room for retries and failover. */
+  targetUtilisation: 0.6,
+  /** One Node worker process uses about one core (its workflow threads add little on this workload). */
+  coresPerWorkerReplica: 1,
+  coresPerHistoryProcess: 4,
+  coresPerMatchingProcess: 2,
+};
+
+/** A cascade step is one offer made or one hold settled: each hold is two. */
+const STEPS_PER_HOLD = 2;
+
+export interface Demand {
+  holdsPerSecondAverage: number;
+  holdsPerSecondPeak: number;
+  stepsPerSecondPeak: number;
+  holdsPerCascade: number;
+  cascadesPerDay: number;
+  workflowStartsPerSecondPeak: number;
+  openHoldsAtPeak: number;
+}
+
+/** What 10 million holds a day ask for, before any cost per step. */
+export function demandOf(w: typeof workload): Demand {
+  const holdsPerSecondAverage = w.holdsPerDay / 86_400;
+  const holdsPerSecondPeak = holdsPerSecondAverage * w.peakToAverage;
+  // A cascade ends at the first accept or after its last candidate: a truncated geometric series.
+  const notAccepted = 1 - w.mix.accept;
+  const holdsPerCascade = (1 - notAccepted ** w.candidatesPerCascade) / w.mix.accept;
+  const meanOpenMinutes = (w.mix.accept + w.mix.decline) * w.answerMinutes + w.mix.expire * w.holdMinutes;
+  return {
+    holdsPerSecondAverage,
+    holdsPerSecondPeak,
+    stepsPerSecondPeak: holdsPerSecondPeak * STEPS_PER_HOLD,
+    holdsPerCascade,
+    cascadesPerDay: w.holdsPerDay / holdsPerCascade,
+    workflowStartsPerSecondPeak: holdsPerSecondPeak / holdsPerCascade,
+    // Little's law: arrivals × time in the system.
+    openHoldsAtPeak: holdsPerSecondPeak * meanOpenMinutes * 60,
+  };
+}
+
+/** What Temporal's PostgreSQL wrote during a T-cluster run. */
+export interface PersistenceFigures {
+  transactionsPerStep: number;
+  historyBytesPerCascade?: number;
+  databaseBytesPerStep?: number;
+}
+
+/** What one step cost on this machine, from a bench result. */
+export interface MeasuredCost {
+  source: string;
+  arm: ArmName;
+  level: Level;
+  stepsPerSecond: number;
+  sustainableStepsPerSecond?: number;
+  cpuSecondsPer1000Steps: Record<string, number>;
+  peakRssMb: Record<string, number>;
+  persistence?: PersistenceFigures;
+}
+
+function levelOf(round: ArmRoundResult): Level | undefined {
+  const levels: Level[] = ['80%', '50%', '90%', 'quick'];
+  return levels.find((level) => round.levels[level]?.metrics);
+}
+
+/** The median cost across rounds of the best Temporal arm a result holds (T-cluster before T-dev). */
+export function measuredCost(result: BenchResult, source: string): MeasuredCost | undefined {
+  for (const arm of ['T-cluster', 'T-dev'] as const) {
+    const rounds = result.rounds.filter((round) => round.arm === arm && !round.skipped && !round.error);
+    const measured = rounds.flatMap((round) => {
+      const level = levelOf(round);
+      const metrics = level ? round.levels[level]?.metrics : undefined;
+      return level && metrics ? [{ round, level, metrics }] : [];
+    });
+    if (measured.length === 0) continue;
+    const roles = new Set(measured.flatMap(({ metrics }) => Object.keys(metrics.processes)));
+    const perRole = (pick: (usage: { cpuSecondsPer1000Steps?: number; peakRssMb: number }) => number | undefined) =>
+      Object.fromEntries(
+        [...roles].flatMap((role) => {
+          const values = measured
+            .map(({ metrics }) => metrics.processes[role])
+            .flatMap((usage) => (usage && pick(usage) !== undefined ? [pick(usage) as number] : []));
+          const middle = median(values);
+          return middle !== undefined ? [[role, middle]] : [];
+        }),
+      );
+    const persistence = measured.flatMap(({ round }) => {
+      const figures = (round as ArmRoundResult & { persistence?: PersistenceFigures }).persistence;
+      return figures ? [figures] : [];
+    });
+    const sustainable = rounds.flatMap((round) => (round.sustainable ? [round.sustainable.stepsPerSecond] : []));
+    return {
+      source,
+      arm,
+      level: measured[0]!.level,
+      stepsPerSecond: median(measured.map(({ metrics }) => metrics.stepsPerSecond)) ?? 0,
+      sustainableStepsPerSecond: median(sustainable),
+      cpuSecondsPer1000Steps: perRole((usage) => usage.cpuSecondsPer1000Steps),
+      peakRssMb: perRole((usage) => usage.peakRssMb),
+      persistence:
+        persistence.length > 0
+          ? {
+              transactionsPerStep: median(persistence.map((p) => p.transactionsPerStep)) ?? 0,
+              historyBytesPerCascade: median(persistence.map((p) => p.historyBytesPerCascade)),
+              databaseBytesPerStep: median(persistence.map((p) => p.databaseBytesPerStep)),
+            }
+          : undefined,
+    };
+  }
+  return undefined;
+}
+
+/** CPU-seconds per step of every process whose role starts with one of the prefixes. */
+function cpuPerStep(cost: MeasuredCost, ...prefixes: string[]): number {
+  return (
+    Object.entries(cost.cpuSecondsPer1000Steps)
+      .filter(([role]) => prefixes.some((prefix) => role === prefix || role.startsWith(`${prefix}-`)))
+      .reduce((sum, [, seconds]) => sum + seconds, 0) / 1000
+  );
+}
+
+export interface Plan {
+  rows: Array<{ resource: string; need: string; basis: string; coresAtPeak?: number }>;
+  firstToRunOut: string;
+}
+
+/** The deployment the demand needs at the measured cost. */
+export function planFor(demand: Demand, cost: MeasuredCost, w: typeof workload): Plan {
+  const peak = demand.stepsPerSecondPeak;
+  const cores = (cpuSecondsPerStep: number) => (peak * cpuSecondsPerStep) / w.targetUtilisation;
+  const temporalPerStep = cpuPerStep(cost, 'temporal');
+  const historyPerStep = cpuPerStep(cost, 'temporal-history');
+  const matchingPerStep = cpuPerStep(cost, 'temporal-matching');
+  const workerCores = cores(cpuPerStep(cost, 'worker'));
+  const apiCores = cores(cpuPerStep(cost, 'api'));
+  const temporalCores = cores(temporalPerStep);
+  // Split topology measures history and matching apart; a single process gets the history's usual
+  // share of the server's CPU (stated as an assumption in the document).
+  const historyCores = historyPerStep > 0 ? cores(historyPerStep) : temporalCores * 0.6;
+  const matchingCores = matchingPerStep > 0 ? cores(matchingPerStep) : temporalCores * 0.25;
+  // Both databases: Holdfast's (postgres) and, on the cluster, Temporal's own (temporal-postgres).
+  const postgresPerStep = cpuPerStep(cost, 'postgres') + cpuPerStep(cost, 'temporal-postgres');
+  const postgresCores = cores(postgresPerStep);
+  const frontendPerStep = cpuPerStep(cost, 'temporal-frontend');
+  const frontendCores = frontendPerStep > 0 ? cores(frontendPerStep) : temporalCores * 0.15;
+  const transactionsPerSecond = cost.persistence ? peak * cost.persistence.transactionsPerStep : undefined;
+  const historyBytesPerDay =
+    cost.persistence?.historyBytesPerCascade !== undefined
+      ? cost.persistence.historyBytesPerCascade * demand.cascadesPerDay
+      : undefined;
+
+  const openWorkflows = demand.openHoldsAtPeak;
+  // Shards are fixed at creation: size them for the open workflows with room to grow (Temporal
+  // runs clusters from 1 to 128K shards; a few thousand open workflows per shard is comfortable).
+  const shards = Math.max(512, nextPowerOfTwo(Math.ceil((openWorkflows * 4) / 1000)));
+  const historyProcesses = Math.max(2, Math.ceil(historyCores / w.coresPerHistoryProcess));
+  const matchingProcesses = Math.max(2, Math.ceil(matchingCores / w.coresPerMatchingProcess));
+  const workerReplicas = Math.max(2, Math.ceil(workerCores / w.coresPerWorkerReplica));
+
+  const rows: Plan['rows'] = [
+    {
+      resource: 'history shards',
+      need: String(shards),
+      basis: `${format(openWorkflows)} holds open at the peak × 4 for growth / 1,000 per shard, at least 512 (fixed at creation)`,
+    },
+    {
+      resource: 'history processes',
+      need: `${historyProcesses} × ${w.coresPerHistoryProcess} cores`,
+      basis: `${format(historyCores, 1)} cores at the peak${historyPerStep > 0 ? '' : ' (60 % of the server CPU measured in one process)'}`,
+      coresAtPeak: historyCores,
+    },
+    {
+      resource: 'matching processes',
+      need: `${matchingProcesses} × ${w.coresPerMatchingProcess} cores`,
+      basis: `${format(matchingCores, 1)} cores at the peak${matchingPerStep > 0 ? '' : ' (25 % of the server CPU measured in one process)'}`,
+      coresAtPeak: matchingCores,
+    },
+    {
+      resource: 'frontend processes',
+      need: `${Math.max(2, Math.ceil(frontendCores / w.coresPerMatchingProcess))} × ${w.coresPerMatchingProcess} cores`,
+      basis: `${format(frontendCores, 1)} cores at the peak${frontendPerStep > 0 ? '' : ' (15 % of the server CPU measured in one process)'}`,
+      coresAtPeak: frontendCores,
+    },
+    {
+      resource: 'Holdfast worker replicas',
+      need: `${workerReplicas} × ${w.coresPerWorkerReplica} core`,
+      basis: `${format(cpuPerStep(cost, 'worker') * 1000, 2)} CPU-s per 1,000 steps × ${format(peak)} steps/s`,
+      coresAtPeak: workerCores,
+    },
+    {
+      resource: 'API replicas',
+      need: `${Math.max(2, Math.ceil(apiCores))} × 1 core`,
+      basis: `${format(cpuPerStep(cost, 'api') * 1000, 2)} CPU-s per 1,000 steps (the API is on the path of starts and answers only)`,
+      coresAtPeak: apiCores,
+    },
+    {
+      resource: 'PostgreSQL (Temporal + Holdfast) CPU',
+      need: `${format(postgresCores, 1)} cores`,
+      basis: `${format(postgresPerStep * 1000, 2)} CPU-s per 1,000 steps (Holdfast's database and Temporal's)`,
+      coresAtPeak: postgresCores,
+    },
+    {
+      resource: 'PostgreSQL commits/s (≈ write IOPS before group commit)',
+      need: transactionsPerSecond !== undefined ? format(transactionsPerSecond) : 'not measured',
+      basis: cost.persistence
+        ? `${format(cost.persistence.transactionsPerStep, 1)} transactions per step in Temporal's database`
+        : 'not measured yet: the bench does not read Temporal’s PostgreSQL statistics',
+    },
+    {
+      resource: 'PostgreSQL storage for histories',
+      need:
+        historyBytesPerDay !== undefined
+          ? `${format((historyBytesPerDay * w.retentionDays) / 1024 ** 3, 1)} GiB`
+          : 'not measured',
+      basis:
+        historyBytesPerDay !== undefined
+          ? `${format(cost.persistence!.historyBytesPerCascade! / 1024, 1)} KiB per cascade × ${format(demand.cascadesPerDay)} cascades/day × ${w.retentionDays} days`
+          : 'not measured yet: the bench does not read history sizes',
+    },
+  ];
+  const cpuRows = rows.filter((row) => row.coresAtPeak !== undefined);
+  const busiest = cpuRows.reduce((best, row) => ((row.coresAtPeak ?? 0) > (best.coresAtPeak ?? 0) ? row : best));
+  return { rows, firstToRunOut: busiest.resource };
+}
+
+function nextPowerOfTwo(value: number): number {
+  return 2 ** Math.ceil(Math.log2(Math.max(1, value)));
+}
+
+function format(value: number, digits = 0): string {
+  return value.toLocaleString('en-GB', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+function readResult(file: string): BenchResult | undefined {
+  const full = path.join(resultsDir, file);
+  return fs.existsSync(full) ? (JSON.parse(fs.readFileSync(full, 'utf8')) as BenchResult) : undefined;
+}
+
+/** bench/scale/open-cascades.ts's results, one run per number of open cascades. */
+interface ScaleResult {
+  runs?: Record<string, { cascades: number; complete?: boolean; steadyRssMb?: Record<string, { meanMb: number }> }>;
+}
+
+/** Markdown for docs/capacity.md. */
+export function renderCapacity(result: BenchResult, cost: MeasuredCost, scale: ScaleResult | undefined): string {
+  const demand = demandOf(workload);
+  const plan = planFor(demand, cost, workload);
+  const w = workload;
+  const lines = [
+    '# Capacity: 10 million holds a day',
+    '',
+    `<!-- Generated by \`npm run bench:capacity\` from ${cost.source}; do not edit by hand. -->`,
+    '',
+    `Measured by \`${result.command}\` on ${result.finishedAt.slice(0, 16).replace('T', ' ')} UTC (${result.machine.cpuModel}, ${result.machine.cores} cores), arm **${cost.arm}** at the ${cost.level === 'quick' ? 'quick run’s one rate' : `${cost.level} load level`}: ${format(cost.stepsPerSecond, 1)} steps/s${cost.sustainableStepsPerSecond !== undefined ? `, ${format(cost.sustainableStepsPerSecond, 1)} steps/s sustainable` : ''} on this one machine. docs/performance.md says where that time goes; docs/cluster.md how the cluster runs.`,
+    '',
+    '## The demand',
+    '',
+    '| | figure | how |',
+    '| --- | --- | --- |',
+    `| holds | ${format(w.holdsPerDay)} a day, ${format(demand.holdsPerSecondAverage, 1)}/s on average, ${format(demand.holdsPerSecondPeak, 1)}/s at the peak | peak hour = ${w.peakToAverage} × the average (assumed) |`,
+    `| cascade steps | ${format(demand.stepsPerSecondPeak)}/s at the peak | ${STEPS_PER_HOLD} per hold: the offer, then its answer or expiry |`,
+    `| cascades | ${format(demand.cascadesPerDay)} a day; ${format(demand.workflowStartsPerSecondPeak, 1)} workflow starts/s at the peak | ${format(demand.holdsPerCascade, 2)} holds per cascade with ${w.mix.accept * 100} % accepting and ${w.candidatesPerCascade} candidates |`,
+    `| holds open at the peak | ${format(demand.openHoldsAtPeak)} | Little's law: ${w.mix.expire * 100} % wait the full ${w.holdMinutes} min hold, the rest answer in ${w.answerMinutes} min (assumed) |`,
+    '',
+    '## What it takes',
+    '',
+    `Planned at ${w.targetUtilisation * 100} % CPU at the peak; every process at least two for failover.`,
+    '',
+    '| resource | need | basis |',
+    '| --- | --- | --- |',
+    ...plan.rows.map((row) => `| ${row.resource} | ${row.need} | ${row.basis} |`),
+    '',
+    `**The first to run out: ${plan.firstToRunOut}** — the largest CPU need per step. On this machine every part shares 2 cores, so the sum of the rows above is what one box runs out of; spread over machines, the first resource to add is that one.`,
+    '',
+    '## What it cost per 1,000 steps here',
+    '',
+    '| process | CPU-seconds | peak RSS (MB) |',
+    '| --- | --- | --- |',
+    ...Object.keys(cost.cpuSecondsPer1000Steps)
+      .sort()
+      .map(
+        (role) =>
+          `| ${role} | ${format(cost.cpuSecondsPer1000Steps[role] ?? 0, 2)} | ${format(cost.peakRssMb[role] ?? 0)} |`,
+      ),
+    '',
+  ];
+  const scaleRuns = Object.values(scale?.runs ?? {}).filter((run) => run.complete !== false);
+  if (scaleRuns.length > 0) {
+    lines.push(
+      '## Open cascades and memory',
+      '',
+      'While the cascades wait on their holds (`npx tsx bench/scale/open-cascades.ts`, bench/results/scale-latest.json):',
+      '',
+      '| open cascades | worker RSS (MB) | Temporal RSS (MB) |',
+      '| --- | --- | --- |',
+      ...scaleRuns.map(
+        (run) =>
+          `| ${format(run.cascades)} | ${format(run.steadyRssMb?.worker?.meanMb ?? 0)} | ${format(run.steadyRssMb?.temporal?.meanMb ?? 0)} |`,
+      ),
+      '',
+      'The worker keeps every cascade it has seen in its sticky cache, up to `WORKER_MAX_CACHED_WORKFLOWS` (unset: the SDK sizes it from the memory available, 2,310 here, so all of these stayed cached). A cascade that leaves the cache costs the worker nothing while it waits: it is replayed from its history when its timer fires or an answer comes (`npm run chaos` R5 runs with a cache of 5). Setting the cache size bounds the worker’s memory whatever the number of open cascades; history storage grows with them.',
+      '',
+    );
+  }
+  lines.push(
+    '## Assumptions and limits of this model',
+    '',
+    '- Cost per step is linear in load. One machine cannot show where that stops, and no point of this model has been checked against a larger deployment yet (doubling the history processes is the next check).',
+    `- The cost per step was measured ${cost.level === 'quick' ? 'at the quick run’s low, fixed rate: idle work (polling, timers, the sampler) is spread over few steps, so it overstates the cost per step at load' : `at the ${cost.level} load level`}.`,
+    '- A core in production does the work of a core here (no allowance for faster or slower CPUs).',
+    '- PostgreSQL commits are counted in Temporal’s database; with synchronous commit each one is at least one WAL flush, so group commit can only lower the IOPS shown. Holdfast’s own database adds its writes per step (a hold, an entry update, a notification row, audit rows).',
+    '- Shards: Temporal serialises the operations of one shard; the count cannot be changed once the cluster is created, so it is sized for 4 × the open workflows and never below 512.',
+    '- Messages: an SMTP or SMS provider’s own rate limits are outside this model (docs/queues.md: per-queue rates).',
+    '',
+  );
+  return lines.join('\n');
+}
+
+function main(): void {
+  const sources = ['latest-full.json', 'latest-quick.json'];
+  for (const file of sources) {
+    const result = readResult(file);
+    const cost = result && measuredCost(result, `bench/results/${file}`);
+    if (!result || !cost) continue;
+    const scaleFile = path.join(resultsDir, 'scale-latest.json');
+    const scale = fs.existsSync(scaleFile)
+      ? (JSON.parse(fs.readFileSync(scaleFile, 'utf8')) as ScaleResult)
+      : undefined;
+    fs.writeFileSync(docFile, renderCapacity(result, cost, scale));
+    process.stdout.write(`docs/capacity.md written from bench/results/${file} (${cost.arm})\n`);
+    return;
+  }
+  process.stderr.write(
+    'No bench result with a Temporal arm in bench/results/: run `npm run bench -- --quick` first.\n',
+  );
+  process.exitCode = 1;
+}
+
+if (require.main === module) main();

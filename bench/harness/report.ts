@@ -1,0 +1,347 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ArmName } from '../lib/arm';
+import { median, type RunMetrics } from './metrics';
+
+/**
+ * The bench's table and its JSON. One column per arm, medians across rounds; T's targets (issue 14)
+ * are checked with ✓/✗ beside the figure. The JSON keeps every round's raw figures.
+ */
+
+export type Mode = 'quick' | 'full';
+
+/** The load levels a run measures: one fixed rate in quick mode; 50/80/90 % of the sustainable rate in full. */
+export type Level = 'quick' | '50%' | '80%' | '90%';
+
+export interface LoadStepResult {
+  cascadesPerSecond: number;
+  durationMs: number;
+  stepsPerSecond: number;
+  backlogGrew: boolean;
+  backlog: { firstHalfMin?: number; secondHalfMin?: number; last?: number };
+}
+
+export interface LevelResult {
+  cascadesPerSecond: number;
+  arrivalWindowMs: number;
+  drainMs: number;
+  drainedFully: boolean;
+  decisions: Record<string, number>;
+  metrics: RunMetrics;
+}
+
+/** One arm in one round. */
+export interface ArmRoundResult {
+  arm: ArmName;
+  round: number;
+  /** Why the arm did not run, when it did not. */
+  skipped?: string;
+  startupMs?: number;
+  loadSteps?: LoadStepResult[];
+  /** Full mode: the highest load step whose backlog did not grow. */
+  sustainable?: { cascadesPerSecond: number; stepsPerSecond: number; lowerBound: boolean };
+  levels: Partial<Record<Level, LevelResult>>;
+  error?: string;
+}
+
+export interface Machine {
+  cpuModel: string;
+  cores: number;
+  memoryGb: number;
+  os: string;
+  node: string;
+  temporalCli?: string;
+  temporalServer?: string;
+  /** How the dev server's SQLite store was configured, and how we know. */
+  devServerSqlite?: string;
+}
+
+export interface BenchResult {
+  mode: Mode;
+  command: string;
+  seed: number;
+  startedAt: string;
+  finishedAt: string;
+  machine: Machine;
+  settings: Record<string, unknown>;
+  rounds: ArmRoundResult[];
+  /** Per arm: each table row's median across rounds. */
+  medians: Partial<Record<ArmName, Record<string, number | undefined>>>;
+  notes: string[];
+}
+
+export function describeMachine(extra: Partial<Machine> = {}): Machine {
+  const cpus = os.cpus();
+  return {
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+    cores: cpus.length,
+    memoryGb: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
+    os: `${os.type()} ${os.release()}`,
+    node: process.version,
+    ...extra,
+  };
+}
+
+/** The version the provisioned Temporal CLI reports, if it runs. */
+export function temporalCliVersion(cliPath: string | undefined): string | undefined {
+  if (!cliPath) return undefined;
+  try {
+    return execFileSync(cliPath, ['--version'], { encoding: 'utf8', timeout: 10_000 }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The journal mode of a SQLite file, read from its header (bytes 18 and 19 are 2 in WAL mode, 1 in
+ * the rollback-journal modes): a measurement, not an assumption about the CLI's defaults.
+ */
+export function sqliteJournalMode(dbFile: string): 'wal' | 'rollback-journal' | undefined {
+  try {
+    const header = Buffer.alloc(20);
+    const fd = fs.openSync(dbFile, 'r');
+    try {
+      fs.readSync(fd, header, 0, 20, 0);
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (header.toString('latin1', 0, 15) !== 'SQLite format 3') return undefined;
+    return header[18] === 2 && header[19] === 2 ? 'wal' : 'rollback-journal';
+  } catch {
+    return undefined;
+  }
+}
+
+interface Row {
+  key: string;
+  label: string;
+  unit: string;
+  /** T's target: whether a figure passes. */
+  target?: { text: string; pass: (value: number) => boolean };
+  /** Only full mode measures it (a second load level, or the load steps). */
+  fullOnly?: boolean;
+  pick: (result: ArmRoundResult) => number | undefined;
+}
+
+/** The level a row is read at: its full-mode level, or the one quick-mode run. */
+function at(result: ArmRoundResult, level: Level): RunMetrics | undefined {
+  return (result.levels[level] ?? result.levels.quick)?.metrics;
+}
+
+const processRoles = ['worker', 'api', 'temporal', 'postgres', 'redis'];
+
+function roleFigure(metrics: RunMetrics | undefined, role: string, figure: 'cpu' | 'rss'): number | undefined {
+  if (!metrics) return undefined;
+  // Roles like temporal-history-1 and temporal-postgres add up into their family.
+  const entries = Object.entries(metrics.processes).filter(
+    ([name]) => name === role || (role === 'temporal' && name.startsWith('temporal')),
+  );
+  if (entries.length === 0) return undefined;
+  return entries.reduce(
+    (sum, [, usage]) => sum + (figure === 'cpu' ? (usage.cpuSecondsPer1000Steps ?? 0) : usage.peakRssMb),
+    0,
+  );
+}
+
+const rows: Row[] = [
+  {
+    key: 'expiryLatenessP50',
+    label: 'hold-expiry lateness p50 (80 %)',
+    unit: 'ms',
+    pick: (r) => at(r, '80%')?.expiryLatenessMs.p50,
+  },
+  {
+    key: 'expiryLatenessP99',
+    label: 'hold-expiry lateness p99 (80 %)',
+    unit: 'ms',
+    target: { text: '≤ 1500', pass: (value) => value <= 1500 },
+    pick: (r) => at(r, '80%')?.expiryLatenessMs.p99,
+  },
+  {
+    key: 'expiryLatenessMax',
+    label: 'hold-expiry lateness max (80 %)',
+    unit: 'ms',
+    pick: (r) => at(r, '80%')?.expiryLatenessMs.max,
+  },
+  {
+    key: 'declineToOfferP50',
+    label: 'decline → next offer p50 (50 %)',
+    unit: 'ms',
+    pick: (r) => at(r, '50%')?.declineToOfferMs.p50,
+  },
+  {
+    key: 'declineToOfferP99',
+    label: 'decline → next offer p99 (50 %)',
+    unit: 'ms',
+    target: { text: '≤ 300', pass: (value) => value <= 300 },
+    pick: (r) => at(r, '50%')?.declineToOfferMs.p99,
+  },
+  {
+    key: 'declineToMessageP50',
+    label: 'decline → next message p50 (50 %)',
+    unit: 'ms',
+    pick: (r) => at(r, '50%')?.declineToMessageMs.p50,
+  },
+  {
+    key: 'declineToMessageP99',
+    label: 'decline → next message p99 (50 %)',
+    unit: 'ms',
+    pick: (r) => at(r, '50%')?.declineToMessageMs.p99,
+  },
+  {
+    key: 'sustainableStepsPerSecond',
+    fullOnly: true,
+    label: 'max sustainable steps/s',
+    unit: '/s',
+    pick: (r) => r.sustainable?.stepsPerSecond,
+  },
+  {
+    key: 'stepsPerSecond',
+    label: 'steps/s measured (80 %)',
+    unit: '/s',
+    pick: (r) => at(r, '80%')?.stepsPerSecond,
+  },
+  {
+    key: 'apiStartP50At50',
+    label: 'API start p50 (50 %)',
+    unit: 'ms',
+    pick: (r) => at(r, '50%')?.apiStartMs.p50,
+  },
+  {
+    key: 'apiStartP99At50',
+    label: 'API start p99 (50 %)',
+    unit: 'ms',
+    target: { text: '≤ 100', pass: (value) => value <= 100 },
+    pick: (r) => at(r, '50%')?.apiStartMs.p99,
+  },
+  {
+    key: 'apiStartP50At90',
+    fullOnly: true,
+    label: 'API start p50 (90 %)',
+    unit: 'ms',
+    pick: (r) => at(r, '90%')?.apiStartMs.p50,
+  },
+  {
+    key: 'apiStartP99At90',
+    fullOnly: true,
+    label: 'API start p99 (90 %)',
+    unit: 'ms',
+    pick: (r) => at(r, '90%')?.apiStartMs.p99,
+  },
+  ...processRoles.flatMap((role): Row[] => [
+    {
+      key: `cpuPer1000Steps.${role}`,
+      label: `CPU-s / 1,000 steps: ${role} (80 %)`,
+      unit: 's',
+      pick: (r) => roleFigure(at(r, '80%'), role, 'cpu'),
+    },
+    {
+      key: `peakRss.${role}`,
+      label: `peak RSS: ${role} (80 %)`,
+      unit: 'MB',
+      target: role === 'worker' ? { text: '≤ 400', pass: (value) => value <= 400 } : undefined,
+      pick: (r) => roleFigure(at(r, '80%'), role, 'rss'),
+    },
+  ]),
+  {
+    key: 'slotsWithTwoLiveOffers',
+    label: 'slots with two live offers',
+    unit: '',
+    target: { text: '= 0', pass: (value) => value === 0 },
+    pick: (r) => sumOverLevels(r, (m) => m.correctness.slotsWithTwoLiveOffersLive + m.correctness.overlapsPostHoc),
+  },
+  {
+    key: 'cascadesLost',
+    label: 'cascades lost (quick: stuck)',
+    unit: '',
+    target: { text: '= 0', pass: (value) => value === 0 },
+    pick: (r) => sumOverLevels(r, (m) => m.correctness.cascadesLost),
+  },
+  {
+    key: 'duplicateMessages',
+    label: 'duplicate messages',
+    unit: '',
+    target: { text: '= 0', pass: (value) => value === 0 },
+    pick: (r) =>
+      sumOverLevels(r, (m) => m.correctness.duplicateMessagesCatcher + m.correctness.duplicateOfferNotifications),
+  },
+  {
+    key: 'cascadesReleased',
+    label: 'cascades released (all levels)',
+    unit: '',
+    pick: (r) => sumOverLevels(r, (m) => m.cascadesReleased),
+  },
+  {
+    key: 'releaseFailures',
+    label: 'release requests failed',
+    unit: '',
+    pick: (r) => sumOverLevels(r, (m) => m.releaseFailures),
+  },
+];
+
+function sumOverLevels(result: ArmRoundResult, figure: (metrics: RunMetrics) => number): number | undefined {
+  const levels = Object.values(result.levels);
+  if (levels.length === 0) return undefined;
+  return levels.reduce((sum, level) => sum + figure(level.metrics), 0);
+}
+
+/** Each row's median across the rounds an arm ran. */
+export function mediansByArm(rounds: readonly ArmRoundResult[]): BenchResult['medians'] {
+  const byArm: BenchResult['medians'] = {};
+  const arms = [...new Set(rounds.map((round) => round.arm))];
+  for (const arm of arms) {
+    const ran = rounds.filter((round) => round.arm === arm && !round.skipped && !round.error);
+    if (ran.length === 0) continue;
+    byArm[arm] = Object.fromEntries(rows.map((row) => [row.key, median(ran.map(row.pick))]));
+  }
+  return byArm;
+}
+
+function format(value: number | undefined, unit: string): string {
+  if (value === undefined) return '–';
+  if (value === Infinity) return '∞';
+  const rounded = Math.abs(value) >= 100 || Number.isInteger(value) ? Math.round(value) : Math.round(value * 10) / 10;
+  return `${rounded.toLocaleString('en-US')}${unit && unit !== '/s' ? ` ${unit}` : unit}`;
+}
+
+/** The table as Markdown: one column per arm; a T arm's figure carries ✓/✗ where the issue sets a target. */
+export function renderTable(result: Pick<BenchResult, 'medians' | 'rounds' | 'mode'>): string {
+  // Quick mode measures one fixed rate: the levels in the labels do not apply.
+  const label = (row: Row) => (result.mode === 'quick' ? row.label.replace(/ \((50|80|90) %\)$/, '') : row.label);
+  const arms = (['T-dev', 'T-cluster', 'B-poll', 'B-delay'] as const).filter((arm) =>
+    result.rounds.some((round) => round.arm === arm),
+  );
+  const header = `| metric${result.mode === 'quick' ? ' (quick: one fixed rate)' : ''} | ${arms.join(' | ')} | target (T) |`;
+  const divider = `| --- | ${arms.map(() => '---').join(' | ')} | --- |`;
+  const lines = rows
+    .filter((row) => result.mode === 'full' || !row.fullOnly)
+    .map((row) => {
+      const cells = arms.map((arm) => {
+        const figures = result.medians[arm];
+        if (!figures) {
+          const skipped = result.rounds.find((round) => round.arm === arm && (round.skipped || round.error));
+          return skipped?.skipped ? 'skipped' : 'failed';
+        }
+        const value = figures[row.key];
+        const mark =
+          row.target && arm.startsWith('T') && value !== undefined ? (row.target.pass(value) ? ' ✓' : ' ✗') : '';
+        return `${format(value, row.unit)}${mark}`;
+      });
+      return `| ${label(row)} | ${cells.join(' | ')} | ${row.target?.text ?? ''} |`;
+    });
+  return [header, divider, ...lines].join('\n');
+}
+
+/** Writes the JSON beside its `latest-<mode>.json` twin; returns both paths. */
+export function writeResult(result: BenchResult, outDir: string): { file: string; latest: string } {
+  fs.mkdirSync(outDir, { recursive: true });
+  const stamp = result.startedAt.replace(/[:.]/g, '-');
+  const file = path.join(outDir, `${stamp}-${result.mode}.json`);
+  const latest = path.join(outDir, `latest-${result.mode}.json`);
+  const json = `${JSON.stringify(result, (_key, value: unknown) => (value === Infinity ? 'Infinity' : value), 2)}\n`;
+  fs.writeFileSync(file, json);
+  fs.writeFileSync(latest, json);
+  return { file, latest };
+}
