@@ -36,9 +36,9 @@ FROM deps AS build
 # The whole context (see .dockerignore); tsconfig.build.json decides what is compiled. The
 # context has no generated/, so the client generated above is kept.
 COPY . .
-RUN npx tsc -p tsconfig.build.json
-# The workflow code, bundled once here rather than by every worker at every start (docs/performance.md).
-RUN node dist/workers/workflow-bundle.js dist/workflow-bundle.js
+# Then the workflow code, bundled once here rather than by every worker at every start (docs/performance.md).
+RUN npx tsc -p tsconfig.build.json \
+ && node dist/workers/workflow-bundle.js dist/workflow-bundle.js
 
 # --- one-shot migrations: full dependencies, because the Prisma CLI is a devDependency -------
 FROM deps AS migrate

@@ -18,6 +18,7 @@ import { R6_TITLE, runApiKills } from './chaos/r6-api-kills';
 import { R7_TITLE, R7_WEBHOOK_TIMEOUT, runFlakyDelivery } from './chaos/r7-flaky-delivery';
 import { cachedTemporalServerBinaries } from '../scripts/stack/temporal-cluster';
 import { writeWorkflowBundle } from '../workers/workflow-bundle';
+import { exitOnSignals } from './lib/processes';
 
 /**
  * `npm run chaos [-- --quick] [--only R1,R3] [--seed N] [--cluster-ports N]`: the fault battery (issue 14, R1–R7).
@@ -168,6 +169,7 @@ function printSummary(results: readonly ScenarioResult[]): void {
 }
 
 async function main(): Promise<number> {
+  exitOnSignals();
   const args = parseArguments(process.argv.slice(2));
   const runId = new Date().toISOString().replace(/[:.]/g, '-');
   const root = path.join('/tmp/chaos', runId);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ArmName, RunningArm } from './lib/arm';
 import { benchCandidateEmail, createBenchSlots } from './lib/fixtures';
-import { ProcessSampler } from './lib/processes';
+import { ProcessSampler, exitOnSignals } from './lib/processes';
 import { readTemporalBinaries } from '../scripts/stack/temporal-binaries';
 import { runArrivals, startResponder, type Responder } from './harness/load';
 import { judgeBacklogGrowth, measureRun, startLiveSampler } from './harness/metrics';
@@ -237,7 +237,8 @@ async function measureLevel(
     windowStart,
     windowEnd,
     expiryAllowanceMs: session.plan.expiryAllowanceMs,
-    fullDrain: fullDrain && drainedFully,
+    // In full mode a cascade still open after the drain is lost, whether or not the drain ran to its end.
+    fullDrain,
     processUsage: Object.fromEntries(
       usage.roles.map((role) => [role.role, { cpuSeconds: role.cpuSeconds, peakRssBytes: role.peakRssBytes }]),
     ),
@@ -422,6 +423,7 @@ async function runArmRound(
 }
 
 async function main(): Promise<void> {
+  exitOnSignals();
   const startedAt = new Date();
   const settings = parseSettings(process.argv.slice(2));
   const deadline = settings.mode === 'quick' ? startedAt.getTime() + quickBudgetMs - quickReserveMs : undefined;

@@ -312,7 +312,14 @@ const environmentSchema = z.object({
   /** A workflow bundle built ahead (`npm run build:workflows`); unset: the worker bundles workflows/ at start. */
   WORKFLOW_BUNDLE_PATH: readableFile,
   /** Workflows kept in the worker's sticky cache; unset: the SDK's default, which depends on memory. */
-  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(1_000_000).optional(),
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(1_000_000)
+    // The SDK needs room for two (it silently raises 1); 0 turns the cache off.
+    .refine((size) => size !== 1, 'must be 0 (no cache) or at least 2')
+    .optional(),
   WORKER_QUEUES: workerQueues,
   ...queueCapacityVariables,
   /** A tenant's fairness weight on shared task queues, by plan (docs/queues.md). */

@@ -6,6 +6,7 @@ import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import type { CeilingWorkerMessage } from './worker';
 import { CEILING_KEY_ENV, CEILING_SALT_ENV, createCeilingDataConverter } from './codec';
 import { answerOfferUpdate, type CeilingCascadeInput, type CeilingDecision } from './workflow';
+import { exitOnSignals } from '../lib/processes';
 
 /**
  * The engine ceiling: how many cascade steps per second the Temporal server, the worker's SDK and Holdfast's
@@ -458,6 +459,7 @@ function numberArgument(name: string, fallback: number): number {
  * [--latency-bound-ms 2000] [--max-minutes 6] [--out bench/results/ceiling-latest.json]`
  */
 async function main(): Promise<void> {
+  exitOnSignals();
   const address = argument('address');
   if (!address) throw new Error('--address host:port of a Temporal frontend is required');
   const maxCached = argument('max-cached');

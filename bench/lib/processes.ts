@@ -333,6 +333,20 @@ export function killLiveServices(): void {
   for (const service of liveServices) service.kill('SIGKILL');
 }
 
+/**
+ * Ends this script on Ctrl-C, SIGTERM or a closed terminal through `process.exit`, so that the 'exit'
+ * hooks kill every service it started (they run in their own process groups: the terminal's signal
+ * does not reach them, and a signal that ends the process skips 'exit' hooks).
+ */
+export function exitOnSignals(): void {
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`\n${signal}: stopping every service this run started\n`);
+      process.exit(130);
+    });
+  }
+}
+
 /** Services still running, killed if this process exits without stopping them. */
 const liveServices = new Set<ServiceProcess>();
 let exitHookInstalled = false;

@@ -6,7 +6,7 @@ import v8 from 'node:v8';
 import { createBenchSlots } from '../lib/fixtures';
 import { writeWorkflowBundle } from '../../workers/workflow-bundle';
 import { startTDevArm, type HoldfastStack, type StackPorts } from '../lib/holdfast-stack';
-import { ProcessSampler, processTree, sampleProcesses, type RoleUsage } from '../lib/processes';
+import { ProcessSampler, processTree, sampleProcesses, type RoleUsage, exitOnSignals } from '../lib/processes';
 import type { BenchCaughtMessage } from '../lib/catcher';
 
 /**
@@ -258,6 +258,7 @@ function roleFigures(roles: readonly RoleUsage[]) {
 const round1 = (value: number) => Math.round(value * 10) / 10;
 
 async function main(): Promise<void> {
+  exitOnSignals();
   const options = readOptions();
   const began = Date.now();
   const deadline = began + options.maxMinutes * 60_000;
