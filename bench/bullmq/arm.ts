@@ -9,7 +9,7 @@ import type { ArmOptions, RunningArm } from '../lib/arm';
 import { startMessageCatcher, type BenchMessageCatcher, type CatcherFault } from '../lib/catcher';
 import { benchOperatorToken, ensureBenchTenant } from '../lib/fixtures';
 import { inheritedEnv, startBenchPostgres } from '../lib/holdfast-stack';
-import { httpAnswers, startService, type ServiceProcess } from '../lib/processes';
+import { httpAnswers, StartedParts, startService, type ServiceProcess } from '../lib/processes';
 
 /**
  * The BullMQ baseline as the bench runs it (arms B-poll and B-delay): Redis, PostgreSQL, the
@@ -76,17 +76,8 @@ export async function startBullArm(variant: BullArmName, options: BullArmOptions
   fs.chmodSync(dataDir, 0o755);
   const ports: BullArmPorts = { ...defaultBullArmPorts(), ...options.ports };
   const readyTimeoutMs = options.readyTimeoutMs ?? 120_000;
-  const started: Array<{ name: string; stop: () => Promise<unknown> }> = [];
-  const stopStarted = async () => {
-    for (const { name, stop } of started.reverse()) {
-      try {
-        await stop();
-      } catch (error) {
-        say(`could not stop ${name}: ${String(error)}`);
-      }
-    }
-    started.length = 0;
-  };
+  const started = new StartedParts(say);
+  const stopStarted = () => started.stopAll();
 
   try {
     say(`Redis on 127.0.0.1:${ports.redis}`);

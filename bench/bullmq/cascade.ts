@@ -7,6 +7,7 @@ import { hashOfferToken, offerTokenMatching, signOfferToken, verifyOfferToken } 
 import { notificationMessageId } from '../../domain/outbox';
 import { isUniqueViolation, type Prisma, type PrismaClient } from '../../lib/db';
 import type { CascadeJobData } from './queues';
+import type { MailTransport } from '../../activities/notifications';
 
 /**
  * The waitlist logic of the BullMQ baseline: what the seed's BackgroundJobService does, on the
@@ -21,16 +22,7 @@ import type { CascadeJobData } from './queues';
 
 /** What a message needs: nodemailer's transport (or any with the same sendMail) and the sender. */
 export interface BaselineMail {
-  transport: {
-    sendMail(message: {
-      from: string;
-      to: string;
-      subject: string;
-      text: string;
-      html?: string;
-      messageId?: string;
-    }): Promise<{ messageId?: string }>;
-  };
+  transport: MailTransport;
   from: string;
 }
 

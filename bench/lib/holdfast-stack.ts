@@ -20,7 +20,7 @@ import { dynamicConfigFlags, searchAttributeFlags } from '../../scripts/stack/te
 import type { ArmName, ArmOptions, MeasuredProcess, RunningArm } from './arm';
 import { startMessageCatcher, type BenchMessageCatcher, type CatcherFault } from './catcher';
 import { benchOperatorToken, ensureBenchTenant } from './fixtures';
-import { httpAnswers, startService, type ServiceProcess } from './processes';
+import { httpAnswers, StartedParts, startService, type ServiceProcess } from './processes';
 
 /**
  * Holdfast as the bench runs it: PostgreSQL, the Temporal server (or an external one), the worker
@@ -311,17 +311,8 @@ export async function startHoldfastStack(options: HoldfastStackOptions): Promise
   fs.chmodSync(dataDir, 0o755);
   const ports: StackPorts = { ...defaultStackPorts(), ...options.ports };
   const readyTimeoutMs = options.readyTimeoutMs ?? 180_000;
-  const started: Array<{ name: string; stop: () => Promise<unknown> }> = [];
-  const stopStarted = async () => {
-    for (const { name, stop } of started.reverse()) {
-      try {
-        await stop();
-      } catch (error) {
-        say(`could not stop ${name}: ${String(error)}`);
-      }
-    }
-    started.length = 0;
-  };
+  const started = new StartedParts(say);
+  const stopStarted = () => started.stopAll();
 
   try {
     say(`PostgreSQL on 127.0.0.1:${ports.postgres}`);

@@ -334,6 +334,30 @@ export function killLiveServices(): void {
 }
 
 /**
+ * What a stack has started, to be stopped in reverse order: on a failed start, and at the end. A
+ * part that fails to stop is reported and the rest are still stopped.
+ */
+export class StartedParts {
+  private readonly parts: Array<{ name: string; stop: () => Promise<unknown> }> = [];
+
+  constructor(private readonly say: (line: string) => void) {}
+
+  push(part: { name: string; stop: () => Promise<unknown> }): void {
+    this.parts.push(part);
+  }
+
+  async stopAll(): Promise<void> {
+    for (const { name, stop } of this.parts.splice(0).reverse()) {
+      try {
+        await stop();
+      } catch (error) {
+        this.say(`could not stop ${name}: ${String(error)}`);
+      }
+    }
+  }
+}
+
+/**
  * Ends this script on Ctrl-C, SIGTERM or a closed terminal through `process.exit`, so that the 'exit'
  * hooks kill every service it started (they run in their own process groups: the terminal's signal
  * does not reach them, and a signal that ends the process skips 'exit' hooks).
