@@ -14,7 +14,7 @@ export interface RunningApi {
 
 /** Composition root of the API: one Temporal client and one Prisma client per process. */
 export async function startApi(config: Config, logger: Logger = createLogger(config, 'api')): Promise<RunningApi> {
-  const prisma = createPrismaClient(requireDatabaseUrl(config));
+  const prisma = createPrismaClient(requireDatabaseUrl(config), { maxConnections: config.databasePoolSize });
   // Lazy: the API starts (and /readyz reports why) even while Temporal is still coming up.
   const connection = Connection.lazy(temporalConnectionOptions(config.temporal));
   // One codec for the client and the codec server, so erasing a tenant forgets its keys in both at once.

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ArmName } from './lib/arm';
+import type { StoreActivity } from './lib/store-activity';
 import { median } from './harness/metrics';
 import type { ArmRoundResult, BenchResult, Level } from './harness/report';
 
@@ -74,11 +75,10 @@ export function demandOf(w: typeof workload): Demand {
   };
 }
 
-/** What Temporal's PostgreSQL wrote during a T-cluster run. */
+/** What the PostgreSQL instances wrote per step: Temporal's own (T-cluster only) and Holdfast's. */
 export interface PersistenceFigures {
-  transactionsPerStep: number;
-  historyBytesPerCascade?: number;
-  databaseBytesPerStep?: number;
+  temporal?: StoreActivity;
+  application?: StoreActivity;
 }
 
 /** What one step cost on this machine, from a bench result. */
@@ -119,10 +119,7 @@ export function measuredCost(result: BenchResult, source: string): MeasuredCost 
           return middle !== undefined ? [[role, middle]] : [];
         }),
       );
-    const persistence = measured.flatMap(({ round }) => {
-      const figures = (round as ArmRoundResult & { persistence?: PersistenceFigures }).persistence;
-      return figures ? [figures] : [];
-    });
+    const storesByRound = measured.map(({ round, level }) => round.levels[level]?.stores ?? []);
     const sustainable = rounds.flatMap((round) => (round.sustainable ? [round.sustainable.stepsPerSecond] : []));
     return {
       source,
@@ -132,17 +129,30 @@ export function measuredCost(result: BenchResult, source: string): MeasuredCost 
       sustainableStepsPerSecond: median(sustainable),
       cpuSecondsPer1000Steps: perRole((usage) => usage.cpuSecondsPer1000Steps),
       peakRssMb: perRole((usage) => usage.peakRssMb),
-      persistence:
-        persistence.length > 0
-          ? {
-              transactionsPerStep: median(persistence.map((p) => p.transactionsPerStep)) ?? 0,
-              historyBytesPerCascade: median(persistence.map((p) => p.historyBytesPerCascade)),
-              databaseBytesPerStep: median(persistence.map((p) => p.databaseBytesPerStep)),
-            }
-          : undefined,
+      persistence: {
+        temporal: medianStoreActivity(storesByRound, 'temporal-postgres'),
+        application: medianStoreActivity(storesByRound, 'postgres'),
+      },
     };
   }
   return undefined;
+}
+
+/** One store's figures, the median of each across rounds; undefined when no round measured it. */
+function medianStoreActivity(storesByRound: StoreActivity[][], role: string): StoreActivity | undefined {
+  const measured = storesByRound.flatMap((stores) => stores.filter((store) => store.role === role));
+  if (measured.length === 0) return undefined;
+  const middle = (pick: (store: StoreActivity) => number | undefined) =>
+    median(measured.flatMap((store) => (pick(store) === undefined ? [] : [pick(store)!])));
+  const history = middle((store) => store.historyBytesPerCascade);
+  return {
+    role,
+    commitsPerStep: middle((store) => store.commitsPerStep) ?? 0,
+    walSyncsPerStep: middle((store) => store.walSyncsPerStep) ?? 0,
+    walBytesPerStep: middle((store) => store.walBytesPerStep) ?? 0,
+    sizeBytesPerStep: middle((store) => store.sizeBytesPerStep) ?? 0,
+    ...(history === undefined ? {} : { historyBytesPerCascade: history }),
+  };
 }
 
 /** CPU-seconds per step of every process whose role starts with one of the prefixes. */
@@ -178,11 +188,25 @@ export function planFor(demand: Demand, cost: MeasuredCost, w: typeof workload):
   const postgresCores = cores(postgresPerStep);
   const frontendPerStep = cpuPerStep(cost, 'temporal-frontend');
   const frontendCores = frontendPerStep > 0 ? cores(frontendPerStep) : temporalCores * 0.15;
-  const transactionsPerSecond = cost.persistence ? peak * cost.persistence.transactionsPerStep : undefined;
+  const { temporal: temporalStore, application: applicationStore } = cost.persistence ?? {};
+  const stores = [temporalStore, applicationStore].flatMap((store) => (store ? [store] : []));
+  const commitsPerStep = stores.reduce((sum, store) => sum + store.commitsPerStep, 0);
+  const walSyncsPerStep = stores.reduce((sum, store) => sum + store.walSyncsPerStep, 0);
+  const walBytesPerStep = stores.reduce((sum, store) => sum + store.walBytesPerStep, 0);
   const historyBytesPerDay =
-    cost.persistence?.historyBytesPerCascade !== undefined
-      ? cost.persistence.historyBytesPerCascade * demand.cascadesPerDay
+    temporalStore?.historyBytesPerCascade !== undefined
+      ? temporalStore.historyBytesPerCascade * demand.cascadesPerDay
       : undefined;
+  const perStore = (pick: (store: StoreActivity) => number) =>
+    [
+      temporalStore ? `${format(pick(temporalStore), 1)} in Temporal's database` : undefined,
+      applicationStore ? `${format(pick(applicationStore), 1)} in Holdfast's` : undefined,
+    ]
+      .filter(Boolean)
+      .join(' + ');
+  const missingTemporal = temporalStore
+    ? ''
+    : ` (Temporal's own store not included: ${cost.arm} keeps it in SQLite, only T-cluster measures it)`;
 
   const openWorkflows = demand.openHoldsAtPeak;
   // Shards are fixed at creation: size them for the open workflows with room to grow (Temporal
@@ -235,11 +259,28 @@ export function planFor(demand: Demand, cost: MeasuredCost, w: typeof workload):
       coresAtPeak: postgresCores,
     },
     {
-      resource: 'PostgreSQL commits/s (≈ write IOPS before group commit)',
-      need: transactionsPerSecond !== undefined ? format(transactionsPerSecond) : 'not measured',
-      basis: cost.persistence
-        ? `${format(cost.persistence.transactionsPerStep, 1)} transactions per step in Temporal's database`
-        : 'not measured yet: the bench does not read Temporal’s PostgreSQL statistics',
+      resource: 'PostgreSQL WAL flushes/s (write IOPS a commit waits on)',
+      need: stores.length > 0 ? format(peak * walSyncsPerStep) : 'not measured',
+      basis:
+        stores.length > 0
+          ? `${perStore((store) => store.walSyncsPerStep)} per step (pg_stat_wal.wal_sync, after group commit on this machine)${missingTemporal}`
+          : 'not measured: this result predates the bench reading PostgreSQL’s statistics',
+    },
+    {
+      resource: 'PostgreSQL transactions/s',
+      need: stores.length > 0 ? format(peak * commitsPerStep) : 'not measured',
+      basis:
+        stores.length > 0
+          ? `${perStore((store) => store.commitsPerStep)} per step (pg_stat_database.xact_commit, reads included)${missingTemporal}`
+          : 'not measured',
+    },
+    {
+      resource: 'PostgreSQL WAL written',
+      need: stores.length > 0 ? `${format((peak * walBytesPerStep) / 1024 ** 2, 1)} MiB/s` : 'not measured',
+      basis:
+        stores.length > 0
+          ? `${format(walBytesPerStep / 1024, 1)} KiB of WAL per step, both instances (pg_current_wal_lsn)${missingTemporal}`
+          : 'not measured',
     },
     {
       resource: 'PostgreSQL storage for histories',
@@ -249,8 +290,8 @@ export function planFor(demand: Demand, cost: MeasuredCost, w: typeof workload):
           : 'not measured',
       basis:
         historyBytesPerDay !== undefined
-          ? `${format(cost.persistence!.historyBytesPerCascade! / 1024, 1)} KiB per cascade × ${format(demand.cascadesPerDay)} cascades/day × ${w.retentionDays} days`
-          : 'not measured yet: the bench does not read history sizes',
+          ? `${format(temporalStore!.historyBytesPerCascade! / 1024, 1)} KiB of history per cascade (history_node) × ${format(demand.cascadesPerDay)} cascades/day × ${w.retentionDays} days; indexes, visibility and Holdfast's rows come on top`
+          : `not measured${missingTemporal}`,
     },
   ];
   const cpuRows = rows.filter((row) => row.coresAtPeak !== undefined);
@@ -273,7 +314,17 @@ function readResult(file: string): BenchResult | undefined {
 
 /** bench/scale/open-cascades.ts's results, one run per number of open cascades. */
 interface ScaleResult {
-  runs?: Record<string, { cascades: number; complete?: boolean; steadyRssMb?: Record<string, { meanMb: number }> }>;
+  runs?: Record<
+    string,
+    {
+      cascades: number;
+      complete?: boolean;
+      entry?: string;
+      steadyRssMb?: Record<string, { meanMb: number; lastMb?: number }>;
+      workerCache?: { maxCachedWorkflows?: number; setBy?: string };
+      afterEviction?: { nextOfferMs?: { p50?: number; max?: number } };
+    }
+  >;
 }
 
 /** Markdown for docs/capacity.md. */
@@ -326,14 +377,25 @@ export function renderCapacity(result: BenchResult, cost: MeasuredCost, scale: S
       '',
       'While the cascades wait on their holds (`npx tsx bench/scale/open-cascades.ts`, bench/results/scale-latest.json):',
       '',
-      '| open cascades | worker RSS (MB) | Temporal RSS (MB) |',
-      '| --- | --- | --- |',
-      ...scaleRuns.map(
-        (run) =>
-          `| ${format(run.cascades)} | ${format(run.steadyRssMb?.worker?.meanMb ?? 0)} | ${format(run.steadyRssMb?.temporal?.meanMb ?? 0)} |`,
-      ),
+      '| open cascades | worker cache (workflows) | worker runs | worker RSS at the end, mean over the window (MB) | Temporal RSS (MB) | decline → next offer of the first released, p50 / max (ms) |',
+      '| --- | --- | --- | --- | --- | --- |',
+      ...scaleRuns
+        .sort(
+          (a, b) =>
+            a.cascades - b.cascades ||
+            (a.workerCache?.maxCachedWorkflows ?? 0) - (b.workerCache?.maxCachedWorkflows ?? 0),
+        )
+        .map((run) => {
+          const cache = run.workerCache?.maxCachedWorkflows;
+          const cacheText =
+            cache === undefined
+              ? '?'
+              : `${format(cache)}${run.workerCache?.setBy === 'sdk-default' ? ' (SDK default)' : ''}`;
+          const replay = run.afterEviction?.nextOfferMs;
+          return `| ${format(run.cascades)} | ${cacheText} | ${run.entry === 'compiled' ? 'compiled (dist/)' : 'tsx'} | ${format(run.steadyRssMb?.worker?.lastMb ?? run.steadyRssMb?.worker?.meanMb ?? 0)}, ${format(run.steadyRssMb?.worker?.meanMb ?? 0)} | ${format(run.steadyRssMb?.temporal?.meanMb ?? 0)} | ${replay?.p50 === undefined ? '–' : `${format(replay.p50)} / ${format(replay.max ?? 0)}`} |`;
+        }),
       '',
-      'The worker keeps every cascade it has seen in its sticky cache, up to `WORKER_MAX_CACHED_WORKFLOWS` (unset: the SDK sizes it from the memory available, 2,310 here, so all of these stayed cached). A cascade that leaves the cache costs the worker nothing while it waits: it is replayed from its history when its timer fires or an answer comes (`npm run chaos` R5 runs with a cache of 5). Setting the cache size bounds the worker’s memory whatever the number of open cascades; history storage grows with them.',
+      'The worker keeps the cascades it has seen in its sticky cache, up to `WORKER_MAX_CACHED_WORKFLOWS`; unset, the SDK sizes the cache from the V8 heap limit (2,310 on this 24 GB machine), so a worker’s memory follows the number of open cascades until that limit: set it from the worker’s memory budget (about 0.7 MB per cached cascade over a 220 MB idle worker here). A cascade that leaves the cache costs the worker nothing while it waits: it is replayed from its short history when its timer fires or an answer comes. The last column times that on the cascades released first (evicted when the cache is smaller than the open cascades): about the same with or without eviction, the step itself dominates. `npm run chaos` R5 proves correctness with a cache of 5. The cache size bounds the worker’s memory whatever the number of open cascades; histories in Temporal’s store grow with them. RSS falls for a minute after the load while V8 returns memory, so the end of the window is the settled figure.',
       '',
     );
   }
@@ -343,7 +405,7 @@ export function renderCapacity(result: BenchResult, cost: MeasuredCost, scale: S
     '- Cost per step is linear in load. One machine cannot show where that stops, and no point of this model has been checked against a larger deployment yet (doubling the history processes is the next check).',
     `- The cost per step was measured ${cost.level === 'quick' ? 'at the quick run’s low, fixed rate: idle work (polling, timers, the sampler) is spread over few steps, so it overstates the cost per step at load' : `at the ${cost.level} load level`}.`,
     '- A core in production does the work of a core here (no allowance for faster or slower CPUs).',
-    '- PostgreSQL commits are counted in Temporal’s database; with synchronous commit each one is at least one WAL flush, so group commit can only lower the IOPS shown. Holdfast’s own database adds its writes per step (a hold, an entry update, a notification row, audit rows).',
+    '- PostgreSQL figures are per instance, read before and after each level (window and drain), so idle work (pollers, timers, the bench’s own sampling) is spread over the level’s steps. WAL flushes are what this machine’s PostgreSQL did with synchronous commit, group commit included: a busier server folds more commits into one flush, so the figure is an upper bound per step. Transactions include read-only ones. WAL bytes include full-page images after checkpoints.',
     '- Shards: Temporal serialises the operations of one shard; the count cannot be changed once the cluster is created, so it is sized for 4 × the open workflows and never below 512.',
     '- Messages: an SMTP or SMS provider’s own rate limits are outside this model (docs/queues.md: per-queue rates).',
     '',

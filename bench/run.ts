@@ -12,10 +12,12 @@ import {
   describeMachine,
   mediansByArm,
   renderTable,
+  roundedLoadAverage,
   temporalCliVersion,
   writeResult,
   type ArmRoundResult,
   type BenchResult,
+  type EngineCeilingFigures,
   type Level,
   type LevelResult,
   type LoadStepResult,
@@ -23,9 +25,12 @@ import {
 } from './harness/report';
 import { writeWorkflowBundle } from '../workers/workflow-bundle';
 import { armPlan, startArm, type ArmPlan } from './harness/arms';
+import { buildProductionApp, type AppEntry } from './lib/production-build';
+import { snapshotStores, storeActivity } from './lib/store-activity';
+import { measureEngineCeiling } from './ceiling/run';
 
 /**
- * `npm run bench [-- --quick] [--arms T-dev,B-delay] [--rounds 3] [--seed 1] [--out bench/results]`
+ * `npm run bench [-- --quick] [--arms T-dev,B-delay] [--rounds 3] [--seed 1] [--entry compiled|source] [--out bench/results]`
  *
  * Runs the arms one at a time (only one arm's services run at once), drives open-loop load at them
  * (bench/harness/load.ts), measures from each arm's database and catcher (bench/harness/metrics.ts),
@@ -63,6 +68,11 @@ interface Settings {
   dataRoot: string;
   /** The workflow bundle Holdfast's workers load, built once per run (as a production image does). */
   workflowBundle?: string;
+  /** How Holdfast's worker and API run: compiled from dist/ (the image's way, default) or through tsx. */
+  entry: AppEntry;
+  /** Full mode: each engine-ceiling level's length, and the bound on the whole ceiling run (0 skips it). */
+  ceilingLevelSeconds: number;
+  ceilingMinutes: number;
 }
 
 function parseSettings(argv: string[]): Settings {
@@ -83,6 +93,9 @@ function parseSettings(argv: string[]): Settings {
       'measure-seconds': { type: 'string', default: '120' },
       'drain-seconds': { type: 'string' },
       'data-dir': { type: 'string', default: path.join(os.tmpdir(), 'holdfast-bench') },
+      'ceiling-level-seconds': { type: 'string', default: '30' },
+      'ceiling-minutes': { type: 'string', default: '6' },
+      entry: { type: 'string', default: 'compiled' },
     },
     strict: true,
   });
@@ -98,6 +111,9 @@ function parseSettings(argv: string[]): Settings {
     if (!allArms.includes(arm as ArmName)) throw new Error(`--arms: unknown arm ${arm} (${allArms.join(', ')})`);
   }
   const mode: Mode = values.quick ? 'quick' : 'full';
+  if (values.entry !== 'compiled' && values.entry !== 'source') {
+    throw new Error(`--entry expects compiled or source, got ${values.entry}`);
+  }
   const holdSeconds = number('hold-seconds', values['hold-seconds'], 30, 3600);
   return {
     mode,
@@ -114,6 +130,9 @@ function parseSettings(argv: string[]): Settings {
     measureSeconds: number('measure-seconds', values['measure-seconds'], 10, 3600),
     drainSeconds: number('drain-seconds', values['drain-seconds'] ?? String(holdSeconds * 5 + 120), 10, 7200),
     dataRoot: values['data-dir'],
+    ceilingLevelSeconds: number('ceiling-level-seconds', values['ceiling-level-seconds'], 10, 600),
+    ceilingMinutes: number('ceiling-minutes', values['ceiling-minutes'], 0, 120),
+    entry: values.entry,
   };
 }
 
@@ -205,6 +224,8 @@ async function measureLevel(
   });
   const answersBefore = session.responder.answers().length;
   const decisionsBefore = session.responder.decisions();
+  const warn = (line: string) => log(`${arm.arm}: ${line}`);
+  const storesBefore = await snapshotStores(arm.stores(), warn);
   sampler.start();
   const windowStart = Date.now();
   const releases = await runArrivals(arm, {
@@ -223,6 +244,7 @@ async function measureLevel(
   );
   const drainedMs = Date.now() - drainStart;
   const usage = sampler.stop();
+  const storesAfter = await snapshotStores(arm.stores(), warn);
   const liveSamples = await live.stop();
   const decisionsAfter = session.responder.decisions();
   const metrics = await measureRun({
@@ -245,6 +267,12 @@ async function measureLevel(
   });
   return {
     cascadesPerSecond: rate,
+    stores: storeActivity(
+      storesBefore,
+      storesAfter,
+      metrics.holdsCreated + metrics.holdsSettled,
+      metrics.cascadesReleased,
+    ),
     arrivalWindowMs: windowEnd - windowStart,
     drainMs: drainedMs,
     drainedFully,
@@ -333,6 +361,56 @@ function openSession(arm: RunningArm, plan: ArmPlan, settings: Settings): Sessio
   return { arm, plan, settings, responder, candidateKeys, slotsMade: 0 };
 }
 
+/**
+ * The same server's engine ceiling, measured after Holdfast's levels while its services still run (idle):
+ * the trivial cascade of bench/ceiling/ with the events of a real step and no-op activities. Rates start
+ * below Holdfast's own sustainable rate and rise past it.
+ */
+async function engineCeiling(
+  engine: { address: string; namespace: string },
+  holdfastStepsPerSecond: number | undefined,
+  settings: Settings,
+  name: ArmName,
+): Promise<EngineCeilingFigures> {
+  const holdfastOffersPerSecond = holdfastStepsPerSecond === undefined ? undefined : holdfastStepsPerSecond / 2;
+  const start = Math.max(1, Math.floor((holdfastOffersPerSecond ?? 2) * 0.75));
+  const rates = [1, 1.5, 2, 3, 4, 6, 8, 12, 16].map((factor) => Math.round(start * factor * 10) / 10);
+  const began = Date.now();
+  log(`${name}: engine ceiling at ${rates.join(', ')} offers/s, ${settings.ceilingLevelSeconds} s each`);
+  try {
+    const ceiling = await measureEngineCeiling({
+      ...engine,
+      rates,
+      levelSeconds: settings.ceilingLevelSeconds,
+      holdMs: settings.holdSeconds * 1000,
+      maxDurationMs: settings.ceilingMinutes * 60_000,
+      log: (line) => log(`  [${name} ceiling] ${line}`),
+    });
+    const lastRun = ceiling.levels.at(-1);
+    const offersPerSecond = ceiling.sustainableStepsPerSecond;
+    log(`${name}: engine ceiling ${offersPerSecond} offers/s`);
+    return {
+      offersPerSecond,
+      lowerBound: lastRun?.sustainable === true,
+      ...(holdfastOffersPerSecond === undefined ? {} : { holdfastOffersPerSecond }),
+      ...(holdfastOffersPerSecond !== undefined && offersPerSecond > 0
+        ? { fraction: holdfastOffersPerSecond / offersPerSecond }
+        : {}),
+      levels: ceiling.levels.map((level) => ({
+        offeredStepsPerSecond: level.offeredStepsPerSecond,
+        completedStepsPerSecond: level.completedStepsPerSecond,
+        stepP99Ms: level.stepLatencyMs.p99,
+        sustainable: level.sustainable,
+      })),
+      durationMs: Date.now() - began,
+    };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    log(`${name}: engine ceiling failed: ${message}`);
+    return { offersPerSecond: 0, lowerBound: false, levels: [], durationMs: Date.now() - began, error: message };
+  }
+}
+
 async function runArmRound(
   name: ArmName,
   round: number,
@@ -353,11 +431,10 @@ async function runArmRound(
   let arm: RunningArm | undefined;
   const result: ArmRoundResult = { arm: name, round, levels: {} };
   try {
-    arm = await startArm(
-      name,
-      dataDir,
-      settings.workflowBundle ? { WORKFLOW_BUNDLE_PATH: settings.workflowBundle } : {},
-    );
+    arm = await startArm(name, dataDir, {
+      env: settings.workflowBundle ? { WORKFLOW_BUNDLE_PATH: settings.workflowBundle } : {},
+      entry: settings.entry,
+    });
     result.startupMs = Date.now() - startedAt;
     log(`${name}: ready in ${(result.startupMs / 1000).toFixed(1)} s (API ${arm.apiUrl})`);
     const session = openSession(arm, plan, settings);
@@ -406,6 +483,9 @@ async function runArmRound(
             true,
           );
         }
+        if (arm.engine && settings.ceilingMinutes > 0) {
+          result.engineCeiling = await engineCeiling(arm.engine, result.sustainable?.stepsPerSecond, settings, name);
+        }
       }
     } finally {
       await session.responder.stop();
@@ -425,6 +505,8 @@ async function runArmRound(
 async function main(): Promise<void> {
   exitOnSignals();
   const startedAt = new Date();
+  // Other work on the machine skews every figure: the JSON keeps the load the run began and ended in.
+  const loadAtStart = roundedLoadAverage();
   const settings = parseSettings(process.argv.slice(2));
   const deadline = settings.mode === 'quick' ? startedAt.getTime() + quickBudgetMs - quickReserveMs : undefined;
   log(`${settings.mode} mode: arms ${settings.arms.join(', ')}; ${settings.rounds} round(s); seed ${settings.seed}`);
@@ -435,6 +517,9 @@ async function main(): Promise<void> {
     const bundleStarted = Date.now();
     await writeWorkflowBundle(settings.workflowBundle);
     log(`workflow bundle built in ${((Date.now() - bundleStarted) / 1000).toFixed(1)} s`);
+    if (settings.entry === 'compiled') {
+      log(`worker and API compiled into dist/ in ${(buildProductionApp() / 1000).toFixed(1)} s`);
+    }
   }
   const rounds: ArmRoundResult[] = [];
   for (let round = 1; round <= settings.rounds; round += 1) {
@@ -464,6 +549,7 @@ async function main(): Promise<void> {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     machine: describeMachine({
+      loadAverage: { atStart: loadAtStart, atEnd: roundedLoadAverage() },
       temporalCli: ran('T-dev') || ran('T-cluster') ? temporalCliVersion(binaries.cliPath) : undefined,
       temporalServer: ran('T-cluster') ? armPlan('T-cluster').serverVersion : undefined,
       devServerSqlite: ran('T-dev')

@@ -235,6 +235,11 @@ const environmentSchema = z.object({
       .regex(/^postgres(ql)?:\/\//, { message: 'expected a postgresql:// connection string' })
       .optional(),
   ),
+  /**
+   * Connections each process keeps to PostgreSQL. A worker runs up to WORKER_INTERACTIVE_CONCURRENCY
+   * activities at once, most of them one short transaction: past the pool, they wait for a connection.
+   */
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(1_000).default(10),
 
   TEMPORAL_ADDRESS: z.string().default('localhost:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
@@ -498,6 +503,8 @@ export interface Config {
     trustProxy: TrustProxy;
   };
   databaseUrl: string | undefined;
+  /** DATABASE_POOL_SIZE: PostgreSQL connections per process. */
+  databasePoolSize: number;
   temporal: {
     address: string;
     namespace: string;
@@ -662,6 +669,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       trustProxy: env.TRUST_PROXY,
     },
     databaseUrl: env.DATABASE_URL,
+    databasePoolSize: env.DATABASE_POOL_SIZE,
     temporal: {
       address: env.TEMPORAL_ADDRESS,
       namespace: env.TEMPORAL_NAMESPACE,

@@ -120,7 +120,8 @@ export async function startWorker(
   overrides: Partial<ActivityDeps> = {},
 ): Promise<RunningWorker> {
   const ownsPrisma = overrides.prisma === undefined;
-  const prisma = overrides.prisma ?? createPrismaClient(requireDatabaseUrl(config));
+  const prisma =
+    overrides.prisma ?? createPrismaClient(requireDatabaseUrl(config), { maxConnections: config.databasePoolSize });
   const connectionOptions = temporalConnectionOptions(config.temporal);
   const connection = await NativeConnection.connect(connectionOptions);
   // Activities that start other workflows (an event's fan-out, a notification's delivery) use this client.

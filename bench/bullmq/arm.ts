@@ -10,6 +10,7 @@ import { startMessageCatcher, type BenchMessageCatcher, type CatcherFault } from
 import { benchOperatorToken, ensureBenchTenant } from '../lib/fixtures';
 import { inheritedEnv, startBenchPostgres } from '../lib/holdfast-stack';
 import { httpAnswers, StartedParts, startService, type ServiceProcess } from '../lib/processes';
+import { applicationStore } from '../lib/store-activity';
 
 /**
  * The BullMQ baseline as the bench runs it (arms B-poll and B-delay): Redis, PostgreSQL, the
@@ -178,6 +179,7 @@ export async function startBullArm(variant: BullArmName, options: BullArmOptions
       redisUrl,
       appEnv,
       processes: () => [worker, api, redis, postgres.service],
+      stores: () => [applicationStore(databaseUrl)],
       // In order: the API (no new releases), the worker (finishes its jobs), the catcher, PostgreSQL, Redis.
       stop: () => (stopped ??= stopStarted()),
     };

@@ -3,6 +3,7 @@ import { cachedTemporalServerBinaries } from '../../scripts/stack/temporal-clust
 import { startBullArm } from '../bullmq/arm';
 import type { ArmName, RunningArm } from '../lib/arm';
 import { startTClusterArm, startTDevArm } from '../lib/holdfast-stack';
+import type { AppEntry } from '../lib/production-build';
 import { defaultQueueCapacity } from '../../lib/task-queues';
 import { sqliteJournalMode } from './report';
 
@@ -70,13 +71,13 @@ export function armPlan(name: ArmName): ArmPlan {
 }
 
 /**
- * Starts one arm; the caller stops it. `holdfastEnv` goes to Holdfast's worker and API (the
- * prebuilt workflow bundle, as a production image runs it).
+ * Starts one arm; the caller stops it. `holdfast` says how Holdfast's worker and API run: their extra
+ * environment (the prebuilt workflow bundle, as a production image runs it) and their entry point.
  */
 export async function startArm(
   name: ArmName,
   dataDir: string,
-  holdfastEnv: NodeJS.ProcessEnv = {},
+  holdfast: { env?: NodeJS.ProcessEnv; entry?: AppEntry } = {},
 ): Promise<RunningArm> {
   switch (name) {
     case 'T-dev':
@@ -92,7 +93,7 @@ export async function startArm(
           workerMetrics: 47_006,
         },
         persistence: 'sqlite',
-        env: holdfastEnv,
+        ...holdfast,
         log: log(name),
       });
     case 'B-poll':
@@ -110,7 +111,7 @@ export async function startArm(
     case 'T-cluster':
       return startTClusterArm({
         dataDir,
-        env: holdfastEnv,
+        ...holdfast,
         ports: {
           api: clusterAppPortBase,
           postgres: clusterAppPortBase + 1,

@@ -42,6 +42,20 @@ export function renderPerformance(results: readonly BenchResult[]): string {
         '',
       ];
       if (result.machine.devServerSqlite) lines.push(`T-dev store: ${result.machine.devServerSqlite}.`, '');
+      const entry = result.settings.entry;
+      if (entry === 'compiled' || entry === 'source') {
+        lines.push(
+          `Holdfast's worker and API ran ${entry === 'compiled' ? 'compiled from dist/, as the image runs them' : 'from the TypeScript sources through tsx'}.`,
+          '',
+        );
+      }
+      const load = result.machine.loadAverage;
+      if (load) {
+        lines.push(
+          `Load average (1/5/15 min) at the start ${load.atStart.join(' / ')}, at the end ${load.atEnd.join(' / ')} on ${result.machine.cores} cores.`,
+          '',
+        );
+      }
       for (const note of result.notes) lines.push(`- ${note}`);
       const skipped = result.rounds.filter((round) => round.skipped || round.error);
       for (const round of skipped) {

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ArmName } from '../lib/arm';
+import type { StoreActivity } from '../lib/store-activity';
 import { median, type RunMetrics } from './metrics';
 
 /**
@@ -25,6 +26,8 @@ export interface LoadStepResult {
 
 export interface LevelResult {
   cascadesPerSecond: number;
+  /** Each PostgreSQL instance's commits, WAL and growth per step over the level (window and drain). */
+  stores?: StoreActivity[];
   arrivalWindowMs: number;
   drainMs: number;
   drainedFully: boolean;
@@ -43,6 +46,27 @@ export interface ArmRoundResult {
   /** Full mode: the highest load step whose backlog did not grow. */
   sustainable?: { cascadesPerSecond: number; stepsPerSecond: number; lowerBound: boolean };
   levels: Partial<Record<Level, LevelResult>>;
+  /** Full mode, Holdfast's arms: the same server's ceiling with no-op activities (bench/ceiling/). */
+  engineCeiling?: EngineCeilingFigures;
+  error?: string;
+}
+
+/** The engine ceiling beside Holdfast's own sustainable rate, both in offers per second. */
+export interface EngineCeilingFigures {
+  /** The highest level the trivial cascade sustained (0 when none did); a lower bound when the last level held. */
+  offersPerSecond: number;
+  lowerBound: boolean;
+  /** Holdfast's sustainable steps/s over two (a step is an offer made or a hold settled). */
+  holdfastOffersPerSecond?: number;
+  /** Holdfast's share of the ceiling; the target is at least 0.8. */
+  fraction?: number;
+  levels: Array<{
+    offeredStepsPerSecond: number;
+    completedStepsPerSecond: number;
+    stepP99Ms: number;
+    sustainable: boolean;
+  }>;
+  durationMs: number;
   error?: string;
 }
 
@@ -56,6 +80,13 @@ export interface Machine {
   temporalServer?: string;
   /** How the dev server's SQLite store was configured, and how we know. */
   devServerSqlite?: string;
+  /** The 1-, 5- and 15-minute load averages when the run began and ended: above the core count, other work competed. */
+  loadAverage?: { atStart: number[]; atEnd: number[] };
+}
+
+/** os.loadavg(), to two decimals. */
+export function roundedLoadAverage(): number[] {
+  return os.loadavg().map((load) => Math.round(load * 100) / 100);
 }
 
 export interface BenchResult {
@@ -196,6 +227,21 @@ const rows: Row[] = [
     label: 'max sustainable steps/s',
     unit: '/s',
     pick: (r) => r.sustainable?.stepsPerSecond,
+  },
+  {
+    key: 'engineCeilingOffersPerSecond',
+    fullOnly: true,
+    label: 'engine ceiling: offers/s (no-op activities)',
+    unit: '/s',
+    pick: (r) => r.engineCeiling?.offersPerSecond,
+  },
+  {
+    key: 'engineCeilingFraction',
+    fullOnly: true,
+    label: 'sustainable offers/s ÷ engine ceiling',
+    unit: '',
+    target: { text: '≥ 0.8', pass: (value) => value >= 0.8 },
+    pick: (r) => r.engineCeiling?.fraction,
   },
   {
     key: 'stepsPerSecond',

@@ -1,4 +1,6 @@
 import type { PrismaClient } from '../../lib/db';
+import type { AppEntry } from './production-build';
+import type { MeasuredStore } from './store-activity';
 
 /**
  * What the bench and the fault battery need of a running system under test, whatever runs it:
@@ -54,6 +56,10 @@ export interface RunningArm {
   prisma: PrismaClient;
   catcher: MessageCatcher;
   processes(): MeasuredProcess[];
+  /** Holdfast's arms: the Temporal frontend the worker polls, where the engine ceiling is measured. */
+  engine?: { address: string; namespace: string };
+  /** The PostgreSQL instances whose writes per step the bench reports. */
+  stores(): MeasuredStore[];
   /** Stops everything the arm started, in order. */
   stop(): Promise<void>;
 }
@@ -63,4 +69,9 @@ export interface ArmOptions {
   dataDir: string;
   /** Extra environment for the application's processes (e.g. WORKER_* settings, --cpu-prof). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Holdfast's arms: run the worker and the API from dist/ (built first by buildProductionApp, as the
+   * image runs them) or from the TypeScript sources through tsx (the default, as `npm run dev` does).
+   */
+  entry?: AppEntry;
 }

@@ -13,6 +13,7 @@ import { readTemporalBinaries } from '../../scripts/stack/temporal-binaries';
 import {
   readTemporalServerBinaries,
   startTemporalCluster,
+  TEMPORAL_DATABASES,
   type ClusterTopology,
   type TemporalClusterHandle,
 } from '../../scripts/stack/temporal-cluster';
@@ -21,6 +22,8 @@ import type { ArmName, ArmOptions, MeasuredProcess, RunningArm } from './arm';
 import { startMessageCatcher, type BenchMessageCatcher, type CatcherFault } from './catcher';
 import { benchOperatorToken, ensureBenchTenant } from './fixtures';
 import { httpAnswers, StartedParts, startService, type ServiceProcess } from './processes';
+import { appEntryArgs } from './production-build';
+import { applicationStore } from './store-activity';
 
 /**
  * Holdfast as the bench runs it: PostgreSQL, the Temporal server (or an external one), the worker
@@ -335,6 +338,7 @@ export async function startHoldfastStack(options: HoldfastStackOptions): Promise
     let temporalService: ServiceProcess | undefined;
     let temporalStore: ServiceProcess | undefined;
     let cluster: TemporalClusterHandle | undefined;
+    let temporalStoreUrl: string | undefined;
     let temporalAddress: string;
     let namespace = 'default';
     if (options.temporal.kind === 'dev') {
@@ -368,6 +372,7 @@ export async function startHoldfastStack(options: HoldfastStackOptions): Promise
         readyTimeoutMs,
       );
       temporalStore = store.service;
+      temporalStoreUrl = store.databaseUrl;
       started.push({ name: "the cluster's PostgreSQL", stop: () => store.service.stop(30_000) });
       say(`Temporal cluster (${options.temporal.topology ?? 'single'}) on 127.0.0.1:${clusterPort}`);
       const handle = await startTemporalCluster({
@@ -427,7 +432,7 @@ export async function startHoldfastStack(options: HoldfastStackOptions): Promise
     const worker = await startService({
       role: 'worker',
       command: process.execPath,
-      args: ['--import', 'tsx', 'workers/main.ts'],
+      args: appEntryArgs(options.entry ?? 'source', 'worker'),
       cwd: projectRoot,
       env: { ...appEnv, ...options.workerEnv },
       logFile: path.join(logs, 'worker.log'),
@@ -441,7 +446,7 @@ export async function startHoldfastStack(options: HoldfastStackOptions): Promise
     const api = await startService({
       role: 'api',
       command: process.execPath,
-      args: ['--import', 'tsx', 'api/server.ts'],
+      args: appEntryArgs(options.entry ?? 'source', 'api'),
       cwd: projectRoot,
       env: { ...appEnv, ...options.apiEnv },
       logFile: path.join(logs, 'api.log'),
@@ -472,6 +477,7 @@ export async function startHoldfastStack(options: HoldfastStackOptions): Promise
       databaseUrl,
       temporalAddress,
       namespace,
+      engine: { address: temporalAddress, namespace },
       temporalCluster: cluster,
       appEnv,
       processes: () => [
@@ -482,6 +488,19 @@ export async function startHoldfastStack(options: HoldfastStackOptions): Promise
         ...(external?.() ?? []),
         ...(temporalStore ? [temporalStore] : []),
         postgres.service,
+      ],
+      stores: () => [
+        applicationStore(databaseUrl),
+        ...(temporalStoreUrl
+          ? [
+              {
+                role: 'temporal-postgres',
+                databaseUrl: temporalStoreUrl,
+                databases: Object.values(TEMPORAL_DATABASES),
+                historyDatabase: TEMPORAL_DATABASES.persistence,
+              },
+            ]
+          : []),
       ],
       stopPostgres: async () => {
         await postgres.service.stop(30_000);

@@ -4,8 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
 import { createBenchSlots } from '../lib/fixtures';
+import { loadConfig } from '../../lib/config';
 import { writeWorkflowBundle } from '../../workers/workflow-bundle';
 import { startTDevArm, type HoldfastStack, type StackPorts } from '../lib/holdfast-stack';
+import { buildProductionApp, type AppEntry } from '../lib/production-build';
 import { ProcessSampler, processTree, sampleProcesses, type RoleUsage, exitOnSignals } from '../lib/processes';
 import type { BenchCaughtMessage } from '../lib/catcher';
 
@@ -25,10 +27,12 @@ import type { BenchCaughtMessage } from '../lib/catcher';
  *
  * Options: `--hold-minutes 30 --release-rate 20 --release-concurrency 10 --sample-seconds 60 --decline-samples 5
  * --max-minutes 20|45 --port-base 57100 --worker-heap-mb N` (N bounds the SDK's default cache: fewer cached
- * cascades than open ones shows eviction and replay at 1,000 too) `--data-dir --out`.
+ * cascades than open ones shows eviction and replay at 1,000 too) `--max-cached N` (WORKER_MAX_CACHED_WORKFLOWS)
+ * `--entry compiled|source` (the worker and API from dist/ as the image runs them, default, or through tsx)
+ * `--data-dir --out`.
  *
- * Writes bench/results/scale-latest.json (one entry per cascade count, so runs of 1,000 and 10,000 sit side by
- * side). Every phase has a time bound; the run stops itself after `--max-minutes`.
+ * Writes bench/results/scale-latest.json (one entry per cascade count, cache size and entry point, so runs sit
+ * side by side). Every phase has a time bound; the run stops itself after `--max-minutes`.
  */
 
 interface Options {
@@ -42,6 +46,10 @@ interface Options {
   portBase: number;
   /** The worker's V8 heap limit, which sets the SDK's default sticky cache; Node's default when omitted. */
   workerHeapMb?: number;
+  /** WORKER_MAX_CACHED_WORKFLOWS for the worker; the configuration's default when omitted. */
+  maxCached?: number;
+  /** The worker and API compiled into dist/ (as the image runs them, default) or run through tsx. */
+  entry: AppEntry;
   dataDir: string;
   out: string;
 }
@@ -58,6 +66,11 @@ function numberArgument(name: string, fallback: number): number {
   return value;
 }
 
+function appEntry(text: string): AppEntry {
+  if (text !== 'compiled' && text !== 'source') throw new Error(`--entry expects compiled or source, got ${text}`);
+  return text;
+}
+
 function readOptions(): Options {
   const cascades = numberArgument('cascades', 1000);
   return {
@@ -70,6 +83,8 @@ function readOptions(): Options {
     maxMinutes: numberArgument('max-minutes', cascades > 2000 ? 45 : 20),
     portBase: numberArgument('port-base', 57_100),
     ...(argument('worker-heap-mb') === undefined ? {} : { workerHeapMb: numberArgument('worker-heap-mb', 0) }),
+    ...(argument('max-cached') === undefined ? {} : { maxCached: numberArgument('max-cached', 0) }),
+    entry: appEntry(argument('entry') ?? 'compiled'),
     dataDir: argument('data-dir') ?? `/tmp/scale/open-${cascades}-${Date.now()}`,
     out: argument('out') ?? path.join(__dirname, '..', 'results', 'scale-latest.json'),
   };
@@ -288,12 +303,16 @@ async function main(): Promise<void> {
   // webpack in the worker's memory and inflate the figure this script reports.
   const workflowBundle = path.join(options.dataDir, 'workflow-bundle.js');
   await writeWorkflowBundle(workflowBundle);
+  if (options.entry === 'compiled')
+    say(`worker and API compiled into dist/ in ${(buildProductionApp() / 1000).toFixed(1)} s`);
   const stack = await startTDevArm({
     dataDir: options.dataDir,
     ports,
+    entry: options.entry,
     env: {
       WORKFLOW_BUNDLE_PATH: workflowBundle,
       ...(options.workerHeapMb === undefined ? {} : { NODE_OPTIONS: `--max-old-space-size=${options.workerHeapMb}` }),
+      ...(options.maxCached === undefined ? {} : { WORKER_MAX_CACHED_WORKFLOWS: String(options.maxCached) }),
     },
     log: (line) => say(`  stack: ${line}`),
   });
@@ -382,10 +401,12 @@ async function main(): Promise<void> {
           }),
         )
       : v8.getHeapStatistics().heap_size_limit;
+    const workerMaxCached = loadConfig(stack.appEnv).worker.maxCachedWorkflows;
     const entry = {
       measuredAt: new Date().toISOString(),
       machine: { cpus: os.cpus().length, memoryMb: toMb(os.totalmem()), node: process.version },
       cascades: options.cascades,
+      entry: options.entry,
       complete: offers.offered === options.cascades && release.failed === 0,
       holdMinutes: options.holdMinutes,
       durationSeconds: round1((Date.now() - began) / 1000),
@@ -403,8 +424,9 @@ async function main(): Promise<void> {
         ...(sample.stickyCacheSize === undefined ? {} : { stickyCacheSize: sample.stickyCacheSize }),
       })),
       workerCache: {
-        // workers/main.ts sets none: the SDK's default, max((heap limit MB − 200) × 600 / 1024, 10).
-        maxCachedWorkflows: sdkDefaultMaxCachedWorkflows(workerHeapLimitBytes),
+        // WORKER_MAX_CACHED_WORKFLOWS, or the SDK's default: max((heap limit MB − 200) × 600 / 1024, 10).
+        maxCachedWorkflows: workerMaxCached ?? sdkDefaultMaxCachedWorkflows(workerHeapLimitBytes),
+        setBy: workerMaxCached === undefined ? 'sdk-default' : 'WORKER_MAX_CACHED_WORKFLOWS',
         workerHeapLimitMb: toMb(workerHeapLimitBytes),
         beforeDeclines: cacheBefore,
         afterDeclines: cacheAfter,
@@ -420,7 +442,9 @@ async function main(): Promise<void> {
     } catch {
       previous = {};
     }
-    const runs = { ...previous.runs, [String(options.cascades)]: entry };
+    // One entry per shape, so runs with different caches or entry points sit side by side.
+    const key = `${options.cascades}:cache-${entry.workerCache.maxCachedWorkflows}:${options.entry}`;
+    const runs = { ...previous.runs, [key]: entry };
     fs.writeFileSync(options.out, `${JSON.stringify({ updatedAt: entry.measuredAt, runs }, null, 2)}\n`);
     say(`written to ${options.out}`);
     if (!entry.complete || afterEviction.nextOfferSeen < Math.min(options.declineSamples, offers.offered)) exitCode = 1;

@@ -5,13 +5,16 @@ import type { BenchCaughtMessage } from '../../bench/lib/catcher';
 import { benchCandidateEmail, createBenchSlots } from '../../bench/lib/fixtures';
 import { startTDevArm, type HoldfastStack } from '../../bench/lib/holdfast-stack';
 import { ProcessSampler, waitUntil } from '../../bench/lib/processes';
+import { buildProductionApp } from '../../bench/lib/production-build';
+import { snapshotStores, storeActivity } from '../../bench/lib/store-activity';
 import { freePort } from '../../scripts/stack/ports';
 
 /**
  * The bench's T-dev stack as the harness and the fault battery use it: PostgreSQL, the Temporal
  * dev server, the worker and the API as separate processes on free ports, driven only through
  * HTTP and the SMTP catcher. It starts its own services rather than the suite's shared ones,
- * because the processes themselves are what it tests.
+ * because the processes themselves are what it tests. The worker and the API run compiled from
+ * dist/, as the bench runs them by default and the production image does.
  */
 
 jest.setTimeout(300_000);
@@ -26,9 +29,11 @@ beforeAll(async () => {
   const [api, postgres, smtp, temporal, temporalHttp, temporalMetrics, workerMetrics] = await Promise.all(
     Array.from({ length: 7 }, () => freePort()),
   );
+  buildProductionApp();
   stack = await startTDevArm({
     dataDir,
     persistence: 'memory',
+    entry: 'compiled',
     ports: { api, postgres, smtp, temporal, temporalHttp, temporalMetrics, workerMetrics },
   });
 });
@@ -63,6 +68,9 @@ async function decline(offerToken: string): Promise<number> {
 
 test('a released slot offers its place by mail, a decline offers the next, and a killed worker comes back', async () => {
   const sampler = new ProcessSampler(() => stack.processes(), { intervalMs: 250 });
+  const storesBefore = await snapshotStores(stack.stores(), (line) => {
+    throw new Error(line);
+  });
   sampler.start();
   const [slotId] = await createBenchSlots(stack.prisma, { tenantId: stack.tenantId, count: 1, holdSeconds: 300 });
 
@@ -94,6 +102,17 @@ test('a released slot offers its place by mail, a decline offers the next, and a
   expect(new Set(tokens).size).toBe(tokens.length);
 
   const usage = sampler.stop();
+  const storesAfter = await snapshotStores(stack.stores(), (line) => {
+    throw new Error(line);
+  });
+  // Three offers made and two settled; the dev server keeps Temporal's store in SQLite, so only Holdfast's counts.
+  const [application, ...others] = storeActivity(storesBefore, storesAfter, 5, 1);
+  expect(others).toEqual([]);
+  expect(application).toMatchObject({ role: 'postgres' });
+  expect(application!.commitsPerStep).toBeGreaterThan(0);
+  expect(application!.walBytesPerStep).toBeGreaterThan(0);
+  expect(application!.historyBytesPerCascade).toBeUndefined();
+
   const workerUsage = usage.roles.find((role) => role.role === 'worker')!;
   expect(workerUsage.incarnations).toBe(2);
   expect(workerUsage.cpuSeconds).toBeGreaterThan(0);

@@ -99,6 +99,12 @@ describe('configuration', () => {
     expect(() => development({ TEMPORAL_TLS_CERT_PATH: __filename })).toThrow(/go together/);
   });
 
+  it('keeps ten PostgreSQL connections per process unless told otherwise, and refuses an empty pool', () => {
+    expect(development().databasePoolSize).toBe(10);
+    expect(development({ DATABASE_POOL_SIZE: '40' }).databasePoolSize).toBe(40);
+    expect(() => development({ DATABASE_POOL_SIZE: '0' })).toThrow(/DATABASE_POOL_SIZE/);
+  });
+
   it('rejects certificate paths that do not exist', () => {
     expect(() =>
       development({ TEMPORAL_TLS_CERT_PATH: '/nope/client.pem', TEMPORAL_TLS_KEY_PATH: '/nope/client.key' }),
