@@ -4,6 +4,7 @@ import type { ArmName } from './lib/arm';
 import type { StoreActivity } from './lib/store-activity';
 import { median } from './harness/metrics';
 import type { ArmRoundResult, BenchResult, Level } from './harness/report';
+import type { ScaleRuns } from './harness/readme';
 
 /**
  * `npm run bench:capacity`: the capacity model of docs/capacity.md, generated from the bench's
@@ -145,10 +146,11 @@ function medianStoreActivity(storesByRound: StoreActivity[][], role: string): St
   const middle = (pick: (store: StoreActivity) => number | undefined) =>
     median(measured.flatMap((store) => (pick(store) === undefined ? [] : [pick(store)!])));
   const history = middle((store) => store.historyBytesPerCascade);
+  const walSyncs = middle((store) => store.walSyncsPerStep);
   return {
     role,
     commitsPerStep: middle((store) => store.commitsPerStep) ?? 0,
-    walSyncsPerStep: middle((store) => store.walSyncsPerStep) ?? 0,
+    ...(walSyncs === undefined ? {} : { walSyncsPerStep: walSyncs }),
     walBytesPerStep: middle((store) => store.walBytesPerStep) ?? 0,
     sizeBytesPerStep: middle((store) => store.sizeBytesPerStep) ?? 0,
     ...(history === undefined ? {} : { historyBytesPerCascade: history }),
@@ -191,22 +193,25 @@ export function planFor(demand: Demand, cost: MeasuredCost, w: typeof workload):
   const { temporal: temporalStore, application: applicationStore } = cost.persistence ?? {};
   const stores = [temporalStore, applicationStore].flatMap((store) => (store ? [store] : []));
   const commitsPerStep = stores.reduce((sum, store) => sum + store.commitsPerStep, 0);
-  const walSyncsPerStep = stores.reduce((sum, store) => sum + store.walSyncsPerStep, 0);
+  const flushesCounted = stores.length > 0 && stores.every((store) => store.walSyncsPerStep !== undefined);
+  const walSyncsPerStep = stores.reduce((sum, store) => sum + (store.walSyncsPerStep ?? 0), 0);
   const walBytesPerStep = stores.reduce((sum, store) => sum + store.walBytesPerStep, 0);
   const historyBytesPerDay =
     temporalStore?.historyBytesPerCascade !== undefined
       ? temporalStore.historyBytesPerCascade * demand.cascadesPerDay
       : undefined;
-  const perStore = (pick: (store: StoreActivity) => number) =>
+  const perStore = (pick: (store: StoreActivity) => number | undefined) =>
     [
-      temporalStore ? `${format(pick(temporalStore), 1)} in Temporal's database` : undefined,
-      applicationStore ? `${format(pick(applicationStore), 1)} in Holdfast's` : undefined,
+      temporalStore ? `${format(pick(temporalStore) ?? 0, 1)} in Temporal's database` : undefined,
+      applicationStore ? `${format(pick(applicationStore) ?? 0, 1)} in Holdfast's` : undefined,
     ]
       .filter(Boolean)
       .join(' + ');
   const missingTemporal = temporalStore
     ? ''
-    : ` (Temporal's own store not included: ${cost.arm} keeps it in SQLite, only T-cluster measures it)`;
+    : cost.arm === 'T-cluster'
+      ? " (Temporal's own store not read in this result)"
+      : ` (Temporal's own store not included: ${cost.arm} keeps it in SQLite, only T-cluster measures it)`;
 
   const openWorkflows = demand.openHoldsAtPeak;
   // Shards are fixed at creation: size them for the open workflows with room to grow (Temporal
@@ -260,10 +265,11 @@ export function planFor(demand: Demand, cost: MeasuredCost, w: typeof workload):
     },
     {
       resource: 'PostgreSQL WAL flushes/s (write IOPS a commit waits on)',
-      need: stores.length > 0 ? format(peak * walSyncsPerStep) : 'not measured',
-      basis:
-        stores.length > 0
-          ? `${perStore((store) => store.walSyncsPerStep)} per step (pg_stat_wal.wal_sync, after group commit on this machine)${missingTemporal}`
+      need: flushesCounted ? format(peak * walSyncsPerStep) : 'not measured',
+      basis: flushesCounted
+        ? `${perStore((store) => store.walSyncsPerStep)} per step (WAL fsyncs: pg_stat_io on PostgreSQL 18, pg_stat_wal before; after group commit on this machine)${missingTemporal}`
+        : stores.length > 0
+          ? 'not measured: this PostgreSQL did not report its WAL fsyncs'
           : 'not measured: this result predates the bench reading PostgreSQL’s statistics',
     },
     {
@@ -279,7 +285,7 @@ export function planFor(demand: Demand, cost: MeasuredCost, w: typeof workload):
       need: stores.length > 0 ? `${format((peak * walBytesPerStep) / 1024 ** 2, 1)} MiB/s` : 'not measured',
       basis:
         stores.length > 0
-          ? `${format(walBytesPerStep / 1024, 1)} KiB of WAL per step, both instances (pg_current_wal_lsn)${missingTemporal}`
+          ? `${format(walBytesPerStep / 1024, 1)} KiB of WAL per step (pg_current_wal_lsn): ${perStore((store) => store.walBytesPerStep / 1024)} KiB${missingTemporal}`
           : 'not measured',
     },
     {
@@ -312,23 +318,8 @@ function readResult(file: string): BenchResult | undefined {
   return fs.existsSync(full) ? (JSON.parse(fs.readFileSync(full, 'utf8')) as BenchResult) : undefined;
 }
 
-/** bench/scale/open-cascades.ts's results, one run per number of open cascades. */
-interface ScaleResult {
-  runs?: Record<
-    string,
-    {
-      cascades: number;
-      complete?: boolean;
-      entry?: string;
-      steadyRssMb?: Record<string, { meanMb: number; lastMb?: number }>;
-      workerCache?: { maxCachedWorkflows?: number; setBy?: string };
-      afterEviction?: { nextOfferMs?: { p50?: number; max?: number } };
-    }
-  >;
-}
-
 /** Markdown for docs/capacity.md. */
-export function renderCapacity(result: BenchResult, cost: MeasuredCost, scale: ScaleResult | undefined): string {
+export function renderCapacity(result: BenchResult, cost: MeasuredCost, scale: ScaleRuns | undefined): string {
   const demand = demandOf(workload);
   const plan = planFor(demand, cost, workload);
   const w = workload;
@@ -395,7 +386,7 @@ export function renderCapacity(result: BenchResult, cost: MeasuredCost, scale: S
           return `| ${format(run.cascades)} | ${cacheText} | ${run.entry === 'compiled' ? 'compiled (dist/)' : 'tsx'} | ${format(run.steadyRssMb?.worker?.lastMb ?? run.steadyRssMb?.worker?.meanMb ?? 0)}, ${format(run.steadyRssMb?.worker?.meanMb ?? 0)} | ${format(run.steadyRssMb?.temporal?.meanMb ?? 0)} | ${replay?.p50 === undefined ? '–' : `${format(replay.p50)} / ${format(replay.max ?? 0)}`} |`;
         }),
       '',
-      'The worker keeps the cascades it has seen in its sticky cache, up to `WORKER_MAX_CACHED_WORKFLOWS`; unset, the SDK sizes the cache from the V8 heap limit (2,310 on this 24 GB machine), so a worker’s memory follows the number of open cascades until that limit: set it from the worker’s memory budget (about 0.7 MB per cached cascade over a 220 MB idle worker here). A cascade that leaves the cache costs the worker nothing while it waits: it is replayed from its short history when its timer fires or an answer comes. The last column times that on the cascades released first (evicted when the cache is smaller than the open cascades): about the same with or without eviction, the step itself dominates. `npm run chaos` R5 proves correctness with a cache of 5. The cache size bounds the worker’s memory whatever the number of open cascades; histories in Temporal’s store grow with them. RSS falls for a minute after the load while V8 returns memory, so the end of the window is the settled figure.',
+      'The worker keeps the cascades it has seen in its sticky cache, up to `WORKER_MAX_CACHED_WORKFLOWS`; unset, the SDK sizes the cache from the V8 heap limit (2,310 on this 24 GB machine), so a worker’s memory follows the number of open cascades until that limit: set it from the worker’s memory budget, with the rows above for what each size cost here. A cascade that leaves the cache costs the worker nothing while it waits: it is replayed from its short history when its timer fires or an answer comes. The last column times a decline on the cascades released first, which a cache smaller than the open cascades has evicted, so their next step includes that replay. `npm run chaos` R5 proves correctness with a cache of 5. The cache size bounds the worker’s memory whatever the number of open cascades; histories in Temporal’s store grow with them. RSS falls for a minute after the load while V8 returns memory, so the end of the window is the settled figure.',
       '',
     );
   }
@@ -420,9 +411,7 @@ function main(): void {
     const cost = result && measuredCost(result, `bench/results/${file}`);
     if (!result || !cost) continue;
     const scaleFile = path.join(resultsDir, 'scale-latest.json');
-    const scale = fs.existsSync(scaleFile)
-      ? (JSON.parse(fs.readFileSync(scaleFile, 'utf8')) as ScaleResult)
-      : undefined;
+    const scale = fs.existsSync(scaleFile) ? (JSON.parse(fs.readFileSync(scaleFile, 'utf8')) as ScaleRuns) : undefined;
     fs.writeFileSync(docFile, renderCapacity(result, cost, scale));
     process.stdout.write(`docs/capacity.md written from bench/results/${file} (${cost.arm})\n`);
     return;

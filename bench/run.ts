@@ -373,8 +373,9 @@ async function engineCeiling(
   name: ArmName,
 ): Promise<EngineCeilingFigures> {
   const holdfastOffersPerSecond = holdfastStepsPerSecond === undefined ? undefined : holdfastStepsPerSecond / 2;
-  const start = Math.max(1, Math.floor((holdfastOffersPerSecond ?? 2) * 0.75));
-  const rates = [1, 1.5, 2, 3, 4, 6, 8, 12, 16].map((factor) => Math.round(start * factor * 10) / 10);
+  // Levels a tenth apart around Holdfast's own rate, wider above: the fraction is exact to one level.
+  const base = holdfastOffersPerSecond ?? 2;
+  const rates = [0.8, 0.9, 1, 1.1, 1.25, 1.5, 2, 3, 4].map((factor) => Math.round(base * factor * 10) / 10);
   const began = Date.now();
   log(`${name}: engine ceiling at ${rates.join(', ')} offers/s, ${settings.ceilingLevelSeconds} s each`);
   try {
@@ -387,6 +388,7 @@ async function engineCeiling(
       log: (line) => log(`  [${name} ceiling] ${line}`),
     });
     const lastRun = ceiling.levels.at(-1);
+    if (!lastRun) throw new Error(`no level fits in --ceiling-minutes ${settings.ceilingMinutes}`);
     const offersPerSecond = ceiling.sustainableStepsPerSecond;
     log(`${name}: engine ceiling ${offersPerSecond} offers/s`);
     return {

@@ -262,6 +262,10 @@ function superviseDetached(): void {
   child.stdout.pipe(process.stdout);
   child.stderr.pipe(process.stderr);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
+  // Closing the terminal hangs up only its own process group: the child, in another, would go on running
+  // the whole cluster with nobody watching. It stops in order instead, with nowhere left to print.
+  process.on('SIGHUP', () => child.kill('SIGTERM'));
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
   child.once('exit', (code, signal) => process.exit(code ?? (signal ? 130 : 1)));
 }
 

@@ -15,7 +15,7 @@ import { waitlistTour } from './demo/waitlist';
 import { webhooksTour } from './demo/webhooks';
 
 /**
- * `npm run demo [-- waitlist|orders|onboarding|notifications|events|webhooks|reminders|exports|reports|operations|temporal-clients]`: the README's tour, run against a running `npm run dev`.
+ * `npm run demo [-- waitlist|orders|onboarding|notifications|events|webhooks|reminders|exports|reports|operations|temporal-clients]`: the tour (README.md, then docs/tour.md), run against a running `npm run dev`.
  *
  * Each step prints the command a person would type (curl, `npm run token`, `npm run temporal`), runs its
  * equivalent, and checks that the flow reached the expected state. Every run uses fresh data (slot names,

@@ -94,6 +94,8 @@ export interface EngineCeilingResult {
 }
 
 const DEFAULT_RATES = [5, 10, 20, 30, 40, 60, 80, 120, 160];
+/** The time a level leaves for its cascades to finish before the run's bound. */
+const DRAIN_ALLOWANCE_MS = 60_000;
 /** More open cascades than this means the engine fell far behind: the level stops adding load. */
 const MAX_OPEN_CASCADES = 5_000;
 const CLOCK_TICKS_PER_SECOND = 100;
@@ -334,7 +336,9 @@ export async function measureEngineCeiling(options: EngineCeilingOptions): Promi
   const levels: CeilingLevel[] = [];
   try {
     for (const [levelIndex, rate] of rates.entries()) {
-      if (Date.now() + levelMs > deadline) {
+      // A level needs its drain too: one cut short by the bound would count its open cascades as stuck and
+      // pass a time limit off as the ceiling.
+      if (Date.now() + levelMs + DRAIN_ALLOWANCE_MS > deadline) {
         log(`stopping before ${rate} steps/s: the run's time bound is reached`);
         break;
       }
@@ -364,7 +368,7 @@ export async function measureEngineCeiling(options: EngineCeilingOptions): Promi
       const overloaded = openCascades >= MAX_OPEN_CASCADES;
 
       // Drain: every cascade of this level finishes (expiring holds included) before the next level starts.
-      const drainBound = Math.min(deadline, Date.now() + 60_000 + (expireShare > 0 ? holdMs * offers : 0));
+      const drainBound = Math.min(deadline, Date.now() + DRAIN_ALLOWANCE_MS + (expireShare > 0 ? holdMs * offers : 0));
       while (openCascades > 0 && Date.now() < drainBound) await sleep(200);
       let stuck = 0;
       for (const [workflowId, cascade] of cascades) {

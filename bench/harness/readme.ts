@@ -1,14 +1,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { renderTable, type BenchResult } from './report';
+import { headlineKeys, mediansByArm, renderTable, type BenchResult } from './report';
 
 /**
- * `npm run bench:readme`: writes the README's Performance and Reliability figures from the latest
- * results, so that they are never typed by hand. Between `<!-- bench:performance:start -->` and
- * `<!-- bench:performance:end -->` goes a table per bench/results/latest-<quick|full>.json; between
- * `<!-- chaos:reliability:start -->` and `<!-- chaos:reliability:end -->` the fault battery's
- * bench/results/chaos-latest.json. A pair of markers that is missing, or a result file that does not
- * exist, leaves that part alone (and says so).
+ * `npm run bench:readme`: writes the measured figures into the documents from the latest results, so
+ * that they are never typed by hand. The README, a front door, gets the headline rows of the latest
+ * run (full when there is one, else quick) between `<!-- bench:performance:start -->` and its `end`,
+ * and each fault scenario's outcome between `<!-- chaos:reliability:start -->` and its `end`;
+ * docs/benchmarks.md gets every table (bench/results/latest-<full|quick>.json) between
+ * `<!-- bench:results:start -->` and its `end`, and docs/reliability.md every scenario's figures
+ * (bench/results/chaos-latest.json) between `<!-- chaos:figures:start -->` and its `end`. A pair of
+ * markers that is missing, or a result file that does not exist, leaves that part alone (and says so).
  */
 
 interface ChaosResult {
@@ -32,15 +34,73 @@ function machineLine(machine: unknown): string {
   return parts.length > 0 ? parts.join(', ') : 'unknown machine';
 }
 
+function runLine(result: BenchResult): string {
+  return `**${result.mode === 'quick' ? 'Quick run' : 'Full run'}** (\`${result.command}\`, ${result.finishedAt.slice(0, 16).replace('T', ' ')} UTC; ${machineLine(result.machine)})`;
+}
+
+/** The open-cascades runs (bench/scale/open-cascades.ts) the README quotes. */
+export interface ScaleRuns {
+  runs?: Record<
+    string,
+    {
+      cascades: number;
+      complete?: boolean;
+      entry?: string;
+      steadyRssMb?: Record<string, { meanMb: number; lastMb?: number }>;
+      workerCache?: { maxCachedWorkflows?: number; setBy?: string };
+      afterEviction?: { nextOfferMs?: { p50?: number; max?: number } };
+    }
+  >;
+}
+
+/** The worker's settled RSS per cache size with 1,000 or more cascades waiting, for the memory target. */
+export function scaleLine(scale: ScaleRuns | undefined): string | undefined {
+  const runs = Object.values(scale?.runs ?? {})
+    .filter((run) => run.complete !== false && run.steadyRssMb?.worker)
+    .sort(
+      (a, b) =>
+        a.cascades - b.cascades || (a.workerCache?.maxCachedWorkflows ?? 0) - (b.workerCache?.maxCachedWorkflows ?? 0),
+    );
+  if (runs.length === 0) return undefined;
+  const figures = runs.map((run) => {
+    const worker = run.steadyRssMb!.worker!;
+    const cache =
+      run.workerCache?.setBy === 'sdk-default'
+        ? `the SDK's default cache (${run.workerCache.maxCachedWorkflows?.toLocaleString('en-US')} here)`
+        : `\`WORKER_MAX_CACHED_WORKFLOWS=${run.workerCache?.maxCachedWorkflows}\``;
+    return `${run.cascades.toLocaleString('en-US')} open cascades, ${cache}${run.entry === 'compiled' ? '' : ' (tsx)'}: ${Math.round(worker.lastMb ?? worker.meanMb)} MB`;
+  });
+  return `Worker RSS with cascades waiting on their holds, settled (target ≤ 400 MB with 1,000): ${figures.join('; ')} ([docs/capacity.md](docs/capacity.md#open-cascades-and-memory)).`;
+}
+
+/** Each row's median recomputed from the rounds, so rows added since a run was written show too. */
+function withMedians(result: BenchResult): BenchResult {
+  return { ...result, medians: mediansByArm(result.rounds) };
+}
+
+/** The README's rows: the first result given (the full run when there is one). */
+export function renderPerformanceHeadline(results: readonly BenchResult[], scale?: ScaleRuns): string {
+  const result = results[0];
+  if (!result) return '';
+  const lines = [`${runLine(result)}, medians across rounds:`, '', renderTable(withMedians(result), headlineKeys), ''];
+  const memory = scaleLine(scale);
+  if (memory) lines.push(memory, '');
+  const load = result.machine.loadAverage;
+  if (load)
+    lines.push(
+      `Load average at the start and end: ${load.atStart[0]} / ${load.atEnd[0]} on ${result.machine.cores} cores.`,
+    );
+  const others = results.slice(1).map((other) => `the ${other.mode} run of ${other.finishedAt.slice(0, 10)}`);
+  lines.push(
+    `Every row and level${others.length > 0 ? `, and ${others.join(', ')}` : ''}: [docs/benchmarks.md](docs/benchmarks.md#results).`,
+  );
+  return lines.join('\n');
+}
+
 export function renderPerformance(results: readonly BenchResult[]): string {
   return results
     .map((result) => {
-      const lines = [
-        `**${result.mode === 'quick' ? 'Quick run' : 'Full run'}** (\`${result.command}\`, ${result.finishedAt.slice(0, 16).replace('T', ' ')} UTC; ${machineLine(result.machine)}):`,
-        '',
-        renderTable(result),
-        '',
-      ];
+      const lines = [`${runLine(result)}:`, '', renderTable(withMedians(result)), ''];
       if (result.machine.devServerSqlite) lines.push(`T-dev store: ${result.machine.devServerSqlite}.`, '');
       const entry = result.settings.entry;
       if (entry === 'compiled' || entry === 'source') {
@@ -68,8 +128,26 @@ export function renderPerformance(results: readonly BenchResult[]): string {
     .join('\n\n');
 }
 
+/** The README's lines: each scenario's outcome; the figures are in docs/reliability.md. */
+export function renderReliabilityHeadline(chaos: ChaosResult): string {
+  return [
+    `From \`${chaos.command ?? 'npm run chaos'}\`${chaos.finishedAt ? `, ${chaos.finishedAt.slice(0, 16).replace('T', ' ')} UTC` : ''}; ${machineLine(chaos.machine)}:`,
+    '',
+    '| # | scenario | result |',
+    '| --- | --- | --- |',
+    ...chaos.scenarios.map(
+      (scenario) =>
+        `| ${escapeCell(scenario.id)} | ${escapeCell(scenario.title)} | ${scenario.passed ? '✓ passed' : '✗ failed'} |`,
+    ),
+    '',
+    'Each scenario’s figures: [docs/reliability.md](docs/reliability.md#latest-figures).',
+  ].join('\n');
+}
+
+const escapeCell = (text: string | number) => String(text).replace(/\|/g, '\\|');
+
 export function renderReliability(chaos: ChaosResult): string {
-  const escape = (text: string | number) => String(text).replace(/\|/g, '\\|');
+  const escape = escapeCell;
   const lines = [
     `From \`${chaos.command ?? 'npm run chaos'}\`${chaos.finishedAt ? `, ${chaos.finishedAt.slice(0, 16).replace('T', ' ')} UTC` : ''}; ${machineLine(chaos.machine)}:`,
     '',
@@ -101,36 +179,52 @@ function readJson<T>(file: string): T | undefined {
   return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as T) : undefined;
 }
 
+/** Writes `content` between the markers `name` in `file`; says what it did. */
+function writeBetweenMarkers(file: string, name: string, content: string, what: string): void {
+  const text = fs.readFileSync(file, 'utf8');
+  const next = replaceBetweenMarkers(text, name, content);
+  const shown = path.relative(process.cwd(), file);
+  if (next === undefined) {
+    console.log(`${name}: ${shown} has no markers; left alone`);
+    return;
+  }
+  fs.writeFileSync(file, next);
+  console.log(`${name}: ${what} written to ${shown}`);
+}
+
 function main(): void {
   const root = process.cwd();
   const resultsDir = path.join(root, 'bench', 'results');
-  const readmePath = path.join(root, 'README.md');
-  let readme = fs.readFileSync(readmePath, 'utf8');
+  const readme = path.join(root, 'README.md');
 
   const results = (['full', 'quick'] as const)
     .map((mode) => readJson<BenchResult>(path.join(resultsDir, `latest-${mode}.json`)))
     .filter((result): result is BenchResult => result !== undefined);
-  if (results.length === 0) console.log('bench:performance: no bench/results/latest-*.json yet; run npm run bench');
+  if (results.length === 0) console.log('bench: no bench/results/latest-*.json yet; run npm run bench');
   else {
-    const next = replaceBetweenMarkers(readme, 'bench:performance', renderPerformance(results));
-    if (next === undefined) console.log('bench:performance: the README has no markers; left alone');
-    else {
-      readme = next;
-      console.log(`bench:performance: ${results.map((result) => result.mode).join(' and ')} results written`);
-    }
+    const modes = results.map((result) => result.mode).join(' and ');
+    const scale = readJson<ScaleRuns>(path.join(resultsDir, 'scale-latest.json'));
+    writeBetweenMarkers(
+      readme,
+      'bench:performance',
+      renderPerformanceHeadline(results, scale),
+      `the ${results[0]!.mode} run's headline`,
+    );
+    writeBetweenMarkers(
+      path.join(root, 'docs', 'benchmarks.md'),
+      'bench:results',
+      renderPerformance(results),
+      `the ${modes} results`,
+    );
   }
 
   const chaos = readJson<ChaosResult>(path.join(resultsDir, 'chaos-latest.json'));
-  if (!chaos) console.log('chaos:reliability: no bench/results/chaos-latest.json yet; run npm run chaos');
+  if (!chaos) console.log('chaos: no bench/results/chaos-latest.json yet; run npm run chaos');
   else {
-    const next = replaceBetweenMarkers(readme, 'chaos:reliability', renderReliability(chaos));
-    if (next === undefined) console.log('chaos:reliability: the README has no markers; left alone');
-    else {
-      readme = next;
-      console.log(`chaos:reliability: ${chaos.scenarios.length} scenarios written`);
-    }
+    const count = `${chaos.scenarios.length} scenarios`;
+    writeBetweenMarkers(readme, 'chaos:reliability', renderReliabilityHeadline(chaos), count);
+    writeBetweenMarkers(path.join(root, 'docs', 'reliability.md'), 'chaos:figures', renderReliability(chaos), count);
   }
-  fs.writeFileSync(readmePath, readme);
 }
 
-main();
+if (require.main === module) main();

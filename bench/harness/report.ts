@@ -153,6 +153,8 @@ interface Row {
   target?: { text: string; pass: (value: number) => boolean };
   /** Only full mode measures it (a second load level, or the load steps). */
   fullOnly?: boolean;
+  /** Decimals shown below 100 (default 1). */
+  digits?: number;
   pick: (result: ArmRoundResult) => number | undefined;
 }
 
@@ -233,13 +235,14 @@ const rows: Row[] = [
     fullOnly: true,
     label: 'engine ceiling: offers/s (no-op activities)',
     unit: '/s',
-    pick: (r) => r.engineCeiling?.offersPerSecond,
+    pick: (r) => (r.engineCeiling && !r.engineCeiling.error ? r.engineCeiling.offersPerSecond : undefined),
   },
   {
     key: 'engineCeilingFraction',
     fullOnly: true,
     label: 'sustainable offers/s ÷ engine ceiling',
     unit: '',
+    digits: 2,
     target: { text: '≥ 0.8', pass: (value) => value >= 0.8 },
     pick: (r) => r.engineCeiling?.fraction,
   },
@@ -287,10 +290,19 @@ const rows: Row[] = [
       key: `peakRss.${role}`,
       label: `peak RSS: ${role} (80 %)`,
       unit: 'MB',
-      target: role === 'worker' ? { text: '≤ 400', pass: (value) => value <= 400 } : undefined,
       pick: (r) => roleFigure(at(r, '80%'), role, 'rss'),
     },
   ]),
+  {
+    key: 'cpuPer1000Steps.all',
+    label: 'CPU-s / 1,000 steps: all processes (80 %)',
+    unit: 's',
+    pick: (r) => {
+      const metrics = at(r, '80%');
+      if (!metrics) return undefined;
+      return Object.values(metrics.processes).reduce((sum, usage) => sum + (usage.cpuSecondsPer1000Steps ?? 0), 0);
+    },
+  },
   {
     key: 'slotsWithTwoLiveOffers',
     label: 'slots with two live offers',
@@ -345,15 +357,37 @@ export function mediansByArm(rounds: readonly ArmRoundResult[]): BenchResult['me
   return byArm;
 }
 
-function format(value: number | undefined, unit: string): string {
+function format(value: number | undefined, unit: string, digits = 1): string {
   if (value === undefined) return '–';
   if (value === Infinity) return '∞';
-  const rounded = Math.abs(value) >= 100 || Number.isInteger(value) ? Math.round(value) : Math.round(value * 10) / 10;
+  const scale = 10 ** digits;
+  const rounded =
+    Math.abs(value) >= 100 || Number.isInteger(value) ? Math.round(value) : Math.round(value * scale) / scale;
   return `${rounded.toLocaleString('en-US')}${unit && unit !== '/s' ? ` ${unit}` : unit}`;
 }
 
-/** The table as Markdown: one column per arm; a T arm's figure carries ✓/✗ where the issue sets a target. */
-export function renderTable(result: Pick<BenchResult, 'medians' | 'rounds' | 'mode'>): string {
+/** The README's short table: the figures the issue sets targets on, and the arms' total CPU per step. */
+export const headlineKeys = [
+  'expiryLatenessP99',
+  'declineToOfferP99',
+  'apiStartP99At50',
+  'sustainableStepsPerSecond',
+  'engineCeilingFraction',
+  'cpuPer1000Steps.all',
+  'peakRss.worker',
+  'slotsWithTwoLiveOffers',
+  'cascadesLost',
+  'duplicateMessages',
+];
+
+/**
+ * The table as Markdown: one column per arm; a T arm's figure carries ✓/✗ where the issue sets a target.
+ * `only` keeps those rows (in the table's order).
+ */
+export function renderTable(
+  result: Pick<BenchResult, 'medians' | 'rounds' | 'mode'>,
+  only?: readonly string[],
+): string {
   // Quick mode measures one fixed rate: the levels in the labels do not apply.
   const label = (row: Row) => (result.mode === 'quick' ? row.label.replace(/ \((50|80|90) %\)$/, '') : row.label);
   const arms = (['T-dev', 'T-cluster', 'B-poll', 'B-delay'] as const).filter((arm) =>
@@ -363,6 +397,7 @@ export function renderTable(result: Pick<BenchResult, 'medians' | 'rounds' | 'mo
   const divider = `| --- | ${arms.map(() => '---').join(' | ')} | --- |`;
   const lines = rows
     .filter((row) => result.mode === 'full' || !row.fullOnly)
+    .filter((row) => !only || only.includes(row.key))
     .map((row) => {
       const cells = arms.map((arm) => {
         const figures = result.medians[arm];
@@ -373,7 +408,7 @@ export function renderTable(result: Pick<BenchResult, 'medians' | 'rounds' | 'mo
         const value = figures[row.key];
         const mark =
           row.target && arm.startsWith('T') && value !== undefined ? (row.target.pass(value) ? ' ✓' : ' ✗') : '';
-        return `${format(value, row.unit)}${mark}`;
+        return `${format(value, row.unit, row.digits)}${mark}`;
       });
       return `| ${label(row)} | ${cells.join(' | ')} | ${row.target?.text ?? ''} |`;
     });

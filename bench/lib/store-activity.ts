@@ -21,8 +21,11 @@ export interface MeasuredStore {
 export interface StoreSnapshot {
   /** Committed transactions in the counted databases (pg_stat_database.xact_commit), read-only ones included. */
   commits: number;
-  /** Times the whole instance flushed its WAL to disk (pg_stat_wal.wal_sync): the write IOPS a commit waits on. */
-  walSyncs: number;
+  /**
+   * Times the whole instance flushed its WAL to disk: the write IOPS a commit waits on. PostgreSQL 14–17
+   * count them in pg_stat_wal.wal_sync, 18 in pg_stat_io (object 'wal'); undefined where neither answers.
+   */
+  walSyncs?: number;
   /** WAL written by the whole instance since it was created, in bytes. */
   walBytes: number;
   /** pg_database_size summed over the counted databases. */
@@ -35,7 +38,7 @@ export interface StoreSnapshot {
 export interface StoreActivity {
   role: string;
   commitsPerStep: number;
-  walSyncsPerStep: number;
+  walSyncsPerStep?: number;
   walBytesPerStep: number;
   sizeBytesPerStep: number;
   /** Temporal's store only: history bytes per cascade started in the window. */
@@ -43,7 +46,12 @@ export interface StoreActivity {
 }
 
 async function withClient<T>(databaseUrl: string, use: (client: PgClient) => Promise<T>): Promise<T> {
-  const client = new PgClient({ connectionString: databaseUrl });
+  // A snapshot sits between two load levels: a database that does not answer must not stall the run.
+  const client = new PgClient({
+    connectionString: databaseUrl,
+    connectionTimeoutMillis: 10_000,
+    statement_timeout: 60_000,
+  });
   await client.connect();
   try {
     return await use(client);
@@ -54,17 +62,18 @@ async function withClient<T>(databaseUrl: string, use: (client: PgClient) => Pro
 
 export async function snapshotStore(store: MeasuredStore): Promise<StoreSnapshot> {
   const totals = await withClient(store.databaseUrl, async (client) => {
-    // Statistics are flushed by each backend at most once a second; a fresh snapshot reads them as of now.
+    // A backend reports its statistics at most about once a second: the snapshot may miss the last second's.
     await client.query('SELECT pg_stat_clear_snapshot()');
-    const { rows } = await client.query<{ commits: string; size: string; wal: string; syncs: string }>(
+    const { rows } = await client.query<{ commits: string; size: string; wal: string; version: string }>(
       `SELECT coalesce(sum(xact_commit), 0)::text AS commits,
               coalesce(sum(pg_database_size(datname)), 0)::text AS size,
               pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text AS wal,
-              (SELECT wal_sync FROM pg_stat_wal)::text AS syncs
+              current_setting('server_version_num') AS version
          FROM pg_stat_database WHERE datname = ANY($1)`,
       [store.databases],
     );
-    return rows[0]!;
+    const totals = rows[0]!;
+    return { ...totals, walSyncs: await walSyncs(client, Number(totals.version)) };
   });
   const historyBytes = store.historyDatabase
     ? await withClient(databaseUrlFor(store.databaseUrl, store.historyDatabase), async (client) => {
@@ -76,11 +85,25 @@ export async function snapshotStore(store: MeasuredStore): Promise<StoreSnapshot
     : undefined;
   return {
     commits: Number(totals.commits),
-    walSyncs: Number(totals.syncs),
+    ...(totals.walSyncs === undefined ? {} : { walSyncs: totals.walSyncs }),
     walBytes: Number(totals.wal),
     sizeBytes: Number(totals.size),
     ...(historyBytes === undefined ? {} : { historyBytes }),
   };
+}
+
+/** WAL flushes since the statistics were reset; undefined when this server keeps no such count. */
+async function walSyncs(client: PgClient, serverVersion: number): Promise<number | undefined> {
+  const query =
+    serverVersion >= 180_000
+      ? "SELECT coalesce(sum(fsyncs), 0)::text AS syncs FROM pg_stat_io WHERE object = 'wal'"
+      : 'SELECT wal_sync::text AS syncs FROM pg_stat_wal';
+  try {
+    const { rows } = await client.query<{ syncs: string | null }>(query);
+    return rows[0]?.syncs === null || rows[0]?.syncs === undefined ? undefined : Number(rows[0].syncs);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Snapshots every store; a store that cannot be read is left out rather than failing the run. */
@@ -118,7 +141,9 @@ export function storeActivity(
       {
         role,
         commitsPerStep: (end.commits - start.commits) / steps,
-        walSyncsPerStep: (end.walSyncs - start.walSyncs) / steps,
+        ...(start.walSyncs !== undefined && end.walSyncs !== undefined
+          ? { walSyncsPerStep: (end.walSyncs - start.walSyncs) / steps }
+          : {}),
         walBytesPerStep: (end.walBytes - start.walBytes) / steps,
         sizeBytesPerStep: (end.sizeBytes - start.sizeBytes) / steps,
         ...history,
