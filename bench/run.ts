@@ -63,8 +63,11 @@ interface Settings {
   maxLoadSteps: number;
   stepSeconds: number;
   measureSeconds: number;
-  /** Full mode: the longest wait for a level's cascades to end (default: five holds and two minutes). */
-  drainSeconds: number;
+  /**
+   * Full mode: the longest wait for a level's cascades to end. Default, per arm: five holds, four times
+   * the arm's own lateness on an expiry (the seed's poll adds up to a minute to each), and two minutes.
+   */
+  drainSeconds?: number;
   dataRoot: string;
   /** The workflow bundle Holdfast's workers load, built once per run (as a production image does). */
   workflowBundle?: string;
@@ -128,7 +131,9 @@ function parseSettings(argv: string[]): Settings {
     maxLoadSteps: Math.round(number('max-load-steps', values['max-load-steps'], 1, 20)),
     stepSeconds: number('step-seconds', values['step-seconds'], 10, 3600),
     measureSeconds: number('measure-seconds', values['measure-seconds'], 10, 3600),
-    drainSeconds: number('drain-seconds', values['drain-seconds'] ?? String(holdSeconds * 5 + 120), 10, 7200),
+    ...(values['drain-seconds'] === undefined
+      ? {}
+      : { drainSeconds: number('drain-seconds', values['drain-seconds'], 10, 7200) }),
     dataRoot: values['data-dir'],
     ceilingLevelSeconds: number('ceiling-level-seconds', values['ceiling-level-seconds'], 10, 600),
     ceilingMinutes: number('ceiling-minutes', values['ceiling-minutes'], 0, 120),
@@ -158,6 +163,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.
 const log = (message: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
 
 /** What one running arm session keeps between its load runs. */
+/** How long a full-mode level waits for its last cascades: see {@link Settings.drainSeconds}. */
+function drainMs({ settings, plan }: Pick<Session, 'settings' | 'plan'>): number {
+  if (settings.drainSeconds !== undefined) return settings.drainSeconds * 1000;
+  return settings.holdSeconds * 5 * 1000 + 4 * plan.expiryAllowanceMs + 120_000;
+}
+
 interface Session {
   arm: RunningArm;
   plan: ArmPlan;
@@ -202,13 +213,7 @@ async function drain(arm: RunningArm, slotIds: readonly string[], maxMs: number)
 }
 
 /** One measured run: arrivals for `windowMs` at `rate`, then a drain of at most `drainMs`. */
-async function measureLevel(
-  session: Session,
-  rate: number,
-  windowMs: number,
-  drainMs: number,
-  fullDrain: boolean,
-): Promise<LevelResult> {
+async function measureLevel(session: Session, rate: number, windowMs: number, drainMs: number): Promise<LevelResult> {
   const { arm } = session;
   const count = Math.max(1, Math.ceil(rate * (windowMs / 1000) * 2 + 10));
   const slotIds = await makeSlots(session, count);
@@ -259,8 +264,6 @@ async function measureLevel(
     windowStart,
     windowEnd,
     expiryAllowanceMs: session.plan.expiryAllowanceMs,
-    // In full mode a cascade still open after the drain is lost, whether or not the drain ran to its end.
-    fullDrain,
     processUsage: Object.fromEntries(
       usage.roles.map((role) => [role.role, { cpuSeconds: role.cpuSeconds, peakRssBytes: role.peakRssBytes }]),
     ),
@@ -346,7 +349,7 @@ async function findSustainableRate(
     await live.stop();
   }
   // Let the steps' cascades finish before measuring, so the levels start from an empty backlog.
-  await drain(arm, released, settings.drainSeconds * 1000);
+  await drain(arm, released, drainMs(session));
   return { steps, sustainable };
 }
 
@@ -456,7 +459,7 @@ async function runArmRound(
         log(
           `${name}: quick run at ${settings.quickRate} cascades/s for ${Math.round(windowMs / 1000)} s, drain ≤ ${Math.round(drainMs / 1000)} s`,
         );
-        result.levels.quick = await measureLevel(session, settings.quickRate, windowMs, drainMs, false);
+        result.levels.quick = await measureLevel(session, settings.quickRate, windowMs, drainMs);
       } else {
         const found = await findSustainableRate(session);
         result.loadSteps = found.steps;
@@ -481,8 +484,7 @@ async function runArmRound(
             session,
             rate,
             settings.measureSeconds * 1000,
-            settings.drainSeconds * 1000,
-            true,
+            drainMs(session),
           );
         }
         if (arm.engine && settings.ceilingMinutes > 0) {

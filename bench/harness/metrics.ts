@@ -361,7 +361,7 @@ export interface RunMetrics {
     cascadesStuck: number;
     /** Stuck cascades by reason (see {@link stuckReason}). */
     stuckReasons: Record<string, number>;
-    /** Full mode: not final after the drain. Quick mode: stuck (see `judgedBy`). */
+    /** Stuck: not final and no longer moving (see `judgedBy`). */
     cascadesLost: number;
     judgedBy: string;
     duplicateMessagesCatcher: number;
@@ -383,8 +383,6 @@ export interface MeasureInput {
   windowEnd: number;
   /** How long after a hold's deadline (or a settle) the arm's own mechanism may take to move on. */
   expiryAllowanceMs: number;
-  /** Whether the drain ran to the end (full mode): then anything not final is lost. */
-  fullDrain: boolean;
   processUsage: Record<string, { cpuSeconds: number; peakRssBytes: number }>;
 }
 
@@ -451,10 +449,8 @@ export async function measureRun(input: MeasureInput): Promise<RunMetrics> {
       cascadesInFlight: standings['in-flight'],
       cascadesStuck: standings.stuck,
       stuckReasons,
-      cascadesLost: input.fullDrain ? standings['in-flight'] + standings.stuck : standings.stuck,
-      judgedBy: input.fullDrain
-        ? 'lost = released slots neither ASSIGNED nor UNFILLED after the full drain'
-        : `lost = stuck: not final, nothing live, and the last hold settled (or its deadline passed) more than ${Math.round(input.expiryAllowanceMs / 1000)} s ago (the arm's expiry allowance); in-flight cascades are not counted`,
+      cascadesLost: standings.stuck,
+      judgedBy: `lost = stuck: not final, and no offer made or hold settled for more than ${Math.round(input.expiryAllowanceMs / 1000)} s (the arm's expiry allowance) after the last one was due; a cascade still moving when the drain ended is in flight, not lost`,
       duplicateMessagesCatcher: duplicateMessages(runMessages).length,
       messagesRedelivered: redeliveredMessages(runMessages).length,
       duplicateOfferNotifications: await duplicateOfferNotifications(

@@ -38,6 +38,17 @@ function runLine(result: BenchResult): string {
   return `**${result.mode === 'quick' ? 'Quick run' : 'Full run'}** (\`${result.command}\`, ${result.finishedAt.slice(0, 16).replace('T', ' ')} UTC; ${machineLine(result.machine)})`;
 }
 
+/** One round is one sample of each figure: say so rather than call it a median. */
+function roundsLine(result: BenchResult): string {
+  const rounds = Math.max(
+    0,
+    ...['T-dev', 'T-cluster', 'B-poll', 'B-delay'].map(
+      (arm) => result.rounds.filter((round) => round.arm === arm).length,
+    ),
+  );
+  return rounds === 1 ? 'one round (one sample of each figure)' : `medians across ${rounds} rounds`;
+}
+
 /** The open-cascades runs (bench/scale/open-cascades.ts) the README quotes. */
 export interface ScaleRuns {
   runs?: Record<
@@ -68,7 +79,7 @@ export function scaleLine(scale: ScaleRuns | undefined): string | undefined {
       run.workerCache?.setBy === 'sdk-default'
         ? `the SDK's default cache (${run.workerCache.maxCachedWorkflows?.toLocaleString('en-US')} here)`
         : `\`WORKER_MAX_CACHED_WORKFLOWS=${run.workerCache?.maxCachedWorkflows}\``;
-    return `${run.cascades.toLocaleString('en-US')} open cascades, ${cache}${run.entry === 'compiled' ? '' : ' (tsx)'}: ${Math.round(worker.lastMb ?? worker.meanMb)} MB`;
+    return `${run.cascades.toLocaleString('en-US')} open cascades, ${cache}${run.entry === 'compiled' ? '' : ' (tsx)'}: ${Math.round(worker.lastMb ?? worker.meanMb).toLocaleString('en-US')} MB`;
   });
   return `Worker RSS with cascades waiting on their holds, settled (target ≤ 400 MB with 1,000): ${figures.join('; ')} ([docs/capacity.md](docs/capacity.md#open-cascades-and-memory)).`;
 }
@@ -82,7 +93,7 @@ function withMedians(result: BenchResult): BenchResult {
 export function renderPerformanceHeadline(results: readonly BenchResult[], scale?: ScaleRuns): string {
   const result = results[0];
   if (!result) return '';
-  const lines = [`${runLine(result)}, medians across rounds:`, '', renderTable(withMedians(result), headlineKeys), ''];
+  const lines = [`${runLine(result)}, ${roundsLine(result)}:`, '', renderTable(withMedians(result), headlineKeys), ''];
   const memory = scaleLine(scale);
   if (memory) lines.push(memory, '');
   const load = result.machine.loadAverage;
@@ -100,7 +111,7 @@ export function renderPerformanceHeadline(results: readonly BenchResult[], scale
 export function renderPerformance(results: readonly BenchResult[]): string {
   return results
     .map((result) => {
-      const lines = [`${runLine(result)}:`, '', renderTable(withMedians(result)), ''];
+      const lines = [`${runLine(result)}, ${roundsLine(result)}:`, '', renderTable(withMedians(result)), ''];
       if (result.machine.devServerSqlite) lines.push(`T-dev store: ${result.machine.devServerSqlite}.`, '');
       const entry = result.settings.entry;
       if (entry === 'compiled' || entry === 'source') {

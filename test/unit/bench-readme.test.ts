@@ -101,6 +101,7 @@ describe('the README’s Performance rows', () => {
     expect(text).toContain('| CPU-s / 1,000 steps: all processes (80 %) | 300 s |');
     expect(text).not.toContain('decline → next message');
     expect(text).toContain('Load average at the start and end: 0.5 / 1.9 on 2 cores.');
+    expect(text).toContain('one round (one sample of each figure):');
     expect(text).toContain('(docs/benchmarks.md#results)');
   });
 
@@ -108,6 +109,22 @@ describe('the README’s Performance rows', () => {
     const text = renderPerformance([full]);
     expect(text).toContain('decline → next message p99 (50 %)');
     expect(text).toContain('compiled from dist/');
+  });
+
+  it('count a cascade still moving when a level’s drain ran out apart from a lost one', () => {
+    const slow = round('B-poll', 59_000);
+    const level = slow.levels['90%']!;
+    slow.levels['90%'] = {
+      ...level,
+      drainedFully: false,
+      metrics: {
+        ...level.metrics,
+        correctness: { ...level.metrics.correctness, cascadesFinal: 9, cascadesInFlight: 1 },
+      },
+    };
+    const text = renderPerformance([{ ...full, rounds: [round('T-dev', 700), slow] }]);
+    expect(text).toContain('| cascades lost (stuck: not final, not moving) | 0 ✓ | 0 | = 0 |');
+    expect(text).toContain('| cascades still moving when a drain ran out | 0 ✓ | 1 | = 0 (drain long enough) |');
   });
 
   it('quote the worker’s settled memory per cache size, the SDK’s default named as such', () => {
@@ -129,7 +146,7 @@ describe('the README’s Performance rows', () => {
       },
     });
     expect(line).toContain('`WORKER_MAX_CACHED_WORKFLOWS=100`: 352 MB');
-    expect(line).toContain("the SDK's default cache (2,310 here) (tsx): 1007 MB");
+    expect(line).toContain("the SDK's default cache (2,310 here) (tsx): 1,007 MB");
     expect(line).not.toContain(': 1 MB');
     expect(scaleLine(undefined)).toBeUndefined();
   });
