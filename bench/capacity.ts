@@ -166,6 +166,110 @@ function cpuPerStep(cost: MeasuredCost, ...prefixes: string[]): number {
   );
 }
 
+/** One Temporal arm on this machine: what it sustained, and what its CPU per step says it could. */
+export interface MachinePoint {
+  arm: ArmName;
+  sustainedStepsPerSecond: number;
+  /** The sustained figure is only a floor: no load step grew the backlog. */
+  lowerBound: boolean;
+  /** The first load step whose backlog grew, when one did. */
+  grewAtStepsPerSecond?: number;
+  cpuSecondsPer1000Steps: { all: number; temporal: number; holdfast: number };
+  /** Steps/s the machine's cores carry at this CPU per step: at 100 % and at the model's planned share. */
+  cpuBoundStepsPerSecond: number;
+  plannedStepsPerSecond: number;
+}
+
+/**
+ * The model's one check on this machine: its rule (cores = steps/s × CPU per step ÷ utilisation) applied
+ * to this box's cores, beside what the bench sustained here. Medians across rounds, at the 80 % level.
+ */
+export function machinePoints(result: BenchResult, w: typeof workload): MachinePoint[] {
+  return (['T-dev', 'T-cluster'] as const).flatMap((arm) => {
+    const rounds = result.rounds.filter(
+      (round) => round.arm === arm && round.sustainable && round.levels['80%']?.metrics,
+    );
+    if (rounds.length === 0) return [];
+    const cpu = (matches: (role: string) => boolean) =>
+      median(
+        rounds.map((round) =>
+          Object.entries(round.levels['80%']!.metrics.processes)
+            .filter(([role]) => matches(role))
+            .reduce((sum, [, usage]) => sum + (usage.cpuSecondsPer1000Steps ?? 0), 0),
+        ),
+      ) ?? 0;
+    const all = cpu(() => true);
+    const grew = rounds.flatMap((round) => {
+      const step = round.loadSteps?.find((candidate) => candidate.backlogGrew);
+      return step ? [step.stepsPerSecond] : [];
+    });
+    const cpuBound = all > 0 ? (result.machine.cores * 1000) / all : 0;
+    return [
+      {
+        arm,
+        sustainedStepsPerSecond: median(rounds.map((round) => round.sustainable!.stepsPerSecond)) ?? 0,
+        lowerBound: rounds.some((round) => round.sustainable!.lowerBound),
+        ...(grew.length > 0 ? { grewAtStepsPerSecond: median(grew) } : {}),
+        cpuSecondsPer1000Steps: {
+          all,
+          temporal: cpu((role) => role.startsWith('temporal')),
+          holdfast: cpu((role) => !role.startsWith('temporal')),
+        },
+        cpuBoundStepsPerSecond: cpuBound,
+        plannedStepsPerSecond: cpuBound * w.targetUtilisation,
+      },
+    ];
+  });
+}
+
+/** The check's paragraphs: whether the sustained rate sits where the model's CPU rule puts it, and what a second box adds. */
+export function renderMachineCheck(points: readonly MachinePoint[], cores: number, w: typeof workload): string[] {
+  if (points.length === 0) return [];
+  const percent = w.targetUtilisation * 100;
+  const lines = [
+    '## One point checked on this machine',
+    '',
+    `The model’s rule, cores = steps/s × CPU per step ÷ ${percent} %, applied to this box’s ${cores} cores, beside what the bench sustained here (the highest load step whose backlog did not grow):`,
+    '',
+    `| arm | sustained steps/s | the next load step (backlog grew) | CPU-s per 1,000 steps: all / Temporal / Holdfast | the rule: steps/s at ${percent} % / at 100 % of ${cores} cores |`,
+    '| --- | --- | --- | --- | --- |',
+    ...points.map(
+      (point) =>
+        `| ${point.arm} | ${format(point.sustainedStepsPerSecond, 1)}${point.lowerBound ? ' (at least)' : ''} | ${point.grewAtStepsPerSecond === undefined ? '–' : format(point.grewAtStepsPerSecond, 1)} | ${format(point.cpuSecondsPer1000Steps.all)} / ${format(point.cpuSecondsPer1000Steps.temporal)} / ${format(point.cpuSecondsPer1000Steps.holdfast)} | ${format(point.plannedStepsPerSecond, 1)} / ${format(point.cpuBoundStepsPerSecond, 1)} |`,
+    ),
+    '',
+  ];
+  for (const point of points) {
+    const within =
+      point.sustainedStepsPerSecond >= point.plannedStepsPerSecond &&
+      (point.grewAtStepsPerSecond === undefined || point.grewAtStepsPerSecond <= point.cpuBoundStepsPerSecond * 1.1);
+    lines.push(
+      `- ${point.arm}: ${
+        within
+          ? `consistent with the rule: the box held ${format(point.sustainedStepsPerSecond, 1)} steps/s, at least the ${format(point.plannedStepsPerSecond, 1)} it plans at ${percent} % CPU${point.grewAtStepsPerSecond === undefined ? '' : `, and fell behind by ${format(point.grewAtStepsPerSecond, 1)} (the load steps are 1.5× apart), short of the ${format(point.cpuBoundStepsPerSecond, 1)} that all its CPU would carry: a box falls behind before every core is busy, which is why the model plans at ${percent} %`}`
+          : `the rule does not hold here: the box held ${format(point.sustainedStepsPerSecond, 1)} steps/s against ${format(point.plannedStepsPerSecond, 1)} planned at ${percent} % CPU${point.grewAtStepsPerSecond === undefined ? '' : ` and fell behind by ${format(point.grewAtStepsPerSecond, 1)}`}; the model’s figures are off by as much`
+      }.`,
+    );
+  }
+  const cluster = points.find((point) => point.arm === 'T-cluster');
+  const dev = points.find((point) => point.arm === 'T-dev');
+  if (cluster && dev) {
+    lines.push(
+      `- T-cluster against T-dev: ${format(cluster.sustainedStepsPerSecond, 1)} against ${format(dev.sustainedStepsPerSecond, 1)} steps/s, at ${format(cluster.cpuSecondsPer1000Steps.all)} and ${format(dev.cpuSecondsPer1000Steps.all)} CPU-s per 1,000 steps. On one box the cluster’s second history process adds no core: every process shares the same ${cores}, so the cluster sustains what its CPU per step allows, as the dev server does.`,
+    );
+  }
+  if (cluster && cluster.cpuSecondsPer1000Steps.temporal > 0 && cluster.cpuSecondsPer1000Steps.holdfast > 0) {
+    const temporalBox = (cores * 1000) / cluster.cpuSecondsPer1000Steps.temporal;
+    const holdfastBox = (cores * 1000) / cluster.cpuSecondsPer1000Steps.holdfast;
+    const limit = Math.min(temporalBox, holdfastBox);
+    lines.push(
+      `- A second machine of ${cores} cores (predicted from the costs above, not measured: this environment has one machine): the Temporal cluster and its PostgreSQL on one box carry ${format(temporalBox, 1)} steps/s at 100 % CPU, Holdfast’s worker, API and PostgreSQL on the other ${format(holdfastBox, 1)}; together ${format(limit, 1)} steps/s, ${format(limit / cluster.cpuBoundStepsPerSecond, 1)} × one box, limited by ${temporalBox < holdfastBox ? 'the Temporal box: a third machine goes to the Temporal tier (a history process or its PostgreSQL)' : 'the Holdfast box: a third machine runs another worker replica'}.`,
+    );
+  }
+  lines.push('');
+  return lines;
+}
+
 export interface Plan {
   rows: Array<{ resource: string; need: string; basis: string; coresAtPeak?: number }>;
   firstToRunOut: string;
@@ -360,6 +464,7 @@ export function renderCapacity(result: BenchResult, cost: MeasuredCost, scale: S
           `| ${role} | ${format(cost.cpuSecondsPer1000Steps[role] ?? 0, 2)} | ${format(cost.peakRssMb[role] ?? 0)} |`,
       ),
     '',
+    ...renderMachineCheck(machinePoints(result, w), result.machine.cores, w),
   ];
   const scaleRuns = Object.values(scale?.runs ?? {}).filter((run) => run.complete !== false);
   if (scaleRuns.length > 0) {
@@ -393,7 +498,7 @@ export function renderCapacity(result: BenchResult, cost: MeasuredCost, scale: S
   lines.push(
     '## Assumptions and limits of this model',
     '',
-    '- Cost per step is linear in load. One machine cannot show where that stops, and no point of this model has been checked against a larger deployment yet (doubling the history processes is the next check).',
+    '- Cost per step is linear in load. It is checked at one point, this machine (above); one machine cannot show where it stops, and no larger deployment has checked it yet.',
     `- The cost per step was measured ${cost.level === 'quick' ? 'at the quick run’s low, fixed rate: idle work (polling, timers, the sampler) is spread over few steps, so it overstates the cost per step at load' : `at the ${cost.level} load level`}.`,
     '- A core in production does the work of a core here (no allowance for faster or slower CPUs).',
     '- PostgreSQL figures are per instance, read before and after each level (window and drain), so idle work (pollers, timers, the bench’s own sampling) is spread over the level’s steps. WAL flushes are what this machine’s PostgreSQL did with synchronous commit, group commit included: a busier server folds more commits into one flush, so the figure is an upper bound per step. Transactions include read-only ones. WAL bytes include full-page images after checkpoints.',

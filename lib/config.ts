@@ -325,6 +325,17 @@ const environmentSchema = z.object({
     // The SDK needs room for two (it silently raises 1); 0 turns the cache off.
     .refine((size) => size !== 1, 'must be 0 (no cache) or at least 2')
     .optional(),
+  /**
+   * Workflow tasks the worker runs at once; unset: the SDK's 40. On a small worker a lower figure keeps
+   * tasks waiting on the server, where they cannot time out, rather than inside the worker, where they can.
+   */
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce
+    .number()
+    .int()
+    // The SDK raises 1 to 2 whenever the cache is on: refused here rather than changed behind the operator.
+    .min(2)
+    .max(10_000)
+    .optional(),
   WORKER_QUEUES: workerQueues,
   ...queueCapacityVariables,
   /** A tenant's fairness weight on shared task queues, by plan (docs/queues.md). */
@@ -409,6 +420,14 @@ function crossVariableProblems(source: NodeJS.ProcessEnv): string[] {
         );
       }
     }
+  }
+  const cache = Number(value('WORKER_MAX_CACHED_WORKFLOWS'));
+  const workflowTasks = Number(value('WORKER_MAX_CONCURRENT_WORKFLOW_TASKS'));
+  // A task runs on a cached workflow: the SDK would quietly lower the figure to the cache size.
+  if (cache > 0 && workflowTasks > cache) {
+    problems.push(
+      `WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: ${workflowTasks} is more than WORKER_MAX_CACHED_WORKFLOWS (${cache}); a task needs a cached workflow`,
+    );
   }
   for (const provider of ['SMS', 'WHATSAPP']) {
     if (production && value(`${provider}_PROVIDER_URL`) && !value(`${provider}_PROVIDER_TOKEN`)) {
@@ -559,6 +578,8 @@ export interface Config {
     workflowBundlePath?: string;
     /** WORKER_MAX_CACHED_WORKFLOWS: the workflow cache size; undefined keeps the SDK's default. */
     maxCachedWorkflows?: number;
+    /** WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: workflow tasks run at once; undefined keeps the SDK's default. */
+    maxConcurrentWorkflowTasks?: number;
     /** WORKER_QUEUES: the kinds of task queue this process polls (lib/task-queues.ts). */
     queues: TaskQueueKind[];
     /** Per kind: concurrent activities in this process, and the queue's rate across all its workers. */
@@ -715,6 +736,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       syncSchedules: env.WORKER_SYNC_SCHEDULES,
       workflowBundlePath: env.WORKFLOW_BUNDLE_PATH,
       maxCachedWorkflows: env.WORKER_MAX_CACHED_WORKFLOWS,
+      maxConcurrentWorkflowTasks: env.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
       queues: env.WORKER_QUEUES,
       capacity: Object.fromEntries(
         taskQueueKinds.map((kind) => {

@@ -91,6 +91,13 @@ async function main(): Promise<void> {
       void stopAll(signal, 0);
     });
   }
+  // Closing the terminal hangs up this process group only: the Temporal dev server runs in a group of its
+  // own, and PostgreSQL takes a hang-up as "reload your configuration". Both would go on running, holding
+  // their ports, after everything else had gone. Stop everything in order instead, with nowhere to print.
+  process.on('SIGHUP', () => {
+    for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+    void stopAll('SIGHUP', 0);
+  });
 
   try {
     const env: NodeJS.ProcessEnv = { APP_ENV: 'development', ...process.env };

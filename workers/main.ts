@@ -169,6 +169,9 @@ export async function startWorker(
         ...(hostsWorkflows && config.worker.maxCachedWorkflows !== undefined
           ? { maxCachedWorkflows: config.worker.maxCachedWorkflows }
           : {}),
+        ...(hostsWorkflows && config.worker.maxConcurrentWorkflowTasks !== undefined
+          ? { maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks }
+          : {}),
         activities,
         dataConverter,
         // In-flight activities get this long to finish after a shutdown signal, then they are cancelled.

@@ -1,4 +1,4 @@
-import { demandOf, measuredCost, planFor, workload } from '../../bench/capacity';
+import { demandOf, machinePoints, measuredCost, planFor, renderMachineCheck, workload } from '../../bench/capacity';
 import type { ArmRoundResult, BenchResult } from '../../bench/harness/report';
 import type { RunMetrics } from '../../bench/harness/metrics';
 import { storeActivity, type StoreActivity, type StoreSnapshot } from '../../bench/lib/store-activity';
@@ -121,5 +121,79 @@ describe('the capacity model’s storage rows', () => {
       'only T-cluster measures it',
     );
     expect(rows.find((row) => row.resource === 'PostgreSQL storage for histories')!.need).toBe('not measured');
+  });
+});
+
+describe('the model’s check on this machine', () => {
+  function measured(
+    arm: ArmRoundResult['arm'],
+    sustained: number,
+    grewAt: number,
+    processes: Record<string, number>,
+  ): ArmRoundResult {
+    const base = round(arm, 1, []);
+    const level = base.levels['80%']!;
+    return {
+      ...base,
+      sustainable: { cascadesPerSecond: 2, stepsPerSecond: sustained, lowerBound: false },
+      loadSteps: [
+        { cascadesPerSecond: 2, durationMs: 60_000, stepsPerSecond: sustained, backlogGrew: false },
+        { cascadesPerSecond: 3, durationMs: 60_000, stepsPerSecond: grewAt, backlogGrew: true },
+      ] as ArmRoundResult['loadSteps'],
+      levels: {
+        '80%': {
+          ...level,
+          metrics: {
+            ...level.metrics,
+            processes: Object.fromEntries(
+              Object.entries(processes).map(([role, perStep]) => [
+                role,
+                { cpuSeconds: 1, cpuSecondsPer1000Steps: perStep, peakRssMb: 100 },
+              ]),
+            ),
+          },
+        },
+      },
+    };
+  }
+  const onTwoCores = (rounds: ArmRoundResult[]) => ({ rounds, machine: { cores: 2 } }) as unknown as BenchResult;
+
+  it('puts what one box sustained beside what its CPU per step allows, and splits Temporal from Holdfast', () => {
+    const points = machinePoints(
+      onTwoCores([
+        measured('T-dev', 6.6, 9.8, { worker: 70, api: 9, postgres: 13, temporal: 93 }),
+        measured('T-cluster', 6.8, 10.3, {
+          worker: 55,
+          api: 8,
+          postgres: 9,
+          'temporal-history-1': 50,
+          'temporal-postgres': 30,
+          'temporal-frontend': 33,
+        }),
+      ]),
+      workload,
+    );
+    const cluster = points.find((point) => point.arm === 'T-cluster')!;
+    expect(cluster.cpuSecondsPer1000Steps).toEqual({ all: 185, temporal: 113, holdfast: 72 });
+    expect(cluster.cpuBoundStepsPerSecond).toBeCloseTo(2000 / 185, 5);
+    expect(cluster.plannedStepsPerSecond).toBeCloseTo((2000 / 185) * workload.targetUtilisation, 5);
+    expect(cluster.grewAtStepsPerSecond).toBe(10.3);
+
+    const text = renderMachineCheck(points, 2, workload).join('\n');
+    expect(text).toContain('| T-cluster | 6.8 | 10.3 | 185 / 113 / 72 | 6.5 / 10.8 |');
+    expect(text).toContain('- T-cluster: consistent with the rule');
+    // The second box is a prediction: the Temporal tier (113 CPU-s per 1,000 steps) limits it.
+    expect(text).toContain('the Temporal cluster and its PostgreSQL on one box carry 17.7 steps/s');
+    expect(text).toContain('limited by the Temporal box');
+  });
+
+  it('says so when a box sustained less than the model plans for it', () => {
+    const points = machinePoints(onTwoCores([measured('T-dev', 3, 4.5, { worker: 100, temporal: 85 })]), workload);
+    expect(renderMachineCheck(points, 2, workload).join('\n')).toContain('- T-dev: the rule does not hold here');
+  });
+
+  it('has nothing to check without a full run’s load steps', () => {
+    expect(machinePoints(onTwoCores([round('T-dev', 1, [])]), workload)).toEqual([]);
+    expect(renderMachineCheck([], 2, workload)).toEqual([]);
   });
 });

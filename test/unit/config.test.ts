@@ -105,6 +105,22 @@ describe('configuration', () => {
     expect(() => development({ DATABASE_POOL_SIZE: '0' })).toThrow(/DATABASE_POOL_SIZE/);
   });
 
+  it('takes the workflow tasks a worker runs at once, never more than its cache holds', () => {
+    expect(development().worker.maxConcurrentWorkflowTasks).toBeUndefined();
+    expect(development({ WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '10' }).worker.maxConcurrentWorkflowTasks).toBe(10);
+    expect(() => development({ WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '1' })).toThrow(
+      /WORKER_MAX_CONCURRENT_WORKFLOW_TASKS/,
+    );
+    expect(() =>
+      development({ WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '20', WORKER_MAX_CACHED_WORKFLOWS: '10' }),
+    ).toThrow(/more than WORKER_MAX_CACHED_WORKFLOWS \(10\)/);
+    // With the cache off every task replays from history: no cache to stay within.
+    expect(
+      development({ WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '20', WORKER_MAX_CACHED_WORKFLOWS: '0' }).worker
+        .maxConcurrentWorkflowTasks,
+    ).toBe(20);
+  });
+
   it('rejects certificate paths that do not exist', () => {
     expect(() =>
       development({ TEMPORAL_TLS_CERT_PATH: '/nope/client.pem', TEMPORAL_TLS_KEY_PATH: '/nope/client.key' }),
