@@ -187,7 +187,16 @@ export interface MachinePoint {
 export function machinePoints(result: BenchResult, w: typeof workload): MachinePoint[] {
   return (['T-dev', 'T-cluster'] as const).flatMap((arm) => {
     const rounds = result.rounds.filter(
-      (round) => round.arm === arm && round.sustainable && round.levels['80%']?.metrics,
+      (round) =>
+        round.arm === arm &&
+        !round.skipped &&
+        !round.error &&
+        round.sustainable &&
+        round.levels['80%']?.metrics &&
+        // A figure without its CPU per step cannot be checked against the rule.
+        Object.values(round.levels['80%'].metrics.processes).every(
+          (usage) => usage.cpuSecondsPer1000Steps !== undefined,
+        ),
     );
     if (rounds.length === 0) return [];
     const cpu = (matches: (role: string) => boolean) =>
@@ -199,6 +208,7 @@ export function machinePoints(result: BenchResult, w: typeof workload): MachineP
         ),
       ) ?? 0;
     const all = cpu(() => true);
+    if (all <= 0) return [];
     const grew = rounds.flatMap((round) => {
       const step = round.loadSteps?.find((candidate) => candidate.backlogGrew);
       return step ? [step.stepsPerSecond] : [];
@@ -240,15 +250,25 @@ export function renderMachineCheck(points: readonly MachinePoint[], cores: numbe
     '',
   ];
   for (const point of points) {
-    const within =
-      point.sustainedStepsPerSecond >= point.plannedStepsPerSecond &&
-      (point.grewAtStepsPerSecond === undefined || point.grewAtStepsPerSecond <= point.cpuBoundStepsPerSecond * 1.1);
+    const held = format(point.sustainedStepsPerSecond, 1);
+    const grew = point.grewAtStepsPerSecond;
+    // The limit lies between the last load step that held and the first that fell behind. The rule is
+    // contradicted only when that whole span sits below its plan, or above what all the CPU would carry.
+    const fellBehindBelowPlan = grew !== undefined && grew < point.plannedStepsPerSecond;
+    const heldAboveAllCpu = point.sustainedStepsPerSecond > point.cpuBoundStepsPerSecond;
+    const span =
+      grew === undefined
+        ? `held ${held} steps/s and never fell behind (a floor)`
+        : `held ${held} steps/s and fell behind at ${format(grew, 1)}, so its limit lies between the two`;
+    const rule = `the rule plans ${format(point.plannedStepsPerSecond, 1)} at ${percent} % CPU, and ${format(point.cpuBoundStepsPerSecond, 1)} with every core busy`;
     lines.push(
-      `- ${point.arm}: ${
-        within
-          ? `consistent with the rule: the box held ${format(point.sustainedStepsPerSecond, 1)} steps/s, at least the ${format(point.plannedStepsPerSecond, 1)} it plans at ${percent} % CPU${point.grewAtStepsPerSecond === undefined ? '' : `, and fell behind by ${format(point.grewAtStepsPerSecond, 1)} (the load steps are 1.5× apart), short of the ${format(point.cpuBoundStepsPerSecond, 1)} that all its CPU would carry: a box falls behind before every core is busy, which is why the model plans at ${percent} %`}`
-          : `the rule does not hold here: the box held ${format(point.sustainedStepsPerSecond, 1)} steps/s against ${format(point.plannedStepsPerSecond, 1)} planned at ${percent} % CPU${point.grewAtStepsPerSecond === undefined ? '' : ` and fell behind by ${format(point.grewAtStepsPerSecond, 1)}`}; the model’s figures are off by as much`
-      }.`,
+      `- ${point.arm}: the box ${span}; ${rule}. ${
+        fellBehindBelowPlan
+          ? 'The rule does not hold here: the box fell behind below its plan, so the model’s CPU per step is too low by at least that much.'
+          : heldAboveAllCpu
+            ? 'The rule does not hold here: the box carried more than its CPU per step allows, so the model’s cost per step is too high.'
+            : 'Consistent with the rule: this box is CPU-bound at the measured cost per step.'
+      }`,
     );
   }
   const cluster = points.find((point) => point.arm === 'T-cluster');
@@ -263,7 +283,7 @@ export function renderMachineCheck(points: readonly MachinePoint[], cores: numbe
     const holdfastBox = (cores * 1000) / cluster.cpuSecondsPer1000Steps.holdfast;
     const limit = Math.min(temporalBox, holdfastBox);
     lines.push(
-      `- A second machine of ${cores} cores (predicted from the costs above, not measured: this environment has one machine): the Temporal cluster and its PostgreSQL on one box carry ${format(temporalBox, 1)} steps/s at 100 % CPU, Holdfast’s worker, API and PostgreSQL on the other ${format(holdfastBox, 1)}; together ${format(limit, 1)} steps/s, ${format(limit / cluster.cpuBoundStepsPerSecond, 1)} × one box, limited by ${temporalBox < holdfastBox ? 'the Temporal box: a third machine goes to the Temporal tier (a history process or its PostgreSQL)' : 'the Holdfast box: a third machine runs another worker replica'}.`,
+      `- A second machine of ${cores} cores (predicted from the costs above, not measured: this environment has one machine): the Temporal cluster and its PostgreSQL on one box, Holdfast’s worker, API and PostgreSQL on the other. Planned at ${percent} % CPU the pair carries ${format(limit * w.targetUtilisation, 1)} steps/s (${format(limit, 1)} with every core busy), ${format(limit / cluster.cpuBoundStepsPerSecond, 1)} × one box, limited by ${temporalBox < holdfastBox ? `the Temporal box (${format(cluster.cpuSecondsPer1000Steps.temporal)} CPU-s per 1,000 steps against Holdfast’s ${format(cluster.cpuSecondsPer1000Steps.holdfast)}): a third machine goes to the Temporal tier (a history process or its PostgreSQL)` : `the Holdfast box (${format(cluster.cpuSecondsPer1000Steps.holdfast)} CPU-s per 1,000 steps against Temporal’s ${format(cluster.cpuSecondsPer1000Steps.temporal)}): a third machine runs another worker replica`}.`,
     );
   }
   lines.push('');
@@ -498,7 +518,7 @@ export function renderCapacity(result: BenchResult, cost: MeasuredCost, scale: S
   lines.push(
     '## Assumptions and limits of this model',
     '',
-    '- Cost per step is linear in load. It is checked at one point, this machine (above); one machine cannot show where it stops, and no larger deployment has checked it yet.',
+    '- Cost per step is linear in load: assumed. The check above shows only that this box is CPU-bound at the cost per step it measured; one machine cannot show where linearity stops, and no larger deployment has checked it yet.',
     `- The cost per step was measured ${cost.level === 'quick' ? 'at the quick run’s low, fixed rate: idle work (polling, timers, the sampler) is spread over few steps, so it overstates the cost per step at load' : `at the ${cost.level} load level`}.`,
     '- A core in production does the work of a core here (no allowance for faster or slower CPUs).',
     '- PostgreSQL figures are per instance, read before and after each level (window and drain), so idle work (pollers, timers, the bench’s own sampling) is spread over the level’s steps. WAL flushes are what this machine’s PostgreSQL did with synchronous commit, group commit included: a busier server folds more commits into one flush, so the figure is an upper bound per step. Transactions include read-only ones. WAL bytes include full-page images after checkpoints.',

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import type { temporal } from '@temporalio/proto';
+import { temporal } from '@temporalio/proto';
 import { loadConfigOrExit } from '../lib/config';
 import { createPrismaClient, type PrismaClient } from '../lib/db';
 import { signDevToken } from '../lib/dev-token';
@@ -807,17 +807,25 @@ async function main(): Promise<void> {
     const firstStepHistory = await client.workflow
       .getHandle(waitlistCascadeId(demoTenant.id, slotIds[0]!))
       .fetchHistory();
-    // A workflow task that times out (10 s) goes back to the shared queue, behind the backlog, and
-    // is replayed: the long tail of first offers. Counted over every cascade of the run.
-    let workflowTaskTimeouts = 0;
+    // A workflow task handed to a worker that does not complete it within 10 s (start-to-close) times out,
+    // goes back to the shared queue behind the backlog, and is replayed: the long tail of first offers.
+    // One that waits 10 s on a worker's sticky queue (schedule-to-start) moves to the shared queue too.
+    // Counted apart, over every cascade of the run.
+    const { TimeoutType } = temporal.api.enums.v1;
+    const workflowTaskTimeouts = { startToClose: 0, scheduleToStart: 0 };
     let cascadesWithTimeouts = 0;
     for (const slotId of slotIds) {
       const history = await client.workflow.getHandle(waitlistCascadeId(demoTenant.id, slotId)).fetchHistory();
-      const timeouts = (history.events ?? []).filter(
-        (event) => event.workflowTaskTimedOutEventAttributes != null,
+      const timeouts = (history.events ?? []).flatMap((event) =>
+        event.workflowTaskTimedOutEventAttributes ? [event.workflowTaskTimedOutEventAttributes.timeoutType] : [],
+      );
+      workflowTaskTimeouts.startToClose += timeouts.filter(
+        (type) => type === TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE,
       ).length;
-      workflowTaskTimeouts += timeouts;
-      if (timeouts > 0) cascadesWithTimeouts += 1;
+      workflowTaskTimeouts.scheduleToStart += timeouts.filter(
+        (type) => type === TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START,
+      ).length;
+      if (timeouts.length > 0) cascadesWithTimeouts += 1;
     }
     await connection.close();
     const segmentValues = new Map<string, number[]>();
@@ -916,7 +924,8 @@ async function main(): Promise<void> {
       for (const line of stepSamples[0].timeline) say(`    ${line}`);
     }
     say(
-      `workflow tasks timed out: ${workflowTaskTimeouts} in ${cascadesWithTimeouts} of ${slotIds.length} cascades ` +
+      `workflow tasks timed out: ${workflowTaskTimeouts.startToClose} inside a worker (start-to-close), ` +
+        `${workflowTaskTimeouts.scheduleToStart} on a sticky queue (schedule-to-start), in ${cascadesWithTimeouts} of ${slotIds.length} cascades ` +
         '(each one waits again in the shared queue and replays: the long tail of first offers)',
     );
     say('  a cascade from its start (release) to its first offer:');
@@ -950,7 +959,7 @@ async function main(): Promise<void> {
         nextEmailMs: spread(nextEmailLatencies),
         apiPhases: declinePhases,
       },
-      workflowTaskTimeouts: { events: workflowTaskTimeouts, cascades: cascadesWithTimeouts },
+      workflowTaskTimeouts: { ...workflowTaskTimeouts, cascades: cascadesWithTimeouts },
       cascadeStep: { samples: stepSamples.length, segmentsMs: stepBreakdown, example: stepSamples[0]?.timeline ?? [] },
       profiles,
       startup,

@@ -162,12 +162,13 @@ function quickShare(arm: ArmName, later: readonly ArmName[], remainingMs: number
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 const log = (message: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
 
-/** What one running arm session keeps between its load runs. */
 /** How long a full-mode level waits for its last cascades: see {@link Settings.drainSeconds}. */
-function drainMs({ settings, plan }: Pick<Session, 'settings' | 'plan'>): number {
+function levelDrainLimitMs({ settings, plan }: Pick<Session, 'settings' | 'plan'>): number {
   if (settings.drainSeconds !== undefined) return settings.drainSeconds * 1000;
   return settings.holdSeconds * 5 * 1000 + 4 * plan.expiryAllowanceMs + 120_000;
 }
+
+/** What one running arm session keeps between its load runs. */
 
 interface Session {
   arm: RunningArm;
@@ -278,6 +279,7 @@ async function measureLevel(session: Session, rate: number, windowMs: number, dr
     ),
     arrivalWindowMs: windowEnd - windowStart,
     drainMs: drainedMs,
+    drainLimitMs: drainMs,
     drainedFully,
     decisions: Object.fromEntries(
       Object.entries(decisionsAfter).map(([decision, count]) => [
@@ -349,7 +351,7 @@ async function findSustainableRate(
     await live.stop();
   }
   // Let the steps' cascades finish before measuring, so the levels start from an empty backlog.
-  await drain(arm, released, drainMs(session));
+  await drain(arm, released, levelDrainLimitMs(session));
   return { steps, sustainable };
 }
 
@@ -484,7 +486,7 @@ async function runArmRound(
             session,
             rate,
             settings.measureSeconds * 1000,
-            drainMs(session),
+            levelDrainLimitMs(session),
           );
         }
         if (arm.engine && settings.ceilingMinutes > 0) {

@@ -326,13 +326,13 @@ const environmentSchema = z.object({
     .refine((size) => size !== 1, 'must be 0 (no cache) or at least 2')
     .optional(),
   /**
-   * Workflow tasks the worker runs at once; unset: the SDK's 40. On a small worker a lower figure keeps
-   * tasks waiting on the server, where they cannot time out, rather than inside the worker, where they can.
+   * Workflow tasks the worker runs at once; unset: the SDK's 40. On a small worker a lower figure leaves
+   * tasks waiting on the server rather than queued inside the worker until their start-to-close timeout.
    */
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce
     .number()
     .int()
-    // The SDK raises 1 to 2 whenever the cache is on: refused here rather than changed behind the operator.
+    // With the cache on, the SDK polls the sticky and the shared queue at once, and needs a slot for each.
     .min(2)
     .max(10_000)
     .optional(),
@@ -423,7 +423,8 @@ function crossVariableProblems(source: NodeJS.ProcessEnv): string[] {
   }
   const cache = Number(value('WORKER_MAX_CACHED_WORKFLOWS'));
   const workflowTasks = Number(value('WORKER_MAX_CONCURRENT_WORKFLOW_TASKS'));
-  // A task runs on a cached workflow: the SDK would quietly lower the figure to the cache size.
+  // A task runs on a cached workflow: slots beyond the cache would only evict one workflow to run another.
+  // With the cache left to the SDK, the worker checks this at start (workers/main.ts).
   if (cache > 0 && workflowTasks > cache) {
     problems.push(
       `WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: ${workflowTasks} is more than WORKER_MAX_CACHED_WORKFLOWS (${cache}); a task needs a cached workflow`,

@@ -67,7 +67,7 @@ async function main(): Promise<void> {
   const say = (line: string) => process.stdout.write(`[dev] ${line}\n`);
   let shuttingDown = false;
 
-  const stopAll = async (reason: string, exitCode: number) => {
+  const stopAll = async (reason: string, exitCode: number, beforeExit?: () => void) => {
     if (shuttingDown) return;
     shuttingDown = true;
     say(`${reason}: stopping…`);
@@ -80,6 +80,7 @@ async function main(): Promise<void> {
         exitCode = exitCode || 1;
       }
     }
+    beforeExit?.();
     process.exit(exitCode);
   };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -95,8 +96,16 @@ async function main(): Promise<void> {
   // own, and PostgreSQL takes a hang-up as "reload your configuration". Both would go on running, holding
   // their ports, after everything else had gone. Stop everything in order instead, with nowhere to print.
   process.on('SIGHUP', () => {
+    // Every write to the closed terminal now fails, the loggers' included (pino's own writer throws on
+    // it): none of that may cut the stop short.
     for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
-    void stopAll('SIGHUP', 0);
+    process.on('uncaughtException', () => undefined);
+    // Once everything is stopped, end as a hang-up ends a process: the loggers' flush at exit would wait
+    // on the closed terminal for ever.
+    void stopAll('SIGHUP', 0, () => {
+      process.removeAllListeners('SIGHUP');
+      process.kill(process.pid, 'SIGHUP');
+    });
   });
 
   try {

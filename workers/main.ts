@@ -4,7 +4,7 @@ import { createActivities, fileJobSettings, type ActivityDeps } from '../activit
 import { createConfiguredBilling } from '../activities/billing';
 import { createMessagingTransports } from '../activities/transports';
 import { histogramBuckets } from '../domain/business-metrics';
-import { loadConfigOrExit, requireDatabaseUrl, type Config } from '../lib/config';
+import { ConfigError, loadConfigOrExit, requireDatabaseUrl, type Config } from '../lib/config';
 import { createDataConverter } from '../lib/data-converter';
 import { createConfiguredCodec } from '../lib/payload-key-scopes';
 import { createFileStore } from '../lib/file-store';
@@ -63,6 +63,24 @@ export function installRuntime(
     // `npm run dev` passes none and stops the worker itself, after the API.
     shutdownSignals: options.shutdownSignals ?? ['SIGINT', 'SIGTERM', 'SIGQUIT'],
   });
+}
+
+function workflowTaskSlots(worker: Worker): number | null {
+  const supplier = worker.options.tuner.workflowTaskSlotSupplier;
+  return supplier.type === 'fixed-size' ? supplier.numSlots : null;
+}
+
+/**
+ * A workflow task runs on a cached workflow. Configuration refuses more tasks than a cache it is given;
+ * with the cache left to the SDK, its size is known only once the worker exists.
+ */
+function refuseMoreTasksThanCached(config: Config, worker: Worker, hostsWorkflows: boolean): void {
+  const tasks = config.worker.maxConcurrentWorkflowTasks;
+  const cached = worker.options.maxCachedWorkflows;
+  if (!hostsWorkflows || tasks === undefined || cached === 0 || tasks <= cached) return;
+  throw new ConfigError([
+    `WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: ${tasks} is more than the ${cached} workflows this worker caches (the SDK's size for its memory); lower it, or set WORKER_MAX_CACHED_WORKFLOWS`,
+  ]);
 }
 
 export interface RunningWorker {
@@ -177,6 +195,7 @@ export async function startWorker(
         // In-flight activities get this long to finish after a shutdown signal, then they are cancelled.
         shutdownGraceTime: config.worker.shutdownGrace,
       });
+      refuseMoreTasksThanCached(config, workers[kind], hostsWorkflows);
     }
   } catch (error) {
     // A worker holds the native connection from its creation on, and the connection refuses to
@@ -213,6 +232,8 @@ export async function startWorker(
         hostsWorkflows: options.hostsWorkflows,
         // The workflow cache in force (WORKER_MAX_CACHED_WORKFLOWS or the SDK's memory-based default).
         maxCachedWorkflows: options.hostsWorkflows ? worker.options.maxCachedWorkflows : null,
+        // The workflow tasks it runs at once (WORKER_MAX_CONCURRENT_WORKFLOW_TASKS or the SDK's default).
+        maxConcurrentWorkflowTasks: options.hostsWorkflows ? workflowTaskSlots(worker) : null,
         metricsPort: config.worker.metricsPort,
       },
       'worker started',
@@ -238,6 +259,11 @@ if (require.main === module) {
     .then(
       () => process.exit(0),
       (error: unknown) => {
+        if (error instanceof ConfigError) {
+          // Settings only the running worker can check: the same exit as for any other invalid setting.
+          process.stderr.write(`${error.message}\n`);
+          process.exit(78); // EX_CONFIG
+        }
         logger.fatal({ err: error }, 'worker failed');
         process.exit(1);
       },

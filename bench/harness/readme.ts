@@ -40,13 +40,28 @@ function runLine(result: BenchResult): string {
 
 /** One round is one sample of each figure: say so rather than call it a median. */
 function roundsLine(result: BenchResult): string {
-  const rounds = Math.max(
-    0,
-    ...['T-dev', 'T-cluster', 'B-poll', 'B-delay'].map(
-      (arm) => result.rounds.filter((round) => round.arm === arm).length,
-    ),
-  );
+  const ran = ['T-dev', 'T-cluster', 'B-poll', 'B-delay']
+    .map((arm) => result.rounds.filter((round) => round.arm === arm && !round.skipped && !round.error).length)
+    .filter((count) => count > 0);
+  // The fewest rounds any arm ran is what every column can claim.
+  const rounds = ran.length > 0 ? Math.min(...ran) : 0;
+  if (rounds === 0) return 'no round ran';
   return rounds === 1 ? 'one round (one sample of each figure)' : `medians across ${rounds} rounds`;
+}
+
+/** The longest each arm's full-mode levels waited for their last cascades. */
+function drainLine(result: BenchResult): string | undefined {
+  if (result.mode !== 'full') return undefined;
+  const given = typeof result.settings.drainSeconds === 'number' ? result.settings.drainSeconds : undefined;
+  const perArm = ['T-dev', 'T-cluster', 'B-poll', 'B-delay'].flatMap((arm) => {
+    const limits = result.rounds
+      .filter((round) => round.arm === arm)
+      .flatMap((round) => Object.values(round.levels).map((level) => level?.drainLimitMs))
+      .filter((limit): limit is number => limit !== undefined);
+    const seconds = limits.length > 0 ? Math.max(...limits) / 1000 : given;
+    return seconds === undefined ? [] : [`${arm} ${Math.round(seconds)} s`];
+  });
+  return perArm.length > 0 ? `Each level's drain after its arrivals lasted at most: ${perArm.join(', ')}.` : undefined;
 }
 
 /** The open-cascades runs (bench/scale/open-cascades.ts) the README quotes. */
@@ -120,6 +135,8 @@ export function renderPerformance(results: readonly BenchResult[]): string {
           '',
         );
       }
+      const drain = drainLine(result);
+      if (drain) lines.push(drain, '');
       const load = result.machine.loadAverage;
       if (load) {
         lines.push(

@@ -29,7 +29,9 @@ export interface LevelResult {
   /** Each PostgreSQL instance's commits, WAL and growth per step over the level (window and drain). */
   stores?: StoreActivity[];
   arrivalWindowMs: number;
+  /** How long the level waited for its last cascades after the arrivals, and the most it would have. */
   drainMs: number;
+  drainLimitMs?: number;
   drainedFully: boolean;
   decisions: Record<string, number>;
   metrics: RunMetrics;
@@ -155,6 +157,8 @@ interface Row {
   fullOnly?: boolean;
   /** Decimals shown below 100 (default 1). */
   digits?: number;
+  /** When a round's figure is only a bound (the load never found the limit): shown as ≥ or ≤. */
+  bound?: (result: ArmRoundResult) => '≥' | '≤' | undefined;
   pick: (result: ArmRoundResult) => number | undefined;
 }
 
@@ -228,6 +232,7 @@ const rows: Row[] = [
     fullOnly: true,
     label: 'max sustainable steps/s',
     unit: '/s',
+    bound: (r) => (r.sustainable?.lowerBound ? '≥' : undefined),
     pick: (r) => r.sustainable?.stepsPerSecond,
   },
   {
@@ -235,6 +240,7 @@ const rows: Row[] = [
     fullOnly: true,
     label: 'engine ceiling: offers/s (no-op activities)',
     unit: '/s',
+    bound: (r) => (r.engineCeiling?.lowerBound ? '≥' : undefined),
     pick: (r) => (r.engineCeiling && !r.engineCeiling.error ? r.engineCeiling.offersPerSecond : undefined),
   },
   {
@@ -244,6 +250,8 @@ const rows: Row[] = [
     unit: '',
     digits: 2,
     target: { text: '≥ 0.8', pass: (value) => value >= 0.8 },
+    // Over a ceiling that is only a floor, the fraction is only a ceiling.
+    bound: (r) => (r.engineCeiling?.lowerBound ? '≤' : undefined),
     pick: (r) => r.engineCeiling?.fraction,
   },
   {
@@ -312,7 +320,7 @@ const rows: Row[] = [
   },
   {
     key: 'cascadesLost',
-    label: 'cascades lost (stuck: not final, not moving)',
+    label: 'cascades lost (stuck: not final, idle past the arm’s allowance)',
     unit: '',
     target: { text: '= 0', pass: (value) => value === 0 },
     // Counted from the standings every results file carries, so older files read by the same rule.
@@ -322,8 +330,7 @@ const rows: Row[] = [
     key: 'cascadesUnfinished',
     label: 'cascades still moving when a drain ran out',
     unit: '',
-    // Not a fault of the arm: the level's drain was too short for it (see --drain-seconds).
-    target: { text: '= 0 (drain long enough)', pass: (value) => value === 0 },
+    // No target: a level whose drain was too short for its arm says nothing of the arm (see --drain-seconds).
     fullOnly: true,
     pick: (r) => sumOverLevels(r, (m) => m.correctness.cascadesInFlight),
   },
@@ -418,7 +425,14 @@ export function renderTable(
         const value = figures[row.key];
         const mark =
           row.target && arm.startsWith('T') && value !== undefined ? (row.target.pass(value) ? ' ✓' : ' ✗') : '';
-        return `${format(value, row.unit, row.digits)}${mark}`;
+        const bound =
+          value === undefined
+            ? undefined
+            : result.rounds
+                .filter((round) => round.arm === arm && !round.skipped && !round.error)
+                .map((round) => row.bound?.(round))
+                .find(Boolean);
+        return `${bound ? `${bound} ` : ''}${format(value, row.unit, row.digits)}${mark}`;
       });
       return `| ${label(row)} | ${cells.join(' | ')} | ${row.target?.text ?? ''} |`;
     });

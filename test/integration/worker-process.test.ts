@@ -47,6 +47,28 @@ describe('the worker process', () => {
     expect(output).toMatch(/JWT_SECRET/);
   });
 
+  it('refuses more workflow tasks at once than the workflow cache the SDK sized for its memory', async () => {
+    const { exit } = startWorkerProcess({
+      APP_ENV: 'test',
+      DATABASE_URL: process.env[testEnvironmentKeys.databaseUrl]!,
+      TEMPORAL_ADDRESS: process.env[testEnvironmentKeys.temporalAddress]!,
+      TEMPORAL_TASK_QUEUE: `process-test-cache-${process.pid}`,
+      WORKER_METRICS_PORT: String(await freePort()),
+      WORKER_SYNC_SCHEDULES: 'false',
+      WORKER_QUEUES: 'interactive',
+      WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '1000',
+      // A 256 MB heap: the SDK's default cache comes to a few dozen workflows.
+      NODE_OPTIONS: '--max-old-space-size=256',
+    });
+
+    const { code, output } = await exit;
+
+    expect(code).toBe(78);
+    expect(output).toMatch(
+      /WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: 1000 is more than the \d+ workflows this worker caches/,
+    );
+  });
+
   it('serves SDK metrics for Prometheus, and on SIGTERM stops polling and exits 0', async () => {
     const metricsPort = await freePort();
     let output = '';
@@ -70,5 +92,7 @@ describe('the worker process', () => {
     expect(metrics).toMatch(/^# TYPE temporal_\w+/m);
     expect(code).toBe(0);
     expect(output).toMatch(/"msg":"worker stopped"/);
+    // The SDK's default, read back from the running worker.
+    expect(output).toMatch(/"maxConcurrentWorkflowTasks":40/);
   });
 });

@@ -181,15 +181,34 @@ describe('the model’s check on this machine', () => {
 
     const text = renderMachineCheck(points, 2, workload).join('\n');
     expect(text).toContain('| T-cluster | 6.8 | 10.3 | 185 / 113 / 72 | 6.5 / 10.8 |');
-    expect(text).toContain('- T-cluster: consistent with the rule');
+    expect(text).toContain(
+      '- T-cluster: the box held 6.8 steps/s and fell behind at 10.3, so its limit lies between the two; the rule plans 6.5 at 60 % CPU, and 10.8 with every core busy. Consistent with the rule',
+    );
     // The second box is a prediction: the Temporal tier (113 CPU-s per 1,000 steps) limits it.
-    expect(text).toContain('the Temporal cluster and its PostgreSQL on one box carry 17.7 steps/s');
+    expect(text).toContain(
+      'Planned at 60 % CPU the pair carries 10.6 steps/s (17.7 with every core busy), 1.6 × one box',
+    );
     expect(text).toContain('limited by the Temporal box');
   });
 
-  it('says so when a box sustained less than the model plans for it', () => {
-    const points = machinePoints(onTwoCores([measured('T-dev', 3, 4.5, { worker: 100, temporal: 85 })]), workload);
-    expect(renderMachineCheck(points, 2, workload).join('\n')).toContain('- T-dev: the rule does not hold here');
+  it('says the rule does not hold only when the whole span between the load steps contradicts it', () => {
+    const check = (sustained: number, grewAt: number) =>
+      renderMachineCheck(
+        machinePoints(onTwoCores([measured('T-dev', sustained, grewAt, { worker: 100, temporal: 85 })]), workload),
+        2,
+        workload,
+      ).join('\n');
+    // 185 CPU-s per 1,000 steps on 2 cores: 6.5 steps/s planned at 60 %, 10.8 with every core busy.
+    expect(check(3, 4.5)).toContain('The rule does not hold here: the box fell behind below its plan');
+    expect(check(12, 18)).toContain('The rule does not hold here: the box carried more than its CPU per step allows');
+    // Held below the plan, but fell behind above it: the limit may be anywhere between.
+    expect(check(4.4, 6.6)).toContain('Consistent with the rule');
+  });
+
+  it('leaves out a round without its CPU per step, rather than read it as free', () => {
+    const unmeasured = measured('T-dev', 6, 9, { worker: 100, temporal: 85 });
+    unmeasured.levels['80%']!.metrics.processes.worker = { cpuSeconds: 0, peakRssMb: 100 };
+    expect(machinePoints(onTwoCores([unmeasured]), workload)).toEqual([]);
   });
 
   it('has nothing to check without a full run’s load steps', () => {

@@ -119,12 +119,34 @@ describe('the README’s Performance rows', () => {
       drainedFully: false,
       metrics: {
         ...level.metrics,
-        correctness: { ...level.metrics.correctness, cascadesFinal: 9, cascadesInFlight: 1 },
+        // As a file written by the rule that counted every open cascade as lost after a full drain.
+        correctness: { ...level.metrics.correctness, cascadesFinal: 9, cascadesInFlight: 1, cascadesLost: 1 },
       },
+      drainLimitMs: 570_000,
     };
     const text = renderPerformance([{ ...full, rounds: [round('T-dev', 700), slow] }]);
-    expect(text).toContain('| cascades lost (stuck: not final, not moving) | 0 ✓ | 0 | = 0 |');
-    expect(text).toContain('| cascades still moving when a drain ran out | 0 ✓ | 1 | = 0 (drain long enough) |');
+    expect(text).toContain('| cascades lost (stuck: not final, idle past the arm’s allowance) | 0 ✓ | 0 | = 0 |');
+    expect(text).toContain('| cascades still moving when a drain ran out | 0 | 1 |  |');
+    expect(text).toContain("Each level's drain after its arrivals lasted at most: B-poll 570 s.");
+  });
+
+  it('mark a figure that is only a bound, and the fraction over it', () => {
+    const unbounded = round('T-dev', 700);
+    unbounded.sustainable = { cascadesPerSecond: 4, stepsPerSecond: 10, lowerBound: true };
+    unbounded.engineCeiling = { ...unbounded.engineCeiling!, lowerBound: true };
+    const text = renderPerformance([{ ...full, rounds: [unbounded] }]);
+    expect(text).toContain('| max sustainable steps/s | ≥ 10/s |');
+    expect(text).toContain('| engine ceiling: offers/s (no-op activities) | ≥ 10/s |');
+    expect(text).toContain('| sustainable offers/s ÷ engine ceiling | ≤ 0.5 ✗ | ≥ 0.8 |');
+  });
+
+  it('say how many rounds every column rests on', () => {
+    const twice = [round('T-dev', 700), { ...round('T-dev', 900), round: 2 }, round('B-delay', 100)];
+    expect(renderPerformanceHeadline([{ ...full, rounds: twice }])).toContain(
+      ', one round (one sample of each figure):',
+    );
+    const both = [...twice, { ...round('B-delay', 120), round: 2 }];
+    expect(renderPerformanceHeadline([{ ...full, rounds: both }])).toContain(', medians across 2 rounds:');
   });
 
   it('quote the worker’s settled memory per cache size, the SDK’s default named as such', () => {

@@ -326,6 +326,8 @@ describe('"do it now" Updates (time skipping, activities mocked)', () => {
         const [sent] = await fake.sent(1);
         expect(sent).toMatchObject({ kind: 'DUE_SOON' });
         expect(sent!.ranAtServerMs - created).toBeLessThan(DAY_MS);
+        // The send ran; the workflow records it at its next task.
+        await until(async () => (await handle.query(getReminderStateQuery)).steps[0]?.status !== 'sending');
         const state = await handle.query(getReminderStateQuery);
         expect(state.steps.map((step) => [step.kind, step.status])).toEqual([
           ['DUE_SOON', 'sent'],
