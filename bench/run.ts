@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { ArmName, RunningArm } from './lib/arm';
+import { armNames, type ArmName, type RunningArm } from './lib/arm';
 import { benchCandidateEmail, createBenchSlots } from './lib/fixtures';
 import { ProcessSampler, exitOnSignals } from './lib/processes';
 import { readTemporalBinaries } from '../scripts/stack/temporal-binaries';
@@ -44,7 +44,6 @@ import { measureEngineCeiling } from './ceiling/run';
  * step, each drained to the end; medians across rounds.
  */
 
-const allArms: readonly ArmName[] = ['T-dev', 'T-cluster', 'B-poll', 'B-delay'];
 const quickBudgetMs = 5 * 60_000;
 /** Kept back from the quick budget for the report, and for a stop that runs long. */
 const quickReserveMs = 10_000;
@@ -109,9 +108,9 @@ function parseSettings(argv: string[]): Settings {
     }
     return value;
   };
-  const arms = (values.arms ?? allArms.join(',')).split(',').map((name) => name.trim());
+  const arms = (values.arms ?? armNames.join(',')).split(',').map((name) => name.trim());
   for (const arm of arms) {
-    if (!allArms.includes(arm as ArmName)) throw new Error(`--arms: unknown arm ${arm} (${allArms.join(', ')})`);
+    if (!armNames.includes(arm as ArmName)) throw new Error(`--arms: unknown arm ${arm} (${armNames.join(', ')})`);
   }
   const mode: Mode = values.quick ? 'quick' : 'full';
   if (values.entry !== 'compiled' && values.entry !== 'source') {
@@ -169,7 +168,6 @@ function levelDrainLimitMs({ settings, plan }: Pick<Session, 'settings' | 'plan'
 }
 
 /** What one running arm session keeps between its load runs. */
-
 interface Session {
   arm: RunningArm;
   plan: ArmPlan;

@@ -821,12 +821,16 @@ export function loadConfigOrExit(source: NodeJS.ProcessEnv = process.env): Confi
   try {
     return loadConfig(source);
   } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(78); // EX_CONFIG
-    }
+    exitOnConfigError(error);
     throw error;
   }
+}
+
+/** An invalid setting ends the process with its problems listed and EX_CONFIG; anything else returns. */
+export function exitOnConfigError(error: unknown): void {
+  if (!(error instanceof ConfigError)) return;
+  process.stderr.write(`${error.message}\n`);
+  process.exit(78); // EX_CONFIG
 }
 
 /** Whether a required database URL is present; entry points that need the DB call this. */

@@ -4,7 +4,7 @@ import { createActivities, fileJobSettings, type ActivityDeps } from '../activit
 import { createConfiguredBilling } from '../activities/billing';
 import { createMessagingTransports } from '../activities/transports';
 import { histogramBuckets } from '../domain/business-metrics';
-import { ConfigError, loadConfigOrExit, requireDatabaseUrl, type Config } from '../lib/config';
+import { ConfigError, exitOnConfigError, loadConfigOrExit, requireDatabaseUrl, type Config } from '../lib/config';
 import { createDataConverter } from '../lib/data-converter';
 import { createConfiguredCodec } from '../lib/payload-key-scopes';
 import { createFileStore } from '../lib/file-store';
@@ -259,11 +259,8 @@ if (require.main === module) {
     .then(
       () => process.exit(0),
       (error: unknown) => {
-        if (error instanceof ConfigError) {
-          // Settings only the running worker can check: the same exit as for any other invalid setting.
-          process.stderr.write(`${error.message}\n`);
-          process.exit(78); // EX_CONFIG
-        }
+        // Settings only the running worker can check: the same exit as for any other invalid setting.
+        exitOnConfigError(error);
         logger.fatal({ err: error }, 'worker failed');
         process.exit(1);
       },

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { armNames } from '../lib/arm';
 import { headlineKeys, mediansByArm, renderTable, type BenchResult } from './report';
 
 /**
@@ -40,7 +41,7 @@ function runLine(result: BenchResult): string {
 
 /** One round is one sample of each figure: say so rather than call it a median. */
 function roundsLine(result: BenchResult): string {
-  const ran = ['T-dev', 'T-cluster', 'B-poll', 'B-delay']
+  const ran = armNames
     .map((arm) => result.rounds.filter((round) => round.arm === arm && !round.skipped && !round.error).length)
     .filter((count) => count > 0);
   // The fewest rounds any arm ran is what every column can claim.
@@ -53,7 +54,7 @@ function roundsLine(result: BenchResult): string {
 function drainLine(result: BenchResult): string | undefined {
   if (result.mode !== 'full') return undefined;
   const given = typeof result.settings.drainSeconds === 'number' ? result.settings.drainSeconds : undefined;
-  const perArm = ['T-dev', 'T-cluster', 'B-poll', 'B-delay'].flatMap((arm) => {
+  const perArm = armNames.flatMap((arm) => {
     const limits = result.rounds
       .filter((round) => round.arm === arm)
       .flatMap((round) => Object.values(round.levels).map((level) => level?.drainLimitMs))

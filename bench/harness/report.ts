@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ArmName } from '../lib/arm';
+import { armNames, type ArmName } from '../lib/arm';
 import type { StoreActivity } from '../lib/store-activity';
 import { median, type RunMetrics } from './metrics';
 
@@ -407,9 +407,7 @@ export function renderTable(
 ): string {
   // Quick mode measures one fixed rate: the levels in the labels do not apply.
   const label = (row: Row) => (result.mode === 'quick' ? row.label.replace(/ \((50|80|90) %\)$/, '') : row.label);
-  const arms = (['T-dev', 'T-cluster', 'B-poll', 'B-delay'] as const).filter((arm) =>
-    result.rounds.some((round) => round.arm === arm),
-  );
+  const arms = armNames.filter((arm) => result.rounds.some((round) => round.arm === arm));
   const header = `| metric${result.mode === 'quick' ? ' (quick: one fixed rate)' : ''} | ${arms.join(' | ')} | target (T) |`;
   const divider = `| --- | ${arms.map(() => '---').join(' | ')} | --- |`;
   const lines = rows

@@ -19,6 +19,9 @@ import type { MeasuredStore } from './store-activity';
 
 export type ArmName = 'T-dev' | 'T-cluster' | 'B-poll' | 'B-delay';
 
+/** Every arm, in the order the bench runs and prints them. */
+export const armNames: readonly ArmName[] = ['T-dev', 'T-cluster', 'B-poll', 'B-delay'];
+
 /** A process (tree) the bench samples for CPU-seconds and peak RSS. */
 export interface MeasuredProcess {
   /** worker, api, temporal, temporal-history-1, postgres, redis… */
