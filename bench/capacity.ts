@@ -267,7 +267,11 @@ export function renderMachineCheck(points: readonly MachinePoint[], cores: numbe
           ? 'The rule does not hold here: the box fell behind below its plan, so the model’s CPU per step is too low by at least that much.'
           : heldAboveAllCpu
             ? 'The rule does not hold here: the box carried more than its CPU per step allows, so the model’s cost per step is too high.'
-            : 'Consistent with the rule: this box is CPU-bound at the measured cost per step.'
+            : grew === undefined && point.sustainedStepsPerSecond < point.plannedStepsPerSecond
+              ? 'Not checked: no load step reached the plan, and the box never fell behind, so this run neither confirms nor contradicts the rule.'
+              : grew === undefined
+                ? 'Consistent with the rule as far as it goes: the box held its plan and never fell behind, so its limit was not reached.'
+                : 'Consistent with the rule: this box is CPU-bound at the measured cost per step.'
       }`,
     );
   }

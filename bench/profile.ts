@@ -19,6 +19,7 @@ import { startEmbeddedPostgres } from '../scripts/stack/postgres';
 import { readTemporalBinaries } from '../scripts/stack/temporal-binaries';
 import { startTemporalDevServer } from '../scripts/stack/temporal-dev-server';
 import type { ProbedRequest } from './profile-probe';
+import { workflowTaskSlotsFor } from '../workers/main';
 import { writeWorkflowBundle } from '../workers/workflow-bundle';
 
 /**
@@ -36,7 +37,7 @@ import { writeWorkflowBundle } from '../workers/workflow-bundle';
  *    query and Temporal start inside each request); and one cascade step (decline → next offer
  *    sent) from the workflows' histories, split into queueing and execution.
  *
- * Writes bench/results/profile-latest.json (and profile-<label>.json with --label). Uses the
+ * Writes bench/results/profile-latest.json, or profile-<label>.json instead with --label. Uses the
  * default dev ports (or the DEV_*_PORT, API_PORT and WORKER_METRICS_PORT overrides) and a fresh
  * data directory under HOLDFAST_DATA_DIR (default /tmp/perf/data). Every wait is bounded.
  */
@@ -944,6 +945,12 @@ async function main(): Promise<void> {
         loadAverageAtEnd: os.loadavg().map(round1),
       },
       settings,
+      // What the worker ran with (null: the SDK's own default).
+      workerSettings: {
+        maxCachedWorkflows: config.worker.maxCachedWorkflows ?? null,
+        maxConcurrentWorkflowTasks: workflowTaskSlotsFor(config) ?? null,
+        databasePoolSize: config.databasePoolSize,
+      },
       workerStartMs,
       cpuSeconds: { loadPhase: loadCpuSeconds, startup: startupCpuSeconds },
       release: { wallMs: releaseWallMs, clientLatencyMs: spread(releaseLatencies), apiPhases: releasePhases },
@@ -966,12 +973,10 @@ async function main(): Promise<void> {
     };
     const resultsDir = path.join(root, 'bench', 'results');
     fs.mkdirSync(resultsDir, { recursive: true });
-    fs.writeFileSync(path.join(resultsDir, 'profile-latest.json'), `${JSON.stringify(result, null, 2)}\n`);
-    if (settings.label)
-      fs.writeFileSync(path.join(resultsDir, `profile-${settings.label}.json`), `${JSON.stringify(result, null, 2)}\n`);
-    say(
-      `wrote bench/results/profile-latest.json${settings.label ? ` and profile-${settings.label}.json` : ''}; raw profiles in ${path.join(runDir, 'profiles')}`,
-    );
+    // A labelled run is a variant beside the latest plain one, not a replacement for it.
+    const resultFile = `profile-${settings.label ?? 'latest'}.json`;
+    fs.writeFileSync(path.join(resultsDir, resultFile), `${JSON.stringify(result, null, 2)}\n`);
+    say(`wrote bench/results/${resultFile}; raw profiles in ${path.join(runDir, 'profiles')}`);
   } finally {
     for (const child of children) await stopProfiled(child, 30_000);
     for (const { name, stop } of stops.reverse()) {

@@ -241,10 +241,12 @@ async function measureLevel(session: Session, rate: number, windowMs: number, dr
   });
   const windowEnd = Date.now();
   const drainStart = Date.now();
+  // Arrivals that ran over or under their window take from or give to the drain: the level keeps its length.
+  const drainLimitMs = Math.max(0, drainMs - (windowEnd - windowStart - windowMs));
   const drainedFully = await drain(
     arm,
     releases.map((release) => release.slotId),
-    Math.max(0, drainMs - (windowEnd - windowStart - windowMs)),
+    drainLimitMs,
   );
   const drainedMs = Date.now() - drainStart;
   const usage = sampler.stop();
@@ -277,7 +279,7 @@ async function measureLevel(session: Session, rate: number, windowMs: number, dr
     ),
     arrivalWindowMs: windowEnd - windowStart,
     drainMs: drainedMs,
-    drainLimitMs: drainMs,
+    drainLimitMs,
     drainedFully,
     decisions: Object.fromEntries(
       Object.entries(decisionsAfter).map(([decision, count]) => [

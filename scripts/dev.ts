@@ -4,6 +4,8 @@ import { startApi, type RunningApi } from '../api/server';
 import { webUiLinks } from '../api/services/operations/temporal-records';
 import { loadConfigOrExit } from '../lib/config';
 import { createPrismaClient } from '../lib/db';
+import { settleWithin } from '../lib/deadline';
+import { parseDurationMs } from '../lib/durations';
 import { signDevToken } from '../lib/dev-token';
 import { createLogger } from '../lib/logger';
 import { demoTenant, seed } from '../prisma/seed';
@@ -13,7 +15,7 @@ import { startDevMailCatcher } from './stack/dev-mail-catcher';
 import { startDevSmsSink } from './stack/dev-sms-sink';
 import { applyMigrations } from './stack/migrate';
 import { isListening } from './stack/ports';
-import { startEmbeddedPostgres } from './stack/postgres';
+import { startEmbeddedPostgres, stopLeftoverPostgres } from './stack/postgres';
 import { readTemporalBinaries } from './stack/temporal-binaries';
 import { devServerRetentionMs, startTemporalDevServer } from './stack/temporal-dev-server';
 
@@ -40,7 +42,15 @@ const ports = {
   billing: Number(process.env.DEV_BILLING_PORT ?? 12111),
 };
 
-type Stop = () => Promise<void>;
+/** A part this process started, and how long its stop may take before the next part is stopped regardless. */
+interface StartedPart {
+  name: string;
+  stop: () => Promise<void>;
+  /** Default: 30 s. */
+  withinMs?: number;
+}
+
+const partStopsWithinMs = 30_000;
 
 /**
  * The Web UI's address on the same host name as the API when that is a loopback name, so the two
@@ -63,31 +73,49 @@ async function ensurePortFree(port: number, what: string, variable: string): Pro
 
 async function main(): Promise<void> {
   fs.mkdirSync(path.join(dataDir, 'logs'), { recursive: true });
-  const stops: Array<{ name: string; stop: Stop }> = [];
+  const stops: StartedPart[] = [];
   const say = (line: string) => process.stdout.write(`[dev] ${line}\n`);
   let shuttingDown = false;
+  // Set once the terminal has closed (SIGHUP): nothing can be printed any more, and the loggers' flush at
+  // exit would wait on the closed terminal for ever.
+  let terminalClosed = false;
 
-  const stopAll = async (reason: string, exitCode: number, beforeExit?: () => void) => {
+  const exit = (exitCode: number): void => {
+    if (terminalClosed) {
+      // End as a hang-up ends a process, without the flush at exit.
+      process.removeAllListeners('SIGHUP');
+      process.kill(process.pid, 'SIGHUP');
+      return;
+    }
+    process.exit(exitCode);
+  };
+
+  const stopAll = async (reason: string, exitCode: number) => {
     if (shuttingDown) return;
     shuttingDown = true;
     say(`${reason}: stopping…`);
-    for (const { name, stop } of stops.reverse()) {
+    for (const { name, stop, withinMs = partStopsWithinMs } of stops.reverse()) {
       try {
-        await stop();
-        say(`stopped ${name}`);
+        // A part that does not stop in time must not keep the others, PostgreSQL last, running.
+        if ((await settleWithin(stop(), withinMs)) === 'late') {
+          say(`${name} did not stop within ${Math.round(withinMs / 1000)} s; going on`);
+          exitCode = exitCode || 1;
+        } else {
+          say(`stopped ${name}`);
+        }
       } catch (error) {
         say(`could not stop ${name} cleanly: ${String(error)}`);
         exitCode = exitCode || 1;
       }
     }
-    beforeExit?.();
-    process.exit(exitCode);
+    exit(exitCode);
   };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
       if (shuttingDown) {
         say('second signal: exiting now');
-        process.exit(130);
+        exit(130);
+        return;
       }
       void stopAll(signal, 0);
     });
@@ -96,22 +124,29 @@ async function main(): Promise<void> {
   // own, and PostgreSQL takes a hang-up as "reload your configuration". Both would go on running, holding
   // their ports, after everything else had gone. Stop everything in order instead, with nowhere to print.
   process.on('SIGHUP', () => {
+    if (terminalClosed) return;
+    terminalClosed = true;
     // Every write to the closed terminal now fails, the loggers' included (pino's own writer throws on
     // it): none of that may cut the stop short.
     for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
-    process.on('uncaughtException', () => undefined);
-    // Once everything is stopped, end as a hang-up ends a process: the loggers' flush at exit would wait
-    // on the closed terminal for ever.
-    void stopAll('SIGHUP', 0, () => {
-      process.removeAllListeners('SIGHUP');
-      process.kill(process.pid, 'SIGHUP');
+    process.on('uncaughtException', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EIO' || error.code === 'EPIPE') return;
+      // Anything else goes where it can still be read; the stop goes on.
+      fs.appendFileSync(
+        path.join(dataDir, 'logs', 'dev.log'),
+        `${new Date().toISOString()} after SIGHUP: ${error.stack}\n`,
+      );
     });
+    void stopAll('SIGHUP', 0);
   });
 
   try {
     const env: NodeJS.ProcessEnv = { APP_ENV: 'development', ...process.env };
 
     if (!env.DATABASE_URL) {
+      if (await stopLeftoverPostgres(path.join(dataDir, 'postgres'))) {
+        say('stopped the PostgreSQL an earlier `npm run dev` left running on this data directory');
+      }
       await ensurePortFree(ports.postgres, 'PostgreSQL', 'DATABASE_URL');
       say(`starting embedded PostgreSQL on 127.0.0.1:${ports.postgres} (data in ${path.join(dataDir, 'postgres')})`);
       const postgres = await startEmbeddedPostgres({
@@ -212,6 +247,8 @@ async function main(): Promise<void> {
         worker.shutdown();
         await worker.done;
       },
+      // In-flight activities have the shutdown grace before they are cancelled.
+      withinMs: (parseDurationMs(config.worker.shutdownGrace) ?? 0) + partStopsWithinMs,
     });
     worker.done.catch((error: unknown) => {
       workerLogger.fatal({ err: error }, 'worker failed');

@@ -9,6 +9,7 @@ import { createDataConverter } from '../lib/data-converter';
 import { createConfiguredCodec } from '../lib/payload-key-scopes';
 import { createFileStore } from '../lib/file-store';
 import { createPrismaClient } from '../lib/db';
+import { settleWithin } from '../lib/deadline';
 import { createLogger, type Logger } from '../lib/logger';
 import { temporalClientOptions, temporalConnectionOptions } from '../lib/temporal';
 import { taskQueueFor, type TaskQueueKind } from '../lib/task-queues';
@@ -70,17 +71,38 @@ function workflowTaskSlots(worker: Worker): number | null {
   return supplier.type === 'fixed-size' ? supplier.numSlots : null;
 }
 
+/** The workflow tasks the SDK's worker runs at once when it is not told (`maxConcurrentWorkflowTaskExecutions`). */
+const sdkDefaultWorkflowTaskSlots = 40;
+
+/**
+ * The workflow tasks to run at once: WORKER_MAX_CONCURRENT_WORKFLOW_TASKS; unset, no more than a cache it
+ * is given (a task runs on a cached workflow); otherwise the SDK's default (undefined).
+ */
+export function workflowTaskSlotsFor(config: Config): number | undefined {
+  const { maxConcurrentWorkflowTasks: tasks, maxCachedWorkflows: cached } = config.worker;
+  if (tasks !== undefined) return tasks;
+  return cached !== undefined && cached > 0 && cached < sdkDefaultWorkflowTaskSlots ? cached : undefined;
+}
+
 /**
  * A workflow task runs on a cached workflow. Configuration refuses more tasks than a cache it is given;
- * with the cache left to the SDK, its size is known only once the worker exists.
+ * with the cache left to the SDK, its size is known only once the worker exists: more tasks than that
+ * are refused when they were asked for, and reported when they are the SDK's own default.
  */
-function refuseMoreTasksThanCached(config: Config, worker: Worker, hostsWorkflows: boolean): void {
-  const tasks = config.worker.maxConcurrentWorkflowTasks;
+function checkTasksAgainstCache(config: Config, worker: Worker, hostsWorkflows: boolean, logger: Logger): void {
   const cached = worker.options.maxCachedWorkflows;
-  if (!hostsWorkflows || tasks === undefined || cached === 0 || tasks <= cached) return;
-  throw new ConfigError([
-    `WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: ${tasks} is more than the ${cached} workflows this worker caches (the SDK's size for its memory); lower it, or set WORKER_MAX_CACHED_WORKFLOWS`,
-  ]);
+  const slots = workflowTaskSlots(worker);
+  if (!hostsWorkflows || cached === 0 || slots === null || slots <= cached) return;
+  const tasks = config.worker.maxConcurrentWorkflowTasks;
+  if (tasks !== undefined) {
+    throw new ConfigError([
+      `WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: ${tasks} is more than the ${cached} workflows this worker caches (the SDK's size for its memory); lower it, or set WORKER_MAX_CACHED_WORKFLOWS`,
+    ]);
+  }
+  logger.warn(
+    { maxConcurrentWorkflowTasks: slots, maxCachedWorkflows: cached },
+    "the SDK's default workflow tasks at once exceed the workflows it caches for this memory; tasks past the cache replay their history: set WORKER_MAX_CONCURRENT_WORKFLOW_TASKS or WORKER_MAX_CACHED_WORKFLOWS",
+  );
 }
 
 export interface RunningWorker {
@@ -111,6 +133,22 @@ export interface QueueWorkerOptions {
  * from the last one that reached the server, so they are flushed every second instead of the
  * SDK's 30 to 60.
  */
+/** How long a connection may take to close once the workers have drained; the process is ending regardless. */
+const connectionCloseWithinMs = 10_000;
+
+/**
+ * Closes a connection, or gives up on it after `connectionCloseWithinMs` with a warning: a pool still
+ * waiting on a connection the database dropped mid-stop must not keep a stopping worker alive.
+ */
+async function closeWithin(what: string, close: () => Promise<void>, logger: Logger): Promise<void> {
+  if ((await settleWithin(close(), connectionCloseWithinMs)) === 'late') {
+    logger.warn(
+      { connection: what, waitedMs: connectionCloseWithinMs },
+      'connection did not close in time; leaving it',
+    );
+  }
+}
+
 const checkpointingKinds: readonly TaskQueueKind[] = ['reports', 'exports'];
 
 /** The options of the worker for `kind`, from WORKER_<KIND>_CONCURRENCY / _RATE and the base queue. */
@@ -147,7 +185,11 @@ export async function startWorker(
   const codec = createConfiguredCodec(config.payloads, prisma);
   const client = new Client({ connection: clientConnection, ...temporalClientOptions(config.temporal, codec) });
   const closeConnections = () =>
-    Promise.allSettled([connection.close(), clientConnection.close(), ownsPrisma ? prisma.$disconnect() : undefined]);
+    Promise.allSettled([
+      closeWithin('Temporal worker connection', () => connection.close(), logger),
+      closeWithin('Temporal client connection', () => clientConnection.close(), logger),
+      ownsPrisma ? closeWithin('database pool', () => prisma.$disconnect(), logger) : undefined,
+    ]);
 
   const workers: Partial<Record<TaskQueueKind, Worker>> = {};
   try {
@@ -187,15 +229,15 @@ export async function startWorker(
         ...(hostsWorkflows && config.worker.maxCachedWorkflows !== undefined
           ? { maxCachedWorkflows: config.worker.maxCachedWorkflows }
           : {}),
-        ...(hostsWorkflows && config.worker.maxConcurrentWorkflowTasks !== undefined
-          ? { maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks }
+        ...(hostsWorkflows && workflowTaskSlotsFor(config) !== undefined
+          ? { maxConcurrentWorkflowTaskExecutions: workflowTaskSlotsFor(config) }
           : {}),
         activities,
         dataConverter,
         // In-flight activities get this long to finish after a shutdown signal, then they are cancelled.
         shutdownGraceTime: config.worker.shutdownGrace,
       });
-      refuseMoreTasksThanCached(config, workers[kind], hostsWorkflows);
+      checkTasksAgainstCache(config, workers[kind], hostsWorkflows, logger);
     }
   } catch (error) {
     // A worker holds the native connection from its creation on, and the connection refuses to
@@ -242,6 +284,7 @@ export async function startWorker(
 
   // Connections close only after every worker has drained, and the first failure is reported.
   const done = Promise.allSettled(runs).then(async (outcomes) => {
+    logger.info('worker drained; closing its connections');
     await closeConnections();
     logger.info('worker stopped');
     const failure = outcomes.find((outcome) => outcome.status === 'rejected');

@@ -62,7 +62,7 @@ function drainLine(result: BenchResult): string | undefined {
     const seconds = limits.length > 0 ? Math.max(...limits) / 1000 : given;
     return seconds === undefined ? [] : [`${arm} ${Math.round(seconds)} s`];
   });
-  return perArm.length > 0 ? `Each level's drain after its arrivals lasted at most: ${perArm.join(', ')}.` : undefined;
+  return perArm.length > 0 ? `Each level's drain after its arrivals was limited to: ${perArm.join(', ')}.` : undefined;
 }
 
 /** The open-cascades runs (bench/scale/open-cascades.ts) the README quotes. */

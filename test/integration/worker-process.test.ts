@@ -14,6 +14,7 @@ interface Exit {
 function startWorkerProcess(env: Record<string, string>): {
   child: ChildProcessWithoutNullStreams;
   exit: Promise<Exit>;
+  output: () => string;
 } {
   const child = spawn(tsx, [path.join(root, 'workers', 'main.ts')], {
     cwd: root,
@@ -23,7 +24,7 @@ function startWorkerProcess(env: Record<string, string>): {
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exit = new Promise<Exit>((resolve) => child.once('exit', (code) => resolve({ code, output })));
-  return { child, exit };
+  return { child, exit, output: () => output };
 }
 
 async function waitForOutput(read: () => string, pattern: RegExp, exit: Promise<Exit>): Promise<void> {
@@ -48,8 +49,13 @@ describe('the worker process', () => {
   });
 
   it('refuses more workflow tasks at once than the workflow cache the SDK sized for its memory', async () => {
-    const { exit } = startWorkerProcess({
+    const {
+      child,
+      exit,
+      output: read,
+    } = startWorkerProcess({
       APP_ENV: 'test',
+      LOG_LEVEL: 'info',
       DATABASE_URL: process.env[testEnvironmentKeys.databaseUrl]!,
       TEMPORAL_ADDRESS: process.env[testEnvironmentKeys.temporalAddress]!,
       TEMPORAL_TASK_QUEUE: `process-test-cache-${process.pid}`,
@@ -57,12 +63,18 @@ describe('the worker process', () => {
       WORKER_SYNC_SCHEDULES: 'false',
       WORKER_QUEUES: 'interactive',
       WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '1000',
-      // A 256 MB heap: the SDK's default cache comes to a few dozen workflows.
-      NODE_OPTIONS: '--max-old-space-size=256',
+      // A 512 MB heap: room to bundle the workflows, and a default cache of about two hundred workflows.
+      NODE_OPTIONS: '--max-old-space-size=512',
     });
+    // A worker that starts instead of refusing is stopped here, so that the test fails on its output.
+    await waitForOutput(read, /WORKER_MAX_CONCURRENT_WORKFLOW_TASKS|"msg":"worker started"/, exit).catch(
+      () => undefined,
+    );
+    if (/"msg":"worker started"/.test(read())) child.kill('SIGKILL');
 
     const { code, output } = await exit;
 
+    expect(output).not.toMatch(/"msg":"worker started"/);
     expect(code).toBe(78);
     expect(output).toMatch(
       /WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: 1000 is more than the \d+ workflows this worker caches/,

@@ -128,17 +128,20 @@ describe('the model’s check on this machine', () => {
   function measured(
     arm: ArmRoundResult['arm'],
     sustained: number,
-    grewAt: number,
+    /** Undefined: no load step fell behind, and the sustained figure is a floor. */
+    grewAt: number | undefined,
     processes: Record<string, number>,
   ): ArmRoundResult {
     const base = round(arm, 1, []);
     const level = base.levels['80%']!;
     return {
       ...base,
-      sustainable: { cascadesPerSecond: 2, stepsPerSecond: sustained, lowerBound: false },
+      sustainable: { cascadesPerSecond: 2, stepsPerSecond: sustained, lowerBound: grewAt === undefined },
       loadSteps: [
         { cascadesPerSecond: 2, durationMs: 60_000, stepsPerSecond: sustained, backlogGrew: false },
-        { cascadesPerSecond: 3, durationMs: 60_000, stepsPerSecond: grewAt, backlogGrew: true },
+        ...(grewAt === undefined
+          ? []
+          : [{ cascadesPerSecond: 3, durationMs: 60_000, stepsPerSecond: grewAt, backlogGrew: true }]),
       ] as ArmRoundResult['loadSteps'],
       levels: {
         '80%': {
@@ -192,7 +195,7 @@ describe('the model’s check on this machine', () => {
   });
 
   it('says the rule does not hold only when the whole span between the load steps contradicts it', () => {
-    const check = (sustained: number, grewAt: number) =>
+    const check = (sustained: number, grewAt: number | undefined) =>
       renderMachineCheck(
         machinePoints(onTwoCores([measured('T-dev', sustained, grewAt, { worker: 100, temporal: 85 })]), workload),
         2,
@@ -202,7 +205,20 @@ describe('the model’s check on this machine', () => {
     expect(check(3, 4.5)).toContain('The rule does not hold here: the box fell behind below its plan');
     expect(check(12, 18)).toContain('The rule does not hold here: the box carried more than its CPU per step allows');
     // Held below the plan, but fell behind above it: the limit may be anywhere between.
-    expect(check(4.4, 6.6)).toContain('Consistent with the rule');
+    expect(check(4.4, 6.6)).toContain('Consistent with the rule: this box is CPU-bound');
+  });
+
+  it('does not call a floor below the plan consistent: a run that never fell behind short of it checks nothing', () => {
+    const check = (sustained: number) =>
+      renderMachineCheck(
+        machinePoints(onTwoCores([measured('T-dev', sustained, undefined, { worker: 100, temporal: 85 })]), workload),
+        2,
+        workload,
+      ).join('\n');
+    expect(check(4)).toContain('held 4.0 steps/s and never fell behind (a floor)');
+    expect(check(4)).toContain('Not checked: no load step reached the plan');
+    expect(check(8)).toContain('Consistent with the rule as far as it goes');
+    expect(check(12)).toContain('The rule does not hold here: the box carried more than its CPU per step allows');
   });
 
   it('leaves out a round without its CPU per step, rather than read it as free', () => {

@@ -127,7 +127,7 @@ describe('the README’s Performance rows', () => {
     const text = renderPerformance([{ ...full, rounds: [round('T-dev', 700), slow] }]);
     expect(text).toContain('| cascades lost (stuck: not final, idle past the arm’s allowance) | 0 ✓ | 0 | = 0 |');
     expect(text).toContain('| cascades still moving when a drain ran out | 0 | 1 |  |');
-    expect(text).toContain("Each level's drain after its arrivals lasted at most: B-poll 570 s.");
+    expect(text).toContain("Each level's drain after its arrivals was limited to: B-poll 570 s.");
   });
 
   it('mark a figure that is only a bound, and the fraction over it', () => {

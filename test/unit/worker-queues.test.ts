@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../../lib/config';
 import { taskQueueKinds } from '../../lib/task-queues';
-import { queueWorkerOptions } from '../../workers/main';
+import { queueWorkerOptions, workflowTaskSlotsFor } from '../../workers/main';
 
 const configOf = (env: Record<string, string> = {}) =>
   loadConfig({
@@ -22,6 +22,26 @@ const problemsOf = (env: Record<string, string>): string => {
   }
   throw new Error('expected a ConfigError');
 };
+
+describe('the workflow tasks a worker runs at once', () => {
+  it('is WORKER_MAX_CONCURRENT_WORKFLOW_TASKS when set', () => {
+    expect(
+      workflowTaskSlotsFor(
+        configOf({ WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '10', WORKER_MAX_CACHED_WORKFLOWS: '100' }),
+      ),
+    ).toBe(10);
+  });
+
+  it("unset, is no more than a cache smaller than the SDK's 40 tasks: each task runs on a cached workflow", () => {
+    expect(workflowTaskSlotsFor(configOf({ WORKER_MAX_CACHED_WORKFLOWS: '5' }))).toBe(5);
+  });
+
+  it("unset, is the SDK's default with a larger cache, no cache, or the SDK's own cache", () => {
+    expect(workflowTaskSlotsFor(configOf({ WORKER_MAX_CACHED_WORKFLOWS: '100' }))).toBeUndefined();
+    expect(workflowTaskSlotsFor(configOf({ WORKER_MAX_CACHED_WORKFLOWS: '0' }))).toBeUndefined();
+    expect(workflowTaskSlotsFor(configOf())).toBeUndefined();
+  });
+});
 
 describe('the workers a process runs, by task-queue kind', () => {
   it('serves every kind by default, and only the listed kinds when WORKER_QUEUES names them', () => {
