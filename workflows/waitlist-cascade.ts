@@ -6,6 +6,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -13,6 +14,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { OfferedCandidate } from '../activities/waitlist';
 import { CASCADE_ACTOR, MAX_EXTEND_MINUTES } from '../domain/holds';
 import {
   AttentionStop,
@@ -63,6 +65,7 @@ import {
 // Database writes retry until the database answers; a refused write stops the cascade in NEEDS_ATTENTION.
 const {
   beginCascade,
+  offerNextCandidate,
   pickNextCandidate,
   createHold,
   settleHold,
@@ -75,6 +78,12 @@ const {
 const { sendOfferNotification, sendConfirmation, sendEscalation } = proxyActivities<Activities>(fiveMessageAttempts);
 
 export * from './waitlist-cascade.contract';
+
+/**
+ * Runs with this marker pick the next candidate and make their hold in one activity: one workflow task
+ * fewer per offer. Runs recorded before it picked and held in two, and replay so.
+ */
+const OFFER_IN_ONE_STEP = 'waitlist-offer-in-one-step';
 
 const totalOf: Record<OfferOutcome, keyof OfferTotals> = {
   CONFIRMED: 'confirmed',
@@ -290,11 +299,17 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
     totals: state.totals,
   });
 
-  /** One offer; answers the accepted entry's ID when the slot is taken. */
-  async function offerRound(): Promise<string | undefined> {
+  /** The next candidate and their hold, for the round after the last one offered; undefined when nobody waits. */
+  async function offerNext(): Promise<OfferedCandidate | undefined> {
+    const round = state.round + 1;
+    if (patched(OFFER_IN_ONE_STEP)) {
+      const offered = await offerNextCandidate.executeWithOptions({ summary: activitySummary.hold(round) }, [
+        { ...ref, round, offeredAt: new Date().toISOString() },
+      ]);
+      return offered ?? undefined;
+    }
     const { candidate, holdMs } = await pickNextCandidate({ tenantId, slotId });
     if (!candidate) return undefined;
-    const round = state.round + 1;
     const offeredAt = Date.now();
     const hold = await createHold.executeWithOptions({ summary: activitySummary.hold(round) }, [
       {
@@ -305,7 +320,16 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
       },
     ]);
     // The candidate stopped waiting between pick and hold: pick again for the same round.
-    if (!hold) return offerRound();
+    if (!hold) return offerNext();
+    return { candidate, hold, offeredAt: new Date(offeredAt).toISOString() };
+  }
+
+  /** One offer; answers the accepted entry's ID when the slot is taken. */
+  async function offerRound(): Promise<string | undefined> {
+    const offered = await offerNext();
+    if (!offered) return undefined;
+    const { candidate, hold, offeredAt } = offered;
+    const round = state.round + 1;
 
     state.round = round;
     state.totals.offered += 1;
@@ -315,7 +339,7 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
       entryId: hold.entryId,
       customerName: candidate.customerName,
       round,
-      offeredAt: new Date(offeredAt).toISOString(),
+      offeredAt,
       expiresAt: hold.expiresAt,
     };
     const openHold = state.currentHold;

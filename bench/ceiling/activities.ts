@@ -14,8 +14,7 @@ export function createCeilingActivities(report: (event: CeilingEvent) => void) {
   const workflowId = () => activityInfo().workflowExecution!.workflowId;
   return {
     beginCascade: () => Promise.resolve(),
-    pickNextCandidate: (_offer: number) => Promise.resolve(),
-    createHold: (_offer: number, expiresAt: number) => Promise.resolve({ expiresAt }),
+    offerNextCandidate: (_offer: number, expiresAt: number) => Promise.resolve({ expiresAt }),
     sendOfferNotification: (offer: number, expiresAt: number) => {
       report({ kind: 'offer-sent', workflowId: workflowId(), offer, expiresAt, at: Date.now() });
       return Promise.resolve();

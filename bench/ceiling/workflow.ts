@@ -15,13 +15,14 @@ import type { CeilingActivities } from './activities';
  * nothing else does. Counted from the recorded histories (test/histories/waitlist-declined-then-accepted.json):
  *
  * - start: search attributes upserted, then `beginCascade`;
- * - per offer (a step): `pickNextCandidate`, `createHold`, `sendOfferNotification` in sequence, then one
- *   timer (the hold) raced by an Update (`decline` / `accept`), which cancels the timer;
+ * - per offer (a step): `offerNextCandidate` (the pick and the hold in one activity), `sendOfferNotification`
+ *   in sequence, then one timer (the hold) raced by an Update (`decline` / `accept`), which cancels the timer;
  * - decline or expiry: `settleHold`, and the next offer; the decline's Update completes after the write;
  * - accept: `confirmHold` (the Update completes after it), search attributes upserted, `sendConfirmation`.
  *
- * So 4 activities + 1 timer + 1 Update per declined offer; the first offer adds `beginCascade` and the
- * accepted one `confirmHold` + `sendConfirmation`.
+ * So 3 activities + 1 timer + 1 Update per declined offer; the first offer adds `beginCascade` and the
+ * accepted one `confirmHold` + `sendConfirmation`. (Cascades started before the one-activity offer step
+ * picked and held in two activities; results measured then ran a fourth, `pickNextCandidate`, here too.)
  *
  * Lives outside workflows/ (it is not part of the product) but keeps its lint rule: imports only
  * `@temporalio/workflow`, pure modules, and activity types.
@@ -95,8 +96,7 @@ export async function ceilingCascadeWorkflow(input: CeilingCascadeInput): Promis
 
   for (offer = 1; offer <= input.offers; offer += 1) {
     answer = undefined;
-    await databaseWrites.pickNextCandidate(offer);
-    const { expiresAt } = await databaseWrites.createHold(offer, Date.now() + input.holdMs);
+    const { expiresAt } = await databaseWrites.offerNextCandidate(offer, Date.now() + input.holdMs);
     // The hold's timer starts with the send, not after it: the driver answers as soon as the send runs, faster
     // than any person, and an answer in the same workflow task would leave no timer to start. Same events.
     const answeredInTime = condition(() => answer !== undefined, Math.max(1, expiresAt - Date.now()));

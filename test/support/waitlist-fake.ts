@@ -108,6 +108,23 @@ export class FakeWaitlist {
     }
   }
 
+  /** A new hold for a WAITING entry, which becomes OFFERED. */
+  private holdFor(cascadeId: string, round: number, entryId: string, expiresAt: Date): FakeHold {
+    this.entries.find((e) => e.id === entryId)!.status = 'OFFERED';
+    const holdId = `hold-${this.holds.length + 1}`;
+    const hold: FakeHold = {
+      holdId,
+      entryId,
+      expiresAt: expiresAt.toISOString(),
+      tokenHash: `hash-of-${holdId}`,
+      cascadeId,
+      round,
+      status: 'OFFERED',
+    };
+    this.holds.push(hold);
+    return hold;
+  }
+
   private hold(holdId: string): FakeHold {
     const hold = this.holds.find((h) => h.holdId === holdId);
     if (!hold) throw new Error(`no hold ${holdId}`);
@@ -136,19 +153,23 @@ export class FakeWaitlist {
         if (existing) return existing;
         const entry = this.entries.find((e) => e.id === entryId);
         if (!entry || entry.status !== 'WAITING') return null;
-        entry.status = 'OFFERED';
-        const holdId = `hold-${this.holds.length + 1}`;
-        const hold: FakeHold = {
-          holdId,
-          entryId,
-          expiresAt,
-          tokenHash: `hash-of-${holdId}`,
-          cascadeId,
-          round,
-          status: 'OFFERED',
+        return this.holdFor(cascadeId, round, entryId, new Date(expiresAt));
+      },
+
+      offerNextCandidate: async ({ cascadeId, round, offeredAt }) => {
+        const madeAlready = this.holds.find((h) => h.cascadeId === cascadeId && h.round === round);
+        const best =
+          madeAlready === undefined
+            ? pickNextCandidate(this.entries.filter((entry) => entry.status === 'WAITING'))
+            : this.entries.find((entry) => entry.id === madeAlready.entryId);
+        if (!best) return null;
+        const hold =
+          madeAlready ?? this.holdFor(cascadeId, round, best.id, new Date(Date.parse(offeredAt) + this.holdMs));
+        return {
+          candidate: { entryId: best.id, customerName: best.customerName, hasPhone: best.phone !== null },
+          hold,
+          offeredAt,
         };
-        this.holds.push(hold);
-        return hold;
       },
 
       sendOfferNotification: async ({ holdId, channel }): Promise<SkippableNotification> => {

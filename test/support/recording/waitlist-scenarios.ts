@@ -31,6 +31,7 @@ type CascadeActivities = ReturnType<FakeWaitlist['activities']>;
 
 interface Scenario {
   name: string;
+  from?: string;
   input?: Partial<WaitlistCascadeInput>;
   arrange: (fake: FakeWaitlist) => void;
   /** The worker's activities; the fake's by default. */
@@ -206,10 +207,20 @@ const scenarios: Scenario[] = [
   }),
 ];
 
+/**
+ * Every path as cascades started before the offer step became one activity ran it: they pick and hold in two
+ * (`pickNextCandidate`, `createHold`), and must go on replaying so (`patched('waitlist-offer-in-one-step')`).
+ */
+const beforeOneStepOffer: Scenario[] = scenarios.map((scenario) => ({
+  ...scenario,
+  name: `${scenario.name}-before-one-step-offer`,
+  from: '9fbf6e1aebd190914ec4170d8ffce7fa7b9c283a',
+}));
+
 /** A cascade that continued as new is recorded as its first and its last run (`-last-run`). */
 export const waitlistRecording: FlowRecording<Scenario> = {
   filePrefix: 'waitlist',
-  scenarios,
+  scenarios: [...scenarios, ...beforeOneStepOffer],
   async record(scenario, env, bundle) {
     const fake = new FakeWaitlist();
     scenario.arrange(fake);
