@@ -46,7 +46,7 @@ export interface SettleHoldInput {
   reason?: string;
 }
 
-/** A round's offer: who it went to, their hold, and when it was made. */
+/** A round's offer: who it went to, their hold, and when it was made (the hold's creation). */
 export interface OfferedCandidate {
   candidate: Candidate;
   hold: OfferedHold;
@@ -66,11 +66,11 @@ const presentHold = (hold: { id: string; entryId: string; expiresAt: Date; token
 const offeredTo = (
   entry: { id: string; customerName: string; phone: string | null },
   hold: OfferedHold,
-  offeredAt: string,
+  offeredAt: Date,
 ): OfferedCandidate => ({
   candidate: { entryId: entry.id, customerName: entry.customerName, hasPhone: Boolean(entry.phone) },
   hold,
-  offeredAt,
+  offeredAt: offeredAt.toISOString(),
 });
 
 type Tx = Prisma.TransactionClient;
@@ -135,6 +135,12 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
   async function createHold(
     input: CascadeRef & { round: number; entryId: string; expiresAt: string },
   ): Promise<OfferedHold | null> {
+    const hold = await holdRound(input);
+    return hold && presentHold(hold);
+  }
+
+  /** {@link createHold}, answering the hold's row. */
+  async function holdRound(input: CascadeRef & { round: number; entryId: string; expiresAt: string }) {
     const { tenantId, slotId, cascadeId, round, entryId, expiresAt } = input;
     const existing = () => prisma.hold.findUnique({ where: { cascadeId_round: { cascadeId, round } } });
 
@@ -167,7 +173,7 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
           });
           return created;
         });
-      return presentHold(await insertOnce(existing, insert));
+      return await insertOnce(existing, insert);
     } catch (error) {
       if (error instanceof CandidateGone) return null;
       throw error;
@@ -176,36 +182,40 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
 
   /**
    * The next candidate and their hold for a round, in one step: picks the best WAITING entry and
-   * holds the slot for them, picking again when one stops waiting in between. A retry of the same
-   * round answers the hold already made, with its own candidate. Null when nobody is waiting.
-   * The hold runs from `offeredAt`, the workflow's time when it asked: its timer counts on the same clock.
+   * holds the slot for them, picking again when one stops waiting in between. Any attempt of the same
+   * round, a retry or one overlapping a timed-out attempt still running, answers the round's one hold
+   * and that hold's own candidate. Null when nobody is waiting.
+   *
+   * The hold runs from `offeredAt`, the workflow's time when it asked, so that its timer and `expiresAt`
+   * count on one clock; or from now, when the step ran later than that (a database outage longer than
+   * the hold must not make a hold that has already expired).
    */
   async function offerNextCandidate(
     input: CascadeRef & { round: number; offeredAt: string },
   ): Promise<OfferedCandidate | null> {
     const { tenantId, slotId, cascadeId, round } = input;
-    const madeAlready = await prisma.hold.findUnique({
-      where: { cascadeId_round: { cascadeId, round } },
-      include: { entry: true },
-    });
-    if (madeAlready) return offeredTo(madeAlready.entry, presentHold(madeAlready), input.offeredAt);
+    const roundHold = () =>
+      prisma.hold.findUnique({ where: { cascadeId_round: { cascadeId, round } }, include: { entry: true } });
+    const made = await roundHold();
+    if (made) return offeredTo(made.entry, presentHold(made), made.createdAt);
     for (let pick = 0; pick < OFFER_PICKS; pick += 1) {
       const { candidate, holdMs } = await pickNextCandidate({ tenantId, slotId });
-      if (!candidate) return null;
-      const hold = await createHold({
-        tenantId,
-        slotId,
-        cascadeId,
-        round,
-        entryId: candidate.entryId,
-        expiresAt: new Date(Date.parse(input.offeredAt) + holdMs).toISOString(),
-      });
+      if (!candidate) {
+        // An overlapping attempt of this round may have just held the last candidate.
+        const raced = await roundHold();
+        return raced && offeredTo(raced.entry, presentHold(raced), raced.createdAt);
+      }
+      const from = Math.max(Date.parse(input.offeredAt), now().getTime());
+      const expiresAt = new Date(from + holdMs).toISOString();
+      const hold = await holdRound({ tenantId, slotId, cascadeId, round, entryId: candidate.entryId, expiresAt });
       if (!hold) continue;
-      if (hold.entryId === candidate.entryId) return { candidate, hold, offeredAt: input.offeredAt };
-      // A concurrent attempt of this round made its hold first, for the candidate it picked.
+      if (hold.entryId === candidate.entryId) {
+        return { candidate, hold: presentHold(hold), offeredAt: hold.createdAt.toISOString() };
+      }
+      // An overlapping attempt of this round made its hold first, for the candidate it picked.
       const entry = await prisma.waitlistEntry.findFirst({ where: { id: hold.entryId, tenantId } });
       if (!entry) throw notFound(`Waitlist entry ${hold.entryId}`);
-      return offeredTo(entry, hold, input.offeredAt);
+      return offeredTo(entry, presentHold(hold), hold.createdAt);
     }
     throw ApplicationFailure.retryable(
       `${OFFER_PICKS} candidates in a row stopped waiting before their hold was made`,

@@ -18,6 +18,7 @@ import { isListening } from '../scripts/stack/ports';
 import { startEmbeddedPostgres, stopLeftoverPostgres } from '../scripts/stack/postgres';
 import { readTemporalBinaries } from '../scripts/stack/temporal-binaries';
 import { startTemporalDevServer } from '../scripts/stack/temporal-dev-server';
+import { measuredCommit } from './lib/commit';
 import type { ProbedRequest } from './profile-probe';
 import { workflowTaskSlotsFor } from '../workers/main';
 import { writeWorkflowBundle } from '../workers/workflow-bundle';
@@ -946,6 +947,7 @@ async function main(): Promise<void> {
         loadAverageAtStart: loadAtStart.map(round1),
         loadAverageAtEnd: os.loadavg().map(round1),
       },
+      ...(measuredCommit() ? { commit: measuredCommit() } : {}),
       settings,
       // What the worker ran with (null: the SDK's own default).
       workerSettings: {

@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { armNames, type ArmName, type RunningArm } from './lib/arm';
+import { measuredCommit } from './lib/commit';
 import { benchCandidateEmail, createBenchSlots } from './lib/fixtures';
 import { ProcessSampler, exitOnSignals } from './lib/processes';
 import { readTemporalBinaries } from '../scripts/stack/temporal-binaries';
@@ -210,23 +210,6 @@ async function drain(arm: RunningArm, slotIds: readonly string[], maxMs: number)
     await sleep(Math.min(2_000, until - Date.now()));
   }
   return false;
-}
-
-/** The commit under measurement, marked `+` when the working tree differs from it; undefined outside a git checkout. */
-function measuredCommit(): string | undefined {
-  try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
-      cwd: path.resolve(__dirname, '..'),
-      encoding: 'utf8',
-    }).trim();
-    const changed = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
-      cwd: path.resolve(__dirname, '..'),
-      encoding: 'utf8',
-    });
-    return changed.trim() === '' ? commit : `${commit}+`;
-  } catch {
-    return undefined;
-  }
 }
 
 /** One measured run: arrivals for `windowMs` at `rate`, then a drain of at most `drainMs`. */

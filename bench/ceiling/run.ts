@@ -427,7 +427,7 @@ export async function measureEngineCeiling(options: EngineCeilingOptions): Promi
   return {
     address: options.address,
     namespace,
-    perStep: { activities: 4, timers: 1, updates: 1 },
+    perStep: { activities: 3, timers: 1, updates: 1 },
     perCascadeExtra: { activities: 2, searchAttributeUpserts: 2 },
     offersPerCascade: offers,
     holdMs,

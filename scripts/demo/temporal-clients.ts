@@ -87,19 +87,24 @@ type StoredPayload = z.infer<typeof storedPayload>;
  * Every payload anywhere in the CLI's JSON output of a history, and whether it is a search attribute's, which
  * Temporal indexes and so stores as plain JSON.
  */
+/** Where Temporal must read a payload itself, so it stays in clear by design (docs/encryption.md). */
+type ClearByDesign = 'search attribute' | 'patch marker';
+
 function payloadsIn(
   value: unknown,
-  inSearchAttributes = false,
-  found: { payload: StoredPayload; searchAttribute: boolean }[] = [],
-): { payload: StoredPayload; searchAttribute: boolean }[] {
+  clearByDesign?: ClearByDesign,
+  found: { payload: StoredPayload; clearByDesign?: ClearByDesign }[] = [],
+): { payload: StoredPayload; clearByDesign?: ClearByDesign }[] {
   if (Array.isArray(value)) {
-    value.forEach((item) => payloadsIn(item, inSearchAttributes, found));
+    value.forEach((item) => payloadsIn(item, clearByDesign, found));
   } else if (typeof value === 'object' && value !== null) {
     const parsed = storedPayload.safeParse(value);
-    if (parsed.success) found.push({ payload: parsed.data, searchAttribute: inSearchAttributes });
+    if (parsed.success) found.push({ payload: parsed.data, clearByDesign });
     else {
       for (const [key, item] of Object.entries(value)) {
-        payloadsIn(item, inSearchAttributes || key === 'searchAttributes', found);
+        const here: ClearByDesign | undefined =
+          key === 'searchAttributes' ? 'search attribute' : key === 'patch-data' ? 'patch marker' : undefined;
+        payloadsIn(item, clearByDesign ?? here, found);
       }
     }
   }
@@ -217,21 +222,22 @@ export async function temporalClientsTour({ tenant, platform }: DemoTokens): Pro
   );
   const stored = payloadsIn(history);
   const plain = stored.filter(
-    ({ payload, searchAttribute }) => !searchAttribute && fromBase64(payload.metadata.encoding) !== 'binary/encrypted',
+    ({ payload, clearByDesign }) => !clearByDesign && fromBase64(payload.metadata.encoding) !== 'binary/encrypted',
   );
   check(
     plain.length === 0,
-    `${plain.length} payload(s) besides search attributes are not encrypted: ` +
+    `${plain.length} payload(s) besides search attributes and patch markers are not encrypted: ` +
       plain.map(({ payload }) => fromBase64(payload.metadata.encoding)).join(', '),
   );
   const inClear = [rawHistory, ...stored.map(({ payload }) => fromBase64(payload.data))].filter(
     (text) => text.includes(customerName) || text.includes(email),
   );
   check(inClear.length === 0, 'the raw history holds the name or address of the person waiting in clear');
-  const searchAttributes = stored.filter(({ searchAttribute }) => searchAttribute).length;
+  const searchAttributes = stored.filter(({ clearByDesign }) => clearByDesign === 'search attribute').length;
+  const patchMarkers = stored.filter(({ clearByDesign }) => clearByDesign === 'patch marker').length;
   note(
-    `${stored.length} payloads in the history: ${stored.length - searchAttributes} encrypted, ` +
-      `${searchAttributes} search attribute values; no name or address in any`,
+    `${stored.length} payloads in the history: ${stored.length - searchAttributes - patchMarkers} encrypted, ` +
+      `${searchAttributes} search attribute values, ${patchMarkers} patch ID(s); no name or address in any`,
   );
 
   const decodeCall = (token: DemoTokens['tenant']) => ({

@@ -14,6 +14,7 @@ import { dailyCleanupScheduleId } from '../../workflows/cleanup.contract';
 import { outboxSweepScheduleId } from '../../workflows/event-fan-out.contract';
 import { holdfastSchedules, syncSchedules } from '../../workers/schedules';
 import { scheduleNoteForTemporal } from '../../api/services/report-schedules';
+import { holdExclusive } from '../support/exclusive';
 import { useApiStack } from '../support/api-stack';
 import { until } from '../support/eventually';
 import { testLogger } from '../support/stack';
@@ -206,7 +207,10 @@ describe('schedules API', () => {
   });
 
   describe('platform Schedules', () => {
+    // Their IDs are fixed, on the server every test file shares: one file at a time changes them.
+    let release: () => void = () => undefined;
     beforeAll(async () => {
+      release = await holdExclusive('platform-schedules');
       await syncSchedules(stack.client, stack.config.temporal.taskQueue, testLogger(stack.config));
       // Nothing of theirs should run during the suite: they are paused until a test says otherwise.
       for (const options of holdfastSchedules(stack.config.temporal.taskQueue)) {
@@ -221,6 +225,7 @@ describe('schedules API', () => {
           .delete()
           .catch(() => undefined);
       }
+      release();
     });
 
     it('a platform admin lists the platform Schedules, and names a tenant to see its report schedules', async () => {

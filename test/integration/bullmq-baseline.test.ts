@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { defaultBullArmPorts, startBullArm, type BullArm, type BullArmName } from '../../bench/bullmq/arm';
+import { startBullArm, type BullArm, type BullArmName } from '../../bench/bullmq/arm';
+import { freePort } from '../../scripts/stack/ports';
 import type { CaughtMessage } from '../../bench/lib/arm';
 import { benchCandidateEmail, createBenchSlots } from '../../bench/lib/fixtures';
 
@@ -43,10 +44,7 @@ async function respond(arm: BullArm, token: string, decision: 'accept' | 'declin
   return { status: response.status, body: (await response.json()) as { status?: string; error?: { code: string } } };
 }
 
-describe.each<[BullArmName, number]>([
-  ['B-poll', 37_100],
-  ['B-delay', 37_200],
-])('the BullMQ baseline, %s', (variant, portBase) => {
+describe.each<[BullArmName]>([['B-poll'], ['B-delay']])('the BullMQ baseline, %s', (variant) => {
   let arm: BullArm;
   let maxLiveOffers = 0;
   let watching = true;
@@ -55,7 +53,13 @@ describe.each<[BullArmName, number]>([
   beforeAll(async () => {
     const dataDir = path.join(DATA_ROOT, `${variant}-${Date.now()}`);
     fs.mkdirSync(dataDir, { recursive: true });
-    arm = await startBullArm(variant, { dataDir, ports: defaultBullArmPorts(portBase), pollEveryMs: POLL_EVERY_MS });
+    // Ports the system hands out free: another test file runs beside this one.
+    const [api, postgres, smtp, redis, workerHealth] = await Promise.all(Array.from({ length: 5 }, () => freePort()));
+    arm = await startBullArm(variant, {
+      dataDir,
+      ports: { api, postgres, smtp, redis, workerHealth },
+      pollEveryMs: POLL_EVERY_MS,
+    });
     // Counts live offers per slot all along, bounded by the test's own length.
     watcher = (async () => {
       const until = Date.now() + 110_000;

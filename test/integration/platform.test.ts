@@ -9,6 +9,7 @@ import { outboxSweepScheduleId } from '../../workflows/event-fan-out.contract';
 import { notificationStartOptions, type NotificationWorkflowInput } from '../../workflows/notification.contract';
 import { useApiStack } from '../support/api-stack';
 import { until } from '../support/eventually';
+import { holdExclusive } from '../support/exclusive';
 import { createTestTenant, testLogger } from '../support/stack';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -213,30 +214,43 @@ describe('platform on the real stack (dev server + PostgreSQL + worker)', () => 
     expect(await prisma.deadLetter.count({ where: { tenantId: tenant.id } })).toBe(2);
   });
 
-  it('registers the daily cleanup Schedule at 02:00 UTC, and syncing twice converges on one schedule', async () => {
-    const logger = testLogger(config);
-    await syncSchedules(client, config.temporal.taskQueue, logger);
-    await syncSchedules(client, config.temporal.taskQueue, logger);
+  describe("the platform's Schedules (fixed IDs on the shared server: one test file at a time)", () => {
+    let release: () => void;
+    beforeAll(async () => {
+      release = await holdExclusive('platform-schedules');
+    });
+    afterAll(() => release());
 
-    const description = await client.schedule.getHandle(dailyCleanupScheduleId).describe();
+    it('registers the daily cleanup Schedule at 02:00 UTC, and syncing twice converges on one schedule', async () => {
+      const logger = testLogger(config);
+      await syncSchedules(client, config.temporal.taskQueue, logger);
+      await syncSchedules(client, config.temporal.taskQueue, logger);
 
-    expect(description.spec.calendars).toEqual([expect.objectContaining({ hour: [{ start: 2, end: 2, step: 1 }] })]);
-    expect(description.action).toMatchObject({ workflowType: 'dailyCleanupWorkflow' });
-    expect(description.action.type === 'startWorkflow' && description.action.taskQueue).toBe(config.temporal.taskQueue);
-  });
-
-  it('registers the outbox sweep Schedule every minute, skipping a run while one is still sweeping', async () => {
-    await syncSchedules(client, config.temporal.taskQueue, testLogger(config));
-    const handle = client.schedule.getHandle(outboxSweepScheduleId);
-    try {
+      const handle = client.schedule.getHandle(dailyCleanupScheduleId);
       const description = await handle.describe();
-
-      expect(description.spec.intervals).toEqual([expect.objectContaining({ every: 60_000 })]);
-      expect(description.policies.overlap).toBe('SKIP');
-      expect(description.action).toMatchObject({ workflowType: 'eventOutboxSweepWorkflow' });
-    } finally {
-      // Every test file shares the dev server: a sweep left running would start other files' fan-outs here.
+      // Left registered, it would run in a later file's time.
       await handle.delete();
-    }
+
+      expect(description.spec.calendars).toEqual([expect.objectContaining({ hour: [{ start: 2, end: 2, step: 1 }] })]);
+      expect(description.action).toMatchObject({ workflowType: 'dailyCleanupWorkflow' });
+      expect(description.action.type === 'startWorkflow' && description.action.taskQueue).toBe(
+        config.temporal.taskQueue,
+      );
+    });
+
+    it('registers the outbox sweep Schedule every minute, skipping a run while one is still sweeping', async () => {
+      await syncSchedules(client, config.temporal.taskQueue, testLogger(config));
+      const handle = client.schedule.getHandle(outboxSweepScheduleId);
+      try {
+        const description = await handle.describe();
+
+        expect(description.spec.intervals).toEqual([expect.objectContaining({ every: 60_000 })]);
+        expect(description.policies.overlap).toBe('SKIP');
+        expect(description.action).toMatchObject({ workflowType: 'eventOutboxSweepWorkflow' });
+      } finally {
+        // Every test file shares the dev server: a sweep left running would start other files' fan-outs here.
+        await handle.delete();
+      }
+    });
   });
 });

@@ -53,29 +53,49 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
     return { slot, entries };
   }
 
-  const offeredAt = '2026-12-03T10:00:00.000Z';
-  const roundOf = (slotId: string, cascadeId: string, round: number) => ({
+  /** The workflow's time when it asked: ahead of this process's clock unless given. */
+  const roundOf = (slotId: string, cascadeId: string, round: number, offeredAt = new Date(Date.now() + 3_600_000)) => ({
     tenantId,
     slotId,
     cascadeId,
     round,
-    offeredAt,
+    offeredAt: offeredAt.toISOString(),
   });
 
-  it('offers the best waiting candidate: their entry is OFFERED, and the hold runs from offeredAt for the hold length', async () => {
+  it('offers the best waiting candidate: their entry is OFFERED, one audit row, and the hold runs from offeredAt for the hold length', async () => {
     const { slot, entries } = await slotWith('Ada', 'Grace');
+    const asked = roundOf(slot.id, `c-${randomUUID()}`, 1);
 
-    const offered = await activitiesOn(prisma).offerNextCandidate(roundOf(slot.id, `c-${randomUUID()}`, 1));
+    const offered = await activitiesOn(prisma).offerNextCandidate(asked);
 
+    const hold = await prisma.hold.findUniqueOrThrow({ where: { id: offered!.hold.holdId } });
     expect(offered).toEqual({
       candidate: { entryId: entries[0]!.id, customerName: 'Ada', hasPhone: true },
-      hold: expect.objectContaining({ entryId: entries[0]!.id, expiresAt: '2026-12-03T10:05:00.000Z' }),
-      offeredAt,
+      hold: {
+        holdId: hold.id,
+        entryId: entries[0]!.id,
+        expiresAt: new Date(Date.parse(asked.offeredAt) + 300_000).toISOString(),
+        tokenHash: hold.tokenHash,
+      },
+      offeredAt: hold.createdAt.toISOString(),
     });
-    const hold = await prisma.hold.findUniqueOrThrow({ where: { id: offered!.hold.holdId } });
-    expect([hold.status, hold.round, hold.tokenHash]).toEqual(['OFFERED', 1, offered!.hold.tokenHash]);
+    expect([hold.status, hold.round]).toEqual(['OFFERED', 1]);
+    expect(await prisma.auditLog.count({ where: { tenantId, entityId: hold.id } })).toBe(1);
     const statuses = await prisma.waitlistEntry.findMany({ where: { slotId: slot.id }, orderBy: { priority: 'desc' } });
     expect(statuses.map((entry) => entry.status)).toEqual(['OFFERED', 'WAITING']);
+  });
+
+  it('run long after it was asked for (an outage), holds for the full hold length from when it ran', async () => {
+    const { slot } = await slotWith('Ada');
+    const ranFrom = Date.now();
+
+    const offered = await activitiesOn(prisma).offerNextCandidate(
+      roundOf(slot.id, `c-${randomUUID()}`, 1, new Date(ranFrom - 3_600_000)),
+    );
+
+    const expiresAt = Date.parse(offered!.hold.expiresAt);
+    expect(expiresAt).toBeGreaterThanOrEqual(ranFrom + 300_000);
+    expect(expiresAt).toBeLessThanOrEqual(Date.now() + 300_000);
   });
 
   it('run again for the same round, answers the hold already made and its candidate, and makes no second hold', async () => {
@@ -128,6 +148,56 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
     expect(offered!.candidate).toEqual({ entryId: entries[1]!.id, customerName: 'Grace', hasPhone: false });
     expect(offered!.hold.entryId).toBe(entries[1]!.id);
     expect(await prisma.hold.count({ where: { slotId: slot.id } })).toBe(1);
+  });
+
+  it('overlapping an earlier attempt that held the last candidate, answers that hold rather than nobody', async () => {
+    const { slot, entries } = await slotWith('Ada');
+    const asked = roundOf(slot.id, `c-${randomUUID()}`, 1);
+    // The earlier attempt (timed out, still running) commits its hold just before this one picks.
+    const overlapping = prisma.$extends({
+      query: {
+        waitlistEntry: {
+          async findFirst({ args, query }) {
+            await activitiesOn(prisma).offerNextCandidate(asked);
+            return query(args);
+          },
+        },
+      },
+    }) as unknown as PrismaClient;
+
+    const offered = await activitiesOn(overlapping).offerNextCandidate(asked);
+
+    expect(offered?.candidate.entryId).toBe(entries[0]!.id);
+    expect(offered?.hold.entryId).toBe(entries[0]!.id);
+    expect(await prisma.hold.count({ where: { slotId: slot.id } })).toBe(1);
+  });
+
+  it('overlapping an earlier attempt that held someone else, answers that hold with its own candidate', async () => {
+    const { slot, entries } = await slotWith('Ada', 'Grace');
+    const [ada, grace] = entries as [(typeof entries)[number], (typeof entries)[number]];
+    const asked = roundOf(slot.id, `c-${randomUUID()}`, 1);
+    // This attempt picks Ada; the earlier one picked while Ada was not waiting (she joins, with a higher
+    // priority, in between) and has just held Grace.
+    const overlapping = prisma.$extends({
+      query: {
+        waitlistEntry: {
+          async findFirst({ args, query }) {
+            const picked = await query(args);
+            await prisma.waitlistEntry.update({ where: { id: ada.id }, data: { status: 'REMOVED' } });
+            await activitiesOn(prisma).offerNextCandidate(asked);
+            await prisma.waitlistEntry.update({ where: { id: ada.id }, data: { status: 'WAITING' } });
+            return picked;
+          },
+        },
+      },
+    }) as unknown as PrismaClient;
+
+    const offered = await activitiesOn(overlapping).offerNextCandidate(asked);
+
+    expect(offered?.candidate).toEqual({ entryId: grace.id, customerName: 'Grace', hasPhone: false });
+    expect(offered?.hold.entryId).toBe(grace.id);
+    expect(await prisma.hold.count({ where: { slotId: slot.id } })).toBe(1);
+    expect((await prisma.waitlistEntry.findUniqueOrThrow({ where: { id: ada.id } })).status).toBe('WAITING');
   });
 
   it('answers null when nobody is waiting', async () => {
