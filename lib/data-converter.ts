@@ -87,6 +87,12 @@ export interface ScopeSalts {
   saltOf(scope: PayloadScope, options: { create: boolean }): Promise<Buffer>;
 }
 
+/**
+ * How long after its salt was last read a derived key may still be used while the salts' database cannot be
+ * reached: the longest outage the workers ride through without failing on a payload.
+ */
+export const STALE_KEY_LIMIT_MS = 30 * 60_000;
+
 export interface EncryptionCodecOptions {
   /** The master keys, the one that encrypts first. */
   keys: readonly PayloadMasterKey[];
@@ -122,6 +128,8 @@ export function createEncryptionCodec(options: EncryptionCodecOptions): Encrypti
   const masterKeys = new Map(options.keys.map((entry) => [entry.id, entry.key]));
   const now = options.now ?? Date.now;
   const derived = new Map<string, { key: Promise<Buffer>; expiresAt: number }>();
+  // The last key each lookup derived: what an outage of the salts' database falls back on.
+  const lastDerived = new Map<string, { key: Buffer; at: number }>();
 
   const aad = (keyId: string, scope: string) => Buffer.from(`${FORMAT}|${keyId}|${scope}`, 'utf8');
 
@@ -131,9 +139,23 @@ export function createEncryptionCodec(options: EncryptionCodecOptions): Encrypti
     const cacheKey = `${keyId}|${scope}`;
     const cached = derived.get(cacheKey);
     if (cached && cached.expiresAt > now()) return cached.key;
-    const key = options.salts
-      .saltOf(scope, { create })
-      .then((salt) => Buffer.from(hkdfSync('sha256', master, salt, `${FORMAT} ${scope}`, KEY_BYTES)));
+    const key = options.salts.saltOf(scope, { create }).then(
+      (salt) => {
+        const fresh = Buffer.from(hkdfSync('sha256', master, salt, `${FORMAT} ${scope}`, KEY_BYTES));
+        lastDerived.set(cacheKey, { key: fresh, at: now() });
+        return fresh;
+      },
+      (error: unknown) => {
+        // The salt could not be read (the database is down): a key this process derived before stays good
+        // for a while. An erased or unknown scope is an answer, not an outage, and is never served stale;
+        // an erase cannot happen while the database is unreachable either. Without this, a payload the
+        // SDK must encode or decode mid-outage fails the worker, not just the task.
+        const stale = lastDerived.get(cacheKey);
+        const answered = error instanceof PayloadScopeErasedError || error instanceof PayloadScopeUnknownError;
+        if (!answered && stale && now() - stale.at <= STALE_KEY_LIMIT_MS) return stale.key;
+        throw error;
+      },
+    );
     derived.set(cacheKey, { key, expiresAt: now() + options.keyCacheTtlMs });
     // A failed lookup (an outage, an erased scope) is not remembered: the next payload asks again.
     key.catch(() => {
@@ -187,7 +209,9 @@ export function createEncryptionCodec(options: EncryptionCodecOptions): Encrypti
     encodeInScope: (payloads, scope) => Promise.all(payloads.map((payload) => encryptOne(payload, scope))),
     decode: (payloads) => Promise.all(payloads.map(decryptOne)),
     forgetScope(scope) {
-      for (const cacheKey of [...derived.keys()]) if (cacheKey.endsWith(`|${scope}`)) derived.delete(cacheKey);
+      for (const cache of [derived, lastDerived]) {
+        for (const cacheKey of [...cache.keys()]) if (cacheKey.endsWith(`|${scope}`)) cache.delete(cacheKey);
+      }
     },
   };
 }

@@ -16,6 +16,7 @@ import {
 import {
   createDataConverter,
   createEncryptionCodec,
+  STALE_KEY_LIMIT_MS,
   createMemoryScopeSalts,
   ENCRYPTED_ENCODING,
   encryptedPayloadScope,
@@ -227,6 +228,51 @@ describe('the payload encryption codec', () => {
     now += TTL_MS + 1;
 
     await expect(codec.decode([payload])).rejects.toThrow(PayloadScopeErasedError);
+  });
+
+  describe("while the salts' database cannot be reached", () => {
+    /** Memory salts that fail like an unreachable database while `down` is set. */
+    function saltsWithOutage() {
+      const salts = createMemoryScopeSalts();
+      const state = { down: false };
+      return {
+        state,
+        salts: {
+          ...salts,
+          saltOf: (scope: PayloadScope, options: { create: boolean }) =>
+            state.down ? Promise.reject(new Error("Can't reach database server")) : salts.saltOf(scope, options),
+        },
+      };
+    }
+
+    it('keeps encoding and decoding a scope with the key it derived before the outage', async () => {
+      let now = 1_000_000;
+      const { state, salts } = saltsWithOutage();
+      const codec = createEncryptionCodec({ keys: [k1], salts, keyCacheTtlMs: TTL_MS, now: () => now });
+      const before = await encryptOne(codec);
+
+      state.down = true;
+      now += TTL_MS + 1;
+      const [decoded] = await codec.decode([before]);
+      const during = await encryptOne(codec);
+      state.down = false;
+
+      expect(defaultPayloadConverter.fromPayload(decoded!)).toEqual({ name: 'Ada Lovelace' });
+      const [decodedLater] = await codec.decode([during]);
+      expect(defaultPayloadConverter.fromPayload(decodedLater!)).toEqual({ name: 'Ada Lovelace' });
+    });
+
+    it('fails once the last key read is older than the limit, and for a scope it never read', async () => {
+      let now = 1_000_000;
+      const { state, salts } = saltsWithOutage();
+      const codec = createEncryptionCodec({ keys: [k1], salts, keyCacheTtlMs: TTL_MS, now: () => now });
+      const before = await encryptOne(codec);
+
+      state.down = true;
+      await expect(encryptOne(codec, tenantB)).rejects.toThrow("Can't reach database server");
+      now += STALE_KEY_LIMIT_MS + 1;
+      await expect(codec.decode([before])).rejects.toThrow("Can't reach database server");
+    });
   });
 
   it('a scope with no key in this database is reported as unknown, not as tampered', async () => {
