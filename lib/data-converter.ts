@@ -68,6 +68,17 @@ export class PayloadScopeUnknownError extends Error {
   }
 }
 
+/** A scope's salt could not be read because its database could not be reached or answered in time. */
+export class PayloadSaltsUnreachableError extends Error {
+  constructor(
+    readonly scope: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`The payload key of ${scope} cannot be read: its database cannot be reached`, options);
+    this.name = 'PayloadSaltsUnreachableError';
+  }
+}
+
 /** An encrypted payload failed authentication: altered, truncated, or not one of ours. */
 export class PayloadTamperedError extends Error {
   constructor(readonly scope: string) {
@@ -83,6 +94,7 @@ export interface ScopeSalts {
    *
    * @throws PayloadScopeErasedError when the scope was erased.
    * @throws PayloadScopeUnknownError when it has none and `create` is not set.
+   * @throws PayloadSaltsUnreachableError when the salts' database cannot be reached (an outage).
    */
   saltOf(scope: PayloadScope, options: { create: boolean }): Promise<Buffer>;
 }
@@ -130,8 +142,25 @@ export function createEncryptionCodec(options: EncryptionCodecOptions): Encrypti
   const derived = new Map<string, { key: Promise<Buffer>; expiresAt: number }>();
   // The last key each lookup derived: what an outage of the salts' database falls back on.
   const lastDerived = new Map<string, { key: Buffer; at: number }>();
+  // Bumped when a scope is forgotten, so that a lookup already under way does not bring its key back.
+  const generations = new Map<string, number>();
+  let prunedAt = now();
 
   const aad = (keyId: string, scope: string) => Buffer.from(`${FORMAT}|${keyId}|${scope}`, 'utf8');
+  const forget = (scope: string) => {
+    generations.set(scope, (generations.get(scope) ?? 0) + 1);
+    for (const cache of [derived, lastDerived]) {
+      for (const cacheKey of [...cache.keys()]) if (cacheKey.endsWith(`|${scope}`)) cache.delete(cacheKey);
+    }
+  };
+  /** Drops keys no lookup can use any more, so that scopes no longer in use leave memory. */
+  const prune = () => {
+    if (now() - prunedAt < STALE_KEY_LIMIT_MS) return;
+    prunedAt = now();
+    for (const [cacheKey, entry] of lastDerived)
+      if (prunedAt - entry.at > STALE_KEY_LIMIT_MS) lastDerived.delete(cacheKey);
+    for (const [cacheKey, entry] of derived) if (entry.expiresAt <= prunedAt) derived.delete(cacheKey);
+  };
 
   function keyFor(keyId: string, scope: PayloadScope, create: boolean): Promise<Buffer> {
     const master = masterKeys.get(keyId);
@@ -139,20 +168,23 @@ export function createEncryptionCodec(options: EncryptionCodecOptions): Encrypti
     const cacheKey = `${keyId}|${scope}`;
     const cached = derived.get(cacheKey);
     if (cached && cached.expiresAt > now()) return cached.key;
+    prune();
+    const generation = generations.get(scope) ?? 0;
     const key = options.salts.saltOf(scope, { create }).then(
       (salt) => {
         const fresh = Buffer.from(hkdfSync('sha256', master, salt, `${FORMAT} ${scope}`, KEY_BYTES));
-        lastDerived.set(cacheKey, { key: fresh, at: now() });
+        if ((generations.get(scope) ?? 0) === generation) lastDerived.set(cacheKey, { key: fresh, at: now() });
         return fresh;
       },
       (error: unknown) => {
-        // The salt could not be read (the database is down): a key this process derived before stays good
-        // for a while. An erased or unknown scope is an answer, not an outage, and is never served stale;
-        // an erase cannot happen while the database is unreachable either. Without this, a payload the
-        // SDK must encode or decode mid-outage fails the worker, not just the task.
+        // Only an outage falls back on the key derived before, for a while: without it, a payload the SDK
+        // must encode or decode mid-outage fails the whole worker, not just the task. An answer (erased,
+        // unknown) ends the fallback for the scope.
+        if (error instanceof PayloadScopeErasedError || error instanceof PayloadScopeUnknownError) forget(scope);
         const stale = lastDerived.get(cacheKey);
-        const answered = error instanceof PayloadScopeErasedError || error instanceof PayloadScopeUnknownError;
-        if (!answered && stale && now() - stale.at <= STALE_KEY_LIMIT_MS) return stale.key;
+        if (error instanceof PayloadSaltsUnreachableError && stale && now() - stale.at <= STALE_KEY_LIMIT_MS) {
+          return stale.key;
+        }
         throw error;
       },
     );
@@ -208,11 +240,7 @@ export function createEncryptionCodec(options: EncryptionCodecOptions): Encrypti
     },
     encodeInScope: (payloads, scope) => Promise.all(payloads.map((payload) => encryptOne(payload, scope))),
     decode: (payloads) => Promise.all(payloads.map(decryptOne)),
-    forgetScope(scope) {
-      for (const cache of [derived, lastDerived]) {
-        for (const cacheKey of [...cache.keys()]) if (cacheKey.endsWith(`|${scope}`)) cache.delete(cacheKey);
-      }
-    },
+    forgetScope: forget,
   };
 }
 

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from './config';
 import type { Prisma, PrismaClient } from './db';
+import { classifyDatabaseError } from './db-errors';
 import {
   createEncryptionCodec,
+  PayloadSaltsUnreachableError,
   PayloadScopeErasedError,
   PayloadScopeUnknownError,
   type EncryptionCodec,
@@ -17,15 +19,27 @@ const SALT_BYTES = 32;
  * payload is encrypted under it; two processes creating it together keep the first one written.
  */
 export function createPrismaScopeSalts(prisma: PrismaClient): ScopeSalts {
+  // An outage is told apart from an answer: the codec rides through the one, never the other.
+  const reading = async <T>(scope: string, query: () => Promise<T>): Promise<T> => {
+    try {
+      return await query();
+    } catch (error) {
+      if (classifyDatabaseError(error)?.kind === 'transient')
+        throw new PayloadSaltsUnreachableError(scope, { cause: error });
+      throw error;
+    }
+  };
   return {
     async saltOf(scope, { create }) {
-      let row = await prisma.payloadKeyScope.findUnique({ where: { scope } });
+      let row = await reading(scope, () => prisma.payloadKeyScope.findUnique({ where: { scope } }));
       if (!row && create) {
-        await prisma.payloadKeyScope.createMany({
-          data: [{ scope, tenantId: tenantIdOfScope(scope) ?? null, salt: randomBytes(SALT_BYTES) }],
-          skipDuplicates: true,
-        });
-        row = await prisma.payloadKeyScope.findUnique({ where: { scope } });
+        await reading(scope, () =>
+          prisma.payloadKeyScope.createMany({
+            data: [{ scope, tenantId: tenantIdOfScope(scope) ?? null, salt: randomBytes(SALT_BYTES) }],
+            skipDuplicates: true,
+          }),
+        );
+        row = await reading(scope, () => prisma.payloadKeyScope.findUnique({ where: { scope } }));
       }
       if (!row) throw new PayloadScopeUnknownError(scope);
       if (!row.salt) throw new PayloadScopeErasedError(scope, row.erasedAt ?? undefined);

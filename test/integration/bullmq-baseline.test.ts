@@ -54,7 +54,9 @@ describe.each<[BullArmName]>([['B-poll'], ['B-delay']])('the BullMQ baseline, %s
     const dataDir = path.join(DATA_ROOT, `${variant}-${Date.now()}`);
     fs.mkdirSync(dataDir, { recursive: true });
     // Ports the system hands out free: another test file runs beside this one.
-    const [api, postgres, smtp, redis, workerHealth] = await Promise.all(Array.from({ length: 5 }, () => freePort()));
+    const ports = new Set<number>();
+    while (ports.size < 5) ports.add(await freePort());
+    const [api, postgres, smtp, redis, workerHealth] = [...ports] as [number, number, number, number, number];
     arm = await startBullArm(variant, {
       dataDir,
       ports: { api, postgres, smtp, redis, workerHealth },

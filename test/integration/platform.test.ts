@@ -215,7 +215,7 @@ describe('platform on the real stack (dev server + PostgreSQL + worker)', () => 
   });
 
   describe("the platform's Schedules (fixed IDs on the shared server: one test file at a time)", () => {
-    let release: () => void;
+    let release: () => void = () => undefined;
     beforeAll(async () => {
       release = await holdExclusive('platform-schedules');
     });

@@ -177,12 +177,15 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
     const [ada, grace] = entries as [(typeof entries)[number], (typeof entries)[number]];
     const asked = roundOf(slot.id, `c-${randomUUID()}`, 1);
     // This attempt picks Ada; the earlier one picked while Ada was not waiting (she joins, with a higher
-    // priority, in between) and has just held Grace.
+    // priority, in between) and has just held Grace. Only this attempt's pick is intercepted.
+    let intercepted = false;
     const overlapping = prisma.$extends({
       query: {
         waitlistEntry: {
           async findFirst({ args, query }) {
             const picked = await query(args);
+            if (intercepted) return picked;
+            intercepted = true;
             await prisma.waitlistEntry.update({ where: { id: ada.id }, data: { status: 'REMOVED' } });
             await activitiesOn(prisma).offerNextCandidate(asked);
             await prisma.waitlistEntry.update({ where: { id: ada.id }, data: { status: 'WAITING' } });

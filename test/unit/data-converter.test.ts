@@ -16,6 +16,7 @@ import {
 import {
   createDataConverter,
   createEncryptionCodec,
+  PayloadSaltsUnreachableError,
   STALE_KEY_LIMIT_MS,
   createMemoryScopeSalts,
   ENCRYPTED_ENCODING,
@@ -240,7 +241,11 @@ describe('the payload encryption codec', () => {
         salts: {
           ...salts,
           saltOf: (scope: PayloadScope, options: { create: boolean }) =>
-            state.down ? Promise.reject(new Error("Can't reach database server")) : salts.saltOf(scope, options),
+            state.down
+              ? Promise.reject(
+                  new PayloadSaltsUnreachableError(scope, { cause: new Error("Can't reach database server") }),
+                )
+              : salts.saltOf(scope, options),
         },
       };
     }
@@ -262,6 +267,39 @@ describe('the payload encryption codec', () => {
       expect(defaultPayloadConverter.fromPayload(decodedLater!)).toEqual({ name: 'Ada Lovelace' });
     });
 
+    it('never falls back once the database answered that the scope was erased, even in a later outage', async () => {
+      let now = 1_000_000;
+      const { state, salts } = saltsWithOutage();
+      const codec = createEncryptionCodec({ keys: [k1], salts, keyCacheTtlMs: TTL_MS, now: () => now });
+      const before = await encryptOne(codec);
+
+      salts.erase(tenantA);
+      now += TTL_MS + 1;
+      await expect(codec.decode([before])).rejects.toThrow(PayloadScopeErasedError);
+      state.down = true;
+      now += TTL_MS + 1;
+
+      await expect(codec.decode([before])).rejects.toThrow(PayloadSaltsUnreachableError);
+    });
+
+    it('falls back only for an outage, not for any other failure to read the salt', async () => {
+      let now = 1_000_000;
+      const memory = createMemoryScopeSalts();
+      let failing = false;
+      const salts = {
+        ...memory,
+        saltOf: (scope: PayloadScope, options: { create: boolean }) =>
+          failing ? Promise.reject(new Error('column "salt" does not exist')) : memory.saltOf(scope, options),
+      };
+      const codec = createEncryptionCodec({ keys: [k1], salts, keyCacheTtlMs: TTL_MS, now: () => now });
+      const before = await encryptOne(codec);
+
+      failing = true;
+      now += TTL_MS + 1;
+
+      await expect(codec.decode([before])).rejects.toThrow('column "salt" does not exist');
+    });
+
     it('fails once the last key read is older than the limit, and for a scope it never read', async () => {
       let now = 1_000_000;
       const { state, salts } = saltsWithOutage();
@@ -269,9 +307,9 @@ describe('the payload encryption codec', () => {
       const before = await encryptOne(codec);
 
       state.down = true;
-      await expect(encryptOne(codec, tenantB)).rejects.toThrow("Can't reach database server");
+      await expect(encryptOne(codec, tenantB)).rejects.toThrow(PayloadSaltsUnreachableError);
       now += STALE_KEY_LIMIT_MS + 1;
-      await expect(codec.decode([before])).rejects.toThrow("Can't reach database server");
+      await expect(codec.decode([before])).rejects.toThrow(PayloadSaltsUnreachableError);
     });
   });
 
