@@ -419,7 +419,12 @@ describe('orders API', () => {
       const orderId = await placeOrder({ deliveryRegion: region, clientOrderRef });
       const theirs = await foreignOrder();
 
-      const shown = await routingReaches(orderId, 'NEEDS_ATTENTION');
+      await routingReaches(orderId, 'NEEDS_ATTENTION');
+      // The workflow's state turns first; the order's row follows when the step that records it completes.
+      const shown = await eventually(async () => {
+        const view = (await getOrder(orderId)).body as OrderView;
+        return view.status === 'NEEDS_ATTENTION' ? view : undefined;
+      });
       const malformed = await getOrder('ord-1');
       const badQuery = await request(app).get(`/api/v1/orders/${orderId}?verbose=1`).set('Authorization', member);
       const unknown = await getOrder(randomUUID());
