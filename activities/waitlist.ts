@@ -63,14 +63,14 @@ const presentHold = (hold: { id: string; entryId: string; expiresAt: Date; token
   tokenHash: hold.tokenHash,
 });
 
+/** A round's hold as the offer step answers it: its entry as the candidate, made when the hold was. */
 const offeredTo = (
   entry: { id: string; customerName: string; phone: string | null },
-  hold: OfferedHold,
-  offeredAt: Date,
+  hold: Parameters<typeof presentHold>[0] & { createdAt: Date },
 ): OfferedCandidate => ({
   candidate: { entryId: entry.id, customerName: entry.customerName, hasPhone: Boolean(entry.phone) },
-  hold,
-  offeredAt: offeredAt.toISOString(),
+  hold: presentHold(hold),
+  offeredAt: hold.createdAt.toISOString(),
 });
 
 type Tx = Prisma.TransactionClient;
@@ -194,17 +194,20 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
     input: CascadeRef & { round: number; offeredAt: string },
   ): Promise<OfferedCandidate | null> {
     const { tenantId, slotId, cascadeId, round } = input;
-    const roundHold = () =>
-      prisma.hold.findUnique({ where: { cascadeId_round: { cascadeId, round } }, include: { entry: true } });
-    const made = await roundHold();
-    if (made) return offeredTo(made.entry, presentHold(made), made.createdAt);
+    /** The round's hold, made already by an earlier or overlapping attempt; null when there is none. */
+    const roundOffer = async () => {
+      const hold = await prisma.hold.findUnique({
+        where: { cascadeId_round: { cascadeId, round } },
+        include: { entry: true },
+      });
+      return hold && offeredTo(hold.entry, hold);
+    };
+    const made = await roundOffer();
+    if (made) return made;
     for (let pick = 0; pick < OFFER_PICKS; pick += 1) {
       const { candidate, holdMs } = await pickNextCandidate({ tenantId, slotId });
-      if (!candidate) {
-        // An overlapping attempt of this round may have just held the last candidate.
-        const raced = await roundHold();
-        return raced && offeredTo(raced.entry, presentHold(raced), raced.createdAt);
-      }
+      // An overlapping attempt of this round may have just held the last candidate.
+      if (!candidate) return roundOffer();
       const from = Math.max(Date.parse(input.offeredAt), now().getTime());
       const expiresAt = new Date(from + holdMs).toISOString();
       const hold = await holdRound({ tenantId, slotId, cascadeId, round, entryId: candidate.entryId, expiresAt });
@@ -215,7 +218,7 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
       // An overlapping attempt of this round made its hold first, for the candidate it picked.
       const entry = await prisma.waitlistEntry.findFirst({ where: { id: hold.entryId, tenantId } });
       if (!entry) throw notFound(`Waitlist entry ${hold.entryId}`);
-      return offeredTo(entry, presentHold(hold), hold.createdAt);
+      return offeredTo(entry, hold);
     }
     throw ApplicationFailure.retryable(
       `${OFFER_PICKS} candidates in a row stopped waiting before their hold was made`,
