@@ -2,6 +2,7 @@ import { Context, type Info } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { isValidRecipient, type NotificationChannel } from '../domain/notifications';
 import { notificationMessageId } from '../domain/outbox';
+import { toStorableText } from '../domain/input-rules';
 import type { PrismaClient } from '../lib/db';
 import { FailureType } from '../workflows/errors';
 import { redactedProviderReply, withProviderReply } from './provider-replies';
@@ -254,7 +255,8 @@ function describe(error: unknown): string {
     error instanceof ApplicationFailure ? (error.type ?? error.name) : error instanceof Error ? error.name : '';
   const text = error instanceof Error ? `${name}: ${error.message}` : String(error);
   const reply = redactedProviderReply(error);
-  return (reply ? `${text} (provider replied: ${reply})` : text).slice(0, 1000);
+  // A provider's text may carry a NUL, and the cut may split a surrogate pair: neither may fail the ledger's write.
+  return toStorableText((reply ? `${text} (provider replied: ${reply})` : text).slice(0, 1000));
 }
 
 /** The failure type at the head of a `Type: message` description, for events that carry the type only. */

@@ -84,6 +84,9 @@ const HOLD_AUDITING: OfferAuditing = { actor: CASCADE_ACTOR, entityType: 'Hold',
 /** Rolls the hold back when its candidate stopped waiting; never leaves this module. */
 class CandidateGone extends Error {}
 
+/** Why a hold left open by a cascade that had already ended is released. */
+const STRAY_HOLD_REASON = 'the cascade ended before this offer was sent';
+
 /**
  * Activities of the waitlist cascade. Each one is idempotent under retry: writes are guarded by
  * the row's current status (or the Hold's unique (cascadeId, round)), audit rows by a dedup key,
@@ -139,6 +142,54 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
     return hold && presentHold(hold);
   }
 
+  /**
+   * Locks the slot for a hold of `cascadeId`, and refuses when that cascade no longer offers it. An attempt
+   * of the offer step can still be running after its cascade moved on: one that timed out while the
+   * cascade closed the slot unfilled, or one in flight when the cascade was cancelled. Its hold would have
+   * no timer and no message. The lock orders it against the cascade's end (`endCascade`), which releases a
+   * hold that got in first.
+   *
+   * @throws ApplicationFailure `CascadeNotCurrent` (non-retryable).
+   */
+  async function lockSlotForCascade(tx: Tx, { tenantId, slotId, cascadeId }: CascadeRef): Promise<void> {
+    const [slot] = await tx.$queryRaw<Array<{ status: string; cascadeId: string | null }>>`
+      SELECT status::text AS status, "cascadeId" FROM "Slot" WHERE id = ${slotId} AND "tenantId" = ${tenantId} FOR UPDATE`;
+    if (!slot) throw notFound(`Slot ${slotId}`);
+    // A cascade begun before slots recorded their cascade has none recorded; it is the only one running.
+    if (slot.status !== 'CASCADING' || (slot.cascadeId !== null && slot.cascadeId !== cascadeId)) {
+      throw ApplicationFailure.nonRetryable(
+        `Slot ${slotId} is ${slot.status}, no longer offered by cascade ${cascadeId}`,
+        'CascadeNotCurrent',
+      );
+    }
+  }
+
+  /**
+   * What every end of a cascade does besides moving the slot: forgets it as the slot's cascade, and
+   * releases its holds still OFFERED. The cascade settles each hold it offered before it ends, so those are
+   * strays of an attempt that ran on (see `lockSlotForCascade`), never sent: their candidates wait again.
+   */
+  async function endCascade(tx: Tx, { tenantId, slotId, cascadeId }: CascadeRef): Promise<void> {
+    await tx.slot.updateMany({ where: { id: slotId, tenantId, cascadeId }, data: { cascadeId: null } });
+    const strays = await tx.hold.findMany({ where: { tenantId, slotId, cascadeId, status: 'OFFERED' } });
+    for (const hold of strays) {
+      await tx.hold.update({ where: { id: hold.id }, data: { status: 'RELEASED', reason: STRAY_HOLD_REASON } });
+      await tx.waitlistEntry.updateMany({
+        where: { id: hold.entryId, status: 'OFFERED' },
+        data: { status: 'WAITING' },
+      });
+      await audit(tx, {
+        tenantId,
+        actor: CASCADE_ACTOR,
+        action: 'hold.released',
+        entityType: 'Hold',
+        entityId: hold.id,
+        details: { slotId, entryId: hold.entryId, entryStatus: 'WAITING', reason: STRAY_HOLD_REASON },
+        dedupKey: `hold:${hold.id}:RELEASED`,
+      });
+    }
+  }
+
   /** {@link createHold}, answering the hold's row. */
   async function holdRound(input: CascadeRef & { round: number; entryId: string; expiresAt: string }) {
     const { tenantId, slotId, cascadeId, round, entryId, expiresAt } = input;
@@ -148,7 +199,9 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
     try {
       const insert = () =>
         prisma.$transaction(async (tx) => {
-          // The hold goes in first: its unique (cascadeId, round) makes a concurrent duplicate wait and fail.
+          // The slot's lock makes a concurrent duplicate of this round wait, then fail on the hold's unique
+          // (cascadeId, round).
+          await lockSlotForCascade(tx, { tenantId, slotId, cascadeId });
           const created = await tx.hold.create({
             data: {
               id: holdId,
@@ -242,7 +295,13 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
       await prisma.$transaction(async (tx) => {
         await tx.slot.updateMany({
           where: { id: slotId, status: { in: ['OPEN', 'UNFILLED'] } },
-          data: { status: 'CASCADING' },
+          data: { status: 'CASCADING', cascadeId },
+        });
+        // A retry finds the slot CASCADING already. So does a release after a cascade that was ended
+        // without its own cleanup (terminated): this one takes the slot over.
+        await tx.slot.updateMany({
+          where: { id: slotId, status: 'CASCADING', NOT: { cascadeId } },
+          data: { cascadeId },
         });
         await audit(tx, {
           tenantId,
@@ -345,7 +404,7 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
         await tx.waitlistEntry.update({ where: { id: hold.entryId }, data: { status: 'ACCEPTED' } });
         await tx.slot.update({
           where: { id: hold.slotId },
-          data: { status: 'ASSIGNED', assignedEntryId: hold.entryId },
+          data: { status: 'ASSIGNED', assignedEntryId: hold.entryId, cascadeId: null },
         });
         const details = { slotId: hold.slotId, entryId: hold.entryId };
         await audit(
@@ -428,6 +487,7 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
           where: { id: slotId, tenantId, status: 'CASCADING' },
           data: { status: 'UNFILLED' },
         });
+        await endCascade(tx, input);
         // A retry, or a slot that left CASCADING another way, reports nothing.
         if (moved.count === 0) return undefined;
         await audit(tx, {
@@ -469,6 +529,7 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
     async reopenSlot({ tenantId, slotId, cascadeId, reason }: CascadeRef & { reason?: string }): Promise<void> {
       await prisma.$transaction(async (tx) => {
         await tx.slot.updateMany({ where: { id: slotId, tenantId, status: 'CASCADING' }, data: { status: 'OPEN' } });
+        await endCascade(tx, { tenantId, slotId, cascadeId });
         // With a reason the cascade stopped on a failure rather than being cancelled.
         await audit(tx, {
           tenantId,

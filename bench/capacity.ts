@@ -5,6 +5,7 @@ import type { StoreActivity } from './lib/store-activity';
 import { median } from './harness/metrics';
 import type { ArmRoundResult, BenchResult, Level } from './harness/report';
 import type { ScaleRuns } from './harness/readme';
+import type { HistoryProcessesRun } from './ceiling/history-processes';
 
 /**
  * `npm run bench:capacity`: the capacity model of docs/capacity.md, generated from the bench's
@@ -294,6 +295,59 @@ export function renderMachineCheck(points: readonly MachinePoint[], cores: numbe
   return lines;
 }
 
+/** CPU-seconds per 1,000 offers (the ceiling's steps) of the roles whose name passes `pick`, over a whole engine-ceiling run. */
+function ceilingCpuPer1000(run: HistoryProcessesRun, pick: (role: string) => boolean): number {
+  const steps = run.ceiling.levels.reduce((sum, level) => sum + level.stepsCompleted, 0);
+  const cpu = run.processes.filter((role) => pick(role.role)).reduce((sum, role) => sum + role.cpuSeconds, 0);
+  return steps > 0 ? (cpu * 1000) / steps : 0;
+}
+
+/**
+ * The capacity model adds history processes to carry more shards' work: what doubling them did on this one
+ * machine, from `npm run bench:history-processes`.
+ */
+export function renderHistoryProcessCheck(runs: readonly HistoryProcessesRun[]): string[] {
+  if (runs.length === 0) return [];
+  const sorted = [...runs].sort((a, b) => a.historyProcesses - b.historyProcesses);
+  const isHistory = (role: string) => role.startsWith('temporal-history');
+  const isTemporalServer = (role: string) => role.startsWith('temporal') && role !== 'temporal-postgres';
+  const first = sorted[0]!;
+  const lines = [
+    '### Doubling the history processes',
+    '',
+    `The engine ceiling (a workflow with the cascade’s ${first.ceiling.perStep.activities} activities, ${first.ceiling.perStep.timers} timer and ${first.ceiling.perStep.updates} Update per offer, bench/ceiling/; its rates are offers per second, each offer with its answer) on the split cluster with ${first.historyShards} shards, once with one history process and once with two sharing the shards, each on a fresh store (\`${first.command}\`; bench/results/ceiling-split-history-<n>.json):`,
+    '',
+    '| history processes | sustained offers/s | the next level: completed/s, answer → next offer p99 (ms) | answer → next offer p50 / p99 at the sustained level (ms) | CPU-s per 1,000 offers: history / Temporal server / its PostgreSQL | measured (commit, load at start) |',
+    '| --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const run of sorted) {
+    const levels = run.ceiling.levels;
+    const held = [...levels].reverse().find((level) => level.sustainable);
+    const next = levels.find((level) => !level.sustainable);
+    lines.push(
+      `| ${run.historyProcesses} | ${format(run.ceiling.sustainableStepsPerSecond)} | ${next ? `${format(next.completedStepsPerSecond, 1)} of ${format(next.offeredStepsPerSecond)} offered, ${format(next.stepLatencyMs.p99)}` : 'none fell behind'} | ${held ? `${format(held.stepLatencyMs.p50)} / ${format(held.stepLatencyMs.p99)}` : '–'} | ${format(ceilingCpuPer1000(run, isHistory))} / ${format(ceilingCpuPer1000(run, isTemporalServer))} / ${format(ceilingCpuPer1000(run, (role) => role === 'temporal-postgres'))} | ${run.measuredAt.slice(0, 16).replace('T', ' ')}, ${run.commit ?? '?'}, ${run.loadAtStart[0] ?? '?'} |`,
+    );
+  }
+  const one = sorted.find((run) => run.historyProcesses === 1);
+  const two = sorted.find((run) => run.historyProcesses === 2);
+  if (one && two && one.ceiling.sustainableStepsPerSecond > 0) {
+    const ratio = two.ceiling.sustainableStepsPerSecond / one.ceiling.sustainableStepsPerSecond;
+    const historyOne = ceilingCpuPer1000(one, isHistory);
+    const historyTwo = ceilingCpuPer1000(two, isHistory);
+    lines.push(
+      '',
+      `- Two history processes sustained ${format(ratio, 2)} × what one did (${format(two.ceiling.sustainableStepsPerSecond)} against ${format(one.ceiling.sustainableStepsPerSecond)} offers/s), and history cost ${format(historyTwo)} against ${format(historyOne)} CPU-s per 1,000 offers. ${
+        ratio > 1.1
+          ? 'The second process added throughput even on one box: one history process did not use the CPU the box had left.'
+          : `On one box the second process adds no core: both share the same ${first.machine.cores}, which every other process of the stack and the ceiling’s worker also use, so the ceiling is what the box’s CPU allows either way.`
+      } What a second history process buys is the ability to move it, with its shards, to another machine (the plan above).`,
+      `- One run per topology, in levels of ${format(one.ceiling.levelSeconds)} s: a difference smaller than the step between two levels is not resolved.`,
+    );
+  }
+  lines.push('');
+  return lines;
+}
+
 export interface Plan {
   rows: Array<{ resource: string; need: string; basis: string; coresAtPeak?: number }>;
   firstToRunOut: string;
@@ -447,7 +501,12 @@ function readResult(file: string): BenchResult | undefined {
 }
 
 /** Markdown for docs/capacity.md. */
-export function renderCapacity(result: BenchResult, cost: MeasuredCost, scale: ScaleRuns | undefined): string {
+export function renderCapacity(
+  result: BenchResult,
+  cost: MeasuredCost,
+  scale: ScaleRuns | undefined,
+  historyRuns: readonly HistoryProcessesRun[] = [],
+): string {
   const demand = demandOf(workload);
   const plan = planFor(demand, cost, workload);
   const w = workload;
@@ -489,6 +548,7 @@ export function renderCapacity(result: BenchResult, cost: MeasuredCost, scale: S
       ),
     '',
     ...renderMachineCheck(machinePoints(result, w), result.machine.cores, w),
+    ...renderHistoryProcessCheck(historyRuns),
   ];
   const scaleRuns = Object.values(scale?.runs ?? {}).filter((run) => run.complete !== false);
   if (scaleRuns.length > 0) {
@@ -541,7 +601,11 @@ function main(): void {
     if (!result || !cost) continue;
     const scaleFile = path.join(resultsDir, 'scale-latest.json');
     const scale = fs.existsSync(scaleFile) ? (JSON.parse(fs.readFileSync(scaleFile, 'utf8')) as ScaleRuns) : undefined;
-    fs.writeFileSync(docFile, renderCapacity(result, cost, scale));
+    const historyRuns = [1, 2]
+      .map((count) => path.join(resultsDir, `ceiling-split-history-${count}.json`))
+      .filter((file) => fs.existsSync(file))
+      .map((file) => JSON.parse(fs.readFileSync(file, 'utf8')) as HistoryProcessesRun);
+    fs.writeFileSync(docFile, renderCapacity(result, cost, scale, historyRuns));
     process.stdout.write(`docs/capacity.md written from bench/results/${file} (${cost.arm})\n`);
     return;
   }

@@ -36,3 +36,13 @@ export function isStorableText(text: string): boolean {
   }
   return true;
 }
+
+/**
+ * `text` made storable (see {@link isStorableText}): each NUL and unpaired surrogate becomes U+FFFD. For text
+ * Holdfast records but did not take from a caller, such as another system's error message, which must be
+ * kept rather than refused.
+ */
+export function toStorableText(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+}

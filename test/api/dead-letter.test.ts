@@ -8,7 +8,7 @@ import { assignVendorManuallyUpdate } from '../../workflows/order-routing.contra
 import { WebhookFailure, webhookDeliveryStartOptions } from '../../workflows/webhook-delivery.contract';
 import { eventually } from '../support/eventually';
 import { useApiStack } from '../support/api-stack';
-import { OperationsFake } from '../support/operations-fake';
+import { OperationsFake, UNSTORABLE_FAILURE } from '../support/operations-fake';
 import { FakeWebhooks } from '../support/webhooks-fake';
 
 interface DeadLetter {
@@ -429,5 +429,18 @@ describe('the dead-letter inbox lists what failed, and retry and discard resolve
     expect(named.deadLetters.every((item) => item.tenantId === stack.tenant.id)).toBe(true);
     const other = await inbox(stack.tokens.platformAdmin, `?tenantId=${stack.otherTenant.id}`);
     expect(other.deadLetters).toEqual([]);
+  });
+
+  it('records a failure whose message PostgreSQL cannot store as it is, each such character replaced', async () => {
+    const unstorable = await fake.startNotification(stack.client, queue(), stack.tenant.id, 'fail-run-unstorable');
+    await expect(unstorable.handle.result()).rejects.toThrow();
+
+    const letter = await letterFor(unstorable.workflowId, 'WORKFLOW_FAILED');
+
+    expect(letter.failure).toEqual({
+      type: 'DataRejected',
+      message: UNSTORABLE_FAILURE.replace('\u0000', '\ufffd').replace('\ud800', '\ufffd'),
+    });
+    expect((await inbox(stack.tokens.member)).refreshError).toBeNull();
   });
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { businessMetrics, type BusinessMetricName } from '../../domain/business-metrics';
 import type { Config } from '../../lib/config';
 import { taskQueueFor } from '../../lib/task-queues';
@@ -50,7 +50,7 @@ describe('business metrics on the worker’s Prometheus endpoint', () => {
   let client: Client;
   let clientConnection: Connection;
   let workerConnection: NativeConnection;
-  let bundle: WorkflowBundleWithSourceMap;
+  let bundle: WorkflowBundle;
   let worker: Worker;
   let emailWorker: Worker;
   let running: Promise<void>;

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { Client as PgClient } from 'pg';
 import { createNotifier, type MailTransport } from '../../activities/notifications';
 import { createWaitlistActivities } from '../../activities/waitlist';
 import type { PrismaClient } from '../../lib/db';
+import { until } from '../support/eventually';
 import { createTestTenant, testConfig, testPrisma } from '../support/stack';
 
 /**
@@ -32,9 +34,11 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
       publicBaseUrl: 'http://api.test',
     });
 
-  /** A slot with a 5-minute hold and these entries, highest priority first. */
+  /** A slot with a 5-minute hold and these entries, highest priority first, offered by cascade `cascadeId`. */
   async function slotWith(...names: string[]) {
     const slot = await prisma.slot.create({ data: { tenantId, name: 'Table for two', holdSeconds: 300 } });
+    const cascadeId = `c-${randomUUID()}`;
+    await activitiesOn(prisma).beginCascade({ tenantId, slotId: slot.id, cascadeId });
     const entries = [];
     for (const [index, customerName] of names.entries()) {
       entries.push(
@@ -50,7 +54,7 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
         }),
       );
     }
-    return { slot, entries };
+    return { slot, entries, cascadeId };
   }
 
   /** The workflow's time when it asked: ahead of this process's clock unless given. */
@@ -63,8 +67,8 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
   });
 
   it('offers the best waiting candidate: their entry is OFFERED, one audit row, and the hold runs from offeredAt for the hold length', async () => {
-    const { slot, entries } = await slotWith('Ada', 'Grace');
-    const asked = roundOf(slot.id, `c-${randomUUID()}`, 1);
+    const { slot, entries, cascadeId } = await slotWith('Ada', 'Grace');
+    const asked = roundOf(slot.id, cascadeId, 1);
 
     const offered = await activitiesOn(prisma).offerNextCandidate(asked);
 
@@ -86,11 +90,11 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
   });
 
   it('run long after it was asked for (an outage), holds for the full hold length from when it ran', async () => {
-    const { slot } = await slotWith('Ada');
+    const { slot, cascadeId } = await slotWith('Ada');
     const ranFrom = Date.now();
 
     const offered = await activitiesOn(prisma).offerNextCandidate(
-      roundOf(slot.id, `c-${randomUUID()}`, 1, new Date(ranFrom - 3_600_000)),
+      roundOf(slot.id, cascadeId, 1, new Date(ranFrom - 3_600_000)),
     );
 
     const expiresAt = Date.parse(offered!.hold.expiresAt);
@@ -99,8 +103,7 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
   });
 
   it('run again for the same round, answers the hold already made and its candidate, and makes no second hold', async () => {
-    const { slot, entries } = await slotWith('Ada', 'Grace');
-    const cascadeId = `c-${randomUUID()}`;
+    const { slot, entries, cascadeId } = await slotWith('Ada', 'Grace');
     const activities = activitiesOn(prisma);
 
     const first = await activities.offerNextCandidate(roundOf(slot.id, cascadeId, 1));
@@ -113,8 +116,7 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
   });
 
   it('run again for the same round when nobody else waits, still answers the hold already made', async () => {
-    const { slot, entries } = await slotWith('Ada');
-    const cascadeId = `c-${randomUUID()}`;
+    const { slot, entries, cascadeId } = await slotWith('Ada');
     const activities = activitiesOn(prisma);
 
     const first = await activities.offerNextCandidate(roundOf(slot.id, cascadeId, 1));
@@ -125,7 +127,7 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
   });
 
   it('passes over a candidate who stops waiting between the pick and the hold, for the next one in the same step', async () => {
-    const { slot, entries } = await slotWith('Ada', 'Grace');
+    const { slot, entries, cascadeId } = await slotWith('Ada', 'Grace');
     let picks = 0;
     // Ada leaves the waitlist right after she is picked, as a concurrent removal would.
     const racing = prisma.$extends({
@@ -143,7 +145,7 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
       },
     }) as unknown as PrismaClient;
 
-    const offered = await activitiesOn(racing).offerNextCandidate(roundOf(slot.id, `c-${randomUUID()}`, 1));
+    const offered = await activitiesOn(racing).offerNextCandidate(roundOf(slot.id, cascadeId, 1));
 
     expect(offered!.candidate).toEqual({ entryId: entries[1]!.id, customerName: 'Grace', hasPhone: false });
     expect(offered!.hold.entryId).toBe(entries[1]!.id);
@@ -151,8 +153,8 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
   });
 
   it('overlapping an earlier attempt that held the last candidate, answers that hold rather than nobody', async () => {
-    const { slot, entries } = await slotWith('Ada');
-    const asked = roundOf(slot.id, `c-${randomUUID()}`, 1);
+    const { slot, entries, cascadeId } = await slotWith('Ada');
+    const asked = roundOf(slot.id, cascadeId, 1);
     // The earlier attempt (timed out, still running) commits its hold just before this one picks.
     const overlapping = prisma.$extends({
       query: {
@@ -173,9 +175,9 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
   });
 
   it('overlapping an earlier attempt that held someone else, answers that hold with its own candidate', async () => {
-    const { slot, entries } = await slotWith('Ada', 'Grace');
+    const { slot, entries, cascadeId } = await slotWith('Ada', 'Grace');
     const [ada, grace] = entries as [(typeof entries)[number], (typeof entries)[number]];
-    const asked = roundOf(slot.id, `c-${randomUUID()}`, 1);
+    const asked = roundOf(slot.id, cascadeId, 1);
     // This attempt picks Ada; the earlier one picked while Ada was not waiting (she joins, with a higher
     // priority, in between) and has just held Grace. Only this attempt's pick is intercepted.
     let intercepted = false;
@@ -204,8 +206,131 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
   });
 
   it('answers null when nobody is waiting', async () => {
-    const { slot } = await slotWith();
+    const { slot, cascadeId } = await slotWith();
 
-    await expect(activitiesOn(prisma).offerNextCandidate(roundOf(slot.id, `c-${randomUUID()}`, 1))).resolves.toBeNull();
+    await expect(activitiesOn(prisma).offerNextCandidate(roundOf(slot.id, cascadeId, 1))).resolves.toBeNull();
+  });
+
+  describe('a cascade that has ended makes no more holds', () => {
+    const counts = { offered: 0, declined: 0, expired: 0, unreachable: 0 };
+    const join = (slotId: string, customerName: string) =>
+      prisma.waitlistEntry.create({
+        data: { tenantId, slotId, customerName, email: `${customerName.toLowerCase()}@example.test` },
+      });
+    const statusOf = async (entryId: string) =>
+      (await prisma.waitlistEntry.findUniqueOrThrow({ where: { id: entryId } })).status;
+
+    it('an attempt still running after the cascade closed the slot unfilled is refused, and whoever joined since keeps waiting', async () => {
+      const { slot, cascadeId } = await slotWith();
+      const activities = activitiesOn(prisma);
+      // The attempt the cascade saw answered nobody; an earlier one, timed out, runs on.
+      await expect(activities.offerNextCandidate(roundOf(slot.id, cascadeId, 1))).resolves.toBeNull();
+      await activities.closeUnfilledSlot({ tenantId, slotId: slot.id, cascadeId, counts });
+      const yara = await join(slot.id, 'Yara');
+
+      await expect(activities.offerNextCandidate(roundOf(slot.id, cascadeId, 1))).rejects.toMatchObject({
+        type: 'CascadeNotCurrent',
+        nonRetryable: true,
+      });
+
+      expect(await prisma.hold.count({ where: { slotId: slot.id } })).toBe(0);
+      expect(await statusOf(yara.id)).toBe('WAITING');
+      expect(await prisma.slot.findUniqueOrThrow({ where: { id: slot.id } })).toMatchObject({
+        status: 'UNFILLED',
+        cascadeId: null,
+      });
+    });
+
+    it('an attempt that reaches the slot while the close is committing waits for it, then is refused', async () => {
+      const { slot, cascadeId } = await slotWith();
+      await join(slot.id, 'Yara');
+      const closing = new PgClient({ connectionString: config.databaseUrl });
+      await closing.connect();
+      try {
+        await closing.query('BEGIN');
+        await closing.query(`UPDATE "Slot" SET status = 'UNFILLED', "cascadeId" = NULL WHERE id = $1`, [slot.id]);
+        const attempt = activitiesOn(prisma).offerNextCandidate(roundOf(slot.id, cascadeId, 1));
+        attempt.catch(() => undefined);
+        // The attempt's transaction waits on the slot's row lock the close holds. (Read on another
+        // connection: a transaction sees one snapshot of pg_stat_activity.)
+        await until(async () => {
+          const [{ waiting }] = await prisma.$queryRaw<[{ waiting: number }]>`
+            SELECT count(*)::int AS waiting FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%FROM "Slot"%FOR UPDATE%'`;
+          return waiting > 0;
+        });
+        await closing.query('COMMIT');
+
+        await expect(attempt).rejects.toMatchObject({ type: 'CascadeNotCurrent' });
+      } finally {
+        await closing.end();
+      }
+      expect(await prisma.hold.count({ where: { slotId: slot.id } })).toBe(0);
+    });
+
+    it('a hold an attempt made just before the slot closed unfilled is released with it, and its candidate waits again', async () => {
+      const { slot, cascadeId } = await slotWith();
+      const activities = activitiesOn(prisma);
+      await expect(activities.offerNextCandidate(roundOf(slot.id, cascadeId, 1))).resolves.toBeNull();
+      const yara = await join(slot.id, 'Yara');
+      // The timed-out attempt holds Yara before the cascade's close runs; nobody will send or time it.
+      const stray = await activities.offerNextCandidate(roundOf(slot.id, cascadeId, 1));
+
+      await activities.closeUnfilledSlot({ tenantId, slotId: slot.id, cascadeId, counts });
+
+      expect(await prisma.hold.findUniqueOrThrow({ where: { id: stray!.hold.holdId } })).toMatchObject({
+        status: 'RELEASED',
+        reason: 'the cascade ended before this offer was sent',
+      });
+      expect(await statusOf(yara.id)).toBe('WAITING');
+      expect(
+        await prisma.auditLog.count({ where: { tenantId, entityId: stray!.hold.holdId, action: 'hold.released' } }),
+      ).toBe(1);
+      expect((await prisma.slot.findUniqueOrThrow({ where: { id: slot.id } })).status).toBe('UNFILLED');
+    });
+
+    it('a hold made while the cascade was being cancelled is released when the slot reopens, and no later attempt holds', async () => {
+      const { slot, entries, cascadeId } = await slotWith('Ada', 'Grace');
+      const activities = activitiesOn(prisma);
+      // Cancelled while its offer step was in flight: the cascade never saw this hold.
+      const inFlight = await activities.offerNextCandidate(roundOf(slot.id, cascadeId, 1));
+
+      await activities.reopenSlot({ tenantId, slotId: slot.id, cascadeId });
+
+      expect((await prisma.hold.findUniqueOrThrow({ where: { id: inFlight!.hold.holdId } })).status).toBe('RELEASED');
+      expect(await statusOf(entries[0]!.id)).toBe('WAITING');
+      await expect(activities.offerNextCandidate(roundOf(slot.id, cascadeId, 2))).rejects.toMatchObject({
+        type: 'CascadeNotCurrent',
+      });
+      expect(await prisma.slot.findUniqueOrThrow({ where: { id: slot.id } })).toMatchObject({
+        status: 'OPEN',
+        cascadeId: null,
+      });
+    });
+
+    it("a cascade that took the slot over is the only one that holds: the earlier cascade's attempts are refused", async () => {
+      const { slot, entries, cascadeId: earlier } = await slotWith('Ada');
+      const activities = activitiesOn(prisma);
+      // The earlier cascade was terminated, so its cleanup never ran: the slot is still CASCADING.
+      const later = `c-${randomUUID()}`;
+      await activities.beginCascade({ tenantId, slotId: slot.id, cascadeId: later });
+
+      await expect(activities.offerNextCandidate(roundOf(slot.id, earlier, 1))).rejects.toMatchObject({
+        type: 'CascadeNotCurrent',
+      });
+      const offered = await activities.offerNextCandidate(roundOf(slot.id, later, 1));
+
+      expect(offered?.hold.entryId).toBe(entries[0]!.id);
+      expect(await prisma.hold.count({ where: { slotId: slot.id } })).toBe(1);
+    });
+
+    it('a cascade begun before slots recorded their cascade still holds', async () => {
+      const { slot, entries, cascadeId } = await slotWith('Ada');
+      await prisma.slot.update({ where: { id: slot.id }, data: { cascadeId: null } });
+
+      const offered = await activitiesOn(prisma).offerNextCandidate(roundOf(slot.id, cascadeId, 1));
+
+      expect(offered?.hold.entryId).toBe(entries[0]!.id);
+    });
   });
 });

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import path from 'node:path';
 import { freePort } from '../../scripts/stack/ports';
-import { testEnvironmentKeys } from '../support/stack-handles';
+import { testDatabaseUrl, testEnvironmentKeys } from '../support/stack-handles';
 
 const root = path.resolve(__dirname, '../..');
 const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
@@ -56,7 +56,7 @@ describe('the worker process', () => {
     } = startWorkerProcess({
       APP_ENV: 'test',
       LOG_LEVEL: 'info',
-      DATABASE_URL: process.env[testEnvironmentKeys.databaseUrl]!,
+      DATABASE_URL: testDatabaseUrl(),
       TEMPORAL_ADDRESS: process.env[testEnvironmentKeys.temporalAddress]!,
       TEMPORAL_TASK_QUEUE: `process-test-cache-${process.pid}`,
       WORKER_METRICS_PORT: String(await freePort()),
@@ -87,7 +87,7 @@ describe('the worker process', () => {
     const { child, exit } = startWorkerProcess({
       APP_ENV: 'test',
       LOG_LEVEL: 'info',
-      DATABASE_URL: process.env[testEnvironmentKeys.databaseUrl]!,
+      DATABASE_URL: testDatabaseUrl(),
       TEMPORAL_ADDRESS: process.env[testEnvironmentKeys.temporalAddress]!,
       TEMPORAL_TASK_QUEUE: `process-test-${metricsPort}`,
       WORKER_METRICS_PORT: String(metricsPort),

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { ReplayError, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { ReplayError, Worker, type WorkflowBundle } from '@temporalio/worker';
 import {
   createDataConverter,
   createEncryptionCodec,
@@ -24,7 +24,7 @@ import { useTimeSkippingWorkers } from '../support/time-skipping';
  */
 describe('replay of an encrypted history', () => {
   const temporal = useTimeSkippingWorkers();
-  let bundle: WorkflowBundleWithSourceMap;
+  let bundle: WorkflowBundle;
 
   beforeAll(async () => {
     bundle = await bundleWorkflows();

@@ -1,4 +1,4 @@
-import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { WorkflowBundle } from '@temporalio/worker';
 import { recordedHistoryFiles, replayFailures } from '../support/replay';
 import { bundleWorkflows } from '../support/stack';
 
@@ -10,7 +10,7 @@ const files = recordedHistoryFiles('events-');
  * needs `patched()`; a new path gets a history from `npm run histories:record -- events <scenario>`.
  */
 describe('event fan-out replay', () => {
-  let bundle: WorkflowBundleWithSourceMap;
+  let bundle: WorkflowBundle;
 
   beforeAll(async () => {
     bundle = await bundleWorkflows();

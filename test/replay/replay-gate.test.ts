@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import * as workflows from '../../workflows';
 import { failureConverterPath } from '../../lib/data-converter';
@@ -38,7 +38,7 @@ describe('replay gate', () => {
   });
 
   describe('against a deliberately changed cascade', () => {
-    let alteredBundle: WorkflowBundleWithSourceMap;
+    let alteredBundle: WorkflowBundle;
     const cascadeHistories = recordedHistoryFiles('waitlist-');
 
     beforeAll(async () => {

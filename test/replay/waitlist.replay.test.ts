@@ -1,4 +1,4 @@
-import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { WorkflowBundle } from '@temporalio/worker';
 import { recordedHistoryFiles, replayFailures } from '../support/replay';
 import { bundleWorkflows } from '../support/stack';
 
@@ -11,7 +11,7 @@ const files = recordedHistoryFiles('waitlist-');
  * `npm run histories:record -- waitlist <scenario>`.
  */
 describe('waitlist cascade replay', () => {
-  let bundle: WorkflowBundleWithSourceMap;
+  let bundle: WorkflowBundle;
 
   beforeAll(async () => {
     bundle = await bundleWorkflows();

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, Worker, type WorkerOptions, type WorkflowBundle } from '@temporalio/worker';
 import { historyToJSON } from './histories';
 import { bundleWorkflows, createTimeSkippingEnvironment } from './stack';
 
@@ -35,7 +35,7 @@ export interface FlowRecording<S extends RecordingScenario> {
   /** The history files are `<filePrefix>-<scenario>.json`. */
   filePrefix: string;
   scenarios: S[];
-  record(scenario: S, env: TestWorkflowEnvironment, bundle: WorkflowBundleWithSourceMap): Promise<RecordedRun[]>;
+  record(scenario: S, env: TestWorkflowEnvironment, bundle: WorkflowBundle): Promise<RecordedRun[]>;
 }
 
 /**
@@ -44,7 +44,7 @@ export interface FlowRecording<S extends RecordingScenario> {
  */
 export async function withRecordingWorker<T>(
   env: TestWorkflowEnvironment,
-  bundle: WorkflowBundleWithSourceMap,
+  bundle: WorkflowBundle,
   taskQueue: string,
   activities: WorkerOptions['activities'],
   run: () => Promise<T>,
@@ -87,7 +87,7 @@ export function scenariosToRecord<S extends { name: string }>(
  * The workflow code to record with: today's, or that of an earlier `commit`, exported with
  * `git archive` to a temporary directory (the working tree is left alone) and bundled from there.
  */
-export async function workflowBundleAt(commit?: string): Promise<WorkflowBundleWithSourceMap> {
+export async function workflowBundleAt(commit?: string): Promise<WorkflowBundle> {
   if (!commit) return bundleWorkflows();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `holdfast-${commit.slice(0, 12)}-`));
   const archive = spawnSync('git', ['archive', '--format=tar', commit], {
@@ -124,7 +124,7 @@ export async function recordHistories<S extends RecordingScenario>(
   if (chosen.length === 0) return [];
   fs.mkdirSync(outDir, { recursive: true });
   const env = await createTimeSkippingEnvironment({ plaintext: true });
-  const bundles = new Map<string | undefined, WorkflowBundleWithSourceMap>();
+  const bundles = new Map<string | undefined, WorkflowBundle>();
   const written: string[] = [];
   try {
     for (const scenario of chosen) {

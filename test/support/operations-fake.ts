@@ -13,9 +13,14 @@ import { FakeOrders } from './orders-fake';
  * - `fail-run`: the delivery fails for good and recording the failure is refused for good too,
  *   so the workflow fails (a WORKFLOW_FAILED dead letter);
  * - `keep-retrying`: the delivery fails for good and recording it fails transiently on every
- *   attempt, so the run stays open with a step whose attempt climbs (ACTIVITY_RETRYING).
+ *   attempt, so the run stays open with a step whose attempt climbs (ACTIVITY_RETRYING);
+ * - `fail-run-unstorable`: as `fail-run`, with a failure message PostgreSQL cannot store as it is
+ *   ({@link UNSTORABLE_FAILURE}: a NUL and an unpaired surrogate).
  */
-export type DeliveryScript = 'deliver' | 'fail-run' | 'keep-retrying';
+export type DeliveryScript = 'deliver' | 'fail-run' | 'keep-retrying' | 'fail-run-unstorable';
+
+/** Another system's error text with a NUL and an unpaired surrogate in it. */
+export const UNSTORABLE_FAILURE = 'The ledger refused \u0000 the record \ud800 for good';
 
 type Delivery = Awaited<ReturnType<NotificationActivities['deliverNotification']>>;
 
@@ -53,6 +58,9 @@ export class OperationsFake {
           throw ApplicationFailure.nonRetryable('The ledger refused the failure record', FailureType.DataRejected);
         }
         if (script === 'keep-retrying') throw new Error('The ledger database is unavailable');
+        if (script === 'fail-run-unstorable') {
+          throw ApplicationFailure.nonRetryable(UNSTORABLE_FAILURE, FailureType.DataRejected);
+        }
         return { eventId: `event-${notificationId}` };
       },
       cancelNotification: async () => {},

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkflowBundle } from '@temporalio/worker';
 import { historyFromJSON } from './histories';
 import { testDataConverter } from './stack';
 
@@ -21,7 +21,7 @@ export function recordedHistoryFiles(prefix: string): string[] {
  * histories recorded in clear pass through its decoding unchanged.
  */
 export async function replayFailures(
-  bundle: WorkflowBundleWithSourceMap,
+  bundle: WorkflowBundle,
   files: string[],
   dir: string = historiesDir,
 ): Promise<Array<{ workflowId: string; error: string }>> {

@@ -1,10 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import path from 'node:path';
+import fs from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { DataConverter } from '@temporalio/common';
-import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { WorkflowBundle } from '@temporalio/worker';
 import type { Role } from '../../api/auth';
 import { loadConfig, type Config } from '../../lib/config';
 import { createPrismaClient, type PrismaClient } from '../../lib/db';
@@ -12,7 +12,6 @@ import {
   createDataConverter,
   createEncryptionCodec,
   createMemoryScopeSalts,
-  failureConverterPath,
   type EncryptionCodec,
 } from '../../lib/data-converter';
 import { createConfiguredCodec } from '../../lib/payload-key-scopes';
@@ -21,7 +20,7 @@ import { createLogger, type Logger } from '../../lib/logger';
 import { temporalClientOptions } from '../../lib/temporal';
 import { readTemporalBinaries, testServerExecutable } from '../../scripts/stack/temporal-binaries';
 import { customSearchAttributes } from '../../workflows/search-attributes';
-import { testEnvironmentKeys } from './stack-handles';
+import { testDatabaseUrl, testEnvironmentKeys } from './stack-handles';
 
 function required(key: string): string {
   const value = process.env[key];
@@ -34,8 +33,9 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
   return loadConfig({
     APP_ENV: 'test',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    DATABASE_URL: required(testEnvironmentKeys.databaseUrl),
+    DATABASE_URL: testDatabaseUrl(),
     TEMPORAL_ADDRESS: required(testEnvironmentKeys.temporalAddress),
+    WORKFLOW_BUNDLE_PATH: required(testEnvironmentKeys.workflowBundle),
     TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`,
     WORKER_SYNC_SCHEDULES: 'false',
     WORKER_METRICS_PORT: '0',
@@ -124,13 +124,12 @@ export async function createTimeSkippingEnvironment(
   return env;
 }
 
-/** Workflow code bundled once per test file; workers then start in milliseconds. */
-export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({
-    workflowsPath: path.resolve(__dirname, '../../workflows/index.ts'),
-    failureConverterPath,
-    logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} },
-  });
+/**
+ * The workflow code global setup bundled once for the run (`npm run build:workflows`' bundle); workers
+ * then start in milliseconds.
+ */
+export async function bundleWorkflows(): Promise<WorkflowBundle> {
+  return { code: await fs.promises.readFile(required(testEnvironmentKeys.workflowBundle), 'utf8') };
 }
 
 export { customSearchAttributes };

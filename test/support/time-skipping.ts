@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { WorkflowHandleWithFirstExecutionRunId, WorkflowStartOptions } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkerOptions, type WorkflowBundle } from '@temporalio/worker';
 import type { Workflow } from '@temporalio/workflow';
 import { orderRoutingWorkflow } from '../../workflows/order-routing';
 import { orderRoutingId } from '../../workflows/order-routing.contract';
@@ -76,7 +76,7 @@ export function waitlistCascadeStart(
  */
 export function useTimeSkippingWorkers(): TimeSkippingWorkers {
   let env: TestWorkflowEnvironment | undefined;
-  let bundle: WorkflowBundleWithSourceMap | undefined;
+  let bundle: WorkflowBundle | undefined;
 
   beforeAll(async () => {
     [env, bundle] = await Promise.all([createTimeSkippingEnvironment(), bundleWorkflows()]);
@@ -86,7 +86,7 @@ export function useTimeSkippingWorkers(): TimeSkippingWorkers {
     await env?.teardown();
   });
 
-  const started = (): { env: TestWorkflowEnvironment; bundle: WorkflowBundleWithSourceMap } => {
+  const started = (): { env: TestWorkflowEnvironment; bundle: WorkflowBundle } => {
     if (!env || !bundle) throw new Error('the time-skipping environment is not started: use it inside a test');
     return { env, bundle };
   };

@@ -1,4 +1,14 @@
-import { demandOf, machinePoints, measuredCost, planFor, renderMachineCheck, workload } from '../../bench/capacity';
+import {
+  demandOf,
+  machinePoints,
+  measuredCost,
+  planFor,
+  renderHistoryProcessCheck,
+  renderMachineCheck,
+  workload,
+} from '../../bench/capacity';
+import type { HistoryProcessesRun } from '../../bench/ceiling/history-processes';
+import type { CeilingLevel } from '../../bench/ceiling/run';
 import type { ArmRoundResult, BenchResult } from '../../bench/harness/report';
 import type { RunMetrics } from '../../bench/harness/metrics';
 import { storeActivity, type StoreActivity, type StoreSnapshot } from '../../bench/lib/store-activity';
@@ -230,5 +240,84 @@ describe('the model’s check on this machine', () => {
   it('has nothing to check without a full run’s load steps', () => {
     expect(machinePoints(onTwoCores([round('T-dev', 1, [])]), workload)).toEqual([]);
     expect(renderMachineCheck([], 2, workload)).toEqual([]);
+  });
+});
+
+describe('the check of doubling the history processes', () => {
+  const level = (offered: number, completed: number, sustainable: boolean): CeilingLevel => ({
+    offeredStepsPerSecond: offered,
+    cascadesStarted: 10,
+    arrivedStepsPerSecond: offered,
+    stepsCompleted: completed * 30,
+    completedStepsPerSecond: completed,
+    backlogGrowthPerSecond: sustainable ? 0 : 1,
+    stepLatencyMs: { count: 10, p50: 100, p99: sustainable ? 400 : 2_500, max: 3_000 },
+    firstOfferLatencyMs: { count: 10, p50: 100, p99: 200, max: 300 },
+    expiryLatenessMs: { count: 0, p50: 0, p99: 0, max: 0 },
+    startCallMs: { count: 10, p50: 10, p99: 20, max: 30 },
+    errors: 0,
+    stuckCascades: 0,
+    workerCpuSeconds: 5,
+    sustainable,
+  });
+  const run = (historyProcesses: number, sustained: number, historyCpu: number[]): HistoryProcessesRun => ({
+    measuredAt: '2026-12-03T08:00:00.000Z',
+    command: 'npm run bench:history-processes',
+    commit: 'abc1234',
+    machine: { cpuModel: 'test', cores: 2, memoryGb: 24, os: 'Linux', node: 'v20' },
+    loadAtStart: [0.5, 0.4, 0.3],
+    topology: 'split',
+    historyProcesses,
+    historyShards: 4,
+    ceiling: {
+      address: '127.0.0.1:7233',
+      namespace: 'default',
+      perStep: { activities: 3, timers: 1, updates: 1 },
+      perCascadeExtra: { activities: 2, searchAttributeUpserts: 2 },
+      offersPerCascade: 5,
+      holdMs: 30_000,
+      expireShare: 0,
+      levelSeconds: 30,
+      sustainableStepsPerSecond: sustained,
+      levels: [level(sustained, sustained, true), level(sustained + 4, sustained, false)],
+      worker: { pid: 1, peakRssMb: 400, cpuSeconds: 60, maxCachedWorkflows: 'sdk-default' },
+      durationMs: 60_000,
+    },
+    processes: [
+      ...historyCpu.map((cpuSeconds, index) => usage(`temporal-history-${index + 1}`, cpuSeconds)),
+      usage('temporal-frontend', 10),
+      usage('temporal-postgres', 20),
+    ],
+  });
+  const usage = (role: string, cpuSeconds: number) => ({
+    role,
+    cpuSeconds,
+    peakRssBytes: 1,
+    peakPssBytes: 0,
+    peakProcessHwmBytes: 1,
+    incarnations: 1,
+    samples: 1,
+  });
+
+  it('says a second process on the same cores added nothing, with both runs’ figures per 1,000 offers', () => {
+    // 17 + 17 offers/s for 30 s each: 1,020 offers per run.
+    const text = renderHistoryProcessCheck([run(2, 17, [15, 15.6]), run(1, 17, [30.6])]).join('\n');
+
+    expect(text).toMatch(/\| 1 \| 17 \| 17\.0 of 21 offered, 2,500 \| 100 \/ 400 \| 30 \/ 40 \/ 20 \|/);
+    expect(text).toMatch(/\| 2 \| 17 \| .* \| 30 \/ 40 \/ 20 \|/);
+    expect(text).toMatch(/sustained 1\.00 × what one did/);
+    expect(text).toMatch(/adds no core/);
+    expect(text.indexOf('| 1 |')).toBeLessThan(text.indexOf('| 2 |'));
+  });
+
+  it('says so when the second process did add throughput', () => {
+    const text = renderHistoryProcessCheck([run(1, 10, [20]), run(2, 14, [10, 10])]).join('\n');
+
+    expect(text).toMatch(/sustained 1\.40 × what one did/);
+    expect(text).toMatch(/added throughput even on one box/);
+  });
+
+  it('renders nothing without a run', () => {
+    expect(renderHistoryProcessCheck([])).toEqual([]);
   });
 });

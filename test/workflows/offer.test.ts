@@ -2,7 +2,7 @@ import { failureConverterPath } from '../../lib/data-converter';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { WorkflowUpdateStage, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { eventually } from '../support/eventually';
 import {
@@ -25,7 +25,7 @@ type OfferHandle = WorkflowHandleWithFirstExecutionRunId<typeof offerTestWorkflo
  */
 describe('an offer with a movable deadline (time skipping)', () => {
   let env: TestWorkflowEnvironment;
-  let bundle: WorkflowBundleWithSourceMap;
+  let bundle: WorkflowBundle;
 
   beforeAll(async () => {
     [env, bundle] = await Promise.all([

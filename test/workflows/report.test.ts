@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { WorkflowBundle } from '@temporalio/worker';
 import { taskQueueFor } from '../../lib/task-queues';
 import {
   ReportFailure,
@@ -18,7 +18,7 @@ import { bundleWorkflows, createTimeSkippingEnvironment } from '../support/stack
 
 describe('report workflow (time skipping, activities mocked)', () => {
   let env: TestWorkflowEnvironment;
-  let bundle: WorkflowBundleWithSourceMap;
+  let bundle: WorkflowBundle;
 
   beforeAll(async () => {
     [env, bundle] = await Promise.all([createTimeSkippingEnvironment(), bundleWorkflows()]);

@@ -5,6 +5,7 @@ import type { Payload } from '@temporalio/common';
 import { decode } from '@temporalio/common/lib/internal-non-workflow';
 import { temporal as proto } from '@temporalio/proto';
 import { flowByName, flowByWorkflowType, needsAttentionStatuses } from '../../../domain/flow-catalog';
+import { toStorableText } from '../../../domain/input-rules';
 import type { DeadLetterKind } from '../../../generated/prisma/enums';
 import type { PrismaClient } from '../../../lib/db';
 import { AppError } from '../../errors';
@@ -382,6 +383,16 @@ function recovery(kind: DeadLetterKind, check: RunCheck | undefined) {
 }
 
 /** Stores new failures with their last failure, read 8 at a time. */
+/**
+ * A failure's columns as PostgreSQL can store them. Its message is another system's text (an activity's
+ * error, a provider's answer) and may carry a NUL or a broken surrogate, which must not fail the sweep.
+ */
+function failureColumns(failure: FailureSummary | null | undefined) {
+  return failure
+    ? { failureType: toStorableText(failure.type), failureMessage: toStorableText(failure.message) }
+    : { failureType: null, failureMessage: null };
+}
+
 async function recordFresh(deps: DeadLetterRecordingDeps, fresh: Candidate[], now: Date) {
   if (fresh.length === 0) return;
   const failures = await mapConcurrently(
@@ -429,8 +440,7 @@ async function recordFresh(deps: DeadLetterRecordingDeps, fresh: Candidate[], no
         runId: candidate.runId,
         notificationId: candidate.notificationId,
         businessKey: candidate.businessKey,
-        failureType: failures[index]?.type ?? null,
-        failureMessage: failures[index]?.message ?? null,
+        ...failureColumns(failures[index]),
         failedAt: candidate.failedAt,
         firstSeenAt: now,
         lastSeenAt: now,
@@ -486,8 +496,7 @@ async function reopenFailingAgain(
         resolvedBy: null,
         resolvedAt: null,
         resolutionReason: null,
-        failureType: failure?.type ?? null,
-        failureMessage: failure?.message ?? null,
+        ...failureColumns(failure),
         failedAt: candidate.failedAt,
         firstSeenAt: now,
         lastSeenAt: now,
@@ -588,8 +597,7 @@ async function recordCandidates(
     await deps.prisma.deadLetter.update({
       where: { id: row.id },
       data: {
-        failureType: candidate.failure.type,
-        failureMessage: candidate.failure.message,
+        ...failureColumns(candidate.failure),
         failedAt: candidate.failedAt,
       },
     });

@@ -3,7 +3,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { Activities } from '../../../activities';
 import { taskQueueFor } from '../../../lib/task-queues';
 import { withRecordingWorker, type FlowRecording } from '../history-recording';
@@ -117,7 +117,7 @@ export class FakeReportActivities {
  */
 export async function withReportWorkers<T>(
   env: TestWorkflowEnvironment,
-  bundle: WorkflowBundleWithSourceMap,
+  bundle: WorkflowBundle,
   taskQueue: string,
   fake: FakeReportActivities,
   body: () => Promise<T>,
