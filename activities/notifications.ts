@@ -352,7 +352,9 @@ export function createNotificationActivities(deps: NotificationDeps & { temporal
       const eventId = await prisma.$transaction(async (tx) => {
         // The ledger's own description of the same failure carries the provider's redacted reply; keep it.
         const type = failureTypeOf(ref.error);
-        const lastError = row.lastError?.startsWith(`${type}:`) ? row.lastError : ref.error.slice(0, 1000);
+        const lastError = row.lastError?.startsWith(`${type}:`)
+          ? row.lastError
+          : toStorableText(ref.error.slice(0, 1000));
         await tx.notification.update({ where: { id: row.id }, data: { status: 'FAILED', lastError } });
         const { eventId } = await recordEvent(tx, {
           tenantId: row.tenantId,

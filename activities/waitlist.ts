@@ -84,8 +84,8 @@ const HOLD_AUDITING: OfferAuditing = { actor: CASCADE_ACTOR, entityType: 'Hold',
 /** Rolls the hold back when its candidate stopped waiting; never leaves this module. */
 class CandidateGone extends Error {}
 
-/** Why a hold left open by a cascade that had already ended is released. */
-const STRAY_HOLD_REASON = 'the cascade ended before this offer was sent';
+/** Why a hold its cascade never settled is released when that cascade ends or another takes the slot. */
+const LEFT_HOLD_REASON = 'released when its cascade ended without settling it';
 
 /**
  * Activities of the waitlist cascade. Each one is idempotent under retry: writes are guarded by
@@ -146,34 +146,46 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
    * Locks the slot for a hold of `cascadeId`, and refuses when that cascade no longer offers it. An attempt
    * of the offer step can still be running after its cascade moved on: one that timed out while the
    * cascade closed the slot unfilled, or one in flight when the cascade was cancelled. Its hold would have
-   * no timer and no message. The lock orders it against the cascade's end (`endCascade`), which releases a
-   * hold that got in first.
+   * no timer and no message. The lock orders it against the cascade's end (`closeUnfilledSlot`,
+   * `reopenSlot`), which releases a hold that got in first. `FOR NO KEY UPDATE`: waitlist joins (which reference the slot) go on meanwhile.
+   *
+   * A cascade that stopped in NEEDS_ATTENTION left the slot OPEN but still its own: an operator's reset of
+   * that run offers again, and the slot is CASCADING once more.
    *
    * @throws ApplicationFailure `CascadeNotCurrent` (non-retryable).
    */
   async function lockSlotForCascade(tx: Tx, { tenantId, slotId, cascadeId }: CascadeRef): Promise<void> {
     const [slot] = await tx.$queryRaw<Array<{ status: string; cascadeId: string | null }>>`
-      SELECT status::text AS status, "cascadeId" FROM "Slot" WHERE id = ${slotId} AND "tenantId" = ${tenantId} FOR UPDATE`;
+      SELECT status::text AS status, "cascadeId" FROM "Slot" WHERE id = ${slotId} AND "tenantId" = ${tenantId} FOR NO KEY UPDATE`;
     if (!slot) throw notFound(`Slot ${slotId}`);
     // A cascade begun before slots recorded their cascade has none recorded; it is the only one running.
-    if (slot.status !== 'CASCADING' || (slot.cascadeId !== null && slot.cascadeId !== cascadeId)) {
+    const offering = slot.status === 'CASCADING' && (slot.cascadeId === null || slot.cascadeId === cascadeId);
+    const resumed = slot.status === 'OPEN' && slot.cascadeId === cascadeId;
+    if (!offering && !resumed) {
       throw ApplicationFailure.nonRetryable(
         `Slot ${slotId} is ${slot.status}, no longer offered by cascade ${cascadeId}`,
         'CascadeNotCurrent',
       );
     }
+    if (resumed) await tx.slot.update({ where: { id: slotId }, data: { status: 'CASCADING' } });
   }
 
+  /** The slot while `cascadeId` offers it (or a cascade begun before slots recorded theirs). */
+  const offeredBy = (slotId: string, tenantId: string, cascadeId: string) => ({
+    id: slotId,
+    tenantId,
+    OR: [{ cascadeId }, { cascadeId: null }],
+  });
+
   /**
-   * What every end of a cascade does besides moving the slot: forgets it as the slot's cascade, and
-   * releases its holds still OFFERED. The cascade settles each hold it offered before it ends, so those are
-   * strays of an attempt that ran on (see `lockSlotForCascade`), never sent: their candidates wait again.
+   * Releases the holds of `cascadeId` still OFFERED. The cascade settles each hold it offered before it
+   * ends, so these were made by an attempt that ran on after it had moved on (see `lockSlotForCascade`), or
+   * left by a cascade that was terminated: their candidates wait again.
    */
-  async function endCascade(tx: Tx, { tenantId, slotId, cascadeId }: CascadeRef): Promise<void> {
-    await tx.slot.updateMany({ where: { id: slotId, tenantId, cascadeId }, data: { cascadeId: null } });
-    const strays = await tx.hold.findMany({ where: { tenantId, slotId, cascadeId, status: 'OFFERED' } });
-    for (const hold of strays) {
-      await tx.hold.update({ where: { id: hold.id }, data: { status: 'RELEASED', reason: STRAY_HOLD_REASON } });
+  async function releaseLeftHolds(tx: Tx, { tenantId, slotId, cascadeId }: CascadeRef): Promise<void> {
+    const left = await tx.hold.findMany({ where: { tenantId, slotId, cascadeId, status: 'OFFERED' } });
+    for (const hold of left) {
+      await tx.hold.update({ where: { id: hold.id }, data: { status: 'RELEASED', reason: LEFT_HOLD_REASON } });
       await tx.waitlistEntry.updateMany({
         where: { id: hold.entryId, status: 'OFFERED' },
         data: { status: 'WAITING' },
@@ -184,10 +196,16 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
         action: 'hold.released',
         entityType: 'Hold',
         entityId: hold.id,
-        details: { slotId, entryId: hold.entryId, entryStatus: 'WAITING', reason: STRAY_HOLD_REASON },
+        details: { slotId, entryId: hold.entryId, entryStatus: 'WAITING', reason: LEFT_HOLD_REASON },
         dedupKey: `hold:${hold.id}:RELEASED`,
       });
     }
+  }
+
+  /** Whether `cascadeId` has ended: closed unfilled, cancelled or stopped (its audit rows say so). */
+  async function hasEnded(tx: Tx, cascadeId: string): Promise<boolean> {
+    const ends = ['unfilled', 'cancelled', 'stopped'].map((end) => `${cascadeId}:${end}`);
+    return (await tx.auditLog.count({ where: { dedupKey: { in: ends } } })) > 0;
   }
 
   /** {@link createHold}, answering the hold's row. */
@@ -293,16 +311,19 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
       if (!slot) throw notFound(`Slot ${slotId}`);
       if (slot.status === 'ASSIGNED') return { status: 'assigned' };
       await prisma.$transaction(async (tx) => {
-        await tx.slot.updateMany({
-          where: { id: slotId, status: { in: ['OPEN', 'UNFILLED'] } },
-          data: { status: 'CASCADING', cascadeId },
-        });
-        // A retry finds the slot CASCADING already. So does a release after a cascade that was ended
-        // without its own cleanup (terminated): this one takes the slot over.
-        await tx.slot.updateMany({
-          where: { id: slotId, status: 'CASCADING', NOT: { cascadeId } },
-          data: { cascadeId },
-        });
+        // An attempt that ran on after its cascade ended must not take the slot from the next one.
+        if (await hasEnded(tx, cascadeId)) return;
+        const [current] = await tx.$queryRaw<Array<{ status: string; cascadeId: string | null }>>`
+          SELECT status::text AS status, "cascadeId" FROM "Slot" WHERE id = ${slotId} FOR NO KEY UPDATE`;
+        if (!current || current.status === 'ASSIGNED') return;
+        // Still another cascade's: one that stopped (an operator released the slot again instead of
+        // resetting it), or one that was terminated, so its cleanup never ran. A live one keeps the slot's
+        // workflow ID, so no release could have started this one. This one takes the slot over, and the
+        // holds the other left open are released.
+        if (current.cascadeId !== null && current.cascadeId !== cascadeId) {
+          await releaseLeftHolds(tx, { tenantId, slotId, cascadeId: current.cascadeId });
+        }
+        await tx.slot.update({ where: { id: slotId }, data: { status: 'CASCADING', cascadeId } });
         await audit(tx, {
           tenantId,
           actor: CASCADE_ACTOR,
@@ -484,10 +505,10 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
       const { tenantId, slotId, cascadeId, counts } = input;
       const eventId = await prisma.$transaction(async (tx) => {
         const moved = await tx.slot.updateMany({
-          where: { id: slotId, tenantId, status: 'CASCADING' },
-          data: { status: 'UNFILLED' },
+          where: { ...offeredBy(slotId, tenantId, cascadeId), status: 'CASCADING' },
+          data: { status: 'UNFILLED', cascadeId: null },
         });
-        await endCascade(tx, input);
+        await releaseLeftHolds(tx, input);
         // A retry, or a slot that left CASCADING another way, reports nothing.
         if (moved.count === 0) return undefined;
         await audit(tx, {
@@ -528,8 +549,13 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
      */
     async reopenSlot({ tenantId, slotId, cascadeId, reason }: CascadeRef & { reason?: string }): Promise<void> {
       await prisma.$transaction(async (tx) => {
-        await tx.slot.updateMany({ where: { id: slotId, tenantId, status: 'CASCADING' }, data: { status: 'OPEN' } });
-        await endCascade(tx, { tenantId, slotId, cascadeId });
+        // A stopped cascade keeps the slot, so that an operator's reset of its run can offer again
+        // (`lockSlotForCascade`); a cancelled one gives it up.
+        await tx.slot.updateMany({
+          where: { ...offeredBy(slotId, tenantId, cascadeId), status: { in: ['CASCADING', 'OPEN'] } },
+          data: { status: 'OPEN', cascadeId: reason ? cascadeId : null },
+        });
+        await releaseLeftHolds(tx, { tenantId, slotId, cascadeId });
         // With a reason the cascade stopped on a failure rather than being cancelled.
         await audit(tx, {
           tenantId,

@@ -330,22 +330,44 @@ export function renderHistoryProcessCheck(runs: readonly HistoryProcessesRun[]):
   }
   const one = sorted.find((run) => run.historyProcesses === 1);
   const two = sorted.find((run) => run.historyProcesses === 2);
-  if (one && two && one.ceiling.sustainableStepsPerSecond > 0) {
-    const ratio = two.ceiling.sustainableStepsPerSecond / one.ceiling.sustainableStepsPerSecond;
-    const historyOne = ceilingCpuPer1000(one, isHistory);
-    const historyTwo = ceilingCpuPer1000(two, isHistory);
-    lines.push(
-      '',
-      `- Two history processes sustained ${format(ratio, 2)} × what one did (${format(two.ceiling.sustainableStepsPerSecond)} against ${format(one.ceiling.sustainableStepsPerSecond)} offers/s), and history cost ${format(historyTwo)} against ${format(historyOne)} CPU-s per 1,000 offers. ${
-        ratio > 1.1
-          ? 'The second process added throughput even on one box: one history process did not use the CPU the box had left.'
-          : `On one box the second process adds no core: both share the same ${first.machine.cores}, which every other process of the stack and the ceiling’s worker also use, so the ceiling is what the box’s CPU allows either way.`
-      } What a second history process buys is the ability to move it, with its shards, to another machine (the plan above).`,
-      `- One run per topology, in levels of ${format(one.ceiling.levelSeconds)} s: a difference smaller than the step between two levels is not resolved.`,
-    );
-  }
+  if (one && two) lines.push('', ...compareHistoryRuns(one, two));
   lines.push('');
   return lines;
+}
+
+/** What one history process against two shows, in whole load levels, or why the two runs do not compare. */
+function compareHistoryRuns(one: HistoryProcessesRun, two: HistoryProcessesRun): string[] {
+  const rates = (run: HistoryProcessesRun) => run.ceiling.levels.map((level) => level.offeredStepsPerSecond);
+  const differences = [
+    one.historyShards !== two.historyShards && `shards ${one.historyShards} and ${two.historyShards}`,
+    one.ceiling.levelSeconds !== two.ceiling.levelSeconds &&
+      `levels of ${one.ceiling.levelSeconds} s and ${two.ceiling.levelSeconds} s`,
+    JSON.stringify(one.ceiling.perStep) !== JSON.stringify(two.ceiling.perStep) && 'different work per offer',
+    !rates(two).every((rate, index) => rates(one)[index] === undefined || rates(one)[index] === rate) &&
+      'different load levels',
+  ].filter((difference): difference is string => Boolean(difference));
+  if (differences.length > 0) {
+    return [
+      `- Not compared: the two runs were measured with ${differences.join(', ')}. Run \`npm run bench:history-processes\` again for both.`,
+    ];
+  }
+  const allRates = [...new Set([...rates(one), ...rates(two)])].sort((a, b) => a - b);
+  const levelOf = (run: HistoryProcessesRun) => allRates.indexOf(run.ceiling.sustainableStepsPerSecond);
+  const apart = levelOf(two) - levelOf(one);
+  const held = `two history processes held ${format(two.ceiling.sustainableStepsPerSecond)} offers/s, one held ${format(one.ceiling.sustainableStepsPerSecond)}`;
+  const verdict =
+    apart === 0
+      ? `Both held the same level, ${format(one.ceiling.sustainableStepsPerSecond)} offers/s.`
+      : Math.abs(apart) === 1
+        ? `One load level apart (${held}): within what one run per topology resolves, so no difference is shown.`
+        : apart > 0
+          ? `${Math.abs(apart)} load levels apart (${held}): the second process added throughput even on one box, so one history process did not use the CPU the box had left.`
+          : `${Math.abs(apart)} load levels apart (${held}): on one box the second process costs more than it adds.`;
+  const isHistory = (role: string) => role.startsWith('temporal-history');
+  return [
+    `- ${verdict} History cost ${format(ceilingCpuPer1000(two, isHistory))} CPU-s per 1,000 offers with two processes against ${format(ceilingCpuPer1000(one, isHistory))} with one. On one box a second process adds no core: both share the same ${one.machine.cores}, with every other process of the stack and the ceiling’s own worker. What it buys is the ability to move it, with its shards, to another machine (the plan above).`,
+    `- One run per topology, in levels of ${format(one.ceiling.levelSeconds)} s each: the levels are the resolution${one.commit !== two.commit ? `; the two runs measured different commits (${one.commit ?? '?'}, ${two.commit ?? '?'})` : ''}.`,
+  ];
 }
 
 export interface Plan {

@@ -86,7 +86,11 @@ function parseSettings(argv: readonly string[]): Settings {
   return settings;
 }
 
-async function measure(historyProcesses: number, settings: Settings): Promise<HistoryProcessesRun> {
+async function measure(
+  historyProcesses: number,
+  settings: Settings,
+  commit: string | undefined,
+): Promise<HistoryProcessesRun> {
   const loadAtStart = os.loadavg().map((load) => Math.round(load * 100) / 100);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `holdfast-history-${historyProcesses}-`));
   // The cluster's PostgreSQL runs as the `postgres` user under root: it must reach its directory.
@@ -115,7 +119,7 @@ async function measure(historyProcesses: number, settings: Settings): Promise<Hi
     return {
       measuredAt: new Date().toISOString(),
       command: `npm run bench:history-processes${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
-      commit: measuredCommit(),
+      commit,
       machine: describeMachine(),
       loadAtStart,
       topology: 'split',
@@ -133,8 +137,10 @@ async function measure(historyProcesses: number, settings: Settings): Promise<Hi
 async function main(): Promise<void> {
   exitOnSignals();
   const settings = parseSettings(process.argv.slice(2));
+  // The code measured is the code when the run began, whatever changes on disk meanwhile.
+  const commit = measuredCommit();
   for (const count of settings.counts) {
-    const run = await measure(count, settings);
+    const run = await measure(count, settings, commit);
     fs.mkdirSync(resultsDir, { recursive: true });
     fs.writeFileSync(resultFileOf(count), `${JSON.stringify(run, null, 2)}\n`);
     const history = run.processes

@@ -282,7 +282,7 @@ describe('erasing a tenant crypto-shreds its Temporal histories', () => {
         .then((answer) => answer);
       await eventually(async () => {
         const { rows } = await locker.query(
-          "SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> $1",
+          "SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> $1",
           [lockerPid],
         );
         return (rows[0] as { waiting: number }).waiting >= 2;

@@ -47,6 +47,7 @@ function startExportsWorker(name: string): ExportsWorker {
       FILE_STORE_DIR: filesDir,
       EXPORT_PAGE_SIZE: '500',
       WORKER_QUEUES: 'exports',
+      WORKFLOW_BUNDLE_PATH: stack.config.worker.workflowBundlePath!,
       WORKER_METRICS_PORT: '0',
       WORKER_SYNC_SCHEDULES: 'false',
     },

@@ -256,7 +256,7 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
         await until(async () => {
           const [{ waiting }] = await prisma.$queryRaw<[{ waiting: number }]>`
             SELECT count(*)::int AS waiting FROM pg_stat_activity
-             WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%FROM "Slot"%FOR UPDATE%'`;
+             WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%FROM "Slot"%FOR NO KEY UPDATE%'`;
           return waiting > 0;
         });
         await closing.query('COMMIT');
@@ -280,7 +280,7 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
 
       expect(await prisma.hold.findUniqueOrThrow({ where: { id: stray!.hold.holdId } })).toMatchObject({
         status: 'RELEASED',
-        reason: 'the cascade ended before this offer was sent',
+        reason: 'released when its cascade ended without settling it',
       });
       expect(await statusOf(yara.id)).toBe('WAITING');
       expect(
@@ -322,6 +322,69 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
 
       expect(offered?.hold.entryId).toBe(entries[0]!.id);
       expect(await prisma.hold.count({ where: { slotId: slot.id } })).toBe(1);
+    });
+
+    it('a stopped cascade keeps the slot: a reset of its run offers again, and the slot is CASCADING once more', async () => {
+      const { slot, entries, cascadeId } = await slotWith('Ada', 'Grace');
+      const activities = activitiesOn(prisma);
+      await activities.reopenSlot({ tenantId, slotId: slot.id, cascadeId, reason: 'a step failed for good' });
+      expect(await prisma.slot.findUniqueOrThrow({ where: { id: slot.id } })).toMatchObject({
+        status: 'OPEN',
+        cascadeId,
+      });
+
+      const offered = await activities.offerNextCandidate(roundOf(slot.id, cascadeId, 1));
+
+      expect(offered?.hold.entryId).toBe(entries[0]!.id);
+      expect(await prisma.slot.findUniqueOrThrow({ where: { id: slot.id } })).toMatchObject({
+        status: 'CASCADING',
+        cascadeId,
+      });
+    });
+
+    it("an ended cascade's late close, reopen or begin leaves the next cascade's slot alone", async () => {
+      const { slot, cascadeId: ended } = await slotWith('Ada');
+      const activities = activitiesOn(prisma);
+      await activities.reopenSlot({ tenantId, slotId: slot.id, cascadeId: ended });
+      const next = `c-${randomUUID()}`;
+      await activities.beginCascade({ tenantId, slotId: slot.id, cascadeId: next });
+
+      await activities.closeUnfilledSlot({ tenantId, slotId: slot.id, cascadeId: ended, counts });
+      await activities.reopenSlot({ tenantId, slotId: slot.id, cascadeId: ended, reason: 'late' });
+      await activities.beginCascade({ tenantId, slotId: slot.id, cascadeId: ended });
+
+      expect(await prisma.slot.findUniqueOrThrow({ where: { id: slot.id } })).toMatchObject({
+        status: 'CASCADING',
+        cascadeId: next,
+      });
+      await expect(activities.offerNextCandidate(roundOf(slot.id, next, 1))).resolves.not.toBeNull();
+    });
+
+    it('a cascade that takes over from a terminated one releases the offer it left open', async () => {
+      const { slot, entries, cascadeId: terminated } = await slotWith('Ada', 'Grace');
+      const activities = activitiesOn(prisma);
+      const left = await activities.offerNextCandidate(roundOf(slot.id, terminated, 1));
+      const next = `c-${randomUUID()}`;
+
+      await activities.beginCascade({ tenantId, slotId: slot.id, cascadeId: next });
+
+      expect((await prisma.hold.findUniqueOrThrow({ where: { id: left!.hold.holdId } })).status).toBe('RELEASED');
+      expect(await statusOf(entries[0]!.id)).toBe('WAITING');
+      const offered = await activities.offerNextCandidate(roundOf(slot.id, next, 1));
+      expect(offered?.hold.entryId).toBe(entries[0]!.id);
+    });
+
+    it('a cascade that takes over a slot left CASCADING by one begun before slots recorded theirs records itself', async () => {
+      const { slot, cascadeId: legacy } = await slotWith('Ada');
+      await prisma.slot.update({ where: { id: slot.id }, data: { cascadeId: null } });
+      const next = `c-${randomUUID()}`;
+
+      await activitiesOn(prisma).beginCascade({ tenantId, slotId: slot.id, cascadeId: next });
+
+      expect((await prisma.slot.findUniqueOrThrow({ where: { id: slot.id } })).cascadeId).toBe(next);
+      await expect(activitiesOn(prisma).offerNextCandidate(roundOf(slot.id, legacy, 1))).rejects.toMatchObject({
+        type: 'CascadeNotCurrent',
+      });
     });
 
     it('a cascade begun before slots recorded their cascade still holds', async () => {

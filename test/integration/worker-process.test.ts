@@ -90,6 +90,7 @@ describe('the worker process', () => {
       DATABASE_URL: testDatabaseUrl(),
       TEMPORAL_ADDRESS: process.env[testEnvironmentKeys.temporalAddress]!,
       TEMPORAL_TASK_QUEUE: `process-test-${metricsPort}`,
+      WORKFLOW_BUNDLE_PATH: process.env[testEnvironmentKeys.workflowBundle]!,
       WORKER_METRICS_PORT: String(metricsPort),
       WORKER_SYNC_SCHEDULES: 'false',
       WORKER_SHUTDOWN_GRACE: '2 seconds',

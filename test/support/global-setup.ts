@@ -55,7 +55,7 @@ async function copyDatabaseForWorkers(migratedUrl: string, workers: number): Pro
     }
   } catch (error) {
     throw new Error(
-      `copying the test database for ${workers} Jest workers failed (TEST_DATABASE_URL's role needs CREATEDB, or run jest --runInBand): ${String(error)}`,
+      `copying the test database for ${workers} Jest workers failed (with TEST_DATABASE_URL, its role needs CREATEDB and nothing else may be connected to its database; or run jest --runInBand): ${String(error)}`,
     );
   } finally {
     await client.end();

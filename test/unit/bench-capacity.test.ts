@@ -260,35 +260,6 @@ describe('the check of doubling the history processes', () => {
     workerCpuSeconds: 5,
     sustainable,
   });
-  const run = (historyProcesses: number, sustained: number, historyCpu: number[]): HistoryProcessesRun => ({
-    measuredAt: '2026-12-03T08:00:00.000Z',
-    command: 'npm run bench:history-processes',
-    commit: 'abc1234',
-    machine: { cpuModel: 'test', cores: 2, memoryGb: 24, os: 'Linux', node: 'v20' },
-    loadAtStart: [0.5, 0.4, 0.3],
-    topology: 'split',
-    historyProcesses,
-    historyShards: 4,
-    ceiling: {
-      address: '127.0.0.1:7233',
-      namespace: 'default',
-      perStep: { activities: 3, timers: 1, updates: 1 },
-      perCascadeExtra: { activities: 2, searchAttributeUpserts: 2 },
-      offersPerCascade: 5,
-      holdMs: 30_000,
-      expireShare: 0,
-      levelSeconds: 30,
-      sustainableStepsPerSecond: sustained,
-      levels: [level(sustained, sustained, true), level(sustained + 4, sustained, false)],
-      worker: { pid: 1, peakRssMb: 400, cpuSeconds: 60, maxCachedWorkflows: 'sdk-default' },
-      durationMs: 60_000,
-    },
-    processes: [
-      ...historyCpu.map((cpuSeconds, index) => usage(`temporal-history-${index + 1}`, cpuSeconds)),
-      usage('temporal-frontend', 10),
-      usage('temporal-postgres', 20),
-    ],
-  });
   const usage = (role: string, cpuSeconds: number) => ({
     role,
     cpuSeconds,
@@ -298,23 +269,80 @@ describe('the check of doubling the history processes', () => {
     incarnations: 1,
     samples: 1,
   });
+  /** A run over `rates` that held every level up to `sustained` and fell behind at the next. */
+  const run = (
+    historyProcesses: number,
+    sustained: number,
+    historyCpu: number[],
+    options: { rates?: number[]; shards?: number } = {},
+  ): HistoryProcessesRun => {
+    const rates = options.rates ?? [14, 17, 20];
+    const levels = rates
+      .filter((rate) => rate <= sustained || rate === rates.find((r) => r > sustained))
+      .map((rate) => (rate <= sustained ? level(rate, rate, true) : level(rate, sustained, false)));
+    return {
+      measuredAt: '2026-12-03T08:00:00.000Z',
+      command: 'npm run bench:history-processes',
+      commit: 'abc1234',
+      machine: { cpuModel: 'test', cores: 2, memoryGb: 24, os: 'Linux', node: 'v20' },
+      loadAtStart: [0.5, 0.4, 0.3],
+      topology: 'split',
+      historyProcesses,
+      historyShards: options.shards ?? 4,
+      ceiling: {
+        address: '127.0.0.1:7233',
+        namespace: 'default',
+        perStep: { activities: 3, timers: 1, updates: 1 },
+        perCascadeExtra: { activities: 2, searchAttributeUpserts: 2 },
+        offersPerCascade: 5,
+        holdMs: 30_000,
+        expireShare: 0,
+        levelSeconds: 30,
+        sustainableStepsPerSecond: sustained,
+        levels,
+        worker: { pid: 1, peakRssMb: 400, cpuSeconds: 60, maxCachedWorkflows: 'sdk-default' },
+        durationMs: 60_000,
+      },
+      processes: [
+        ...historyCpu.map((cpuSeconds, index) => usage(`temporal-history-${index + 1}`, cpuSeconds)),
+        usage('temporal-frontend', 10),
+        usage('temporal-postgres', 20),
+      ],
+    };
+  };
 
-  it('says a second process on the same cores added nothing, with both runs’ figures per 1,000 offers', () => {
-    // 17 + 17 offers/s for 30 s each: 1,020 offers per run.
-    const text = renderHistoryProcessCheck([run(2, 17, [15, 15.6]), run(1, 17, [30.6])]).join('\n');
+  it('prints each run, one history process first, with its figures per 1,000 offers, and says when both held the same level', () => {
+    // Offers completed: (14 + 17 + 17) × 30 = 1,440 per run.
+    const text = renderHistoryProcessCheck([run(2, 17, [36, 36]), run(1, 17, [72])]).join('\n');
 
-    expect(text).toMatch(/\| 1 \| 17 \| 17\.0 of 21 offered, 2,500 \| 100 \/ 400 \| 30 \/ 40 \/ 20 \|/);
-    expect(text).toMatch(/\| 2 \| 17 \| .* \| 30 \/ 40 \/ 20 \|/);
-    expect(text).toMatch(/sustained 1\.00 × what one did/);
-    expect(text).toMatch(/adds no core/);
+    expect(text).toMatch(/\| 1 \| 17 \| 17\.0 of 20 offered, 2,500 \| 100 \/ 400 \| 50 \/ 57 \/ 14 \|/);
+    expect(text).toMatch(/\| 2 \| 17 \| .* \| 50 \/ 57 \/ 14 \|/);
     expect(text.indexOf('| 1 |')).toBeLessThan(text.indexOf('| 2 |'));
+    expect(text).toMatch(/Both held the same level, 17 offers\/s/);
+    expect(text).toMatch(/adds no core/);
   });
 
-  it('says so when the second process did add throughput', () => {
-    const text = renderHistoryProcessCheck([run(1, 10, [20]), run(2, 14, [10, 10])]).join('\n');
+  it('calls one load level apart no difference, either way', () => {
+    expect(renderHistoryProcessCheck([run(1, 17, [30]), run(2, 14, [15, 15])]).join('\n')).toMatch(
+      /One load level apart .*no difference is shown/,
+    );
+    expect(renderHistoryProcessCheck([run(1, 14, [30]), run(2, 17, [15, 15])]).join('\n')).toMatch(
+      /One load level apart/,
+    );
+  });
 
-    expect(text).toMatch(/sustained 1\.40 × what one did/);
-    expect(text).toMatch(/added throughput even on one box/);
+  it('says the second process added throughput only when it held two levels or more above one', () => {
+    const rates = [10, 12, 14, 17];
+    const text = renderHistoryProcessCheck([run(1, 10, [20], { rates }), run(2, 14, [10, 10], { rates })]).join('\n');
+
+    expect(text).toMatch(/2 load levels apart .*added throughput even on one box/);
+  });
+
+  it('does not compare runs measured with different settings', () => {
+    const text = renderHistoryProcessCheck([run(1, 14, [20]), run(2, 17, [10, 10], { shards: 8 })]).join('\n');
+
+    expect(text).toMatch(/Not compared: the two runs were measured with shards 4 and 8/);
+    expect(text).not.toMatch(/levels apart|same level/);
   });
 
   it('renders nothing without a run', () => {

@@ -382,7 +382,6 @@ function recovery(kind: DeadLetterKind, check: RunCheck | undefined) {
   };
 }
 
-/** Stores new failures with their last failure, read 8 at a time. */
 /**
  * A failure's columns as PostgreSQL can store them. Its message is another system's text (an activity's
  * error, a provider's answer) and may carry a NUL or a broken surrogate, which must not fail the sweep.
@@ -393,6 +392,7 @@ function failureColumns(failure: FailureSummary | null | undefined) {
     : { failureType: null, failureMessage: null };
 }
 
+/** Stores new failures with their last failure, read 8 at a time. */
 async function recordFresh(deps: DeadLetterRecordingDeps, fresh: Candidate[], now: Date) {
   if (fresh.length === 0) return;
   const failures = await mapConcurrently(
