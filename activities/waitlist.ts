@@ -142,48 +142,63 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
     return hold && presentHold(hold);
   }
 
+  /** Locks the slot's row (`FOR NO KEY UPDATE`: waitlist joins, which reference it, go on) and reads who offers it. */
+  async function lockSlot(tx: Tx, { tenantId, slotId }: Omit<CascadeRef, 'cascadeId'>) {
+    const [slot] = await tx.$queryRaw<Array<{ status: string; cascadeId: string | null }>>`
+      SELECT status::text AS status, "cascadeId" FROM "Slot" WHERE id = ${slotId} AND "tenantId" = ${tenantId} FOR NO KEY UPDATE`;
+    return slot;
+  }
+
+  /**
+   * Where `cascadeId` stands with the slot: `offering` it (CASCADING for it, or for a cascade begun before
+   * slots recorded theirs, which is then the only one running); `resumable`, when it stopped in
+   * NEEDS_ATTENTION and left the slot OPEN and still its own (a cascade stopped before slots recorded theirs
+   * left none recorded: its `stopped` audit row stands for it), so that an operator's reset of its run
+   * carries on; or `none`.
+   */
+  async function standingOf(
+    tx: Tx,
+    slot: { status: string; cascadeId: string | null },
+    cascadeId: string,
+  ): Promise<'offering' | 'resumable' | 'none'> {
+    if (slot.status === 'CASCADING' && (slot.cascadeId === null || slot.cascadeId === cascadeId)) return 'offering';
+    if (slot.status !== 'OPEN') return 'none';
+    if (slot.cascadeId === cascadeId) return 'resumable';
+    return slot.cascadeId === null && (await hasEnded(tx, cascadeId, ['stopped'])) ? 'resumable' : 'none';
+  }
+
   /**
    * Locks the slot for a hold of `cascadeId`, and refuses when that cascade no longer offers it. An attempt
    * of the offer step can still be running after its cascade moved on: one that timed out while the
    * cascade closed the slot unfilled, or one in flight when the cascade was cancelled. Its hold would have
    * no timer and no message. The lock orders it against the cascade's end (`closeUnfilledSlot`,
-   * `reopenSlot`), which releases a hold that got in first. `FOR NO KEY UPDATE`: waitlist joins (which reference the slot) go on meanwhile.
-   *
-   * A cascade that stopped in NEEDS_ATTENTION left the slot OPEN but still its own: an operator's reset of
-   * that run offers again, and the slot is CASCADING once more.
+   * `reopenSlot`), which releases a hold that got in first. A cascade resumed after a stop turns the slot
+   * CASCADING again.
    *
    * @throws ApplicationFailure `CascadeNotCurrent` (non-retryable).
    */
   async function lockSlotForCascade(tx: Tx, { tenantId, slotId, cascadeId }: CascadeRef): Promise<void> {
-    const [slot] = await tx.$queryRaw<Array<{ status: string; cascadeId: string | null }>>`
-      SELECT status::text AS status, "cascadeId" FROM "Slot" WHERE id = ${slotId} AND "tenantId" = ${tenantId} FOR NO KEY UPDATE`;
+    const slot = await lockSlot(tx, { tenantId, slotId });
     if (!slot) throw notFound(`Slot ${slotId}`);
-    // A cascade begun before slots recorded their cascade has none recorded; it is the only one running.
-    const offering = slot.status === 'CASCADING' && (slot.cascadeId === null || slot.cascadeId === cascadeId);
-    const resumed = slot.status === 'OPEN' && slot.cascadeId === cascadeId;
-    if (!offering && !resumed) {
+    const standing = await standingOf(tx, slot, cascadeId);
+    if (standing === 'none') {
       throw ApplicationFailure.nonRetryable(
         `Slot ${slotId} is ${slot.status}, no longer offered by cascade ${cascadeId}`,
         'CascadeNotCurrent',
       );
     }
-    if (resumed) await tx.slot.update({ where: { id: slotId }, data: { status: 'CASCADING' } });
+    if (standing === 'resumable') {
+      await tx.slot.update({ where: { id: slotId }, data: { status: 'CASCADING', cascadeId } });
+    }
   }
 
-  /** The slot while `cascadeId` offers it (or a cascade begun before slots recorded theirs). */
-  const offeredBy = (slotId: string, tenantId: string, cascadeId: string) => ({
-    id: slotId,
-    tenantId,
-    OR: [{ cascadeId }, { cascadeId: null }],
-  });
-
   /**
-   * Releases the holds of `cascadeId` still OFFERED. The cascade settles each hold it offered before it
-   * ends, so these were made by an attempt that ran on after it had moved on (see `lockSlotForCascade`), or
-   * left by a cascade that was terminated: their candidates wait again.
+   * Releases holds still OFFERED that no running cascade will settle: their candidates wait again. A cascade
+   * settles each hold it offered before it ends, so these were made by an attempt that ran on after its
+   * cascade had moved on (see `lockSlotForCascade`), or left by a cascade that was terminated.
    */
-  async function releaseLeftHolds(tx: Tx, { tenantId, slotId, cascadeId }: CascadeRef): Promise<void> {
-    const left = await tx.hold.findMany({ where: { tenantId, slotId, cascadeId, status: 'OFFERED' } });
+  async function releaseLeftHolds(tx: Tx, tenantId: string, where: Prisma.HoldWhereInput): Promise<void> {
+    const left = await tx.hold.findMany({ where: { ...where, tenantId, status: 'OFFERED' } });
     for (const hold of left) {
       await tx.hold.update({ where: { id: hold.id }, data: { status: 'RELEASED', reason: LEFT_HOLD_REASON } });
       await tx.waitlistEntry.updateMany({
@@ -196,16 +211,19 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
         action: 'hold.released',
         entityType: 'Hold',
         entityId: hold.id,
-        details: { slotId, entryId: hold.entryId, entryStatus: 'WAITING', reason: LEFT_HOLD_REASON },
+        details: { slotId: hold.slotId, entryId: hold.entryId, entryStatus: 'WAITING', reason: LEFT_HOLD_REASON },
         dedupKey: `hold:${hold.id}:RELEASED`,
       });
     }
   }
 
-  /** Whether `cascadeId` has ended: closed unfilled, cancelled or stopped (its audit rows say so). */
-  async function hasEnded(tx: Tx, cascadeId: string): Promise<boolean> {
-    const ends = ['unfilled', 'cancelled', 'stopped'].map((end) => `${cascadeId}:${end}`);
-    return (await tx.auditLog.count({ where: { dedupKey: { in: ends } } })) > 0;
+  /** Whether `cascadeId` has ended in one of `ends` (by default any: closed unfilled, cancelled or stopped), as its audit rows say. */
+  async function hasEnded(
+    tx: Tx,
+    cascadeId: string,
+    ends: ReadonlyArray<'unfilled' | 'cancelled' | 'stopped'> = ['unfilled', 'cancelled', 'stopped'],
+  ): Promise<boolean> {
+    return (await tx.auditLog.count({ where: { dedupKey: { in: ends.map((end) => `${cascadeId}:${end}`) } } })) > 0;
   }
 
   /** {@link createHold}, answering the hold's row. */
@@ -311,18 +329,15 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
       if (!slot) throw notFound(`Slot ${slotId}`);
       if (slot.status === 'ASSIGNED') return { status: 'assigned' };
       await prisma.$transaction(async (tx) => {
+        // Locked first, so that an end committing meanwhile is seen below.
+        const current = await lockSlot(tx, { tenantId, slotId });
         // An attempt that ran on after its cascade ended must not take the slot from the next one.
-        if (await hasEnded(tx, cascadeId)) return;
-        const [current] = await tx.$queryRaw<Array<{ status: string; cascadeId: string | null }>>`
-          SELECT status::text AS status, "cascadeId" FROM "Slot" WHERE id = ${slotId} FOR NO KEY UPDATE`;
-        if (!current || current.status === 'ASSIGNED') return;
-        // Still another cascade's: one that stopped (an operator released the slot again instead of
-        // resetting it), or one that was terminated, so its cleanup never ran. A live one keeps the slot's
-        // workflow ID, so no release could have started this one. This one takes the slot over, and the
-        // holds the other left open are released.
-        if (current.cascadeId !== null && current.cascadeId !== cascadeId) {
-          await releaseLeftHolds(tx, { tenantId, slotId, cascadeId: current.cascadeId });
-        }
+        if (!current || current.status === 'ASSIGNED' || (await hasEnded(tx, cascadeId))) return;
+        // The slot may still be another cascade's: one that stopped (an operator released the slot again
+        // instead of resetting it), or one that was terminated, so its cleanup never ran. A live one keeps the
+        // slot's workflow ID, so no release could have started this one. This one takes the slot over, and
+        // releases any offer another cascade left open.
+        await releaseLeftHolds(tx, tenantId, { slotId, NOT: { cascadeId } });
         await tx.slot.update({ where: { id: slotId }, data: { status: 'CASCADING', cascadeId } });
         await audit(tx, {
           tenantId,
@@ -504,13 +519,13 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
     async closeUnfilledSlot(input: CascadeRef & { counts: OfferCounts }): Promise<void> {
       const { tenantId, slotId, cascadeId, counts } = input;
       const eventId = await prisma.$transaction(async (tx) => {
-        const moved = await tx.slot.updateMany({
-          where: { ...offeredBy(slotId, tenantId, cascadeId), status: 'CASCADING' },
-          data: { status: 'UNFILLED', cascadeId: null },
-        });
-        await releaseLeftHolds(tx, input);
-        // A retry, or a slot that left CASCADING another way, reports nothing.
-        if (moved.count === 0) return undefined;
+        const slot = await lockSlot(tx, { tenantId, slotId });
+        // A resumed cascade that found nobody waiting closes its slot too, though it is still OPEN.
+        const ours = slot !== undefined && (await standingOf(tx, slot, cascadeId)) !== 'none';
+        if (ours) await tx.slot.update({ where: { id: slotId }, data: { status: 'UNFILLED', cascadeId: null } });
+        await releaseLeftHolds(tx, tenantId, { slotId, cascadeId });
+        // A retry, or a slot that left this cascade another way, reports nothing.
+        if (!ours) return undefined;
         await audit(tx, {
           tenantId,
           actor: CASCADE_ACTOR,
@@ -551,11 +566,14 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
       await prisma.$transaction(async (tx) => {
         // A stopped cascade keeps the slot, so that an operator's reset of its run can offer again
         // (`lockSlotForCascade`); a cancelled one gives it up.
-        await tx.slot.updateMany({
-          where: { ...offeredBy(slotId, tenantId, cascadeId), status: { in: ['CASCADING', 'OPEN'] } },
-          data: { status: 'OPEN', cascadeId: reason ? cascadeId : null },
-        });
-        await releaseLeftHolds(tx, { tenantId, slotId, cascadeId });
+        const slot = await lockSlot(tx, { tenantId, slotId });
+        if (slot && (await standingOf(tx, slot, cascadeId)) !== 'none') {
+          await tx.slot.update({
+            where: { id: slotId },
+            data: { status: 'OPEN', cascadeId: reason ? cascadeId : null },
+          });
+        }
+        await releaseLeftHolds(tx, tenantId, { slotId, cascadeId });
         // With a reason the cascade stopped on a failure rather than being cancelled.
         await audit(tx, {
           tenantId,

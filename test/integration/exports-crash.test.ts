@@ -106,8 +106,10 @@ describe('an export whose worker is killed', () => {
     await until(() => logLines(first).some((line) => line.msg === 'worker started'), 100);
     const { exportId, workflowId } = await requestOrdersExport();
 
-    // Killed once the server holds a checkpoint in the activity's heartbeat details.
+    // Killed once the server holds a checkpoint in the activity's heartbeat details, and the worker's log
+    // has reached the file (the worker heartbeats a checkpoint before it logs it).
     await eventually(async () => {
+      if (!logLines(first).some((line) => line.msg === 'export checkpoint')) return undefined;
       const { raw } = await stack.client.workflow.getHandle(workflowId).describe();
       return (
         raw.pendingActivities?.some((activity) => (activity.heartbeatDetails?.payloads?.length ?? 0) > 0) || undefined

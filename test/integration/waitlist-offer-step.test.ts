@@ -374,15 +374,50 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
       expect(offered?.hold.entryId).toBe(entries[0]!.id);
     });
 
-    it('a cascade that takes over a slot left CASCADING by one begun before slots recorded theirs records itself', async () => {
-      const { slot, cascadeId: legacy } = await slotWith('Ada');
+    it('a resumed cascade that finds nobody waiting closes its slot UNFILLED, with its event', async () => {
+      const { slot, cascadeId } = await slotWith();
+      const activities = activitiesOn(prisma);
+      await activities.reopenSlot({ tenantId, slotId: slot.id, cascadeId, reason: 'a step failed for good' });
+      await expect(activities.offerNextCandidate(roundOf(slot.id, cascadeId, 1))).resolves.toBeNull();
+
+      await activities.closeUnfilledSlot({ tenantId, slotId: slot.id, cascadeId, counts });
+
+      expect(await prisma.slot.findUniqueOrThrow({ where: { id: slot.id } })).toMatchObject({
+        status: 'UNFILLED',
+        cascadeId: null,
+      });
+      expect(await prisma.auditLog.count({ where: { dedupKey: `${cascadeId}:unfilled` } })).toBe(1);
+    });
+
+    it('a cascade that stopped before slots recorded theirs resumes on a reset too', async () => {
+      const { slot, entries, cascadeId } = await slotWith('Ada');
+      const activities = activitiesOn(prisma);
+      await prisma.slot.update({ where: { id: slot.id }, data: { cascadeId: null } });
+      await activities.reopenSlot({ tenantId, slotId: slot.id, cascadeId, reason: 'a step failed for good' });
+      // As the code before slots recorded their cascade left it: OPEN, none recorded.
+      await prisma.slot.update({ where: { id: slot.id }, data: { cascadeId: null } });
+
+      const offered = await activities.offerNextCandidate(roundOf(slot.id, cascadeId, 1));
+
+      expect(offered?.hold.entryId).toBe(entries[0]!.id);
+      expect(await prisma.slot.findUniqueOrThrow({ where: { id: slot.id } })).toMatchObject({
+        status: 'CASCADING',
+        cascadeId,
+      });
+    });
+
+    it('a cascade that takes over a slot left CASCADING by one begun before slots recorded theirs records itself and releases its offer', async () => {
+      const { slot, entries, cascadeId: legacy } = await slotWith('Ada', 'Grace');
+      const left = await activitiesOn(prisma).offerNextCandidate(roundOf(slot.id, legacy, 1));
       await prisma.slot.update({ where: { id: slot.id }, data: { cascadeId: null } });
       const next = `c-${randomUUID()}`;
 
       await activitiesOn(prisma).beginCascade({ tenantId, slotId: slot.id, cascadeId: next });
 
       expect((await prisma.slot.findUniqueOrThrow({ where: { id: slot.id } })).cascadeId).toBe(next);
-      await expect(activitiesOn(prisma).offerNextCandidate(roundOf(slot.id, legacy, 1))).rejects.toMatchObject({
+      expect((await prisma.hold.findUniqueOrThrow({ where: { id: left!.hold.holdId } })).status).toBe('RELEASED');
+      expect(await statusOf(entries[0]!.id)).toBe('WAITING');
+      await expect(activitiesOn(prisma).offerNextCandidate(roundOf(slot.id, legacy, 2))).rejects.toMatchObject({
         type: 'CascadeNotCurrent',
       });
     });
