@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import { freePort } from '../../scripts/stack/ports';
 import { startEmbeddedPostgres } from '../../scripts/stack/postgres';
 import { readTemporalBinaries } from '../../scripts/stack/temporal-binaries';
 import { dynamicConfigFlags, startTemporalDevServer } from '../../scripts/stack/temporal-dev-server';
+import { PLATFORM_SCOPE } from '../../lib/payload-scope';
 import { writeWorkflowBundle } from '../../workers/workflow-bundle';
 import { testEnvironmentKeys, workerDatabaseUrl, type TestStackHandles } from './stack-handles';
 
@@ -47,6 +49,12 @@ async function copyDatabaseForWorkers(migratedUrl: string, workers: number): Pro
   const client = new PgClient({ connectionString: migratedUrl });
   await client.connect();
   try {
+    // What every file shares on the Temporal server (the platform's Schedules, whose IDs are fixed) is
+    // encrypted under the platform scope: its salt is made before the copies, so that every worker reads it.
+    await client.query(
+      `INSERT INTO "PayloadKeyScope" (scope, salt) VALUES ($1, $2) ON CONFLICT (scope) DO NOTHING`,
+      [PLATFORM_SCOPE, randomBytes(32)],
+    );
     for (let worker = 2; worker <= workers; worker++) {
       const copy = quoted(workerDatabaseUrl(migratedUrl, worker));
       // A TEST_DATABASE_URL may keep the copies of an earlier run: they are made again from this run's schema.
