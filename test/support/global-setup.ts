@@ -51,10 +51,10 @@ async function copyDatabaseForWorkers(migratedUrl: string, workers: number): Pro
   try {
     // What every file shares on the Temporal server (the platform's Schedules, whose IDs are fixed) is
     // encrypted under the platform scope: its salt is made before the copies, so that every worker reads it.
-    await client.query(
-      `INSERT INTO "PayloadKeyScope" (scope, salt) VALUES ($1, $2) ON CONFLICT (scope) DO NOTHING`,
-      [PLATFORM_SCOPE, randomBytes(32)],
-    );
+    await client.query(`INSERT INTO "PayloadKeyScope" (scope, salt) VALUES ($1, $2) ON CONFLICT (scope) DO NOTHING`, [
+      PLATFORM_SCOPE,
+      randomBytes(32),
+    ]);
     for (let worker = 2; worker <= workers; worker++) {
       const copy = quoted(workerDatabaseUrl(migratedUrl, worker));
       // A TEST_DATABASE_URL may keep the copies of an earlier run: they are made again from this run's schema.
