@@ -164,7 +164,18 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
     if (slot.status === 'CASCADING' && (slot.cascadeId === null || slot.cascadeId === cascadeId)) return 'offering';
     if (slot.status !== 'OPEN') return 'none';
     if (slot.cascadeId === cascadeId) return 'resumable';
-    return slot.cascadeId === null && (await hasEnded(tx, cascadeId, ['stopped'])) ? 'resumable' : 'none';
+    return slot.cascadeId === null && (await stoppedBeforeSlotsRecordedCascades(tx, cascadeId)) ? 'resumable' : 'none';
+  }
+
+  /**
+   * Whether `cascadeId` stopped while slots did not record their cascade yet, and has not ended otherwise since:
+   * its stop left the slot OPEN with none recorded. A stop since then keeps the slot, and says so in its audit
+   * row (`keepsSlot`); a slot it kept that has no cascade recorded any more was given up.
+   */
+  async function stoppedBeforeSlotsRecordedCascades(tx: Tx, cascadeId: string): Promise<boolean> {
+    const stop = await tx.auditLog.findUnique({ where: { dedupKey: `${cascadeId}:stopped` } });
+    const details = stop?.details as { keepsSlot?: boolean } | null | undefined;
+    return stop !== null && details?.keepsSlot !== true && !(await hasEnded(tx, cascadeId, ['cancelled', 'unfilled']));
   }
 
   /**
@@ -328,11 +339,13 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
       const slot = await prisma.slot.findFirst({ where: { id: slotId, tenantId } });
       if (!slot) throw notFound(`Slot ${slotId}`);
       if (slot.status === 'ASSIGNED') return { status: 'assigned' };
-      await prisma.$transaction(async (tx) => {
+      return prisma.$transaction(async (tx) => {
         // Locked first, so that an end committing meanwhile is seen below.
         const current = await lockSlot(tx, { tenantId, slotId });
+        if (!current) throw notFound(`Slot ${slotId}`);
+        if (current.status === 'ASSIGNED') return { status: 'assigned' as const };
         // An attempt that ran on after its cascade ended must not take the slot from the next one.
-        if (!current || current.status === 'ASSIGNED' || (await hasEnded(tx, cascadeId))) return;
+        if (await hasEnded(tx, cascadeId)) return { status: 'cascading' as const };
         // The slot may still be another cascade's: one that stopped (an operator released the slot again
         // instead of resetting it), or one that was terminated, so its cleanup never ran. A live one keeps the
         // slot's workflow ID, so no release could have started this one. This one takes the slot over, and
@@ -348,8 +361,8 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
           details: { cascadeId },
           dedupKey: `${cascadeId}:started`,
         });
+        return { status: 'cascading' as const };
       });
-      return { status: 'cascading' };
     },
 
     /**
@@ -581,7 +594,7 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
           action: reason ? 'cascade.stopped' : 'cascade.cancelled',
           entityType: 'Slot',
           entityId: slotId,
-          details: reason ? { cascadeId, reason } : { cascadeId },
+          details: reason ? { cascadeId, reason, keepsSlot: true } : { cascadeId },
           dedupKey: `${cascadeId}:${reason ? 'stopped' : 'cancelled'}`,
         });
       });

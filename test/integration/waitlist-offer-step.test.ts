@@ -342,6 +342,23 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
       });
     });
 
+    it('a cascade stopped, resumed by a reset, then cancelled is refused like any cancelled one', async () => {
+      const { slot, cascadeId } = await slotWith('Ada', 'Grace');
+      const activities = activitiesOn(prisma);
+      await activities.reopenSlot({ tenantId, slotId: slot.id, cascadeId, reason: 'a step failed for good' });
+      await activities.offerNextCandidate(roundOf(slot.id, cascadeId, 1));
+      await activities.reopenSlot({ tenantId, slotId: slot.id, cascadeId });
+
+      await expect(activities.offerNextCandidate(roundOf(slot.id, cascadeId, 2))).rejects.toMatchObject({
+        type: 'CascadeNotCurrent',
+      });
+      await activities.closeUnfilledSlot({ tenantId, slotId: slot.id, cascadeId, counts });
+      expect(await prisma.slot.findUniqueOrThrow({ where: { id: slot.id } })).toMatchObject({
+        status: 'OPEN',
+        cascadeId: null,
+      });
+    });
+
     it("an ended cascade's late close, reopen or begin leaves the next cascade's slot alone", async () => {
       const { slot, cascadeId: ended } = await slotWith('Ada');
       const activities = activitiesOn(prisma);
@@ -392,10 +409,20 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
     it('a cascade that stopped before slots recorded theirs resumes on a reset too', async () => {
       const { slot, entries, cascadeId } = await slotWith('Ada');
       const activities = activitiesOn(prisma);
-      await prisma.slot.update({ where: { id: slot.id }, data: { cascadeId: null } });
-      await activities.reopenSlot({ tenantId, slotId: slot.id, cascadeId, reason: 'a step failed for good' });
-      // As the code before slots recorded their cascade left it: OPEN, none recorded.
-      await prisma.slot.update({ where: { id: slot.id }, data: { cascadeId: null } });
+      // As the code before slots recorded their cascade left a stop: the slot OPEN with none recorded, and
+      // the stop's audit row.
+      await prisma.slot.update({ where: { id: slot.id }, data: { status: 'OPEN', cascadeId: null } });
+      await prisma.auditLog.create({
+        data: {
+          tenantId,
+          actor: 'system:waitlist-cascade',
+          action: 'cascade.stopped',
+          entityType: 'Slot',
+          entityId: slot.id,
+          details: { cascadeId, reason: 'a step failed for good' },
+          dedupKey: `${cascadeId}:stopped`,
+        },
+      });
 
       const offered = await activities.offerNextCandidate(roundOf(slot.id, cascadeId, 1));
 
