@@ -6,7 +6,7 @@ import { exportStartOptions, exportStateQuery, exportWorkflow, exportWorkflowId 
 import { taskQueueFor } from '../../lib/task-queues';
 import { until } from '../support/eventually';
 import { useTimeSkippingWorkers } from '../support/time-skipping';
-import { noActivityRunning, terminateWhenIdle } from '../support/workflow-handles';
+import { noActivityRunning } from '../support/workflow-handles';
 
 /*
  * Time skipping: the test server advances its clock only while the client awaits a workflow's
@@ -19,7 +19,7 @@ import { noActivityRunning, terminateWhenIdle } from '../support/workflow-handle
 describe('export lane and waiting exports over time (time skipping, activities mocked)', () => {
   const temporal = useTimeSkippingWorkers();
 
-  it('every 5 minutes takes back the slot of a holder that was terminated and grants it to the next in line', async () => {
+  it('every 5 minutes takes back the slot of a holder that is gone and grants it to the next in line', async () => {
     const tenantId = `tenant-${randomUUID()}`;
     const started: string[] = [];
     const checked: string[][] = [];
@@ -78,10 +78,10 @@ describe('export lane and waiting exports over time (time skipping, activities m
           await noActivityRunning(handle);
           return { exportId: input.exportId, handle };
         };
-        const holder = await start();
-        // Terminated (while idle: terminating a run mid-activity locks the test server's time
-        // skipping for good), the holder never gives its slot back.
-        await terminateWhenIdle(holder.handle);
+        // The holder's run is gone (terminated, then past retention): it never gives its slot back. It is
+        // not run and terminated here, because a run terminated at the wrong moment can lock the test
+        // server's time skipping for good (see above), which a loaded machine hits now and then.
+        const holder = { handle: { workflowId: exportWorkflowId(tenantId, randomUUID()) } };
         const waiter = await start();
         // The lane as it stands once the holder was granted and the waiter queued behind it.
         const lane = await client().workflow.start(exportLaneWorkflow, {
