@@ -178,6 +178,12 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
     return stop !== null && details?.keepsSlot !== true && !(await hasEnded(tx, cascadeId, ['cancelled', 'unfilled']));
   }
 
+  /** Locks the slot and answers where `cascadeId` stands with it (`none` when the slot is gone). */
+  async function lockedStanding(tx: Tx, { tenantId, slotId, cascadeId }: CascadeRef) {
+    const slot = await lockSlot(tx, { tenantId, slotId });
+    return slot ? standingOf(tx, slot, cascadeId) : 'none';
+  }
+
   /**
    * Locks the slot for a hold of `cascadeId`, and refuses when that cascade no longer offers it. An attempt
    * of the offer step can still be running after its cascade moved on: one that timed out while the
@@ -204,6 +210,35 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
   }
 
   /**
+   * Moves a hold still OFFERED to `outcome` and its entry to `entryStatus`, with the audit row; a hold already
+   * settled is left alone.
+   */
+  async function settleOpenHold(
+    tx: Tx,
+    hold: { id: string; tenantId: string; slotId: string; entryId: string },
+    { outcome, entryStatus, actor, reason }: Omit<SettleHoldInput, 'tenantId' | 'holdId'>,
+  ): Promise<void> {
+    const settled = await tx.hold.updateMany({
+      where: { id: hold.id, status: 'OFFERED' },
+      data: { status: outcome, reason: reason ?? null, respondedAt: outcome === 'DECLINED' ? now() : null },
+    });
+    if (settled.count === 0) return;
+    await tx.waitlistEntry.updateMany({
+      where: { id: hold.entryId, status: 'OFFERED' },
+      data: { status: entryStatus },
+    });
+    await audit(tx, {
+      tenantId: hold.tenantId,
+      actor,
+      action: `hold.${outcome.toLowerCase()}`,
+      entityType: 'Hold',
+      entityId: hold.id,
+      details: { slotId: hold.slotId, entryId: hold.entryId, entryStatus, ...(reason ? { reason } : {}) },
+      dedupKey: `hold:${hold.id}:${outcome}`,
+    });
+  }
+
+  /**
    * Releases holds still OFFERED that no running cascade will settle: their candidates wait again. A cascade
    * settles each hold it offered before it ends, so these were made by an attempt that ran on after its
    * cascade had moved on (see `lockSlotForCascade`), or left by a cascade that was terminated.
@@ -211,19 +246,11 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
   async function releaseLeftHolds(tx: Tx, tenantId: string, where: Prisma.HoldWhereInput): Promise<void> {
     const left = await tx.hold.findMany({ where: { ...where, tenantId, status: 'OFFERED' } });
     for (const hold of left) {
-      await tx.hold.update({ where: { id: hold.id }, data: { status: 'RELEASED', reason: LEFT_HOLD_REASON } });
-      await tx.waitlistEntry.updateMany({
-        where: { id: hold.entryId, status: 'OFFERED' },
-        data: { status: 'WAITING' },
-      });
-      await audit(tx, {
-        tenantId,
+      await settleOpenHold(tx, hold, {
+        outcome: 'RELEASED',
+        entryStatus: 'WAITING',
         actor: CASCADE_ACTOR,
-        action: 'hold.released',
-        entityType: 'Hold',
-        entityId: hold.id,
-        details: { slotId: hold.slotId, entryId: hold.entryId, entryStatus: 'WAITING', reason: LEFT_HOLD_REASON },
-        dedupKey: `hold:${hold.id}:RELEASED`,
+        reason: LEFT_HOLD_REASON,
       });
     }
   }
@@ -336,9 +363,6 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
      * already been given away, so a stray release cannot reopen it.
      */
     async beginCascade({ tenantId, slotId, cascadeId }: CascadeRef): Promise<{ status: 'cascading' | 'assigned' }> {
-      const slot = await prisma.slot.findFirst({ where: { id: slotId, tenantId } });
-      if (!slot) throw notFound(`Slot ${slotId}`);
-      if (slot.status === 'ASSIGNED') return { status: 'assigned' };
       return prisma.$transaction(async (tx) => {
         // Locked first, so that an end committing meanwhile is seen below.
         const current = await lockSlot(tx, { tenantId, slotId });
@@ -409,24 +433,7 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
       await prisma.$transaction(async (tx) => {
         const hold = await tx.hold.findFirst({ where: { id: holdId, tenantId } });
         if (!hold) throw notFound(`Hold ${holdId}`);
-        const settled = await tx.hold.updateMany({
-          where: { id: holdId, status: 'OFFERED' },
-          data: { status: outcome, reason: reason ?? null, respondedAt: outcome === 'DECLINED' ? now() : null },
-        });
-        if (settled.count === 0) return;
-        await tx.waitlistEntry.updateMany({
-          where: { id: hold.entryId, status: 'OFFERED' },
-          data: { status: entryStatus },
-        });
-        await audit(tx, {
-          tenantId,
-          actor,
-          action: `hold.${outcome.toLowerCase()}`,
-          entityType: 'Hold',
-          entityId: holdId,
-          details: { slotId: hold.slotId, entryId: hold.entryId, entryStatus, ...(reason ? { reason } : {}) },
-          dedupKey: `hold:${holdId}:${outcome}`,
-        });
+        await settleOpenHold(tx, hold, { outcome, entryStatus, actor, reason });
       });
     },
 
@@ -532,9 +539,8 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
     async closeUnfilledSlot(input: CascadeRef & { counts: OfferCounts }): Promise<void> {
       const { tenantId, slotId, cascadeId, counts } = input;
       const eventId = await prisma.$transaction(async (tx) => {
-        const slot = await lockSlot(tx, { tenantId, slotId });
         // A resumed cascade that found nobody waiting closes its slot too, though it is still OPEN.
-        const ours = slot !== undefined && (await standingOf(tx, slot, cascadeId)) !== 'none';
+        const ours = (await lockedStanding(tx, input)) !== 'none';
         if (ours) await tx.slot.update({ where: { id: slotId }, data: { status: 'UNFILLED', cascadeId: null } });
         await releaseLeftHolds(tx, tenantId, { slotId, cascadeId });
         // A retry, or a slot that left this cascade another way, reports nothing.
@@ -579,8 +585,7 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
       await prisma.$transaction(async (tx) => {
         // A stopped cascade keeps the slot, so that an operator's reset of its run can offer again
         // (`lockSlotForCascade`); a cancelled one gives it up.
-        const slot = await lockSlot(tx, { tenantId, slotId });
-        if (slot && (await standingOf(tx, slot, cascadeId)) !== 'none') {
+        if ((await lockedStanding(tx, { tenantId, slotId, cascadeId })) !== 'none') {
           await tx.slot.update({
             where: { id: slotId },
             data: { status: 'OPEN', cascadeId: reason ? cascadeId : null },

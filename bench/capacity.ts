@@ -295,6 +295,8 @@ export function renderMachineCheck(points: readonly MachinePoint[], cores: numbe
   return lines;
 }
 
+const isHistoryProcess = (role: string) => role.startsWith('temporal-history');
+
 /** CPU-seconds per 1,000 offers (the ceiling's steps) of the roles whose name passes `pick`, over a whole engine-ceiling run. */
 function ceilingCpuPer1000(run: HistoryProcessesRun, pick: (role: string) => boolean): number {
   const steps = run.ceiling.levels.reduce((sum, level) => sum + level.stepsCompleted, 0);
@@ -309,7 +311,6 @@ function ceilingCpuPer1000(run: HistoryProcessesRun, pick: (role: string) => boo
 export function renderHistoryProcessCheck(runs: readonly HistoryProcessesRun[]): string[] {
   if (runs.length === 0) return [];
   const sorted = [...runs].sort((a, b) => a.historyProcesses - b.historyProcesses);
-  const isHistory = (role: string) => role.startsWith('temporal-history');
   const isTemporalServer = (role: string) => role.startsWith('temporal') && role !== 'temporal-postgres';
   const first = sorted[0]!;
   const lines = [
@@ -325,7 +326,7 @@ export function renderHistoryProcessCheck(runs: readonly HistoryProcessesRun[]):
     const held = [...levels].reverse().find((level) => level.sustainable);
     const next = levels.find((level) => !level.sustainable);
     lines.push(
-      `| ${run.historyProcesses} | ${format(run.ceiling.sustainableStepsPerSecond)} | ${next ? `${format(next.completedStepsPerSecond, 1)} of ${format(next.offeredStepsPerSecond)} offered, ${format(next.stepLatencyMs.p99)}` : 'none fell behind'} | ${held ? `${format(held.stepLatencyMs.p50)} / ${format(held.stepLatencyMs.p99)}` : '–'} | ${format(ceilingCpuPer1000(run, isHistory))} / ${format(ceilingCpuPer1000(run, isTemporalServer))} / ${format(ceilingCpuPer1000(run, (role) => role === 'temporal-postgres'))} | ${run.measuredAt.slice(0, 16).replace('T', ' ')}, ${run.commit ?? '?'}, ${run.loadAtStart[0] ?? '?'} |`,
+      `| ${run.historyProcesses} | ${format(run.ceiling.sustainableStepsPerSecond)} | ${next ? `${format(next.completedStepsPerSecond, 1)} of ${format(next.offeredStepsPerSecond)} offered, ${format(next.stepLatencyMs.p99)}` : 'none fell behind'} | ${held ? `${format(held.stepLatencyMs.p50)} / ${format(held.stepLatencyMs.p99)}` : '–'} | ${format(ceilingCpuPer1000(run, isHistoryProcess))} / ${format(ceilingCpuPer1000(run, isTemporalServer))} / ${format(ceilingCpuPer1000(run, (role) => role === 'temporal-postgres'))} | ${run.measuredAt.slice(0, 16).replace('T', ' ')}, ${run.commit ?? '?'}, ${run.loadAtStart[0] ?? '?'} |`,
     );
   }
   const one = sorted.find((run) => run.historyProcesses === 1);
@@ -363,9 +364,8 @@ function compareHistoryRuns(one: HistoryProcessesRun, two: HistoryProcessesRun):
         : apart > 0
           ? `${Math.abs(apart)} load levels apart (${held}): the second process added throughput even on one box, so one history process did not use the CPU the box had left.`
           : `${Math.abs(apart)} load levels apart (${held}): on one box the second process costs more than it adds.`;
-  const isHistory = (role: string) => role.startsWith('temporal-history');
   return [
-    `- ${verdict} History cost ${format(ceilingCpuPer1000(two, isHistory))} CPU-s per 1,000 offers with two processes against ${format(ceilingCpuPer1000(one, isHistory))} with one. On one box a second process adds no core: both share the same ${one.machine.cores}, with every other process of the stack and the ceiling’s own worker. What it buys is the ability to move it, with its shards, to another machine (the plan above).`,
+    `- ${verdict} History cost ${format(ceilingCpuPer1000(two, isHistoryProcess))} CPU-s per 1,000 offers with two processes against ${format(ceilingCpuPer1000(one, isHistoryProcess))} with one. On one box a second process adds no core: both share the same ${one.machine.cores}, with every other process of the stack and the ceiling’s own worker. What it buys is the ability to move it, with its shards, to another machine (the plan above).`,
     `- One run per topology, in levels of ${format(one.ceiling.levelSeconds)} s each: the levels are the resolution${one.commit !== two.commit ? `; the two runs measured different commits (${one.commit ?? '?'}, ${two.commit ?? '?'})` : ''}.`,
   ];
 }

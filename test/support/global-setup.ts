@@ -51,6 +51,8 @@ async function copyDatabaseForWorkers(migratedUrl: string, workers: number): Pro
   try {
     // What every file shares on the Temporal server (the platform's Schedules, whose IDs are fixed) is
     // encrypted under the platform scope: its salt is made before the copies, so that every worker reads it.
+    // In SQL, as createPrismaScopeSalts would write it: global setup runs without the module mapping the
+    // generated Prisma client needs.
     await client.query(`INSERT INTO "PayloadKeyScope" (scope, salt) VALUES ($1, $2) ON CONFLICT (scope) DO NOTHING`, [
       PLATFORM_SCOPE,
       randomBytes(32),

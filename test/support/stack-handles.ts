@@ -24,13 +24,17 @@ export function workerDatabaseUrl(migratedUrl: string, worker: number): string {
   return url.toString();
 }
 
+/** A setting global setup left in the environment (one of {@link testEnvironmentKeys}). */
+export function requiredTestSetting(key: string): string {
+  const value = process.env[key];
+  if (!value) throw new Error(`${key} is not set: run the tests through jest (global setup starts the stack)`);
+  return value;
+}
+
 /** The database of the Jest worker running this test file. */
 export function testDatabaseUrl(): string {
-  const migratedUrl = process.env[testEnvironmentKeys.databaseUrl];
-  if (!migratedUrl) {
-    throw new Error(
-      `${testEnvironmentKeys.databaseUrl} is not set: run the tests through jest (global setup starts the stack)`,
-    );
-  }
-  return workerDatabaseUrl(migratedUrl, Number(process.env.JEST_WORKER_ID ?? '1'));
+  return workerDatabaseUrl(
+    requiredTestSetting(testEnvironmentKeys.databaseUrl),
+    Number(process.env.JEST_WORKER_ID ?? '1'),
+  );
 }

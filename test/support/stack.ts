@@ -20,13 +20,7 @@ import { createLogger, type Logger } from '../../lib/logger';
 import { temporalClientOptions } from '../../lib/temporal';
 import { readTemporalBinaries, testServerExecutable } from '../../scripts/stack/temporal-binaries';
 import { customSearchAttributes } from '../../workflows/search-attributes';
-import { testDatabaseUrl, testEnvironmentKeys } from './stack-handles';
-
-function required(key: string): string {
-  const value = process.env[key];
-  if (!value) throw new Error(`${key} is not set: run the tests through jest (global setup starts the stack)`);
-  return value;
-}
+import { requiredTestSetting as required, testDatabaseUrl, testEnvironmentKeys } from './stack-handles';
 
 /** Settings for the stack that global setup started, with per-test overrides. */
 export function testConfig(overrides: Record<string, string> = {}): Config {
