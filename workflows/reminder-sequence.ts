@@ -93,6 +93,8 @@ class ReminderSequence {
   private moving = false;
   /** The step an operator asked to send now (`sendNextReminderNow`): the loop sends it without waiting. */
   private dueNowKey: string | undefined;
+  /** Why the reminder's steps cannot be planned; only a caller that bypassed the API's validation gets one. */
+  unplannable: string | undefined;
 
   constructor(private readonly input: ReminderSequenceInput) {
     const { tenantId, reminderId, carried } = input;
@@ -114,7 +116,13 @@ class ReminderSequence {
   }
 
   get isOpen(): boolean {
-    return this.state.status === 'ACTIVE';
+    return this.state.status === 'ACTIVE' && this.unplannable === undefined;
+  }
+
+  closedRejection(): ApplicationFailure {
+    const why =
+      this.unplannable === undefined ? this.state.status.toLowerCase() : 'closing: its steps cannot be planned';
+    return reject(ReminderRejection.Closed, `The reminder is ${why}`);
   }
 
   setStatus(status: SequenceStatus): void {
@@ -149,8 +157,20 @@ class ReminderSequence {
     );
   }
 
-  /** The first plan: steps before the reminder's creation are skipped; `notifyOnCreate` adds a message now. */
+  /**
+   * The first plan: steps before the reminder's creation are skipped; `notifyOnCreate` adds a message
+   * now. Steps that cannot be planned leave none, and the sequence closes without taking requests.
+   */
   planFirst(): void {
+    try {
+      this.state.steps = this.firstPlan();
+    } catch (error) {
+      if (!(error instanceof ReminderPlanError)) throw error;
+      this.unplannable = error.message;
+    }
+  }
+
+  private firstPlan(): StepRecord[] {
     const { createdAt, notifyOnCreate, steps } = this.input;
     const created: StepRecord[] = notifyOnCreate
       ? [
@@ -165,11 +185,11 @@ class ReminderSequence {
           },
         ]
       : [];
-    this.state.steps = replan(created, planReminder(this.state.dueAt, steps), Date.parse(createdAt));
+    return replan(created, planReminder(this.state.dueAt, steps), Date.parse(createdAt));
   }
 
   validateComplete({ reason, actor }: CompleteReminderInput): void {
-    if (!this.isOpen) throw reject(ReminderRejection.Closed, `The reminder is ${this.state.status.toLowerCase()}`);
+    if (!this.isOpen) throw this.closedRejection();
     requireStorableText({ actor }, { reason });
   }
 
@@ -185,7 +205,7 @@ class ReminderSequence {
   }
 
   validateMove({ dueAt, actor }: MoveDueAtInput): void {
-    if (!this.isOpen) throw reject(ReminderRejection.Closed, `The reminder is ${this.state.status.toLowerCase()}`);
+    if (!this.isOpen) throw this.closedRejection();
     requireStorableText({ dueAt, actor });
     const time = Date.parse(dueAt);
     if (Number.isNaN(time) || time < EARLIEST_DATE || time >= LATEST_DATE) {
@@ -203,7 +223,7 @@ class ReminderSequence {
   async moveDueAt({ dueAt, actor }: MoveDueAtInput): Promise<MoveDueAtResult> {
     // Checked again after each wake: several waiting moves go in the order they were accepted.
     while (this.moving) await condition(() => !this.moving);
-    if (!this.isOpen) throw reject(ReminderRejection.Closed, `The reminder is ${this.state.status.toLowerCase()}`);
+    if (!this.isOpen) throw this.closedRejection();
     const normalised = new Date(Date.parse(dueAt)).toISOString();
     // Set before the first await, so an uncontended move issues the same commands as before.
     this.moving = true;
@@ -338,6 +358,9 @@ class ReminderSequence {
 export async function reminderSequenceWorkflow(input: ReminderSequenceInput): Promise<ReminderSequenceResult> {
   const sequence = new ReminderSequence(input);
   const { state } = sequence;
+  // Planned before any handler is set: the SDK runs an update that came with the start as soon as
+  // its handler is set, and a completion or a move must find the plan it changes.
+  if (!input.carried) sequence.planFirst();
 
   setHandler(getReminderStateQuery, () => state);
   setHandler(completeReminderUpdate, (request: CompleteReminderInput) => sequence.complete(request), {
@@ -354,21 +377,16 @@ export async function reminderSequenceWorkflow(input: ReminderSequenceInput): Pr
   upsertSearchAttributes([
     { key: TenantIdKey, value: input.tenantId },
     { key: BusinessKeyKey, value: input.reminderId },
-    { key: FlowStatusKey, value: 'ACTIVE' },
+    { key: FlowStatusKey, value: state.status },
   ]);
 
   try {
-    if (!input.carried) {
-      try {
-        sequence.planFirst();
-      } catch (error) {
-        if (!(error instanceof ReminderPlanError)) throw error;
-        // Only a caller that bypassed the API's validation gets here: the row is closed, nothing is sent.
-        state.closedReason = `invalid plan: ${error.message}`;
-        sequence.setStatus('CANCELLED');
-        await sequence.close('CANCELLED');
-        throw reject(FailureType.DataRejected, `The reminder's steps cannot be planned: ${error.message}`);
-      }
+    if (sequence.unplannable !== undefined) {
+      // The row is closed and nothing is sent.
+      state.closedReason = `invalid plan: ${sequence.unplannable}`;
+      sequence.setStatus('CANCELLED');
+      await sequence.close('CANCELLED');
+      throw reject(FailureType.DataRejected, `The reminder's steps cannot be planned: ${sequence.unplannable}`);
     }
 
     for (;;) {

@@ -154,6 +154,20 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
   /** Once a step failed for good: the cascade stopped, and requests are refused with NEEDS_ATTENTION. */
   const attention = new AttentionStop('The cascade', 'the cascade', state);
 
+  /**
+   * What the Web UI shows the cascade doing now: the candidate (by round) and the hold's deadline,
+   * after the cascade's summary on a run carried over by continue-as-new (which has no summary).
+   */
+  const showDetails = () =>
+    setCurrentDetails(
+      carriedRunDetails(
+        input.carried !== undefined,
+        workflowInfo().memo,
+        waitlistCascadeMetadata({ tenantId, slotId }).staticSummary,
+        waitlistCurrentDetails(state),
+      ),
+    );
+
   /** The operator who expired the open hold now (`expireHoldNow`), recorded as the expiry's actor. */
   let expiredNowBy: { holdId: string; actor: string } | undefined;
 
@@ -253,19 +267,6 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
     { key: FlowStatusKey, value: 'OFFERING' },
   ]);
 
-  /**
-   * What the Web UI shows the cascade doing now: the candidate (by round) and the hold's deadline,
-   * after the cascade's summary on a run carried over by continue-as-new (which has no summary).
-   */
-  const showDetails = () =>
-    setCurrentDetails(
-      carriedRunDetails(
-        input.carried !== undefined,
-        workflowInfo().memo,
-        waitlistCascadeMetadata({ tenantId, slotId }).staticSummary,
-        waitlistCurrentDetails(state),
-      ),
-    );
   showDetails();
 
   const setStatus = (status: CascadeStatus) => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { WorkflowFailedError, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { WithStartWorkflowOperation, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, CancelledFailure, type UpdateDefinition } from '@temporalio/common';
 import type { ReminderStepSpec } from '../../domain/reminder-plan';
 import { FlowStatusKey } from '../../workflows/search-attributes';
 import {
@@ -9,13 +9,14 @@ import {
   moveDueAtUpdate,
   reminderSequenceStartOptions,
   reminderSequenceWorkflow,
+  type CompleteReminderInput,
   type ReminderSequenceInput,
 } from '../../workflows/reminder-sequence';
 import { FakeReminders } from '../support/reminders-fake';
 import { useTimeSkippingWorkers } from '../support/time-skipping';
 import { rejectionOf, terminateWhenIdle } from '../support/workflow-handles';
 
-type SequenceHandle = WorkflowHandleWithFirstExecutionRunId<typeof reminderSequenceWorkflow>;
+type SequenceHandle = WorkflowHandle<typeof reminderSequenceWorkflow>;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -33,12 +34,17 @@ describe('reminder sequence workflow (time skipping, activities mocked)', () => 
 
   /**
    * Runs `body` with a fresh worker serving `fake`'s activities and a sequence created now (the
-   * server's clock) with its due date `dueInDays` later.
+   * server's clock) with its due date `dueInDays` later; `startWith` sends an update in the start's own task.
    */
   async function withSequence<T>(
     fake: FakeReminders,
-    options: { dueInDays: number; steps?: ReminderStepSpec[]; notifyOnCreate?: boolean },
-    body: (handle: SequenceHandle, created: number) => Promise<T>,
+    options: {
+      dueInDays: number;
+      steps?: ReminderStepSpec[];
+      notifyOnCreate?: boolean;
+      startWith?: { update: UpdateDefinition<unknown, [CompleteReminderInput]>; args: [CompleteReminderInput] };
+    },
+    body: (handle: SequenceHandle, created: number, firstAnswer: unknown) => Promise<T>,
   ): Promise<T> {
     fake.serverClock = () => temporal.env.currentTimeMs();
     const tenantId = 'tenant-a';
@@ -53,13 +59,25 @@ describe('reminder sequence workflow (time skipping, activities mocked)', () => 
         notifyOnCreate: options.notifyOnCreate ?? false,
         createdAt: iso(created),
       };
-      const handle = await temporal.env.client.workflow.start(reminderSequenceWorkflow, {
-        taskQueue,
-        args: [input],
-        ...reminderSequenceStartOptions(tenantId, reminderId),
-      });
+      const startOptions = { taskQueue, args: [input], ...reminderSequenceStartOptions(tenantId, reminderId) } as const;
+      let handle: SequenceHandle;
+      let firstAnswer: unknown;
+      if (options.startWith) {
+        // Update-with-start: the update reaches the worker in the same task as the start.
+        const startWorkflowOperation = new WithStartWorkflowOperation(reminderSequenceWorkflow, {
+          ...startOptions,
+          workflowIdConflictPolicy: 'FAIL',
+        });
+        firstAnswer = await temporal.env.client.workflow.executeUpdateWithStart(options.startWith.update, {
+          args: options.startWith.args,
+          startWorkflowOperation,
+        });
+        handle = await startWorkflowOperation.workflowHandle();
+      } else {
+        handle = await temporal.env.client.workflow.start(reminderSequenceWorkflow, startOptions);
+      }
       try {
-        return await body(handle, created);
+        return await body(handle, created, firstAnswer);
       } finally {
         // A sequence left running would hold the shared test server's clock back for later tests.
         await terminateWhenIdle(handle);
@@ -130,6 +148,28 @@ describe('reminder sequence workflow (time skipping, activities mocked)', () => 
       'cancelled',
     ]);
     expect(fake.closes).toEqual([expect.objectContaining({ status: 'COMPLETED', reason: 'settled', actor: 'user-1' })]);
+  });
+
+  it('completed by an update that comes with the start, it sends nothing, cancels every step and shows COMPLETED', async () => {
+    const fake = new FakeReminders();
+
+    const { answer, result } = await withSequence(
+      fake,
+      { dueInDays: 16, startWith: { update: completeReminderUpdate, args: [{ reason: 'settled', actor: 'user-1' }] } },
+      async (handle, _created, answer) => {
+        const outcome = await handle.result();
+        const { typedSearchAttributes } = await handle.describe();
+        expect(typedSearchAttributes.get(FlowStatusKey)).toBe('COMPLETED');
+        return { answer, result: outcome };
+      },
+    );
+
+    expect(answer).toMatchObject({ status: 'COMPLETED' });
+    expect(result).toEqual({ status: 'COMPLETED', sent: 0, skipped: 0, failed: 0, cancelled: 7 });
+    expect(fake.closes).toHaveLength(1);
+    expect(fake.closes[0]).toMatchObject({ status: 'COMPLETED', reason: 'settled', actor: 'user-1' });
+    expect(fake.closes[0]!.steps.map((step) => step.status)).toEqual(Array(7).fill('cancelled'));
+    expect(fake.sends).toEqual([]);
   });
 
   it('moving the due date re-plans the steps not yet sent, and never sends a sent step again', async () => {
