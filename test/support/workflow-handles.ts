@@ -20,6 +20,31 @@ export async function noActivityRunning(handle: Pick<WorkflowHandle, 'describe'>
   await until(async () => ((await handle.describe()).raw.pendingActivities?.length ?? 0) === 0);
 }
 
+/**
+ * The run's result, read once the run has closed. Awaiting `result()` lets the time-skipping server
+ * skip to the run's next timer; were a task that cancels that timer (after a signal, a cancel or a
+ * grant) still with the worker, the test server would refuse it ("invalid history builder state
+ * for action", temporalio/sdk-java#3088) and the run would never end. Polling `describe` keeps the
+ * clock locked, so this suits only a run that closes without waiting for a timer.
+ */
+export async function resultOnceClosed<R>(
+  handle: Pick<WorkflowHandle, 'describe'> & { result(): Promise<R> },
+): Promise<R> {
+  await until(async () => (await handle.describe()).status.name !== 'RUNNING');
+  return handle.result();
+}
+
+/**
+ * Resolves once the run has started a timer (read from its history). Time skipping fires timers in
+ * the order they were started, so a test that needs one run's timer to come before another's waits
+ * for it before starting the other.
+ */
+export async function timerStarted(handle: Pick<WorkflowHandle, 'fetchHistory'>): Promise<void> {
+  await until(async () =>
+    ((await handle.fetchHistory()).events ?? []).some((event) => event.timerStartedEventAttributes),
+  );
+}
+
 /** The rejection (or failure) type of an Update the workflow refused; for tests (it asserts with jest). */
 export async function rejectionOf(update: Promise<unknown>): Promise<string | undefined> {
   const error = await update.then(

@@ -6,7 +6,7 @@ import { exportStartOptions, exportStateQuery, exportWorkflow, exportWorkflowId 
 import { taskQueueFor } from '../../lib/task-queues';
 import { until } from '../support/eventually';
 import { useTimeSkippingWorkers } from '../support/time-skipping';
-import { noActivityRunning } from '../support/workflow-handles';
+import { noActivityRunning, resultOnceClosed, timerStarted } from '../support/workflow-handles';
 
 /*
  * Time skipping: the test server advances its clock only while the client awaits a workflow's
@@ -14,7 +14,8 @@ import { noActivityRunning } from '../support/workflow-handles';
  * awaited, so its five-minute holder check fires only under `await env.sleep(...)`; without one the
  * timer runs in real time and the test seems to hang. The server also stops skipping while any
  * activity is pending: one scheduled on a queue nobody polls (the exports queue), or one cut off by
- * terminating its run mid-activity, holds the clock back for good.
+ * terminating its run mid-activity, holds the clock back for good. And a task that cancels a timer
+ * the server skipped past while the task was in flight is refused by the test server for good.
  */
 describe('export lane and waiting exports over time (time skipping, activities mocked)', () => {
   const temporal = useTimeSkippingWorkers();
@@ -75,7 +76,9 @@ describe('export lane and waiting exports over time (time skipping, activities m
             args: [input],
             ...exportStartOptions(input),
           });
-          await noActivityRunning(handle);
+          // Its slot request sent and its timer to ask again started: that timer comes before the
+          // lane's holder check, so the grant never cancels a timer the server is skipping to.
+          await timerStarted(handle);
           return { exportId: input.exportId, handle };
         };
         // The holder's run is gone (terminated, then past retention): it never gives its slot back. It is
@@ -100,11 +103,11 @@ describe('export lane and waiting exports over time (time skipping, activities m
 
         // Nobody awaits the lane's result: only this sleep lets the server skip to its holder check.
         await temporal.env.sleep('6 minutes');
-
-        await expect(waiter.handle.result()).resolves.toMatchObject({ status: 'COMPLETED', rows: 1 });
+        // Both close without a timer once the slot is granted.
+        await expect(resultOnceClosed(waiter.handle)).resolves.toMatchObject({ status: 'COMPLETED', rows: 1 });
         expect(started).toEqual([waiter.exportId]);
         expect(checked[0]).toEqual([holder.handle.workflowId]);
-        await expect(lane.result()).resolves.toEqual({ cap: 1, holders: [], waiters: [] });
+        await expect(resultOnceClosed(lane)).resolves.toEqual({ cap: 1, holders: [], waiters: [] });
       });
     });
   });

@@ -21,6 +21,7 @@ import {
 import { taskQueueFor } from '../../lib/task-queues';
 import { until } from '../support/eventually';
 import { useTimeSkippingWorkers } from '../support/time-skipping';
+import { resultOnceClosed } from '../support/workflow-handles';
 
 /** The export activities, faked at the activity boundary; the lane itself is the real workflow. */
 class FakeExports {
@@ -187,14 +188,14 @@ describe('export workflow and export lane (time skipping, activities mocked)', (
       run.fake.finish(second.exportId);
       run.fake.finish(third.exportId);
 
-      await expect(third.handle.result()).resolves.toMatchObject({ status: 'COMPLETED', rows: 10 });
+      await expect(resultOnceClosed(third.handle)).resolves.toMatchObject({ status: 'COMPLETED', rows: 10 });
       expect(run.fake.started).toEqual([first.exportId, second.exportId, third.exportId]);
       expect(run.fake.announced).toEqual([first.exportId, second.exportId, third.exportId]);
       expect(await first.handle.query(exportStateQuery)).toMatchObject({
         status: 'COMPLETED',
         progress: { rowsDone: 10, rowsTotal: 10, percent: 100 },
       });
-      await expect(run.lane().result()).resolves.toEqual({ cap: 1, holders: [], waiters: [] });
+      await expect(resultOnceClosed(run.lane())).resolves.toEqual({ cap: 1, holders: [], waiters: [] });
     });
   });
 
@@ -218,13 +219,8 @@ describe('export workflow and export lane (time skipping, activities mocked)', (
       expect(run.fake.started).toHaveLength(3);
       run.fake.finish(runningB!);
       run.fake.finish(waiting.exportId);
-      // Queried until done before asking for results: awaiting a result lets the server skip time, which it
-      // must not do while the last writers are still reporting back.
-      await until(async () => {
-        const states = await Promise.all(all.map((entry) => entry.handle.query(exportStateQuery)));
-        return states.every((state) => state.status === 'COMPLETED');
-      });
-      await Promise.all(all.map((entry) => entry.handle.result()));
+      await Promise.all(all.map((entry) => resultOnceClosed(entry.handle)));
+      await expect(resultOnceClosed(run.lane(tenant))).resolves.toEqual({ cap: 2, holders: [], waiters: [] });
     });
   });
 
@@ -238,9 +234,9 @@ describe('export workflow and export lane (time skipping, activities mocked)', (
       await until(async () => (await run.lane(tenant).query(exportLaneStateQuery)).waiters.length === 2);
 
       await leaving.handle.cancel();
-      await expect(leaving.handle.result()).rejects.toThrow();
+      await expect(resultOnceClosed(leaving.handle)).rejects.toThrow();
       await running.handle.cancel();
-      await expect(running.handle.result()).rejects.toThrow();
+      await expect(resultOnceClosed(running.handle)).rejects.toThrow();
       await until(() => run.fake.started.includes(waiting.exportId));
 
       expect(run.fake.settled).toEqual(
@@ -256,7 +252,8 @@ describe('export workflow and export lane (time skipping, activities mocked)', (
         waiters: [],
       });
       run.fake.finish(waiting.exportId);
-      await waiting.handle.result();
+      await resultOnceClosed(waiting.handle);
+      await expect(resultOnceClosed(run.lane(tenant))).resolves.toEqual({ cap: 1, holders: [], waiters: [] });
     });
   });
 
@@ -268,7 +265,9 @@ describe('export workflow and export lane (time skipping, activities mocked)', (
       const next = await run.start(tenant);
       run.fake.finish(failing.exportId, ApplicationFailure.nonRetryable('unknown entity', ExportFailure.InvalidExport));
 
-      const failure = await failing.handle.result().catch((error: Error & { cause?: ApplicationFailure }) => error);
+      const failure = await resultOnceClosed(failing.handle).catch(
+        (error: Error & { cause?: ApplicationFailure }) => error,
+      );
       expect(failure).toBeInstanceOf(Error);
       expect((failure as { cause?: ApplicationFailure }).cause?.type).toBe(ExportFailure.InvalidExport);
       expect(await failing.handle.query(exportStateQuery)).toMatchObject({ status: 'FAILED', error: 'unknown entity' });
@@ -276,7 +275,8 @@ describe('export workflow and export lane (time skipping, activities mocked)', (
       expect(run.fake.started.filter((id) => id === failing.exportId)).toHaveLength(1);
       await until(() => run.fake.started.includes(next.exportId));
       run.fake.finish(next.exportId);
-      await next.handle.result();
+      await resultOnceClosed(next.handle);
+      await expect(resultOnceClosed(run.lane(tenant))).resolves.toEqual({ cap: 1, holders: [], waiters: [] });
     });
   });
 
@@ -293,7 +293,7 @@ describe('export workflow and export lane (time skipping, activities mocked)', (
       await until(() => run.fake.cancelSeen.has(finishing.exportId));
       run.fake.finish(finishing.exportId);
 
-      await expect(finishing.handle.result()).resolves.toMatchObject({ status: 'COMPLETED', rows: 10 });
+      await expect(resultOnceClosed(finishing.handle)).resolves.toMatchObject({ status: 'COMPLETED', rows: 10 });
       expect((await finishing.handle.query(exportStateQuery)).status).toBe('COMPLETED');
       expect(run.fake.announced).toContain(finishing.exportId);
       expect(run.fake.settled).not.toContainEqual(expect.objectContaining({ exportId: finishing.exportId }));
@@ -304,8 +304,8 @@ describe('export workflow and export lane (time skipping, activities mocked)', (
         waiters: [],
       });
       run.fake.finish(next.exportId);
-      await next.handle.result();
-      await expect(run.lane(tenant).result()).resolves.toEqual({ cap: 1, holders: [], waiters: [] });
+      await resultOnceClosed(next.handle);
+      await expect(resultOnceClosed(run.lane(tenant))).resolves.toEqual({ cap: 1, holders: [], waiters: [] });
     });
   });
 });

@@ -18,7 +18,7 @@ import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from '../../workflows/sear
 import { until } from '../support/eventually';
 import { FakeOrders } from '../support/orders-fake';
 import { orderRoutingStart, useTimeSkippingWorkers } from '../support/time-skipping';
-import { noActivityRunning, rejectionOf } from '../support/workflow-handles';
+import { noActivityRunning, rejectionOf, resultOnceClosed } from '../support/workflow-handles';
 
 type OrderHandle = WorkflowHandleWithFirstExecutionRunId<typeof orderRoutingWorkflow>;
 
@@ -562,7 +562,7 @@ describe('order routing workflow (time skipping, activities mocked)', () => {
         await fake.delivered(1);
         await noActivityRunning(handle);
         await handle.cancel();
-        const failure = await handle.result().catch((e: unknown) => e);
+        const failure = await resultOnceClosed(handle).catch((e: unknown) => e);
         return {
           error: failure,
           status: (await handle.describe()).status.name,
@@ -688,8 +688,8 @@ describe('order routing workflow (time skipping, activities mocked)', () => {
         await until(() => fake.reminders().length === 2);
 
         await pay(handle, 'payment-1', fake.total);
-        // Awaiting the result lets the server skip past every later reminder's time.
-        return { result: await handle.result(), state: await stateOf(handle) };
+        // Paid in full, the order closes without waiting for any later reminder's time.
+        return { result: await resultOnceClosed(handle), state: await stateOf(handle) };
       });
 
       expect(fake.reminders().map((reminder) => reminder.kind)).toEqual(['DUE_SOON', 'OVERDUE']);
@@ -728,7 +728,7 @@ describe('order routing workflow (time skipping, activities mocked)', () => {
         expect((await stateOf(handle)).status).toBe('DELIVERED');
 
         await pay(handle, 'payment-2', fake.total - part);
-        return { result: await handle.result(), state: await stateOf(handle) };
+        return { result: await resultOnceClosed(handle), state: await stateOf(handle) };
       });
 
       expect(fake.reminders().map(({ kind, amountDue }) => [kind, amountDue])).toEqual([

@@ -14,7 +14,7 @@ import {
 } from '../../workflows/reminder-sequence';
 import { FakeReminders } from '../support/reminders-fake';
 import { useTimeSkippingWorkers } from '../support/time-skipping';
-import { rejectionOf, terminateWhenIdle } from '../support/workflow-handles';
+import { rejectionOf, resultOnceClosed, terminateWhenIdle } from '../support/workflow-handles';
 
 type SequenceHandle = WorkflowHandle<typeof reminderSequenceWorkflow>;
 
@@ -304,7 +304,7 @@ describe('reminder sequence workflow (time skipping, activities mocked)', () => 
 
     const outcome = await withSequence(fake, { dueInDays: 10 }, async (handle) => {
       await handle.cancel();
-      return handle.result().then(
+      return resultOnceClosed(handle).then(
         () => 'completed',
         (error: unknown) =>
           error instanceof WorkflowFailedError && error.cause instanceof CancelledFailure ? 'cancelled' : String(error),

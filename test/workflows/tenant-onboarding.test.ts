@@ -17,6 +17,7 @@ import {
   type TenantOnboardingInput,
 } from '../../workflows/tenant-onboarding';
 import { until } from '../support/eventually';
+import { resultOnceClosed } from '../support/workflow-handles';
 import { FakeOnboarding, type OnboardingActivityName } from '../support/onboarding-fake';
 import { useTimeSkippingWorkers, type WorkflowStart } from '../support/time-skipping';
 
@@ -32,9 +33,12 @@ const FORWARD: OnboardingActivityName[] = [
   'activateTenant',
 ];
 
-/** The failure a workflow ended with. */
-async function failureOf(handle: OnboardingHandle): Promise<WorkflowFailedError> {
-  const error = await handle.result().then(
+/**
+ * The failure a workflow ended with. `closedFirst`: read once the run has closed, for a run that
+ * closes without a timer after a cancel (see `resultOnceClosed`).
+ */
+async function failureOf(handle: OnboardingHandle, { closedFirst = false } = {}): Promise<WorkflowFailedError> {
+  const error = await (closedFirst ? resultOnceClosed(handle) : handle.result()).then(
     () => undefined,
     (e: unknown) => e,
   );
@@ -451,7 +455,7 @@ describe('tenant onboarding workflow (time skipping, activities mocked)', () => 
         async (handle) => {
           await awaitingApproval(handle);
           await handle.cancel();
-          return failureOf(handle);
+          return failureOf(handle, { closedFirst: true });
         },
         { tier: 'enterprise' },
       );

@@ -14,7 +14,7 @@ import {
 import { until } from '../support/eventually';
 import { useTimeSkippingWorkers, waitlistCascadeStart, type WorkflowStart } from '../support/time-skipping';
 import { FakeWaitlist } from '../support/waitlist-fake';
-import { noActivityRunning, rejectionOf } from '../support/workflow-handles';
+import { noActivityRunning, rejectionOf, resultOnceClosed } from '../support/workflow-handles';
 
 type CascadeHandle = WorkflowHandleWithFirstExecutionRunId<typeof waitlistCascadeWorkflow>;
 
@@ -331,7 +331,7 @@ describe('waitlist cascade workflow (time skipping, activities mocked)', () => {
       // Cancelling as the notification completes trips the time-skipping server (ACTIVITY_UNKNOWN).
       await noActivityRunning(handle);
       await handle.cancel();
-      const failure = await handle.result().catch((e: unknown) => e);
+      const failure = await resultOnceClosed(handle).catch((e: unknown) => e);
       expect((await handle.describe()).typedSearchAttributes.get(FlowStatusKey)).toBe('CANCELLED');
       expect((await handle.describe()).status.name).toBe('CANCELLED');
       return failure;
