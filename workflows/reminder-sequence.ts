@@ -223,7 +223,9 @@ class ReminderSequence {
   async moveDueAt({ dueAt, actor }: MoveDueAtInput): Promise<MoveDueAtResult> {
     // Checked again after each wake: several waiting moves go in the order they were accepted.
     while (this.moving) await condition(() => !this.moving);
-    if (!this.isOpen) throw this.closedRejection();
+    // The status alone: a move the validator let through before plans were made first (an
+    // unplannable run's) must replay as it ran, with its write.
+    if (this.state.status !== 'ACTIVE') throw this.closedRejection();
     const normalised = new Date(Date.parse(dueAt)).toISOString();
     // Set before the first await, so an uncontended move issues the same commands as before.
     this.moving = true;

@@ -35,9 +35,9 @@ export async function resultOnceClosed<R>(
 }
 
 /**
- * Resolves once the run has started a timer (read from its history). Time skipping fires timers in
- * the order they were started, so a test that needs one run's timer to come before another's waits
- * for it before starting the other.
+ * Resolves once the run has started a timer (read from its history). Time skipping fires the
+ * earliest deadline first, so of two timers of one length, the one started first fires first: a test
+ * that needs one run's timer to come before another's waits for it before starting the other.
  */
 export async function timerStarted(handle: Pick<WorkflowHandle, 'fetchHistory'>): Promise<void> {
   await until(async () =>

@@ -33,12 +33,9 @@ const FORWARD: OnboardingActivityName[] = [
   'activateTenant',
 ];
 
-/**
- * The failure a workflow ended with. `closedFirst`: read once the run has closed, for a run that
- * closes without a timer after a cancel (see `resultOnceClosed`).
- */
-async function failureOf(handle: OnboardingHandle, { closedFirst = false } = {}): Promise<WorkflowFailedError> {
-  const error = await (closedFirst ? resultOnceClosed(handle) : handle.result()).then(
+/** The failure a workflow ended with, from its result (`handle.result()` or `resultOnceClosed`). */
+async function failureOf(result: Promise<unknown>): Promise<WorkflowFailedError> {
+  const error = await result.then(
     () => undefined,
     (e: unknown) => e,
   );
@@ -182,7 +179,7 @@ describe('tenant onboarding workflow (time skipping, activities mocked)', () => 
         const fake = new FakeOnboarding().failPermanently(failing, 'ProviderRejected', `${failing} refused`);
 
         const { failure, progress, flowStatus } = await withOnboarding(fake, async (handle) => ({
-          failure: await failureOf(handle),
+          failure: await failureOf(handle.result()),
           progress: await progressOf(handle),
           flowStatus: await flowStatusOf(handle),
         }));
@@ -235,7 +232,7 @@ describe('tenant onboarding workflow (time skipping, activities mocked)', () => 
       const fake = new FakeOnboarding().failTransiently('createBillingCustomer', Infinity, 'billing answered 500');
 
       const { failure, progress } = await withOnboarding(fake, async (handle) => ({
-        failure: await failureOf(handle),
+        failure: await failureOf(handle.result()),
         progress: await progressOf(handle),
       }));
 
@@ -254,7 +251,7 @@ describe('tenant onboarding workflow (time skipping, activities mocked)', () => 
         .failTransiently('deleteBillingCustomer', 3, 'billing answered 502');
 
       const progress = await withOnboarding(fake, async (handle) => {
-        await failureOf(handle);
+        await failureOf(handle.result());
         return progressOf(handle);
       });
 
@@ -271,7 +268,7 @@ describe('tenant onboarding workflow (time skipping, activities mocked)', () => 
         .failPermanently('deleteBillingCustomer', 'ProviderRejected', 'Invalid API Key provided');
 
       const progress = await withOnboarding(fake, async (handle) => {
-        await failureOf(handle);
+        await failureOf(handle.result());
         return progressOf(handle);
       });
 
@@ -298,7 +295,7 @@ describe('tenant onboarding workflow (time skipping, activities mocked)', () => 
         .failPermanently('createBillingCustomer', FailureType.CardDeclined, 'Your card was declined.')
         .failPermanently('notifyOnboardingUnsuccessful', FailureType.ChannelNotConfigured, 'No SMTP server');
 
-      const failure = await withOnboarding(fake, failureOf);
+      const failure = await withOnboarding(fake, (handle) => failureOf(handle.result()));
 
       expect((failure.cause as ApplicationFailure).type).toBe(FailureType.OnboardingFailed);
       expect(failure.cause?.message).toBe('createBillingCustomer failed: Your card was declined.');
@@ -316,7 +313,7 @@ describe('tenant onboarding workflow (time skipping, activities mocked)', () => 
           const decision = await handle.executeUpdate(rejectOnboardingUpdate, {
             args: [{ actor: 'platform-admin:2', reason: 'sanctioned entity' }],
           });
-          return { decision, failure: await failureOf(handle), progress: await progressOf(handle) };
+          return { decision, failure: await failureOf(handle.result()), progress: await progressOf(handle) };
         },
         { tier: 'enterprise' },
       );
@@ -345,7 +342,7 @@ describe('tenant onboarding workflow (time skipping, activities mocked)', () => 
 
       const { failure, progress } = await withOnboarding(
         fake,
-        async (handle) => ({ failure: await failureOf(handle), progress: await progressOf(handle) }),
+        async (handle) => ({ failure: await failureOf(handle.result()), progress: await progressOf(handle) }),
         { tier: 'enterprise' },
       );
 
@@ -422,7 +419,7 @@ describe('tenant onboarding workflow (time skipping, activities mocked)', () => 
         });
         subscription.release();
         return {
-          failure: await failureOf(handle),
+          failure: await failureOf(handle.result()),
           progress: await progressOf(handle),
           flowStatus: await flowStatusOf(handle),
         };
@@ -455,7 +452,7 @@ describe('tenant onboarding workflow (time skipping, activities mocked)', () => 
         async (handle) => {
           await awaitingApproval(handle);
           await handle.cancel();
-          return failureOf(handle, { closedFirst: true });
+          return failureOf(resultOnceClosed(handle));
         },
         { tier: 'enterprise' },
       );
