@@ -223,8 +223,8 @@ class ReminderSequence {
   async moveDueAt({ dueAt, actor }: MoveDueAtInput): Promise<MoveDueAtResult> {
     // Checked again after each wake: several waiting moves go in the order they were accepted.
     while (this.moving) await condition(() => !this.moving);
-    // The status alone: a move the validator let through before plans were made first (an
-    // unplannable run's) must replay as it ran, with its write.
+    // The status alone, not `isOpen`: validators do not run on replay, and a move an unplannable
+    // run accepted in its history must replay with its write. New moves there are refused by the validator.
     if (this.state.status !== 'ACTIVE') throw this.closedRejection();
     const normalised = new Date(Date.parse(dueAt)).toISOString();
     // Set before the first await, so an uncontended move issues the same commands as before.
