@@ -34,13 +34,18 @@ const problemByKind: Record<DatabaseErrorClass['kind'], string> = {
 /** Data and integrity errors: the same input fails the same way on every retry. */
 const rejectedKinds = new Set<DatabaseErrorClass['kind']>(['unique', 'foreign-key', 'invalid-data']);
 
-/** The running attempt, when called inside an activity (tests may call activities directly). */
-function currentAttempt(): number | undefined {
+/** The running activity's context, or undefined outside one (tests may call activities directly). */
+function currentContext(): Context | undefined {
   try {
-    return Context.current().info.attempt;
+    return Context.current();
   } catch {
     return undefined;
   }
+}
+
+/** The running attempt, when called inside an activity. */
+function currentAttempt(): number | undefined {
+  return currentContext()?.info.attempt;
 }
 
 /**
@@ -91,6 +96,76 @@ export function rejectingDataErrors<T extends Record<string, ActivityFunction>>(
       },
     };
     wrapped[name] = guarded[name]!;
+  }
+  return wrapped as T;
+}
+
+/** How a message waits out a database outage within its attempt (see {@link waitingOutDatabaseOutages}). */
+export interface OutageWaits {
+  /** The first wait; each next one doubles, up to `longestMs`, each shortened by up to a fifth at random. */
+  firstMs: number;
+  longestMs: number;
+  /** The attempt stops waiting this long before its start-to-close timeout, and fails by itself instead. */
+  marginMs: number;
+  /**
+   * How many attempts of this process may wait at once. One more fails as before: a long outage must not
+   * fill a queue's worker slots with waiting messages, nor release them all on the provider at once.
+   */
+  maxWaiting: number;
+  /** The clock the waits are measured on. */
+  now: () => number;
+}
+
+const outageWaits: OutageWaits = { firstMs: 1_000, longestMs: 5_000, marginMs: 5_000, maxWaiting: 10, now: Date.now };
+
+/**
+ * Wraps the activities named `names` so that an attempt that finds the database unavailable waits
+ * and runs again, within the attempt, instead of failing. It is for the messages: their retry
+ * policy counts attempts against the provider (five, 1 s to 8 s apart, for most), and a database
+ * outage of 15 s would otherwise use them all, so that a message fails for good, and an offer's
+ * hold is released as undeliverable, over an outage no provider had a part in.
+ *
+ * Only transient database errors wait. Each wait heartbeats first, so that a cancellation of the
+ * attempt reaches it, and ends the wait. Near the attempt's own timeout (counted from when it
+ * started here) it stops waiting and fails as before, and the next attempt waits again; so does an
+ * attempt that finds `maxWaiting` others of this process waiting. Running the activity again is
+ * safe because every message goes through the notification ledger.
+ */
+export function waitingOutDatabaseOutages<T extends Record<string, ActivityFunction>>(
+  activities: T,
+  names: readonly (keyof T & string)[],
+  waits: OutageWaits = outageWaits,
+): T {
+  let waiting = 0;
+  const wrapped: Record<string, ActivityFunction> = { ...activities };
+  for (const name of names) {
+    const activity = activities[name]!;
+    const waitingOut = {
+      async [name](...args: unknown[]) {
+        const context = currentContext();
+        const stopWaitingAt = context
+          ? waits.now() + context.info.startToCloseTimeoutMs - waits.marginMs
+          : Number.NEGATIVE_INFINITY;
+        for (let waitMs = waits.firstMs; ; waitMs = Math.min(waitMs * 2, waits.longestMs)) {
+          try {
+            return await activity(...args);
+          } catch (error) {
+            if (!context || classifyDatabaseError(error)?.kind !== 'transient') throw error;
+            // Up to a fifth shorter at random, so that waiting messages do not all run again at the same moment.
+            const jitteredMs = Math.round(waitMs * (0.8 + Math.random() * 0.2));
+            if (waits.now() + jitteredMs > stopWaitingAt || waiting >= waits.maxWaiting) throw error;
+            waiting += 1;
+            try {
+              context.heartbeat();
+              await context.sleep(jitteredMs);
+            } finally {
+              waiting -= 1;
+            }
+          }
+        }
+      },
+    };
+    wrapped[name] = waitingOut[name]!;
   }
   return wrapped as T;
 }

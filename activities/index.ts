@@ -7,7 +7,7 @@ import type { FileStore } from '../lib/file-store';
 import type { BillingProvider } from './billing';
 import { createCleanupActivities } from './cleanup';
 import { createDeadLetterActivities } from './dead-letters';
-import { rejectingDataErrors } from './database-failures';
+import { rejectingDataErrors, waitingOutDatabaseOutages } from './database-failures';
 import { createEventActivities } from './events';
 import { createExportActivities } from './exports';
 import { createFileDeliveryActivities } from './file-deliveries';
@@ -80,11 +80,13 @@ export function fileJobSettings(config: Pick<Config, 'files' | 'exports'>): File
  * All activities the worker registers; workflows import this type only, never the values.
  * Every one is wrapped so that data the database refuses (SQLSTATE classes 22 and 23, Prisma
  * validation errors) ends the activity with a non-retryable `DataRejected` instead of being
- * retried like an outage (activities/database-failures.ts).
+ * retried like an outage; those that send a message wait out a database outage within their
+ * attempt, so that it does not use up attempts counted against the provider
+ * (activities/database-failures.ts).
  */
 export function createActivities(deps: ActivityDeps) {
   const notifier = createNotifier(deps);
-  return rejectingDataErrors({
+  const activities = rejectingDataErrors({
     ...createCleanupActivities(deps),
     ...createDeadLetterActivities(deps),
     ...createNotificationActivities(deps),
@@ -98,6 +100,18 @@ export function createActivities(deps: ActivityDeps) {
     ...createFileDeliveryActivities(deps),
     ...createExportActivities(deps),
   });
+  // The activities that send a message, whose attempts are counted against the provider.
+  return waitingOutDatabaseOutages(activities, [
+    'sendOfferNotification',
+    'sendConfirmation',
+    'sendEscalation',
+    'sendOrderNotification',
+    'sendVendorOffer',
+    'sendWelcomeEmail',
+    'notifyOnboardingUnsuccessful',
+    'sendNotification',
+    'deliverNotification',
+  ]);
 }
 
 export type Activities = ReturnType<typeof createActivities>;

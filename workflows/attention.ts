@@ -10,6 +10,7 @@ import {
   TemporalFailure,
 } from '@temporalio/workflow';
 import { FailureType, FlowRejection } from './errors';
+import { localStepOf } from './local-first';
 import { timerSummary } from './summaries';
 
 /**
@@ -109,7 +110,7 @@ export interface StepFailure {
 
 /** Describes a failure for a flow's state query, with the activity's own type and message rather than the wrapper's. */
 export function stepFailure(error: unknown, at: string): StepFailure {
-  const step = error instanceof ActivityFailure ? (error.activityType ?? null) : null;
+  const step = error instanceof ActivityFailure ? (error.activityType ?? null) : (localStepOf(error) ?? null);
   const cause = error instanceof ActivityFailure && error.cause ? error.cause : error;
   if (cause instanceof ApplicationFailure) return { step, type: cause.type ?? 'Error', message: cause.message, at };
   if (cause instanceof Error) return { step, type: cause.name, message: cause.message, at };

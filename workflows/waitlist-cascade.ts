@@ -26,6 +26,7 @@ import {
   stepFailure,
 } from './attention';
 import { cascadeReached, countHoldExpired, countOfferSent } from './metrics';
+import { localFirst } from './local-first';
 import { OfferDesk } from './offer';
 import { fiveMessageAttempts, untilTheDatabaseAnswers } from './retry-profiles';
 import { BusinessKeyKey, FlowStatusKey, TenantIdKey } from './search-attributes';
@@ -63,17 +64,10 @@ import {
 } from './waitlist-cascade.contract';
 
 // Database writes retry until the database answers; a refused write stops the cascade in NEEDS_ATTENTION.
-const {
-  beginCascade,
-  offerNextCandidate,
-  pickNextCandidate,
-  createHold,
-  settleHold,
-  confirmHold,
-  moveHoldDeadline,
-  closeUnfilledSlot,
-  reopenSlot,
-} = proxyActivities<Activities>(untilTheDatabaseAnswers);
+const queuedDatabaseSteps = proxyActivities<Activities>(untilTheDatabaseAnswers);
+const localFirstDatabaseSteps = localFirst<Activities>(untilTheDatabaseAnswers);
+// Only runs recorded before the one-activity offer step pick and hold apart.
+const { pickNextCandidate, createHold } = queuedDatabaseSteps;
 
 const { sendOfferNotification, sendConfirmation, sendEscalation } = proxyActivities<Activities>(fiveMessageAttempts);
 
@@ -84,6 +78,18 @@ export * from './waitlist-cascade.contract';
  * fewer per offer. Runs recorded before it picked and held in two, and replay so.
  */
 const OFFER_IN_ONE_STEP = 'waitlist-offer-in-one-step';
+
+/**
+ * Runs with this marker try each row write once in the worker that runs the workflow task (a local
+ * activity), and queue it only when that attempt fails in a way a retry could fix (`localFirst`). A
+ * decline or an expiry then settles the hold and makes the next one in one workflow task, where a
+ * queued write takes a dispatch, a server write and another workflow task each. Runs recorded before
+ * the marker queued every write, and replay so.
+ */
+const DATABASE_STEPS_IN_THE_WORKER = 'waitlist-database-steps-in-the-worker';
+
+/** The cascade's row writes, local first or queued as this point of the run was, or will be, recorded. */
+const databaseSteps = () => (patched(DATABASE_STEPS_IN_THE_WORKER) ? localFirstDatabaseSteps : queuedDatabaseSteps);
 
 const totalOf: Record<OfferOutcome, keyof OfferTotals> = {
   CONFIRMED: 'confirmed',
@@ -203,7 +209,7 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
         showDetails();
       };
       const bounded = boundsRequestWaits();
-      const write = moveHoldDeadline({ tenantId, holdId: hold.holdId, expiresAt, actor });
+      const write = databaseSteps().moveHoldDeadline({ tenantId, holdId: hold.holdId, expiresAt, actor });
       try {
         if (!bounded) await write;
         else {
@@ -304,9 +310,10 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
   async function offerNext(): Promise<OfferedCandidate | undefined> {
     const round = state.round + 1;
     if (patched(OFFER_IN_ONE_STEP)) {
-      const offered = await offerNextCandidate.executeWithOptions({ summary: activitySummary.hold(round) }, [
-        { ...ref, round, offeredAt: new Date().toISOString() },
-      ]);
+      const offered = await databaseSteps().offerNextCandidate.executeWithOptions(
+        { summary: activitySummary.hold(round) },
+        [{ ...ref, round, offeredAt: new Date().toISOString() }],
+      );
       return offered ?? undefined;
     }
     const { candidate, holdMs } = await pickNextCandidate({ tenantId, slotId });
@@ -365,7 +372,7 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
         holdId: hold.holdId,
         errors: sends.map((send) => (send.status === 'rejected' ? String(send.reason) : send.value.status)),
       });
-      await settleHold({
+      await databaseSteps().settleHold({
         tenantId,
         holdId: hold.holdId,
         outcome: 'RELEASED',
@@ -380,14 +387,14 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
     await holds.awaitAnswer({ timerSummary: timerSummary.holdExpires });
     const response = holds.close();
     if (response === 'accept') {
-      await confirmHold.executeWithOptions({ summary: activitySummary.confirmHold(round) }, [
+      await databaseSteps().confirmHold.executeWithOptions({ summary: activitySummary.confirmHold(round) }, [
         { tenantId, holdId: hold.holdId, actor: `candidate:${hold.entryId}` },
       ]);
       record('CONFIRMED');
       return hold.entryId;
     }
     if (response === 'decline') {
-      await settleHold.executeWithOptions({ summary: activitySummary.settleHold(round, 'DECLINED') }, [
+      await databaseSteps().settleHold.executeWithOptions({ summary: activitySummary.settleHold(round, 'DECLINED') }, [
         {
           tenantId,
           holdId: hold.holdId,
@@ -399,7 +406,7 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
       record('DECLINED');
     } else {
       const expiredBy = expiredNowBy?.holdId === hold.holdId ? expiredNowBy.actor : undefined;
-      await settleHold.executeWithOptions({ summary: activitySummary.settleHold(round, 'EXPIRED') }, [
+      await databaseSteps().settleHold.executeWithOptions({ summary: activitySummary.settleHold(round, 'EXPIRED') }, [
         {
           tenantId,
           holdId: hold.holdId,
@@ -416,7 +423,7 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
 
   async function run(): Promise<WaitlistCascadeResult> {
     if (!input.carried) {
-      const begun = await beginCascade(ref);
+      const begun = await databaseSteps().beginCascade(ref);
       if (begun.status === 'assigned') {
         setStatus('ALREADY_ASSIGNED');
         return result('already-assigned');
@@ -447,7 +454,7 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
       }
       if (state.round === roundBefore) {
         // No offer was made: nobody is WAITING any more.
-        await closeUnfilledSlot({ ...ref, counts: counts() });
+        await databaseSteps().closeUnfilledSlot({ ...ref, counts: counts() });
         setStatus('UNFILLED');
         await sendEscalation({ ...ref, counts: counts() }).catch((error: unknown) =>
           log.warn('Escalation could not be sent; the slot stays unfilled', { error: String(error) }),
@@ -471,7 +478,7 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
           run: async () => {
             const hold = state.currentHold;
             if (!hold || !holds.isOpen) return;
-            await settleHold({
+            await databaseSteps().settleHold({
               tenantId,
               holdId: hold.holdId,
               outcome: 'RELEASED',
@@ -482,7 +489,7 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
             record('RELEASED');
           },
         },
-        { what: 'reopening the slot', run: () => reopenSlot({ ...ref, reason: attention.reason }) },
+        { what: 'reopening the slot', run: () => databaseSteps().reopenSlot({ ...ref, reason: attention.reason }) },
       ]);
     }
     if (!isCancellation(error)) throw error;
@@ -490,7 +497,7 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
       const hold = state.currentHold;
       if (hold && holds.isOpen) {
         // The candidate never had a fair chance to answer, so they keep their place.
-        await settleHold({
+        await databaseSteps().settleHold({
           tenantId,
           holdId: hold.holdId,
           outcome: 'RELEASED',
@@ -500,7 +507,7 @@ export async function waitlistCascadeWorkflow(input: WaitlistCascadeInput): Prom
         });
         record('RELEASED');
       }
-      await reopenSlot(ref);
+      await databaseSteps().reopenSlot(ref);
       if (state.status === 'OFFERING') setStatus('CANCELLED');
     });
     throw error;

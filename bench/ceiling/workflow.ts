@@ -3,6 +3,7 @@ import {
   condition,
   defineUpdate,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
@@ -21,8 +22,10 @@ import type { CeilingActivities } from './activities';
  * - accept: `confirmHold` (the Update completes after it), search attributes upserted, `sendConfirmation`.
  *
  * So 3 activities + 1 timer + 1 Update per declined offer; the first offer adds `beginCascade` and the
- * accepted one `confirmHold` + `sendConfirmation`. (Cascades started before the one-activity offer step
- * picked and held in two activities; results measured then ran a fourth, `pickNextCandidate`, here too.)
+ * accepted one `confirmHold` + `sendConfirmation`. The row writes (`beginCascade`, `offerNextCandidate`,
+ * `settleHold`, `confirmHold`) are local activities, as the cascade's are; the messages are queued.
+ * (Results measured before the cascade wrote its rows in local activities queued them here too, and
+ * those before the one-activity offer step ran a fourth, `pickNextCandidate`.)
  *
  * Lives outside workflows/ (it is not part of the product) but keeps its lint rule: imports only
  * `@temporalio/workflow`, pure modules, and activity types.
@@ -55,8 +58,8 @@ export const answerOfferUpdate = defineUpdate<{ status: 'confirmed' | 'declined'
 );
 
 // The same timeouts and retries as the real cascade's profiles (workflows/retry-profiles.ts); no-op
-// activities never retry, but the options travel in every ScheduleActivityTask command all the same.
-const databaseWrites = proxyActivities<CeilingActivities>({
+// activities never retry, but the options travel in every command and marker all the same.
+const databaseWrites = proxyLocalActivities<CeilingActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });

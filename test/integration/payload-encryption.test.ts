@@ -56,15 +56,30 @@ describe('payload encryption on the real stack: what the Temporal server keeps i
   const activeKeyId = () => stack.config.payloads.keys[0]!.id;
 
   /**
-   * Every payload is encrypted under the tenant's key, except the markers `patched()` records: the
-   * SDK's core writes them itself, past the codec, and they hold the patch's ID and nothing else.
+   * Every payload is encrypted under the tenant's key, except what the SDK's core writes itself, past
+   * the codec, on two kinds of marker: a `patched()` marker holds the patch's ID and nothing else, and
+   * a local activity's marker describes the call (its sequence number, activity ID and type, attempt,
+   * times). A local activity's result, on the same marker, is encrypted like any payload.
    */
   function expectEncryptedForTenant(all: HistoryPayload[]) {
     const patchMarkers = all.filter(({ path }) => path.includes('markerRecordedEventAttributes.details.patch-data'));
     for (const { payload } of patchMarkers) {
       expect(Object.keys(JSON.parse(text(payload.data)) as object).sort()).toEqual(['deprecated', 'id']);
     }
-    const payloads = all.filter((entry) => !patchMarkers.includes(entry));
+    const localActivityCalls = all.filter(({ path }) => /markerRecordedEventAttributes\.details\.data\./.test(path));
+    for (const { payload } of localActivityCalls) {
+      expect(Object.keys(JSON.parse(text(payload.data)) as object).sort()).toEqual([
+        'activity_id',
+        'activity_type',
+        'attempt',
+        'backoff',
+        'complete_time',
+        'original_schedule_time',
+        'seq',
+      ]);
+    }
+    const sdkWritten = [...patchMarkers, ...localActivityCalls];
+    const payloads = all.filter((entry) => !sdkWritten.includes(entry));
     const expected = metadataOf({
       metadata: {
         [METADATA_ENCODING]: Buffer.from(ENCRYPTED_ENCODING),

@@ -54,7 +54,7 @@ describe('workflow user metadata in the Web UI', () => {
       return pattern.test(details) ? details : undefined;
     });
 
-  /** The summaries on the history's scheduled activities and started timers, decoded through the codec. */
+  /** The summaries on the history's activities (scheduled or, for local ones, recorded) and started timers, decoded through the codec. */
   async function commandSummaries(handle: WorkflowHandle) {
     const history = await handle.fetchHistory();
     const [codec] = client.options.dataConverter.payloadCodecs ?? [];
@@ -68,7 +68,10 @@ describe('workflow user metadata in the Web UI', () => {
     for (const event of history.events ?? []) {
       const summary = event.userMetadata?.summary;
       if (!summary) continue;
-      if (event.activityTaskScheduledEventAttributes) activities.push(await decode(summary));
+      // A queued activity's summary is on its scheduled event; a local activity's on its marker.
+      if (event.activityTaskScheduledEventAttributes || event.markerRecordedEventAttributes) {
+        activities.push(await decode(summary));
+      }
       if (event.timerStartedEventAttributes) timers.push(await decode(summary));
     }
     return { activities, timers };
@@ -141,8 +144,10 @@ describe('workflow user metadata in the Web UI', () => {
         'hold for candidate 2',
       ]),
     );
-    // Each hold's deadline, and the bound on the decline's wait for its write (the Update's answer).
-    expect(timers).toContain('answer the request within 30 seconds');
+    // Each hold's deadline, and the bound on the decline's wait for its write (the Update's answer) when
+    // the write outlasts the workflow task that took the decline; a local write seldom does, and then the
+    // bound's timer is never recorded.
+    expect(timers.filter((timer) => timer.startsWith('hold expires'))).toHaveLength(2);
     for (const timer of timers) {
       expect(timer).toMatch(/^(hold expires \d{2}:\d{2} UTC|answer the request within 30 seconds)$/);
     }

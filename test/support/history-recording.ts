@@ -6,7 +6,7 @@ import type { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkerOptions, type WorkflowBundle } from '@temporalio/worker';
 import { historyToJSON } from './histories';
-import { bundleWorkflows, createTimeSkippingEnvironment } from './stack';
+import { createTimeSkippingEnvironment } from './stack';
 
 /**
  * The history recorder behind `npm run histories:record -- <flow> [scenario…]`: each flow lists
@@ -40,7 +40,9 @@ export interface FlowRecording<S extends RecordingScenario> {
 
 /**
  * Runs `run` while a worker serves `activities` and the bundled workflows on `taskQueue`, so each
- * scenario records against a worker of its own.
+ * scenario records against a worker of its own. `maxCachedWorkflows: 0` keeps runs off the worker's
+ * sticky queue, for a worker that another takes over mid-run: the time-skipping server would keep
+ * handing the run's tasks to the stopped worker's queue.
  */
 export async function withRecordingWorker<T>(
   env: TestWorkflowEnvironment,
@@ -48,6 +50,7 @@ export async function withRecordingWorker<T>(
   taskQueue: string,
   activities: WorkerOptions['activities'],
   run: () => Promise<T>,
+  options: Pick<WorkerOptions, 'maxCachedWorkflows'> = {},
 ): Promise<T> {
   const worker = await Worker.create({
     connection: env.nativeConnection,
@@ -56,6 +59,7 @@ export async function withRecordingWorker<T>(
     // The environment's own: encrypting in tests, in clear when recording fixtures.
     dataConverter: env.client.options.dataConverter,
     activities,
+    ...options,
   });
   return worker.runUntil(run);
 }
@@ -84,11 +88,20 @@ export function scenariosToRecord<S extends { name: string }>(
 }
 
 /**
- * The workflow code to record with: today's, or that of an earlier `commit`, exported with
+ * The workflow code to record with: today's, bundled from the working tree (recording runs outside
+ * Jest, without the bundle its global setup builds), or that of an earlier `commit`, exported with
  * `git archive` to a temporary directory (the working tree is left alone) and bundled from there.
  */
 export async function workflowBundleAt(commit?: string): Promise<WorkflowBundle> {
-  if (!commit) return bundleWorkflows();
+  const root = commit ? checkoutOf(commit) : repositoryRoot;
+  return bundleWorkflowCode({
+    workflowsPath: path.join(root, 'workflows/index.ts'),
+    logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} },
+  });
+}
+
+/** `commit`'s files in a temporary directory, resolving packages (and the generated Prisma enums) from this checkout. */
+function checkoutOf(commit: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `holdfast-${commit.slice(0, 12)}-`));
   const archive = spawnSync('git', ['archive', '--format=tar', commit], {
     cwd: repositoryRoot,
@@ -97,16 +110,12 @@ export async function workflowBundleAt(commit?: string): Promise<WorkflowBundle>
   if (archive.status !== 0) throw new Error(`git archive ${commit} failed: ${archive.stderr.toString()}`);
   const untar = spawnSync('tar', ['-x', '-C', dir], { input: archive.stdout });
   if (untar.status !== 0) throw new Error(`tar failed: ${untar.stderr.toString()}`);
-  // The export resolves its packages from this checkout, and its generated Prisma enums (not committed) too.
   fs.symlinkSync(path.join(repositoryRoot, 'node_modules'), path.join(dir, 'node_modules'));
   const generated = path.join(repositoryRoot, 'generated');
   if (fs.existsSync(generated) && !fs.existsSync(path.join(dir, 'generated'))) {
     fs.symlinkSync(generated, path.join(dir, 'generated'));
   }
-  return bundleWorkflowCode({
-    workflowsPath: path.join(dir, 'workflows/index.ts'),
-    logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} },
-  });
+  return dir;
 }
 
 /**

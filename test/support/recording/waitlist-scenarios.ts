@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { withRecordingWorker, type FlowRecording } from '../history-recording';
+import { withRecordingWorker, workflowBundleAt, type FlowRecording } from '../history-recording';
 import { NEXT_RETRY, outageScenarios } from '../outage';
 import { FakeWaitlist } from '../waitlist-fake';
 import { REQUEST_ANSWER_BOUND } from '../../../workflows/attention';
@@ -15,7 +15,7 @@ import {
   waitlistCascadeWorkflow,
   type WaitlistCascadeInput,
 } from '../../../workflows/waitlist-cascade';
-import { noActivityRunning } from '../workflow-handles';
+import { noActivityRunning, timerStarted } from '../workflow-handles';
 
 /*
  * The paths through the waitlist cascade whose histories test/histories/waitlist-*.json hold,
@@ -37,6 +37,11 @@ interface Scenario {
   /** The worker's activities; the fake's by default. */
   activities?: (fake: FakeWaitlist) => CascadeActivities;
   drive: (handle: Handle, fake: FakeWaitlist, sleep: Sleep) => Promise<void>;
+  /**
+   * A deploy in the middle of the run: the run starts on the `from` commit's code and goes this far,
+   * then its worker stops and one with today's code runs `drive` on.
+   */
+  deployAfter?: (handle: Handle, fake: FakeWaitlist) => Promise<void>;
 }
 
 const duringAnOutage = outageScenarios<Handle, FakeWaitlist, CascadeActivities>((fake) => fake.activities());
@@ -217,32 +222,94 @@ const beforeOneStepOffer: Scenario[] = scenarios.map((scenario) => ({
   from: '9fbf6e1aebd190914ec4170d8ffce7fa7b9c283a',
 }));
 
+/**
+ * Every path as cascades started before they wrote their rows in local activities ran it: each write a
+ * queued activity, and they must go on replaying so (`patched('waitlist-database-steps-in-the-worker')`).
+ */
+const beforeLocalWrites: Scenario[] = scenarios.map((scenario) => ({
+  ...scenario,
+  name: `${scenario.name}-before-local-writes`,
+  from: 'fc0565a35acf1c0eeb8b1747a32bcdf64d7a6f0f',
+}));
+
+/**
+ * A cascade in flight while new code deploys: its first offer made on the code of `from`, its decline, next offer
+ * and accept on today's. Each `patched()` marker is then recorded in the middle of the run, where the run switches.
+ */
+const deployedMidCascade = (name: string, from: string): Scenario => ({
+  name,
+  from,
+  arrange: (fake) => {
+    fake.join('Ada');
+    fake.join('Ben');
+  },
+  deployAfter: async (handle, fake) => {
+    await fake.delivered(1);
+    // The first hold's timer: the run has recorded the offer and waits for its answer.
+    await timerStarted(handle);
+  },
+  drive: async (handle, fake) => {
+    await decline(handle, fake, 1);
+    await accept(handle, fake, 2);
+    await finish(handle);
+  },
+});
+
+const deployedMidRun: Scenario[] = [
+  deployedMidCascade('deployed-after-queued-writes', 'fc0565a35acf1c0eeb8b1747a32bcdf64d7a6f0f'),
+  deployedMidCascade('deployed-after-two-step-offer', '9fbf6e1aebd190914ec4170d8ffce7fa7b9c283a'),
+];
+
 /** A cascade that continued as new is recorded as its first and its last run (`-last-run`). */
 export const waitlistRecording: FlowRecording<Scenario> = {
   filePrefix: 'waitlist',
-  scenarios: [...scenarios, ...beforeOneStepOffer],
+  scenarios: [...scenarios, ...beforeLocalWrites, ...beforeOneStepOffer, ...deployedMidRun],
   async record(scenario, env, bundle) {
     const fake = new FakeWaitlist();
     scenario.arrange(fake);
     const taskQueue = `record-${randomUUID()}`;
-    return withRecordingWorker(env, bundle, taskQueue, scenario.activities?.(fake) ?? fake.activities(), async () => {
-      const handle = await env.client.workflow.start(waitlistCascadeWorkflow, {
+    const activities = scenario.activities?.(fake) ?? fake.activities();
+    const sleep: Sleep = (duration) => env.sleep(duration);
+    const start = () =>
+      env.client.workflow.start(waitlistCascadeWorkflow, {
         taskQueue,
         workflowId: waitlistCascadeId('tenant-recorded', `slot-${scenario.name}`),
         args: [{ tenantId: 'tenant-recorded', slotId: `slot-${scenario.name}`, ...scenario.input }],
       });
-      await scenario.drive(handle, fake, (duration) => env.sleep(duration));
-      const runs = [{ suffix: '', runId: handle.firstExecutionRunId }];
-      const { runId: lastRunId } = await env.client.workflow.getHandle(handle.workflowId).describe();
-      if (lastRunId !== handle.firstExecutionRunId) runs.push({ suffix: '-last-run', runId: lastRunId });
-      const recorded = [];
-      for (const { suffix, runId } of runs) {
-        recorded.push({
-          suffix,
-          history: await env.client.workflow.getHandle(handle.workflowId, runId).fetchHistory(),
-        });
-      }
-      return recorded;
-    });
+    let handle: Handle;
+    if (scenario.deployAfter) {
+      const { deployAfter } = scenario;
+      handle = await withRecordingWorker(
+        env,
+        bundle,
+        taskQueue,
+        activities,
+        async () => {
+          const started = await start();
+          await deployAfter(started, fake);
+          return started;
+        },
+        { maxCachedWorkflows: 0 },
+      );
+      const today = await workflowBundleAt();
+      await withRecordingWorker(env, today, taskQueue, activities, () => scenario.drive(handle, fake, sleep));
+    } else {
+      handle = await withRecordingWorker(env, bundle, taskQueue, activities, async () => {
+        const started = await start();
+        await scenario.drive(started, fake, sleep);
+        return started;
+      });
+    }
+    const runs = [{ suffix: '', runId: handle.firstExecutionRunId }];
+    const { runId: lastRunId } = await env.client.workflow.getHandle(handle.workflowId).describe();
+    if (lastRunId !== handle.firstExecutionRunId) runs.push({ suffix: '-last-run', runId: lastRunId });
+    const recorded = [];
+    for (const { suffix, runId } of runs) {
+      recorded.push({
+        suffix,
+        history: await env.client.workflow.getHandle(handle.workflowId, runId).fetchHistory(),
+      });
+    }
+    return recorded;
   },
 };
