@@ -84,11 +84,12 @@ const storedPayload = z.object({
 type StoredPayload = z.infer<typeof storedPayload>;
 
 /**
- * Every payload anywhere in the CLI's JSON output of a history, and whether it is a search attribute's, which
- * Temporal indexes and so stores as plain JSON.
+ * Where a payload stays in clear by design (docs/encryption.md): Temporal must read it itself (a search
+ * attribute), or the SDK's core writes it past the codec (a patch's ID, a local activity's call description).
  */
-/** Where Temporal must read a payload itself, so it stays in clear by design (docs/encryption.md). */
-type ClearByDesign = 'search attribute' | 'patch marker';
+type ClearByDesign = 'search attribute' | 'patch marker' | 'local activity call';
+
+/** Every payload anywhere in the CLI's JSON output of a history, and why it is in clear if it is by design. */
 
 function payloadsIn(
   value: unknown,
@@ -101,10 +102,16 @@ function payloadsIn(
     const parsed = storedPayload.safeParse(value);
     if (parsed.success) found.push({ payload: parsed.data, clearByDesign });
     else {
+      // A local activity's marker: `details.data` describes the call; its `result` is encrypted like any payload.
+      const localActivityCall = (value as { markerName?: unknown }).markerName === 'core_local_activity';
       for (const [key, item] of Object.entries(value)) {
         const here: ClearByDesign | undefined =
           key === 'searchAttributes' ? 'search attribute' : key === 'patch-data' ? 'patch marker' : undefined;
-        payloadsIn(item, clearByDesign ?? here, found);
+        if (localActivityCall && key === 'details' && typeof item === 'object' && item !== null) {
+          const { data, ...rest } = item as Record<string, unknown>;
+          payloadsIn(data, clearByDesign ?? 'local activity call', found);
+          payloadsIn(rest, clearByDesign, found);
+        } else payloadsIn(item, clearByDesign ?? here, found);
       }
     }
   }
@@ -226,7 +233,7 @@ export async function temporalClientsTour({ tenant, platform }: DemoTokens): Pro
   );
   check(
     plain.length === 0,
-    `${plain.length} payload(s) besides search attributes and patch markers are not encrypted: ` +
+    `${plain.length} payload(s) besides search attributes, patch markers and local activity calls are not encrypted: ` +
       plain.map(({ payload }) => fromBase64(payload.metadata.encoding)).join(', '),
   );
   const inClear = [rawHistory, ...stored.map(({ payload }) => fromBase64(payload.data))].filter(
@@ -235,9 +242,11 @@ export async function temporalClientsTour({ tenant, platform }: DemoTokens): Pro
   check(inClear.length === 0, 'the raw history holds the name or address of the person waiting in clear');
   const searchAttributes = stored.filter(({ clearByDesign }) => clearByDesign === 'search attribute').length;
   const patchMarkers = stored.filter(({ clearByDesign }) => clearByDesign === 'patch marker').length;
+  const localCalls = stored.filter(({ clearByDesign }) => clearByDesign === 'local activity call').length;
   note(
-    `${stored.length} payloads in the history: ${stored.length - searchAttributes - patchMarkers} encrypted, ` +
-      `${searchAttributes} search attribute values, ${patchMarkers} patch ID(s); no name or address in any`,
+    `${stored.length} payloads in the history: ${stored.length - searchAttributes - patchMarkers - localCalls} encrypted, ` +
+      `${searchAttributes} search attribute values, ${patchMarkers} patch ID(s), ${localCalls} local activity call(s); ` +
+      'no name or address in any',
   );
 
   const decodeCall = (token: DemoTokens['tenant']) => ({
