@@ -108,8 +108,8 @@ export interface OutageWaits {
   /** The attempt stops waiting this long before its start-to-close timeout, and fails by itself instead. */
   marginMs: number;
   /**
-   * How many attempts of this process may wait at once. One more fails as before: a long outage must not
-   * fill a queue's worker slots with waiting messages, nor release them all on the provider at once.
+   * How many attempts of one task queue may wait at once in this process. One more fails as before, so
+   * that the messages released on a provider when the database is back stay few.
    */
   maxWaiting: number;
   /** The clock the waits are measured on. */
@@ -128,15 +128,18 @@ const outageWaits: OutageWaits = { firstMs: 1_000, longestMs: 5_000, marginMs: 5
  * Only transient database errors wait. Each wait heartbeats first, so that a cancellation of the
  * attempt reaches it, and ends the wait. Near the attempt's own timeout (counted from when it
  * started here) it stops waiting and fails as before, and the next attempt waits again; so does an
- * attempt that finds `maxWaiting` others of this process waiting. Running the activity again is
- * safe because every message goes through the notification ledger.
+ * attempt that finds `maxWaiting` others of its task queue waiting in this process. A waiting
+ * message holds its worker slot, which costs little while the database is down: the work of the
+ * queues that send messages needs the database too. Running the activity again is safe because
+ * every message goes through the notification ledger.
  */
 export function waitingOutDatabaseOutages<T extends Record<string, ActivityFunction>>(
   activities: T,
   names: readonly (keyof T & string)[],
   waits: OutageWaits = outageWaits,
 ): T {
-  let waiting = 0;
+  /** Attempts waiting now, by task queue. */
+  const waiting = new Map<string, number>();
   const wrapped: Record<string, ActivityFunction> = { ...activities };
   for (const name of names) {
     const activity = activities[name]!;
@@ -153,13 +156,15 @@ export function waitingOutDatabaseOutages<T extends Record<string, ActivityFunct
             if (!context || classifyDatabaseError(error)?.kind !== 'transient') throw error;
             // Up to a fifth shorter at random, so that waiting messages do not all run again at the same moment.
             const jitteredMs = Math.round(waitMs * (0.8 + Math.random() * 0.2));
-            if (waits.now() + jitteredMs > stopWaitingAt || waiting >= waits.maxWaiting) throw error;
-            waiting += 1;
+            const { taskQueue } = context.info;
+            const waitingOnQueue = waiting.get(taskQueue) ?? 0;
+            if (waits.now() + jitteredMs > stopWaitingAt || waitingOnQueue >= waits.maxWaiting) throw error;
+            waiting.set(taskQueue, waitingOnQueue + 1);
             try {
               context.heartbeat();
               await context.sleep(jitteredMs);
             } finally {
-              waiting -= 1;
+              waiting.set(taskQueue, (waiting.get(taskQueue) ?? 1) - 1);
             }
           }
         }

@@ -90,7 +90,6 @@ type StoredPayload = z.infer<typeof storedPayload>;
 type ClearByDesign = 'search attribute' | 'patch marker' | 'local activity call';
 
 /** Every payload anywhere in the CLI's JSON output of a history, and why it is in clear if it is by design. */
-
 function payloadsIn(
   value: unknown,
   clearByDesign?: ClearByDesign,

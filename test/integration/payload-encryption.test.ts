@@ -126,6 +126,8 @@ describe('payload encryption on the real stack: what the Temporal server keeps i
       'workflowExecutionStartedEventAttributes.input.payloads',
       'activityTaskScheduledEventAttributes.input.payloads',
       'activityTaskCompletedEventAttributes.result.payloads',
+      // A local activity's result (the cascade's writes), on its marker.
+      'markerRecordedEventAttributes.details.result.payloads',
       'workflowExecutionUpdateAcceptedEventAttributes.acceptedRequest.input.args.payloads',
       'workflowExecutionUpdateCompletedEventAttributes.outcome.success.payloads',
       'workflowExecutionCompletedEventAttributes.result.payloads',

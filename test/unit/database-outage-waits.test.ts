@@ -2,6 +2,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { waitingOutDatabaseOutages, type OutageWaits } from '../../activities/database-failures';
+import { classifyDatabaseError } from '../../lib/db-errors';
 import { PrismaClient } from '../../generated/prisma/client';
 import { freePort } from '../../scripts/stack/ports';
 
@@ -14,8 +15,7 @@ import { freePort } from '../../scripts/stack/ports';
 const waits: OutageWaits = { firstMs: 10, longestMs: 40, marginMs: 100, maxWaiting: 10, now: Date.now };
 
 /** An attempt of an activity, started now, with `startToCloseTimeoutMs`. */
-const attempt = (startToCloseTimeoutMs = 60_000) =>
-  new MockActivityEnvironment({ startToCloseTimeoutMs, currentAttemptScheduledTimestampMs: Date.now() });
+const attempt = (startToCloseTimeoutMs = 60_000) => new MockActivityEnvironment({ startToCloseTimeoutMs });
 
 describe('a message waits out a database outage within its attempt', () => {
   /** What a real query against a database that is down throws. */
@@ -31,6 +31,7 @@ describe('a message waits out a database outage within its attempt', () => {
         (error: unknown) => error,
       );
       expect(failure).toBeInstanceOf(Error);
+      expect(classifyDatabaseError(failure)?.kind).toBe('transient');
       outageError = failure as Error;
     } finally {
       await unreachable.$disconnect();
@@ -90,42 +91,52 @@ describe('a message waits out a database outage within its attempt', () => {
     expect(runs()).toBe(1);
   });
 
-  it('lets only so many attempts of the process wait at once; the next one fails as before', async () => {
-    const first = attempt(3_600_000);
-    let firstRuns = 0;
-    let secondRuns = 0;
+  it('lets only so many attempts of one queue wait at once; the next one fails as before, and waits once one is done', async () => {
+    const runs = { first: 0, second: 0, third: 0 };
     let firstWaits!: () => void;
     const firstIsWaiting = new Promise<void>((resolve) => (firstWaits = resolve));
     const wrapped = waitingOutDatabaseOutages(
       {
         sendOfferNotification: (which: string): Promise<string> => {
-          if (which === 'second') {
-            secondRuns += 1;
-            return Promise.reject(outageError);
-          }
-          firstRuns += 1;
-          if (firstRuns === 1) setImmediate(firstWaits);
-          return firstRuns === 1 ? Promise.reject(outageError) : Promise.resolve('sent');
+          const run = (runs[which as keyof typeof runs] += 1);
+          if (which === 'first' && run === 1) setImmediate(firstWaits);
+          return Promise.reject(outageError);
         },
       },
       ['sendOfferNotification'],
       { ...waits, firstMs: 3_600_000, longestMs: 3_600_000, maxWaiting: 1 },
     );
+    const first = attempt(3_600_000);
     const waitingFirst = first.run(wrapped.sendOfferNotification, 'first');
     await firstIsWaiting;
     await expect(attempt(3_600_000).run(wrapped.sendOfferNotification, 'second')).rejects.toBe(outageError);
-    expect(secondRuns).toBe(1);
+    expect(runs.second).toBe(1);
     first.cancel();
     await expect(waitingFirst).rejects.toBeInstanceOf(CancelledFailure);
+
+    // The first no longer waits: a third attempt may.
+    const third = attempt(3_600_000);
+    let thirdWaits = false;
+    third.on('heartbeat', () => {
+      thirdWaits = true;
+      setImmediate(() => third.cancel());
+    });
+    await expect(third.run(wrapped.sendOfferNotification, 'third')).rejects.toBeInstanceOf(CancelledFailure);
+    expect(thirdWaits).toBe(true);
+    expect(runs.third).toBe(1);
   });
 
-  it('stops waiting when the attempt is cancelled', async () => {
+  it('heartbeats before it waits, so that a cancellation of the attempt reaches it, and stops waiting then', async () => {
     const env = attempt(3_600_000);
     let runs = 0;
+    let heartbeats = 0;
+    // The server answers a heartbeat with the attempt's cancellation.
+    env.on('heartbeat', () => {
+      heartbeats += 1;
+      setImmediate(() => env.cancel());
+    });
     const sendOfferNotification = (): Promise<string> => {
       runs += 1;
-      // The attempt is cancelled while it waits for the database after this run.
-      setImmediate(() => env.cancel());
       return Promise.reject(outageError);
     };
     const wrapped = waitingOutDatabaseOutages({ sendOfferNotification }, ['sendOfferNotification'], {
@@ -134,6 +145,7 @@ describe('a message waits out a database outage within its attempt', () => {
       longestMs: 3_600_000,
     });
     await expect(env.run(wrapped.sendOfferNotification)).rejects.toBeInstanceOf(CancelledFailure);
+    expect(heartbeats).toBe(1);
     expect(runs).toBe(1);
   });
 });
