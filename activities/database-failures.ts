@@ -85,19 +85,21 @@ type ActivityFunction = (...args: any[]) => Promise<unknown>;
 export function rejectingDataErrors<T extends Record<string, ActivityFunction>>(activities: T): T {
   const wrapped: Record<string, ActivityFunction> = {};
   for (const [name, activity] of Object.entries(activities)) {
-    const guarded = {
-      // A computed name keeps the activity's own name on the wrapper, for stack traces.
-      async [name](...args: unknown[]) {
-        try {
-          return await activity(...args);
-        } catch (error) {
-          throw activityFailureFor(error);
-        }
-      },
-    };
-    wrapped[name] = guarded[name]!;
+    wrapped[name] = namedAs(name, async (...args: unknown[]) => {
+      try {
+        return await activity(...args);
+      } catch (error) {
+        throw activityFailureFor(error);
+      }
+    });
   }
   return wrapped as T;
+}
+
+/** `wrapper` under the activity's own name, for stack traces. */
+function namedAs(name: string, wrapper: ActivityFunction): ActivityFunction {
+  // A computed property name gives the function its name.
+  return { [name]: (...args: unknown[]) => wrapper(...args) }[name]!;
 }
 
 /** How a message waits out a database outage within its attempt (see {@link waitingOutDatabaseOutages}). */
@@ -143,34 +145,31 @@ export function waitingOutDatabaseOutages<T extends Record<string, ActivityFunct
   const wrapped: Record<string, ActivityFunction> = { ...activities };
   for (const name of names) {
     const activity = activities[name]!;
-    const waitingOut = {
-      async [name](...args: unknown[]) {
-        const context = currentContext();
-        const stopWaitingAt = context
-          ? waits.now() + context.info.startToCloseTimeoutMs - waits.marginMs
-          : Number.NEGATIVE_INFINITY;
-        for (let waitMs = waits.firstMs; ; waitMs = Math.min(waitMs * 2, waits.longestMs)) {
+    wrapped[name] = namedAs(name, async (...args: unknown[]) => {
+      const context = currentContext();
+      const stopWaitingAt = context
+        ? waits.now() + context.info.startToCloseTimeoutMs - waits.marginMs
+        : Number.NEGATIVE_INFINITY;
+      for (let waitMs = waits.firstMs; ; waitMs = Math.min(waitMs * 2, waits.longestMs)) {
+        try {
+          return await activity(...args);
+        } catch (error) {
+          if (!context || classifyDatabaseError(error)?.kind !== 'transient') throw error;
+          // Up to a fifth shorter at random, so that waiting messages do not all run again at the same moment.
+          const jitteredMs = Math.round(waitMs * (0.8 + Math.random() * 0.2));
+          const { taskQueue } = context.info;
+          const waitingOnQueue = waiting.get(taskQueue) ?? 0;
+          if (waits.now() + jitteredMs > stopWaitingAt || waitingOnQueue >= waits.maxWaiting) throw error;
+          waiting.set(taskQueue, waitingOnQueue + 1);
           try {
-            return await activity(...args);
-          } catch (error) {
-            if (!context || classifyDatabaseError(error)?.kind !== 'transient') throw error;
-            // Up to a fifth shorter at random, so that waiting messages do not all run again at the same moment.
-            const jitteredMs = Math.round(waitMs * (0.8 + Math.random() * 0.2));
-            const { taskQueue } = context.info;
-            const waitingOnQueue = waiting.get(taskQueue) ?? 0;
-            if (waits.now() + jitteredMs > stopWaitingAt || waitingOnQueue >= waits.maxWaiting) throw error;
-            waiting.set(taskQueue, waitingOnQueue + 1);
-            try {
-              context.heartbeat();
-              await context.sleep(jitteredMs);
-            } finally {
-              waiting.set(taskQueue, (waiting.get(taskQueue) ?? 1) - 1);
-            }
+            context.heartbeat();
+            await context.sleep(jitteredMs);
+          } finally {
+            waiting.set(taskQueue, (waiting.get(taskQueue) ?? 1) - 1);
           }
         }
-      },
-    };
-    wrapped[name] = waitingOut[name]!;
+      }
+    });
   }
   return wrapped as T;
 }
