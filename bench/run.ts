@@ -381,7 +381,7 @@ async function engineCeiling(
   const holdfastOffersPerSecond = holdfastStepsPerSecond === undefined ? undefined : holdfastStepsPerSecond / 2;
   // Levels a tenth apart around Holdfast's own rate, wider above: the fraction is exact to one level.
   const base = holdfastOffersPerSecond ?? 2;
-  const rates = [0.8, 0.9, 1, 1.1, 1.25, 1.5, 2, 3, 4].map((factor) => Math.round(base * factor * 10) / 10);
+  const rates = [0.8, 0.9, 1, 1.1, 1.25, 1.5, 2, 3, 4, 6, 8].map((factor) => Math.round(base * factor * 10) / 10);
   const began = Date.now();
   log(`${name}: engine ceiling at ${rates.join(', ')} offers/s, ${settings.ceilingLevelSeconds} s each`);
   try {
