@@ -311,6 +311,8 @@ const environmentSchema = z.object({
       message: 'expected host names, IP addresses and CIDRs separated by commas',
     }),
 
+  /** Where the worker's Prometheus endpoint listens; it has no authentication, so loopback unless told. */
+  WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   WORKER_METRICS_PORT: port.default(9464),
   WORKER_SHUTDOWN_GRACE: duration.default('30 seconds'),
   WORKER_SYNC_SCHEDULES: booleanFlag.default(true),
@@ -572,6 +574,7 @@ export interface Config {
   /** The dev mail/SMS catcher's JSONL file; the dev outbox route serves it in development only. */
   devOutboxFile?: string;
   worker: {
+    metricsHost: string;
     metricsPort: number;
     shutdownGrace: string;
     syncSchedules: boolean;
@@ -732,6 +735,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     whatsapp: { providerUrl: env.WHATSAPP_PROVIDER_URL, providerToken: env.WHATSAPP_PROVIDER_TOKEN },
     devOutboxFile: env.APP_ENV === 'development' ? env.DEV_OUTBOX_FILE : undefined,
     worker: {
+      metricsHost: env.WORKER_METRICS_HOST,
       metricsPort: env.WORKER_METRICS_PORT,
       shutdownGrace: env.WORKER_SHUTDOWN_GRACE,
       syncSchedules: env.WORKER_SYNC_SCHEDULES,

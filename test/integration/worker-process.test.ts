@@ -81,7 +81,7 @@ describe('the worker process', () => {
     );
   });
 
-  it('serves SDK metrics for Prometheus, and on SIGTERM stops polling and exits 0', async () => {
+  it('serves SDK metrics for Prometheus on loopback only, and on SIGTERM stops polling and exits 0', async () => {
     const metricsPort = await freePort();
     let output = '';
     const { child, exit } = startWorkerProcess({
@@ -99,10 +99,18 @@ describe('the worker process', () => {
     await waitForOutput(() => output, /"msg":"worker started"/, exit);
 
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    // The endpoint has no token, so by default it listens on 127.0.0.1 alone: another address of this
+    // machine (127.0.0.2 is one on Linux) is refused, as an address on another interface would be.
+    const otherAddress = await fetch(`http://127.0.0.2:${metricsPort}/metrics`).then(
+      (response) => `answered ${response.status}`,
+      (error: unknown) => (error as { cause?: { code?: string } }).cause?.code ?? String(error),
+    );
     child.kill('SIGTERM');
     const { code } = await exit;
 
     expect(metrics).toMatch(/^# TYPE temporal_\w+/m);
+    expect(otherAddress).toBe('ECONNREFUSED');
+    expect(output).toContain(`"metricsAddress":"127.0.0.1:${metricsPort}"`);
     expect(code).toBe(0);
     expect(output).toMatch(/"msg":"worker stopped"/);
     // The SDK's default, read back from the running worker.
