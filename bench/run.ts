@@ -406,7 +406,9 @@ async function engineCeiling(
         : {}),
       levels: ceiling.levels.map((level) => ({
         offeredStepsPerSecond: level.offeredStepsPerSecond,
+        arrivedStepsPerSecond: level.arrivedStepsPerSecond,
         completedStepsPerSecond: level.completedStepsPerSecond,
+        backlogGrowthPerSecond: level.backlogGrowthPerSecond,
         stepP99Ms: level.stepLatencyMs.p99,
         sustainable: level.sustainable,
       })),

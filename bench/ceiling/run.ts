@@ -58,7 +58,7 @@ export interface CeilingLevel {
   stepsCompleted: number;
   /** Steps completed within the level, per second of it. */
   completedStepsPerSecond: number;
-  /** Steps waiting on the engine: mean over the last quarter minus mean over the second quarter, per second. */
+  /** Cascades waiting on the engine: mean over the last quarter minus mean over the second quarter, per second. */
   backlogGrowthPerSecond: number;
   /** Decline sent → the next offer's send activity running; accept sent → its Update answered. */
   stepLatencyMs: LatencySummary;
@@ -109,8 +109,8 @@ export function summarize(values: readonly number[]): LatencySummary {
 }
 
 /**
- * Whether a level kept up: the backlog grows by less than a tenth of the rate per second (a level that falls
- * behind grows by the gap between offered and served), steps stay under the latency bound (a backlog that
+ * Whether a level kept up: the backlog of cascades grows by less than a tenth of the cascades arriving per
+ * second (a level that falls behind grows by the gap between offered and served), steps stay under the latency bound (a backlog that
  * grows shows there first), and nothing failed or stayed open. Completed steps per second are reported, not
  * judged: with a few dozen Poisson arrivals per level they scatter too much to compare with the rate.
  */
@@ -123,12 +123,15 @@ export function isSustainable(
     stuckCascades: number;
   },
   latencyBoundMs: number,
+  stepsPerCascade: number,
 ): boolean {
+  // The backlog counts cascades, the rate steps: growth is held to a tenth of the cascades arriving.
+  const offeredCascadesPerSecond = level.offeredStepsPerSecond / stepsPerCascade;
   return (
     level.errors === 0 &&
     level.stuckCascades === 0 &&
     level.stepLatencyMs.p99 <= latencyBoundMs &&
-    level.backlogGrowthPerSecond <= Math.max(0.5, 0.1 * level.offeredStepsPerSecond)
+    level.backlogGrowthPerSecond <= Math.max(0.5, 0.1 * offeredCascadesPerSecond)
   );
 }
 
@@ -295,7 +298,7 @@ export async function measureEngineCeiling(options: EngineCeilingOptions): Promi
     else answer(message.workflowId, cascade, message.offer, 'decline');
   };
 
-  /** Steps waiting on the engine: open cascades, less those whose offer waits for its hold to run out. */
+  /** Cascades waiting on the engine: open ones, less those whose offer waits for its hold to run out. */
   const backlog = () => {
     let waitingOnHolds = 0;
     for (const cascade of cascades.values()) {
@@ -406,7 +409,10 @@ export async function measureEngineCeiling(options: EngineCeilingOptions): Promi
         stuckCascades: stuck,
         workerCpuSeconds: Math.round((processUsage(worker.pid!).cpuSeconds - cpuBefore) * 100) / 100,
       };
-      const result: CeilingLevel = { ...measured, sustainable: !overloaded && isSustainable(measured, latencyBoundMs) };
+      const result: CeilingLevel = {
+        ...measured,
+        sustainable: !overloaded && isSustainable(measured, latencyBoundMs, offers),
+      };
       levels.push(result);
       log(
         `${String(rate).padStart(4)} steps/s offered (${result.arrivedStepsPerSecond} arrived): ` +

@@ -64,7 +64,10 @@ export interface EngineCeilingFigures {
   fraction?: number;
   levels: Array<{
     offeredStepsPerSecond: number;
+    arrivedStepsPerSecond?: number;
     completedStepsPerSecond: number;
+    /** Cascades waiting on the engine, growth per second (what a level is judged by, with the step p99). */
+    backlogGrowthPerSecond?: number;
     stepP99Ms: number;
     sustainable: boolean;
   }>;

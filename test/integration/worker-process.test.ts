@@ -81,6 +81,41 @@ describe('the worker process', () => {
     );
   });
 
+  it("starts with the SDK's default workflow tasks at once, and warns, when they exceed the cache it sized for a small heap", async () => {
+    const metricsPort = await freePort();
+    const {
+      child,
+      exit,
+      output: read,
+    } = startWorkerProcess({
+      APP_ENV: 'test',
+      LOG_LEVEL: 'info',
+      DATABASE_URL: testDatabaseUrl(),
+      TEMPORAL_ADDRESS: process.env[testEnvironmentKeys.temporalAddress]!,
+      TEMPORAL_TASK_QUEUE: `process-test-small-heap-${metricsPort}`,
+      WORKFLOW_BUNDLE_PATH: process.env[testEnvironmentKeys.workflowBundle]!,
+      WORKER_METRICS_PORT: String(metricsPort),
+      WORKER_SYNC_SCHEDULES: 'false',
+      WORKER_QUEUES: 'interactive',
+      WORKER_SHUTDOWN_GRACE: '2 seconds',
+      // The SDK caches about 600 workflows per GiB of heap past 200 MiB: a heap this small gets a cache
+      // below the 40 workflow tasks it runs at once by default.
+      NODE_OPTIONS: '--max-old-space-size=220',
+    });
+    await waitForOutput(read, /"msg":"worker started"/, exit);
+    child.kill('SIGTERM');
+
+    const { code, output } = await exit;
+
+    expect(code).toBe(0);
+    const warning = output.split('\n').find((line) => line.includes('exceed the workflows it caches'));
+    expect(warning).toBeDefined();
+    const { maxConcurrentWorkflowTasks, maxCachedWorkflows } = JSON.parse(warning!) as Record<string, number>;
+    expect(maxConcurrentWorkflowTasks).toBe(40);
+    expect(maxCachedWorkflows).toBeLessThan(40);
+    expect(warning).toMatch(/WORKER_MAX_CONCURRENT_WORKFLOW_TASKS or WORKER_MAX_CACHED_WORKFLOWS/);
+  });
+
   it('serves SDK metrics for Prometheus on loopback only, and on SIGTERM stops polling and exits 0', async () => {
     const metricsPort = await freePort();
     let output = '';

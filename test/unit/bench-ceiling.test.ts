@@ -11,24 +11,28 @@ describe('engine ceiling figures', () => {
 
   const keptUp = {
     offeredStepsPerSecond: 40,
-    backlogGrowthPerSecond: 1,
+    backlogGrowthPerSecond: 0.2,
     stepLatencyMs: { count: 800, p50: 60, p99: 400, max: 900 },
     errors: 0,
     stuckCascades: 0,
   };
 
   it('calls a level sustainable when its backlog stays flat and its steps stay under the bound', () => {
-    expect(isSustainable(keptUp, 2000)).toBe(true);
+    expect(isSustainable(keptUp, 2000, 5)).toBe(true);
   });
 
-  it('calls a level unsustainable when its backlog grows by more than a tenth of the rate per second', () => {
-    expect(isSustainable({ ...keptUp, backlogGrowthPerSecond: 4.5 }, 2000)).toBe(false);
+  it('calls a level unsustainable when its backlog of cascades grows by more than a tenth of the cascades arriving', () => {
+    // 40 steps/s in cascades of 5 steps: 8 cascades/s arrive, so the backlog may grow by 0.8 cascades/s.
+    expect(isSustainable({ ...keptUp, backlogGrowthPerSecond: 0.8 }, 2000, 5)).toBe(true);
+    expect(isSustainable({ ...keptUp, backlogGrowthPerSecond: 1.5 }, 2000, 5)).toBe(false);
+    // Below 5 cascades/s, half a cascade per second is still noise.
+    expect(isSustainable({ ...keptUp, offeredStepsPerSecond: 10, backlogGrowthPerSecond: 0.5 }, 2000, 5)).toBe(true);
   });
 
   it('calls a level unsustainable when steps exceed the latency bound, fail, or stay open', () => {
-    expect(isSustainable({ ...keptUp, stepLatencyMs: { ...keptUp.stepLatencyMs, p99: 2500 } }, 2000)).toBe(false);
-    expect(isSustainable({ ...keptUp, errors: 1 }, 2000)).toBe(false);
-    expect(isSustainable({ ...keptUp, stuckCascades: 1 }, 2000)).toBe(false);
+    expect(isSustainable({ ...keptUp, stepLatencyMs: { ...keptUp.stepLatencyMs, p99: 2500 } }, 2000, 5)).toBe(false);
+    expect(isSustainable({ ...keptUp, errors: 1 }, 2000, 5)).toBe(false);
+    expect(isSustainable({ ...keptUp, stuckCascades: 1 }, 2000, 5)).toBe(false);
   });
 });
 
