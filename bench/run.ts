@@ -28,7 +28,7 @@ import { writeWorkflowBundle } from '../workers/workflow-bundle';
 import { armPlan, startArm, type ArmPlan } from './harness/arms';
 import { buildProductionApp, type AppEntry } from './lib/production-build';
 import { snapshotStores, storeActivity } from './lib/store-activity';
-import { measureEngineCeiling } from './ceiling/run';
+import { backlogTolerance, measureEngineCeiling } from './ceiling/run';
 
 /**
  * `npm run bench [-- --quick] [--arms T-dev,B-delay] [--rounds 3] [--seed 1] [--entry compiled|source] [--out bench/results]`
@@ -97,7 +97,7 @@ function parseSettings(argv: string[]): Settings {
       'drain-seconds': { type: 'string' },
       'data-dir': { type: 'string', default: path.join(os.tmpdir(), 'holdfast-bench') },
       'ceiling-level-seconds': { type: 'string', default: '30' },
-      'ceiling-minutes': { type: 'string', default: '6' },
+      'ceiling-minutes': { type: 'string', default: '8' },
       entry: { type: 'string', default: 'compiled' },
     },
     strict: true,
@@ -320,8 +320,9 @@ async function findSustainableRate(
       });
       const stepEnd = Date.now();
       const samples = live.backlog().filter((sample) => sample.at >= stepStart && sample.at <= stepEnd);
-      // A few cascades' worth of noise is not growth; a backlog that keeps a second's arrivals more is.
-      const judgement = judgeBacklogGrowth(samples, Math.max(3, rate));
+      // A few cascades' worth of noise is not growth; a backlog that keeps a second's arrivals more is. The
+      // engine ceiling's levels are judged by the same rule.
+      const judgement = judgeBacklogGrowth(samples, backlogTolerance(rate));
       const holdsCreated = await arm.prisma.hold.count({
         where: { tenantId: arm.tenantId, createdAt: { gte: new Date(stepStart), lte: new Date(stepEnd) } },
       });
@@ -409,6 +410,7 @@ async function engineCeiling(
         arrivedStepsPerSecond: level.arrivedStepsPerSecond,
         completedStepsPerSecond: level.completedStepsPerSecond,
         backlogGrowthPerSecond: level.backlogGrowthPerSecond,
+        backlogGrew: level.backlogGrew,
         stepP99Ms: level.stepLatencyMs.p99,
         sustainable: level.sustainable,
       })),

@@ -312,7 +312,10 @@ const environmentSchema = z.object({
     }),
 
   /** Where the worker's Prometheus endpoint listens; it has no authentication, so loopback unless told. */
-  WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  WORKER_METRICS_HOST: z
+    .string()
+    .refine((host) => isIP(host) !== 0, { message: 'expected an IP address, such as 127.0.0.1, 0.0.0.0 or ::' })
+    .default('127.0.0.1'),
   WORKER_METRICS_PORT: port.default(9464),
   WORKER_SHUTDOWN_GRACE: duration.default('30 seconds'),
   WORKER_SYNC_SCHEDULES: booleanFlag.default(true),
@@ -574,7 +577,8 @@ export interface Config {
   /** The dev mail/SMS catcher's JSONL file; the dev outbox route serves it in development only. */
   devOutboxFile?: string;
   worker: {
-    metricsHost: string;
+    /** WORKER_METRICS_HOST and WORKER_METRICS_PORT as one socket address (an IPv6 host in brackets). */
+    metricsAddress: string;
     metricsPort: number;
     shutdownGrace: string;
     syncSchedules: boolean;
@@ -735,7 +739,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     whatsapp: { providerUrl: env.WHATSAPP_PROVIDER_URL, providerToken: env.WHATSAPP_PROVIDER_TOKEN },
     devOutboxFile: env.APP_ENV === 'development' ? env.DEV_OUTBOX_FILE : undefined,
     worker: {
-      metricsHost: env.WORKER_METRICS_HOST,
+      metricsAddress: `${isIP(env.WORKER_METRICS_HOST) === 6 ? `[${env.WORKER_METRICS_HOST}]` : env.WORKER_METRICS_HOST}:${env.WORKER_METRICS_PORT}`,
       metricsPort: env.WORKER_METRICS_PORT,
       shutdownGrace: env.WORKER_SHUTDOWN_GRACE,
       syncSchedules: env.WORKER_SYNC_SCHEDULES,

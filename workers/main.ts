@@ -55,7 +55,7 @@ export function installRuntime(
       // histogram gets bounds that fit cascades of minutes to days.
       metrics: {
         prometheus: {
-          bindAddress: `${config.worker.metricsHost}:${config.worker.metricsPort}`,
+          bindAddress: config.worker.metricsAddress,
           histogramBucketOverrides: { ...histogramBuckets },
         },
       },
@@ -276,7 +276,7 @@ export async function startWorker(
         maxCachedWorkflows: options.hostsWorkflows ? worker.options.maxCachedWorkflows : null,
         // The workflow tasks it runs at once (WORKER_MAX_CONCURRENT_WORKFLOW_TASKS or the SDK's default).
         maxConcurrentWorkflowTasks: options.hostsWorkflows ? workflowTaskSlots(worker) : null,
-        metricsAddress: `${config.worker.metricsHost}:${config.worker.metricsPort}`,
+        metricsAddress: config.worker.metricsAddress,
       },
       'worker started',
     );

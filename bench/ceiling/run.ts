@@ -7,6 +7,7 @@ import type { CeilingWorkerMessage } from './worker';
 import { CEILING_KEY_ENV, CEILING_SALT_ENV, createCeilingDataConverter } from './codec';
 import { answerOfferUpdate, type CeilingCascadeInput, type CeilingDecision } from './workflow';
 import { exitOnSignals } from '../lib/processes';
+import { judgeBacklogGrowth } from '../harness/metrics';
 
 /**
  * The engine ceiling: how many cascade steps per second the Temporal server, the worker's SDK and Holdfast's
@@ -15,9 +16,9 @@ import { exitOnSignals } from '../lib/processes';
  *
  * Open loop: cascades arrive as a Poisson process at (rate / offers per cascade) per second, so offered steps
  * arrive at `rate` per second whatever the system does; every offer is declined as soon as it is sent (or left
- * to expire, `expireShare`), the last one accepted. Rates rise level by level; a level is sustainable when the
- * steps completed keep up with those offered and the backlog does not grow. Every level and drain is bounded
- * in time, and the whole run by `maxDurationMs`.
+ * to expire, `expireShare`), the last one accepted. Rates rise level by level; a level is sustainable when its
+ * backlog does not grow, judged as Holdfast's own load steps are (`judgeBacklogGrowth`), and its steps stay
+ * under a latency bound. Every level and drain is bounded in time, and the whole run by `maxDurationMs`.
  */
 
 export interface EngineCeilingOptions {
@@ -60,6 +61,8 @@ export interface CeilingLevel {
   completedStepsPerSecond: number;
   /** Cascades waiting on the engine: mean over the last quarter minus mean over the second quarter, per second. */
   backlogGrowthPerSecond: number;
+  /** Whether the backlog grew by more than the tolerance (`backlogTolerance`): what the level is judged by. */
+  backlogGrew: boolean;
   /** Decline sent → the next offer's send activity running; accept sent → its Update answered. */
   stepLatencyMs: LatencySummary;
   /** Start requested → the first offer's send activity running. */
@@ -109,30 +112,29 @@ export function summarize(values: readonly number[]): LatencySummary {
 }
 
 /**
- * Whether a level kept up: the backlog of cascades grows by less than a tenth of the cascades arriving per
- * second (a level that falls behind grows by the gap between offered and served), steps stay under the latency bound (a backlog that
- * grows shows there first), and nothing failed or stayed open. Completed steps per second are reported, not
- * judged: with a few dozen Poisson arrivals per level they scatter too much to compare with the rate.
+ * Whether a level kept up: its backlog of cascades did not grow, by the rule that judges Holdfast's own load
+ * steps (the second half's trough no more than a second's arrivals, and at least 3 cascades, above the
+ * first's), so that the fraction compares two rates judged alike; steps stayed under the latency bound (a
+ * backlog that grows shows there first); and nothing failed or stayed open. Completed steps per second are
+ * reported, not judged: with a few dozen Poisson arrivals per level they scatter too much to compare.
  */
 export function isSustainable(
   level: {
-    offeredStepsPerSecond: number;
-    backlogGrowthPerSecond: number;
+    backlogGrew: boolean;
     stepLatencyMs: LatencySummary;
     errors: number;
     stuckCascades: number;
   },
   latencyBoundMs: number,
-  stepsPerCascade: number,
 ): boolean {
-  // The backlog counts cascades, the rate steps: growth is held to a tenth of the cascades arriving.
-  const offeredCascadesPerSecond = level.offeredStepsPerSecond / stepsPerCascade;
   return (
-    level.errors === 0 &&
-    level.stuckCascades === 0 &&
-    level.stepLatencyMs.p99 <= latencyBoundMs &&
-    level.backlogGrowthPerSecond <= Math.max(0.5, 0.1 * offeredCascadesPerSecond)
+    !level.backlogGrew && level.errors === 0 && level.stuckCascades === 0 && level.stepLatencyMs.p99 <= latencyBoundMs
   );
+}
+
+/** A second's arrivals of cascades, and at least 3: the backlog growth a level may show and still keep up. */
+export function backlogTolerance(cascadesPerSecond: number): number {
+  return Math.max(3, cascadesPerSecond);
 }
 
 /** CPU-seconds and peak RSS of one process, from /proc (0 once it is gone). */
@@ -401,6 +403,7 @@ export async function measureEngineCeiling(options: EngineCeilingOptions): Promi
         stepsCompleted: level.completions.length,
         completedStepsPerSecond: perSecond(completedInLevel),
         backlogGrowthPerSecond: Math.round(growth * 100) / 100,
+        backlogGrew: judgeBacklogGrowth(level.backlogSamples, backlogTolerance(cascadesPerSecond)).grew,
         stepLatencyMs: summarize(level.stepLatency),
         firstOfferLatencyMs: summarize(level.firstOffer),
         expiryLatenessMs: summarize(level.expiryLateness),
@@ -411,7 +414,7 @@ export async function measureEngineCeiling(options: EngineCeilingOptions): Promi
       };
       const result: CeilingLevel = {
         ...measured,
-        sustainable: !overloaded && isSustainable(measured, latencyBoundMs, offers),
+        sustainable: !overloaded && isSustainable(measured, latencyBoundMs),
       };
       levels.push(result);
       log(
@@ -420,6 +423,7 @@ export async function measureEngineCeiling(options: EngineCeilingOptions): Promi
           `${result.backlogGrowthPerSecond >= 0 ? '+' : ''}${result.backlogGrowthPerSecond}/s, step p50 ` +
           `${result.stepLatencyMs.p50} ms p99 ${result.stepLatencyMs.p99} ms, start p50 ${result.startCallMs.p50} ms, ` +
           `worker ${result.workerCpuSeconds} CPU-s, errors ${result.errors}, stuck ${stuck}` +
+          `${result.backlogGrew ? ', backlog grew' : ''}` +
           `${result.sustainable ? '' : '  ← not sustainable'}`,
       );
       if (!result.sustainable) break;

@@ -66,8 +66,10 @@ export interface EngineCeilingFigures {
     offeredStepsPerSecond: number;
     arrivedStepsPerSecond?: number;
     completedStepsPerSecond: number;
-    /** Cascades waiting on the engine, growth per second (what a level is judged by, with the step p99). */
+    /** Cascades waiting on the engine, growth per second between the level's second and last quarters. */
     backlogGrowthPerSecond?: number;
+    /** Whether the backlog grew past a second's arrivals, as Holdfast's load steps are judged. */
+    backlogGrew?: boolean;
     stepP99Ms: number;
     sustainable: boolean;
   }>;

@@ -100,7 +100,7 @@ describe('the worker process', () => {
       WORKER_SHUTDOWN_GRACE: '2 seconds',
       // The SDK caches about 600 workflows per GiB of heap past 200 MiB: a heap this small gets a cache
       // below the 40 workflow tasks it runs at once by default.
-      NODE_OPTIONS: '--max-old-space-size=220',
+      NODE_OPTIONS: '--max-old-space-size=200 --max-semi-space-size=16',
     });
     await waitForOutput(read, /"msg":"worker started"/, exit);
     child.kill('SIGTERM');
@@ -136,7 +136,9 @@ describe('the worker process', () => {
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     // The endpoint has no token, so by default it listens on 127.0.0.1 alone: another address of this
     // machine (127.0.0.2 is one on Linux) is refused, as an address on another interface would be.
-    const otherAddress = await fetch(`http://127.0.0.2:${metricsPort}/metrics`).then(
+    const otherAddress = await fetch(`http://127.0.0.2:${metricsPort}/metrics`, {
+      signal: AbortSignal.timeout(5_000),
+    }).then(
       (response) => `answered ${response.status}`,
       (error: unknown) => (error as { cause?: { code?: string } }).cause?.code ?? String(error),
     );

@@ -251,6 +251,7 @@ describe('the check of doubling the history processes', () => {
     stepsCompleted: completed * 30,
     completedStepsPerSecond: completed,
     backlogGrowthPerSecond: sustainable ? 0 : 1,
+    backlogGrew: !sustainable,
     stepLatencyMs: { count: 10, p50: 100, p99: sustainable ? 400 : 2_500, max: 3_000 },
     firstOfferLatencyMs: { count: 10, p50: 100, p99: 200, max: 300 },
     expiryLatenessMs: { count: 0, p50: 0, p99: 0, max: 0 },

@@ -62,6 +62,18 @@ describe('configuration', () => {
     expect(config.auth.jwtSecret).toBeDefined();
   });
 
+  it("keeps the worker's metrics endpoint, which has no token, on loopback unless an IP address is given", () => {
+    expect(development().worker.metricsAddress).toBe('127.0.0.1:9464');
+    expect(development({ WORKER_METRICS_HOST: '0.0.0.0' }).worker.metricsAddress).toBe('0.0.0.0:9464');
+    expect(development({ WORKER_METRICS_HOST: '::', WORKER_METRICS_PORT: '9500' }).worker.metricsAddress).toBe(
+      '[::]:9500',
+    );
+    // The SDK binds a socket address, not a name.
+    expect(problemsOf({ APP_ENV: 'development', WORKER_METRICS_HOST: 'localhost' })).toMatch(
+      /WORKER_METRICS_HOST: expected an IP address/,
+    );
+  });
+
   it('lists every problem at once instead of failing on the first', () => {
     const problems = problemsOf({
       APP_ENV: 'production',
