@@ -73,6 +73,7 @@ RUN mkdir -p /var/lib/holdfast/files && chown 1000:1000 /var/lib/holdfast/files
 ENV FILE_STORE_DIR=/var/lib/holdfast/files \
     WORKFLOW_BUNDLE_PATH=/app/dist/workflow-bundle.js
 USER 1000:1000
-# 3000: API (API_PORT). 9464: worker Prometheus metrics (WORKER_METRICS_PORT).
+# 3000: API (API_PORT). 9464: worker Prometheus metrics (WORKER_METRICS_PORT), on loopback until
+# WORKER_METRICS_HOST=0.0.0.0 lets a scraper outside the container reach it.
 EXPOSE 3000 9464
 CMD ["node", "dist/api/server.js"]
