@@ -260,7 +260,7 @@ export function renderMachineCheck(points: readonly MachinePoint[], cores: numbe
     const span =
       grew === undefined
         ? `held ${held} steps/s and never fell behind (a floor)`
-        : `held ${held} steps/s and fell behind at ${format(grew, 1)}, so its limit lies between the two`;
+        : `held ${held} steps/s; offered more, it served ${format(grew, 1)} and fell behind, so its limit lies between the two`;
     const rule = `the rule plans ${format(point.plannedStepsPerSecond, 1)} at ${percent} % CPU, and ${format(point.cpuBoundStepsPerSecond, 1)} with every core busy`;
     lines.push(
       `- ${point.arm}: the box ${span}; ${rule}. ${
@@ -288,7 +288,7 @@ export function renderMachineCheck(points: readonly MachinePoint[], cores: numbe
     const holdfastBox = (cores * 1000) / cluster.cpuSecondsPer1000Steps.holdfast;
     const limit = Math.min(temporalBox, holdfastBox);
     lines.push(
-      `- A second machine of ${cores} cores (predicted from the costs above, not measured: this environment has one machine): the Temporal cluster and its PostgreSQL on one box, Holdfast’s worker, API and PostgreSQL on the other. Planned at ${percent} % CPU the pair carries ${format(limit * w.targetUtilisation, 1)} steps/s (${format(limit, 1)} with every core busy), ${format(limit / cluster.cpuBoundStepsPerSecond, 1)} × one box, limited by ${temporalBox < holdfastBox ? `the Temporal box (${format(cluster.cpuSecondsPer1000Steps.temporal)} CPU-s per 1,000 steps against Holdfast’s ${format(cluster.cpuSecondsPer1000Steps.holdfast)}): a third machine goes to the Temporal tier (a history process or its PostgreSQL)` : `the Holdfast box (${format(cluster.cpuSecondsPer1000Steps.holdfast)} CPU-s per 1,000 steps against Temporal’s ${format(cluster.cpuSecondsPer1000Steps.temporal)}): a third machine runs another worker replica`}.`,
+      `- A second machine of ${cores} cores (predicted from the costs above, not measured: this environment has one machine): the Temporal cluster and its PostgreSQL on one box, Holdfast’s worker, API and PostgreSQL on the other. Planned at ${percent} % CPU the pair carries ${format(limit * w.targetUtilisation, 1)} steps/s (${format(limit, 1)} with every core busy), ${format(limit / cluster.cpuBoundStepsPerSecond, 1)} × one box, limited by ${temporalBox < holdfastBox ? `the Temporal box (${format(cluster.cpuSecondsPer1000Steps.temporal, 1)} CPU-s per 1,000 steps against Holdfast’s ${format(cluster.cpuSecondsPer1000Steps.holdfast, 1)}): a third machine goes to the Temporal tier (a history process or its PostgreSQL)` : `the Holdfast box (${format(cluster.cpuSecondsPer1000Steps.holdfast, 1)} CPU-s per 1,000 steps against Temporal’s ${format(cluster.cpuSecondsPer1000Steps.temporal, 1)}): a third machine runs another worker replica`}.`,
     );
   }
   lines.push('');

@@ -195,7 +195,7 @@ describe('the model’s check on this machine', () => {
     const text = renderMachineCheck(points, 2, workload).join('\n');
     expect(text).toContain('| T-cluster | 6.8 | 10.3 | 185 / 113 / 72 | 6.5 / 10.8 |');
     expect(text).toContain(
-      '- T-cluster: the box held 6.8 steps/s and fell behind at 10.3, so its limit lies between the two; the rule plans 6.5 at 60 % CPU, and 10.8 with every core busy. Consistent with the rule',
+      '- T-cluster: the box held 6.8 steps/s; offered more, it served 10.3 and fell behind, so its limit lies between the two; the rule plans 6.5 at 60 % CPU, and 10.8 with every core busy. Consistent with the rule',
     );
     // The second box is a prediction: the Temporal tier (113 CPU-s per 1,000 steps) limits it.
     expect(text).toContain(
