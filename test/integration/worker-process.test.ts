@@ -27,6 +27,15 @@ function startWorkerProcess(env: Record<string, string>): {
   return { child, exit, output: () => output };
 }
 
+/** A worker on the suite's Temporal server and database, logging at info, leaving the Schedules alone. */
+const onTestServer = (): Record<string, string> => ({
+  APP_ENV: 'test',
+  LOG_LEVEL: 'info',
+  DATABASE_URL: testDatabaseUrl(),
+  TEMPORAL_ADDRESS: process.env[testEnvironmentKeys.temporalAddress]!,
+  WORKER_SYNC_SCHEDULES: 'false',
+});
+
 async function waitForOutput(read: () => string, pattern: RegExp, exit: Promise<Exit>): Promise<void> {
   let exited = false;
   void exit.then(() => (exited = true));
@@ -54,13 +63,9 @@ describe('the worker process', () => {
       exit,
       output: read,
     } = startWorkerProcess({
-      APP_ENV: 'test',
-      LOG_LEVEL: 'info',
-      DATABASE_URL: testDatabaseUrl(),
-      TEMPORAL_ADDRESS: process.env[testEnvironmentKeys.temporalAddress]!,
+      ...onTestServer(),
       TEMPORAL_TASK_QUEUE: `process-test-cache-${process.pid}`,
       WORKER_METRICS_PORT: String(await freePort()),
-      WORKER_SYNC_SCHEDULES: 'false',
       WORKER_QUEUES: 'interactive',
       WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '1000',
       // A 512 MB heap: room to bundle the workflows, and a default cache of about two hundred workflows.
@@ -88,14 +93,10 @@ describe('the worker process', () => {
       exit,
       output: read,
     } = startWorkerProcess({
-      APP_ENV: 'test',
-      LOG_LEVEL: 'info',
-      DATABASE_URL: testDatabaseUrl(),
-      TEMPORAL_ADDRESS: process.env[testEnvironmentKeys.temporalAddress]!,
+      ...onTestServer(),
       TEMPORAL_TASK_QUEUE: `process-test-small-heap-${metricsPort}`,
       WORKFLOW_BUNDLE_PATH: process.env[testEnvironmentKeys.workflowBundle]!,
       WORKER_METRICS_PORT: String(metricsPort),
-      WORKER_SYNC_SCHEDULES: 'false',
       WORKER_QUEUES: 'interactive',
       WORKER_SHUTDOWN_GRACE: '2 seconds',
       // The SDK caches about 600 workflows per GiB of heap past 200 MiB: a heap this small gets a cache
@@ -120,14 +121,10 @@ describe('the worker process', () => {
     const metricsPort = await freePort();
     let output = '';
     const { child, exit } = startWorkerProcess({
-      APP_ENV: 'test',
-      LOG_LEVEL: 'info',
-      DATABASE_URL: testDatabaseUrl(),
-      TEMPORAL_ADDRESS: process.env[testEnvironmentKeys.temporalAddress]!,
+      ...onTestServer(),
       TEMPORAL_TASK_QUEUE: `process-test-${metricsPort}`,
       WORKFLOW_BUNDLE_PATH: process.env[testEnvironmentKeys.workflowBundle]!,
       WORKER_METRICS_PORT: String(metricsPort),
-      WORKER_SYNC_SCHEDULES: 'false',
       WORKER_SHUTDOWN_GRACE: '2 seconds',
     });
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
