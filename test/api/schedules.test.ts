@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
+import { ScheduleNotFoundError } from '@temporalio/client';
 import { freePort } from '../../scripts/stack/ports';
 import { readTemporalBinaries } from '../../scripts/stack/temporal-binaries';
 import {
@@ -211,6 +212,9 @@ describe('schedules API', () => {
     let release: () => void = () => undefined;
     beforeAll(async () => {
       release = await holdExclusive('platform-schedules');
+      // Created afresh for this file's task queue: an update of one another file left would carry its
+      // unpaused state, and Temporal applies a pause that reaches it in the same moment before the update.
+      await deletePlatformSchedules();
       await syncSchedules(stack.client, stack.config.temporal.taskQueue, testLogger(stack.config));
       // Nothing of theirs should run during the suite: they are paused until a test says otherwise.
       for (const options of holdfastSchedules(stack.config.temporal.taskQueue)) {
@@ -219,14 +223,20 @@ describe('schedules API', () => {
     });
 
     afterAll(async () => {
+      await deletePlatformSchedules();
+      release();
+    });
+
+    async function deletePlatformSchedules(): Promise<void> {
       for (const options of holdfastSchedules(stack.config.temporal.taskQueue)) {
         await stack.client.schedule
           .getHandle(options.scheduleId)
           .delete()
-          .catch(() => undefined);
+          .catch((error: unknown) => {
+            if (!(error instanceof ScheduleNotFoundError)) throw error;
+          });
       }
-      release();
-    });
+    }
 
     it('a platform admin lists the platform Schedules, and names a tenant to see its report schedules', async () => {
       const platform = await listed(stack.tokens.platformAdmin);

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { Client } from '@temporalio/client';
+import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import type { Config } from '../../lib/config';
 import type { PrismaClient } from '../../lib/db';
-import { syncSchedules } from '../../workers/schedules';
+import { holdfastSchedules, scheduleChanges, syncSchedules } from '../../workers/schedules';
 import { dailyCleanupWorkflow } from '../../workflows';
-import { dailyCleanupScheduleId } from '../../workflows/cleanup.contract';
+import { dailyCleanupScheduleId, dailyCleanupScheduleOptions } from '../../workflows/cleanup.contract';
 import { outboxSweepScheduleId } from '../../workflows/event-fan-out.contract';
 import { notificationStartOptions, type NotificationWorkflowInput } from '../../workflows/notification.contract';
 import { useApiStack } from '../support/api-stack';
@@ -219,7 +219,22 @@ describe('platform on the real stack (dev server + PostgreSQL + worker)', () => 
     beforeAll(async () => {
       release = await holdExclusive('platform-schedules');
     });
-    afterAll(() => release());
+    // Left registered, they would run in a later file's time.
+    afterAll(async () => {
+      await deletePlatformSchedules();
+      release();
+    });
+
+    async function deletePlatformSchedules(): Promise<void> {
+      for (const scheduleId of [dailyCleanupScheduleId, outboxSweepScheduleId]) {
+        await client.schedule
+          .getHandle(scheduleId)
+          .delete()
+          .catch((error: unknown) => {
+            if (!(error instanceof ScheduleNotFoundError)) throw error;
+          });
+      }
+    }
 
     it('registers the daily cleanup Schedule at 02:00 UTC, and syncing twice converges on one schedule', async () => {
       const logger = testLogger(config);
@@ -251,6 +266,66 @@ describe('platform on the real stack (dev server + PostgreSQL + worker)', () => 
         // Every test file shares the dev server: a sweep left running would start other files' fan-outs here.
         await handle.delete();
       }
+    });
+
+    it("a sync leaves a Schedule that matches the code alone, so a worker start keeps an operator's pause", async () => {
+      await deletePlatformSchedules();
+      const logger = testLogger(config);
+      await syncSchedules(client, config.temporal.taskQueue, logger);
+      const cleanup = client.schedule.getHandle(dailyCleanupScheduleId);
+      await cleanup.pause('paused by an operator');
+      const paused = await cleanup.describe();
+      // The cleanup's description matches its own definition, and not the sweep's in any part.
+      expect(holdfastSchedules(config.temporal.taskQueue).map((options) => scheduleChanges(paused, options))).toEqual([
+        [],
+        [
+          'spec',
+          'action.workflowType',
+          'action.workflowId',
+          'action.staticSummary',
+          'action.staticDetails',
+          'action.args',
+          'action.typedSearchAttributes',
+          'policies',
+        ],
+      ]);
+
+      await syncSchedules(client, config.temporal.taskQueue, logger);
+
+      const afterSync = await cleanup.describe();
+      expect(afterSync.state).toMatchObject({ paused: true, note: 'paused by an operator' });
+      // No update reached it: Temporal stamps every update.
+      expect(afterSync.info.lastUpdatedAt).toEqual(paused.info.lastUpdatedAt);
+    });
+
+    it('a sync updates a Schedule whose definition changed, only in the parts that differ, and keeps its pause', async () => {
+      await deletePlatformSchedules();
+      const logger = testLogger(config);
+      const elsewhere = `${config.temporal.taskQueue}-previous-deploy`;
+      await syncSchedules(client, elsewhere, logger);
+      const cleanup = client.schedule.getHandle(dailyCleanupScheduleId);
+      await cleanup.pause('paused by an operator');
+      const cleanupOptions = dailyCleanupScheduleOptions(config.temporal.taskQueue);
+      const before = await cleanup.describe();
+      expect(scheduleChanges(before, cleanupOptions)).toEqual(['action.taskQueue']);
+      expect(
+        scheduleChanges(before, { ...cleanupOptions, action: { ...cleanupOptions.action, taskQueue: elsewhere } }),
+      ).toEqual([]);
+      expect(
+        scheduleChanges(before, {
+          ...cleanupOptions,
+          action: { ...cleanupOptions.action, taskQueue: elsewhere },
+          spec: { calendars: [{ hour: 3, minute: 0, comment: 'daily at 02:00 UTC' }] },
+          policies: { ...cleanupOptions.policies, catchupWindow: '2 hours' },
+        }),
+      ).toEqual(['spec', 'policies']);
+
+      await syncSchedules(client, config.temporal.taskQueue, logger);
+
+      const after = await cleanup.describe();
+      expect(after.action).toMatchObject({ taskQueue: config.temporal.taskQueue });
+      expect(after.state).toMatchObject({ paused: true, note: 'paused by an operator' });
+      expect(scheduleChanges(after, cleanupOptions)).toEqual([]);
     });
   });
 });
