@@ -110,15 +110,23 @@ export interface OutageWaits {
   /** The attempt stops waiting this long before its start-to-close timeout, and fails by itself instead. */
   marginMs: number;
   /**
-   * How many attempts of one task queue may wait at once in this process. One more fails as before, so
-   * that the messages released on a provider when the database is back stay few.
+   * The messages per second a task queue may send (its `WORKER_<KIND>_RATE`), by queue name: the
+   * messages that waited run again no faster than that in this process once the database is back.
+   * Undefined for a queue without a rate: they run again as their waits end, at most the queue's
+   * concurrency at once, as many as its worker would start.
    */
-  maxWaiting: number;
+  ratePerSecond: (taskQueue: string) => number | undefined;
   /** The clock the waits are measured on. */
   now: () => number;
 }
 
-const outageWaits: OutageWaits = { firstMs: 1_000, longestMs: 5_000, marginMs: 5_000, maxWaiting: 10, now: Date.now };
+export const defaultOutageWaits: OutageWaits = {
+  firstMs: 1_000,
+  longestMs: 5_000,
+  marginMs: 5_000,
+  ratePerSecond: () => undefined,
+  now: Date.now,
+};
 
 /**
  * Wraps the activities named `names` so that an attempt that finds the database unavailable waits
@@ -127,21 +135,24 @@ const outageWaits: OutageWaits = { firstMs: 1_000, longestMs: 5_000, marginMs: 5
  * outage of 15 s would otherwise use them all, so that a message fails for good, and an offer's
  * hold is released as undeliverable, over an outage no provider had a part in.
  *
- * Only transient database errors wait. Each wait heartbeats first, so that a cancellation of the
- * attempt reaches it, and ends the wait. Near the attempt's own timeout (counted from when it
- * started here) it stops waiting and fails as before, and the next attempt waits again; so does an
- * attempt that finds `maxWaiting` others of its task queue waiting in this process. A waiting
- * message holds its worker slot, which costs little while the database is down: the work of the
- * queues that send messages needs the database too. Running the activity again is safe because
- * every message goes through the notification ledger.
+ * Only transient database errors wait, and every attempt that meets one waits: one that failed
+ * instead would use up its attempts while the database is down. Each wait heartbeats first, so
+ * that a cancellation of the attempt reaches it, and ends the wait. Near the attempt's own timeout
+ * (counted from when it started here) it stops waiting and fails as before, and the next attempt
+ * waits again. A waiting message holds its worker slot, which costs little while the database is
+ * down: the work of the queues that send messages needs the database too, and the messages that
+ * find no slot wait in Temporal without using an attempt. Once the database is back, the waiting
+ * messages of a queue with a rate run again at that rate, which Temporal's own limit on the queue
+ * no longer counts. Running the activity again is safe because every message goes through the
+ * notification ledger.
  */
 export function waitingOutDatabaseOutages<T extends Record<string, ActivityFunction>>(
   activities: T,
   names: readonly (keyof T & string)[],
-  waits: OutageWaits = outageWaits,
+  waits: OutageWaits = defaultOutageWaits,
 ): T {
-  /** Attempts waiting now, by task queue. */
-  const waiting = new Map<string, number>();
+  /** When the next message that waited may run again, by task queue, for queues with a rate. */
+  const nextRunAt = new Map<string, number>();
   const wrapped: Record<string, ActivityFunction> = { ...activities };
   for (const name of names) {
     const activity = activities[name]!;
@@ -157,16 +168,15 @@ export function waitingOutDatabaseOutages<T extends Record<string, ActivityFunct
           if (!context || classifyDatabaseError(error)?.kind !== 'transient') throw error;
           // Up to a fifth shorter at random, so that waiting messages do not all run again at the same moment.
           const jitteredMs = Math.round(waitMs * (0.8 + Math.random() * 0.2));
+          const now = waits.now();
           const { taskQueue } = context.info;
-          const waitingOnQueue = waiting.get(taskQueue) ?? 0;
-          if (waits.now() + jitteredMs > stopWaitingAt || waitingOnQueue >= waits.maxWaiting) throw error;
-          waiting.set(taskQueue, waitingOnQueue + 1);
-          try {
-            context.heartbeat();
-            await context.sleep(jitteredMs);
-          } finally {
-            waiting.set(taskQueue, (waiting.get(taskQueue) ?? 1) - 1);
-          }
+          const rate = waits.ratePerSecond(taskQueue);
+          // A turn after the wait, `1 / rate` after the turn of the one before it.
+          const runAt = rate ? Math.max(now + jitteredMs, nextRunAt.get(taskQueue) ?? 0) : now + jitteredMs;
+          if (runAt > stopWaitingAt) throw error;
+          if (rate) nextRunAt.set(taskQueue, runAt + 1_000 / rate);
+          context.heartbeat();
+          await context.sleep(runAt - now);
         }
       }
     });

@@ -7,7 +7,7 @@ import type { FileStore } from '../lib/file-store';
 import type { BillingProvider } from './billing';
 import { createCleanupActivities } from './cleanup';
 import { createDeadLetterActivities } from './dead-letters';
-import { rejectingDataErrors, waitingOutDatabaseOutages } from './database-failures';
+import { defaultOutageWaits, rejectingDataErrors, waitingOutDatabaseOutages } from './database-failures';
 import { createEventActivities } from './events';
 import { createExportActivities } from './exports';
 import { createFileDeliveryActivities } from './file-deliveries';
@@ -53,6 +53,11 @@ export interface ActivityDeps {
   files?: FileStore;
   /** Reports' and exports' settings: retention, download links, page size, per-tenant caps (config.files, config.exports). */
   fileJobs?: FileJobSettings;
+  /**
+   * The rate of each task queue that has one (WORKER_<KIND>_RATE), by queue name: messages that waited
+   * out a database outage run again no faster than that (activities/database-failures.ts).
+   */
+  messageRates?: ReadonlyMap<string, number>;
   /** The clock activities stamp rows with; tests may pin it. */
   now?: () => Date;
 }
@@ -101,17 +106,21 @@ export function createActivities(deps: ActivityDeps) {
     ...createExportActivities(deps),
   });
   // The activities that send a message, whose attempts are counted against the provider.
-  return waitingOutDatabaseOutages(activities, [
-    'sendOfferNotification',
-    'sendConfirmation',
-    'sendEscalation',
-    'sendOrderNotification',
-    'sendVendorOffer',
-    'sendWelcomeEmail',
-    'notifyOnboardingUnsuccessful',
-    'sendNotification',
-    'deliverNotification',
-  ]);
+  return waitingOutDatabaseOutages(
+    activities,
+    [
+      'sendOfferNotification',
+      'sendConfirmation',
+      'sendEscalation',
+      'sendOrderNotification',
+      'sendVendorOffer',
+      'sendWelcomeEmail',
+      'notifyOnboardingUnsuccessful',
+      'sendNotification',
+      'deliverNotification',
+    ],
+    { ...defaultOutageWaits, ratePerSecond: (taskQueue) => deps.messageRates?.get(taskQueue) },
+  );
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { loadConfigOrExit, requireDatabaseUrl, type Config } from '../lib/config';
-import { createPrismaClient } from '../lib/db';
+import { createPrismaClient, databaseConnectionLost } from '../lib/db';
 import { createLogger, type Logger } from '../lib/logger';
 import { createConfiguredCodec } from '../lib/payload-key-scopes';
 import { temporalClientOptions, temporalConnectionOptions } from '../lib/temporal';
@@ -14,7 +14,10 @@ export interface RunningApi {
 
 /** Composition root of the API: one Temporal client and one Prisma client per process. */
 export async function startApi(config: Config, logger: Logger = createLogger(config, 'api')): Promise<RunningApi> {
-  const prisma = createPrismaClient(requireDatabaseUrl(config), { maxConnections: config.databasePoolSize });
+  const prisma = createPrismaClient(requireDatabaseUrl(config), {
+    maxConnections: config.databasePoolSize,
+    onConnectionLost: databaseConnectionLost(logger),
+  });
   // Lazy: the API starts (and /readyz reports why) even while Temporal is still coming up.
   const connection = Connection.lazy(temporalConnectionOptions(config.temporal));
   // One codec for the client and the codec server, so erasing a tenant forgets its keys in both at once.

@@ -1,14 +1,51 @@
 import { PrismaPg } from '@prisma/adapter-pg';
+import { Pool } from 'pg';
 import { PrismaClient } from '../generated/prisma/client';
 import { classifyDatabaseError } from './db-errors';
+import type { Logger } from './logger';
 
 export type { PrismaClient };
 export { Prisma } from '../generated/prisma/client';
 
+export interface DatabasePoolOptions {
+  maxConnections?: number;
+  /** Told of each connection the server ended or lost, in use or idle (the process's logger, say). */
+  onConnectionLost?: (error: Error) => void;
+}
+
 /** A Prisma client on the `pg` driver adapter: no native query engine is needed. */
-export function createPrismaClient(databaseUrl: string, options: { maxConnections?: number } = {}): PrismaClient {
-  const adapter = new PrismaPg({ connectionString: databaseUrl, max: options.maxConnections ?? 10 });
+export function createPrismaClient(databaseUrl: string, options: DatabasePoolOptions = {}): PrismaClient {
+  const adapter = new PrismaPg(createDatabasePool(databaseUrl, options), { disposeExternalPool: true });
   return new PrismaClient({ adapter: keepingSqlStates(adapter) });
+}
+
+/**
+ * A `pg` pool whose every connection listens for its errors for its whole life. node-postgres emits a
+ * connection's error as an event when no query is waiting for its answer, as when the server shuts
+ * down or ends the backend while the connection is checked out between two queries, and an error event
+ * nobody listens to ends the process: a PostgreSQL restart would take the worker or the API down with
+ * it. node-postgres marks such a connection unusable, so its next query fails (an outage error, retried
+ * like any other) and the pool drops it when it comes back.
+ */
+export function createDatabasePool(databaseUrl: string, options: DatabasePoolOptions = {}): Pool {
+  const pool = new Pool({ connectionString: databaseUrl, max: options.maxConnections ?? 10 });
+  const onConnectionLost = options.onConnectionLost ?? (() => undefined);
+  pool.on('connect', (connection) => connection.on('error', onConnectionLost));
+  // An idle connection's error reaches the pool: the pool has already dropped the connection.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/**
+ * Logs a lost database connection at warn, by its SQLSTATE or socket code and the driver's message
+ * (neither carries a query's values): the process carries on, and the queries that needed it fail as in an outage.
+ */
+export function databaseConnectionLost(logger: Pick<Logger, 'warn'>): (error: Error) => void {
+  return (error) =>
+    logger.warn(
+      { code: (error as { code?: unknown }).code ?? null, reason: error.message },
+      'database connection lost',
+    );
 }
 
 /** Whether a database error is a unique-constraint violation, however it was raised (lib/db-errors.ts). */

@@ -8,11 +8,11 @@ import { ConfigError, exitOnConfigError, loadConfigOrExit, requireDatabaseUrl, t
 import { createDataConverter } from '../lib/data-converter';
 import { createConfiguredCodec } from '../lib/payload-key-scopes';
 import { createFileStore } from '../lib/file-store';
-import { createPrismaClient } from '../lib/db';
+import { createPrismaClient, databaseConnectionLost } from '../lib/db';
 import { settleWithin } from '../lib/deadline';
 import { createLogger, type Logger } from '../lib/logger';
 import { temporalClientOptions, temporalConnectionOptions } from '../lib/temporal';
-import { taskQueueFor, type TaskQueueKind } from '../lib/task-queues';
+import { taskQueueFor, taskQueueKinds, type TaskQueueKind } from '../lib/task-queues';
 import { tenantFairnessLookup } from '../lib/tenant-fairness';
 import { syncSchedules } from './schedules';
 import { workflowCodeOption } from './workflow-bundle';
@@ -165,6 +165,16 @@ export function queueWorkerOptions(config: Config, kind: TaskQueueKind): QueueWo
   };
 }
 
+/** The rate of each task queue that has one, by queue name (WORKER_<KIND>_RATE). */
+export function queueRates(config: Config): ReadonlyMap<string, number> {
+  const rates = new Map<string, number>();
+  for (const kind of taskQueueKinds) {
+    const { ratePerSecond } = config.worker.capacity[kind];
+    if (ratePerSecond !== undefined) rates.set(taskQueueFor(config.temporal.taskQueue, kind), ratePerSecond);
+  }
+  return rates;
+}
+
 /**
  * Composition root of the worker: builds the dependencies once, injects them into the
  * activities, registers the Schedules, and runs one worker per task-queue kind in WORKER_QUEUES
@@ -177,7 +187,11 @@ export async function startWorker(
 ): Promise<RunningWorker> {
   const ownsPrisma = overrides.prisma === undefined;
   const prisma =
-    overrides.prisma ?? createPrismaClient(requireDatabaseUrl(config), { maxConnections: config.databasePoolSize });
+    overrides.prisma ??
+    createPrismaClient(requireDatabaseUrl(config), {
+      maxConnections: config.databasePoolSize,
+      onConnectionLost: databaseConnectionLost(logger),
+    });
   const connectionOptions = temporalConnectionOptions(config.temporal);
   const connection = await NativeConnection.connect(connectionOptions);
   // Activities that start other workflows (an event's fan-out, a notification's delivery) use this client.
@@ -215,6 +229,7 @@ export async function startWorker(
       webhooks: config.webhooks,
       files: createFileStore(config.files.store),
       fileJobs: fileJobSettings(config),
+      messageRates: queueRates(config),
       ...overrides,
     });
     const dataConverter = createDataConverter(codec);

@@ -12,7 +12,13 @@ import { freePort } from '../../scripts/stack/ports';
  * error is real: what a Prisma client throws when its database refuses connections (P1001).
  */
 
-const waits: OutageWaits = { firstMs: 10, longestMs: 40, marginMs: 100, maxWaiting: 10, now: Date.now };
+const waits: OutageWaits = {
+  firstMs: 10,
+  longestMs: 40,
+  marginMs: 100,
+  ratePerSecond: () => undefined,
+  now: Date.now,
+};
 
 /** An attempt of an activity, started now, with `startToCloseTimeoutMs`. */
 const attempt = (startToCloseTimeoutMs = 60_000) => new MockActivityEnvironment({ startToCloseTimeoutMs });
@@ -91,39 +97,52 @@ describe('a message waits out a database outage within its attempt', () => {
     expect(runs()).toBe(1);
   });
 
-  it('lets only so many attempts of one queue wait at once; the next one fails as before, and waits once one is done', async () => {
-    const runs = { first: 0, second: 0, third: 0 };
-    let firstWaits!: () => void;
-    const firstIsWaiting = new Promise<void>((resolve) => (firstWaits = resolve));
+  /**
+   * `count` attempts of one queue, started together, whose first run meets the outage and whose next
+   * runs find the database back. Resolves with each attempt's outcome and the order the reruns came in.
+   */
+  async function outageAcross(count: number, options: OutageWaits) {
+    const reruns: number[] = [];
+    const runsOf = new Map<number, number>();
     const wrapped = waitingOutDatabaseOutages(
       {
-        sendOfferNotification: (which: string): Promise<string> => {
-          const run = (runs[which as keyof typeof runs] += 1);
-          if (which === 'first' && run === 1) setImmediate(firstWaits);
-          return Promise.reject(outageError);
+        sendOfferNotification: (which: number): Promise<string> => {
+          const run = (runsOf.get(which) ?? 0) + 1;
+          runsOf.set(which, run);
+          if (run === 1) return Promise.reject(outageError);
+          reruns.push(which);
+          return Promise.resolve('sent');
         },
       },
       ['sendOfferNotification'],
-      { ...waits, firstMs: 3_600_000, longestMs: 3_600_000, maxWaiting: 1 },
+      options,
     );
-    const first = attempt(3_600_000);
-    const waitingFirst = first.run(wrapped.sendOfferNotification, 'first');
-    await firstIsWaiting;
-    await expect(attempt(3_600_000).run(wrapped.sendOfferNotification, 'second')).rejects.toBe(outageError);
-    expect(runs.second).toBe(1);
-    first.cancel();
-    await expect(waitingFirst).rejects.toBeInstanceOf(CancelledFailure);
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: count }, (_, which) => attempt(1_000).run(wrapped.sendOfferNotification, which)),
+    );
+    return { outcomes: outcomes.map((outcome) => outcome.status), reruns };
+  }
 
-    // The first no longer waits: a third attempt may.
-    const third = attempt(3_600_000);
-    let thirdWaits = false;
-    third.on('heartbeat', () => {
-      thirdWaits = true;
-      setImmediate(() => third.cancel());
+  it('lets every attempt that meets the outage wait, however many there are at once', async () => {
+    const { outcomes, reruns } = await outageAcross(60, { ...waits, marginMs: 0 });
+
+    expect(outcomes).toEqual(Array(60).fill('fulfilled'));
+    expect(reruns).toHaveLength(60);
+  });
+
+  it("runs the messages that waited again at their queue's rate, and fails the attempts whose turn would come after their timeout", async () => {
+    // A clock that stands still: each attempt's turn is 1 / rate after the one before it, from the first
+    // wait (at most 10 ms); the attempts stop waiting at 1,000 ms.
+    const { outcomes, reruns } = await outageAcross(12, {
+      ...waits,
+      marginMs: 0,
+      ratePerSecond: (taskQueue) => (taskQueue === 'test' ? 10 : undefined),
+      now: () => 0,
     });
-    await expect(third.run(wrapped.sendOfferNotification, 'third')).rejects.toBeInstanceOf(CancelledFailure);
-    expect(thirdWaits).toBe(true);
-    expect(runs.third).toBe(1);
+
+    // Turns at 100 ms apart: ten fit in the second, in the order they came.
+    expect(outcomes).toEqual([...Array(10).fill('fulfilled'), 'rejected', 'rejected']);
+    expect(reruns).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 
   it('heartbeats before it waits, so that a cancellation of the attempt reaches it, and stops waiting then', async () => {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../../lib/config';
 import { taskQueueKinds } from '../../lib/task-queues';
-import { queueWorkerOptions, workflowTaskSlotsFor } from '../../workers/main';
+import { queueRates, queueWorkerOptions, workflowTaskSlotsFor } from '../../workers/main';
 
 const configOf = (env: Record<string, string> = {}) =>
   loadConfig({
@@ -88,6 +88,8 @@ describe('the workers a process runs, by task-queue kind', () => {
     expect(queueWorkerOptions(config, 'email')).toMatchObject({ maxConcurrentActivityTaskExecutions: 40 });
     expect(queueWorkerOptions(config, 'email')).not.toHaveProperty('maxTaskQueueActivitiesPerSecond');
     expect(queueWorkerOptions(config, 'whatsapp').maxConcurrentActivityTaskExecutions).toBe(5);
+    // The messages that waited out a database outage run again at the same rate.
+    expect(queueRates(config)).toEqual(new Map([[`${config.temporal.taskQueue}-sms`, 2.5]]));
   });
 
   it('rejects a concurrency below one and a rate that is not positive', () => {
