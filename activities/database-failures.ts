@@ -143,8 +143,9 @@ export const defaultOutageWaits: OutageWaits = {
  * down: the work of the queues that send messages needs the database too, and the messages that
  * find no slot wait in Temporal without using an attempt. Once the database is back, the waiting
  * messages of a queue with a rate run again at that rate, which Temporal's own limit on the queue
- * no longer counts. Running the activity again is safe because every message goes through the
- * notification ledger.
+ * does not count; a turn past the attempt's time to wait is not taken, and the attempt runs again
+ * when that time ends, so pacing never fails an attempt. Running the activity again is safe because
+ * every message goes through the notification ledger.
  */
 export function waitingOutDatabaseOutages<T extends Record<string, ActivityFunction>>(
   activities: T,
@@ -170,13 +171,20 @@ export function waitingOutDatabaseOutages<T extends Record<string, ActivityFunct
           const jitteredMs = Math.round(waitMs * (0.8 + Math.random() * 0.2));
           const now = waits.now();
           const { taskQueue } = context.info;
+          if (now + jitteredMs > stopWaitingAt) throw error;
           const rate = waits.ratePerSecond(taskQueue);
-          // A turn after the wait, `1 / rate` after the turn of the one before it.
-          const runAt = rate ? Math.max(now + jitteredMs, nextRunAt.get(taskQueue) ?? 0) : now + jitteredMs;
-          if (runAt > stopWaitingAt) throw error;
-          if (rate) nextRunAt.set(taskQueue, runAt + 1_000 / rate);
-          context.heartbeat();
-          await context.sleep(runAt - now);
+          // A turn after the wait, `1 / rate` after the turn of the one before it; one past the attempt's
+          // time to wait is not taken, and the attempt runs again when that time ends.
+          const turn = rate ? Math.max(now + jitteredMs, nextRunAt.get(taskQueue) ?? 0) : now + jitteredMs;
+          if (rate && turn <= stopWaitingAt) nextRunAt.set(taskQueue, turn + 1_000 / rate);
+          // In steps no longer than the longest wait, each after a heartbeat, so that a cancellation
+          // reaches a long turn's wait too.
+          for (let remainingMs = Math.min(turn, stopWaitingAt) - now; remainingMs > 0;) {
+            const stepMs = Math.min(remainingMs, waits.longestMs);
+            context.heartbeat();
+            await context.sleep(stepMs);
+            remainingMs -= stepMs;
+          }
         }
       }
     });

@@ -1,5 +1,5 @@
 import { PrismaPg } from '@prisma/adapter-pg';
-import { Pool } from 'pg';
+import type { PoolConfig } from 'pg';
 import { PrismaClient } from '../generated/prisma/client';
 import { classifyDatabaseError } from './db-errors';
 import type { Logger } from './logger';
@@ -15,25 +15,28 @@ export interface DatabasePoolOptions {
 
 /** A Prisma client on the `pg` driver adapter: no native query engine is needed. */
 export function createPrismaClient(databaseUrl: string, options: DatabasePoolOptions = {}): PrismaClient {
-  const adapter = new PrismaPg(createDatabasePool(databaseUrl, options), { disposeExternalPool: true });
+  const adapter = new PrismaPg(databasePoolConfig(databaseUrl, options));
   return new PrismaClient({ adapter: keepingSqlStates(adapter) });
 }
 
 /**
- * A `pg` pool whose every connection listens for its errors for its whole life. node-postgres emits a
- * connection's error as an event when no query is waiting for its answer, as when the server shuts
- * down or ends the backend while the connection is checked out between two queries, and an error event
- * nobody listens to ends the process: a PostgreSQL restart would take the worker or the API down with
- * it. node-postgres marks such a connection unusable, so its next query fails (an outage error, retried
- * like any other) and the pool drops it when it comes back.
+ * The `pg` pool settings under which every connection listens for its errors for its whole life.
+ * node-postgres emits a connection's error as an event when no query is waiting for its answer, as
+ * when the server shuts down or ends the backend while the connection is checked out between two
+ * queries, and an error event nobody listens to ends the process: a PostgreSQL restart would take the
+ * worker or the API down with it. node-postgres marks such a connection unusable, so its next query
+ * fails (an outage error, retried like any other) and the pool drops it when it comes back. The
+ * listener is added as each connection opens, in every pool the driver adapter makes from these settings.
  */
-export function createDatabasePool(databaseUrl: string, options: DatabasePoolOptions = {}): Pool {
-  const pool = new Pool({ connectionString: databaseUrl, max: options.maxConnections ?? 10 });
+export function databasePoolConfig(databaseUrl: string, options: DatabasePoolOptions = {}): PoolConfig {
   const onConnectionLost = options.onConnectionLost ?? (() => undefined);
-  pool.on('connect', (connection) => connection.on('error', onConnectionLost));
-  // An idle connection's error reaches the pool: the pool has already dropped the connection.
-  pool.on('error', () => undefined);
-  return pool;
+  return {
+    connectionString: databaseUrl,
+    max: options.maxConnections ?? 10,
+    onConnect: (connection) => {
+      connection.on('error', onConnectionLost);
+    },
+  };
 }
 
 /**

@@ -74,22 +74,40 @@ export function scheduleChanges(current: ScheduleDescription, wanted: ScheduleOp
 
 const durationFields = new Set(['workflowExecutionTimeout', 'workflowRunTimeout', 'workflowTaskTimeout']);
 
+/** The untyped view of the search attributes, which the SDK decodes beside the typed one it compares. */
+const comparedElsewhere = new Set(['type', 'searchAttributes']);
+
+/** Unset as far as a Schedule's action goes: what the SDK decodes for a field the action does not have. */
+function isUnset(value: unknown): boolean {
+  if (value === undefined || value === null || value === '') return true;
+  if (Array.isArray(value)) return value.length === 0;
+  if (typeof value === 'object') return Object.values(value).every(isUnset);
+  return false;
+}
+
+/**
+ * The action's fields that differ, over the fields of both sides: a field the code no longer sets but
+ * the registered action still has is a change too, since the update replaces the whole action.
+ */
 function actionChanges(
   current: ScheduleDescription['action'],
   wanted: ScheduleOptionsStartWorkflowAction<Workflow>,
 ): string[] {
   if (current.type !== wanted.type) return ['type'];
   const registered = current as unknown as Record<string, unknown>;
-  return Object.entries(wanted)
-    .filter(([field, value]) => {
-      if (value === undefined) return false;
-      if (field === 'typedSearchAttributes') {
-        return !sameJson(searchAttributePairs(registered.typedSearchAttributes), searchAttributePairs(value));
-      }
-      if (durationFields.has(field)) return msToNumber(value as string | number) !== registered[field];
-      return !sameJson(registered[field], value);
-    })
-    .map(([field]) => field);
+  const code: Record<string, unknown> = {
+    ...wanted,
+    workflowType: typeof wanted.workflowType === 'function' ? wanted.workflowType.name : wanted.workflowType,
+  };
+  const fields = [...new Set([...Object.keys(code), ...Object.keys(registered)])];
+  return fields.filter((field) => {
+    if (comparedElsewhere.has(field)) return false;
+    const [was, is] = [registered[field], code[field]];
+    if (field === 'typedSearchAttributes') return !sameJson(searchAttributePairs(was), searchAttributePairs(is));
+    if (isUnset(was) && isUnset(is)) return false;
+    if (durationFields.has(field) && !isUnset(is)) return msToNumber(is) !== was;
+    return !sameJson(was, is);
+  });
 }
 
 /**

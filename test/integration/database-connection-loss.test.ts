@@ -1,4 +1,5 @@
-import { createDatabasePool, createPrismaClient } from '../../lib/db';
+import { Pool } from 'pg';
+import { createPrismaClient, databasePoolConfig } from '../../lib/db';
 import { classifyDatabaseError } from '../../lib/db-errors';
 import { until } from '../support/eventually';
 import { testDatabaseUrl } from '../support/stack-handles';
@@ -6,12 +7,13 @@ import { testDatabaseUrl } from '../support/stack-handles';
 /*
  * The server ends a connection while the process holds it between two queries, as PostgreSQL does to
  * every connection when it shuts down. node-postgres then emits the error as an event; unheard, that
- * event would end the test process as it ended the worker.
+ * event would end the test process as it ended the worker. The first test holds the connection as the
+ * driver adapter does during a transaction; the second goes through Prisma.
  */
 
 /** Ends the backend of `pid` from a connection of its own, as a server shutdown would. */
 async function terminateBackend(pid: number): Promise<void> {
-  const admin = createDatabasePool(testDatabaseUrl(), { maxConnections: 1 });
+  const admin = new Pool(databasePoolConfig(testDatabaseUrl(), { maxConnections: 1 }));
   try {
     await admin.query('select pg_terminate_backend($1)', [pid]);
   } finally {
@@ -22,10 +24,12 @@ async function terminateBackend(pid: number): Promise<void> {
 describe('a database connection the server ends while it is checked out', () => {
   it('is reported, not thrown, and the pool goes on with a new connection', async () => {
     const lost: Error[] = [];
-    const pool = createDatabasePool(testDatabaseUrl(), {
-      maxConnections: 2,
-      onConnectionLost: (error) => lost.push(error),
-    });
+    const pool = new Pool(
+      databasePoolConfig(testDatabaseUrl(), {
+        maxConnections: 2,
+        onConnectionLost: (error) => lost.push(error),
+      }),
+    );
     try {
       const held = await pool.connect();
       const { rows } = await held.query<{ pid: number }>('select pg_backend_pid() as pid');

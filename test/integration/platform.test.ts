@@ -5,7 +5,7 @@ import type { PrismaClient } from '../../lib/db';
 import { holdfastSchedules, scheduleChanges, syncSchedules } from '../../workers/schedules';
 import { dailyCleanupWorkflow } from '../../workflows';
 import { dailyCleanupScheduleId, dailyCleanupScheduleOptions } from '../../workflows/cleanup.contract';
-import { outboxSweepScheduleId } from '../../workflows/event-fan-out.contract';
+import { outboxSweepScheduleId, outboxSweepScheduleOptions } from '../../workflows/event-fan-out.contract';
 import { notificationStartOptions, type NotificationWorkflowInput } from '../../workflows/notification.contract';
 import { useApiStack } from '../support/api-stack';
 import { until } from '../support/eventually';
@@ -272,9 +272,21 @@ describe('platform on the real stack (dev server + PostgreSQL + worker)', () => 
       await deletePlatformSchedules();
       const logger = testLogger(config);
       await syncSchedules(client, config.temporal.taskQueue, logger);
+      // A sweep left running would start other files' fan-outs.
+      const sweep = client.schedule.getHandle(outboxSweepScheduleId);
+      await sweep.pause('paused by an operator');
       const cleanup = client.schedule.getHandle(dailyCleanupScheduleId);
       await cleanup.pause('paused by an operator');
       const paused = await cleanup.describe();
+      const sweepOptions = outboxSweepScheduleOptions(config.temporal.taskQueue);
+      expect(scheduleChanges(await sweep.describe(), sweepOptions)).toEqual([]);
+      // A field the code no longer sets is a change too: the update replaces the whole action.
+      expect(
+        scheduleChanges(await sweep.describe(), {
+          ...sweepOptions,
+          action: { ...sweepOptions.action, args: undefined },
+        }),
+      ).toEqual(['action.args']);
       // The cleanup's description matches its own definition, and not the sweep's in any part.
       expect(holdfastSchedules(config.temporal.taskQueue).map((options) => scheduleChanges(paused, options))).toEqual([
         [],
@@ -303,6 +315,8 @@ describe('platform on the real stack (dev server + PostgreSQL + worker)', () => 
       const logger = testLogger(config);
       const elsewhere = `${config.temporal.taskQueue}-previous-deploy`;
       await syncSchedules(client, elsewhere, logger);
+      // Nobody polls that queue: a sweep it started would stay open.
+      await client.schedule.getHandle(outboxSweepScheduleId).pause('paused by an operator');
       const cleanup = client.schedule.getHandle(dailyCleanupScheduleId);
       await cleanup.pause('paused by an operator');
       const cleanupOptions = dailyCleanupScheduleOptions(config.temporal.taskQueue);
