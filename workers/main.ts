@@ -169,8 +169,8 @@ export function queueWorkerOptions(config: Config, kind: TaskQueueKind): QueueWo
 export function queueRates(config: Config): ReadonlyMap<string, number> {
   const rates = new Map<string, number>();
   for (const kind of taskQueueKinds) {
-    const { ratePerSecond } = config.worker.capacity[kind];
-    if (ratePerSecond !== undefined) rates.set(taskQueueFor(config.temporal.taskQueue, kind), ratePerSecond);
+    const { taskQueue, maxTaskQueueActivitiesPerSecond } = queueWorkerOptions(config, kind);
+    if (maxTaskQueueActivitiesPerSecond !== undefined) rates.set(taskQueue, maxTaskQueueActivitiesPerSecond);
   }
   return rates;
 }

@@ -3,7 +3,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
-import { ScheduleNotFoundError } from '@temporalio/client';
 import { freePort } from '../../scripts/stack/ports';
 import { readTemporalBinaries } from '../../scripts/stack/temporal-binaries';
 import {
@@ -16,6 +15,7 @@ import { outboxSweepScheduleId } from '../../workflows/event-fan-out.contract';
 import { holdfastSchedules, syncSchedules } from '../../workers/schedules';
 import { scheduleNoteForTemporal } from '../../api/services/report-schedules';
 import { holdExclusive } from '../support/exclusive';
+import { deletePlatformSchedules } from '../support/platform-schedules';
 import { useApiStack } from '../support/api-stack';
 import { until } from '../support/eventually';
 import { testLogger } from '../support/stack';
@@ -214,7 +214,7 @@ describe('schedules API', () => {
       release = await holdExclusive('platform-schedules');
       // Created afresh for this file's task queue: an update of one another file left would carry its
       // unpaused state, and Temporal applies a pause that reaches it in the same moment before the update.
-      await deletePlatformSchedules();
+      await deletePlatformSchedules(stack.client, stack.config.temporal.taskQueue);
       await syncSchedules(stack.client, stack.config.temporal.taskQueue, testLogger(stack.config));
       // Nothing of theirs should run during the suite: they are paused until a test says otherwise.
       for (const options of holdfastSchedules(stack.config.temporal.taskQueue)) {
@@ -223,20 +223,9 @@ describe('schedules API', () => {
     });
 
     afterAll(async () => {
-      await deletePlatformSchedules();
+      await deletePlatformSchedules(stack.client, stack.config.temporal.taskQueue);
       release();
     });
-
-    async function deletePlatformSchedules(): Promise<void> {
-      for (const options of holdfastSchedules(stack.config.temporal.taskQueue)) {
-        await stack.client.schedule
-          .getHandle(options.scheduleId)
-          .delete()
-          .catch((error: unknown) => {
-            if (!(error instanceof ScheduleNotFoundError)) throw error;
-          });
-      }
-    }
 
     it('a platform admin lists the platform Schedules, and names a tenant to see its report schedules', async () => {
       const platform = await listed(stack.tokens.platformAdmin);

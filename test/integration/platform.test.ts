@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ScheduleNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Config } from '../../lib/config';
 import type { PrismaClient } from '../../lib/db';
 import { holdfastSchedules, scheduleChanges, syncSchedules } from '../../workers/schedules';
@@ -10,6 +10,7 @@ import { notificationStartOptions, type NotificationWorkflowInput } from '../../
 import { useApiStack } from '../support/api-stack';
 import { until } from '../support/eventually';
 import { holdExclusive } from '../support/exclusive';
+import { deletePlatformSchedules } from '../support/platform-schedules';
 import { createTestTenant, testLogger } from '../support/stack';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -221,20 +222,9 @@ describe('platform on the real stack (dev server + PostgreSQL + worker)', () => 
     });
     // Left registered, they would run in a later file's time.
     afterAll(async () => {
-      await deletePlatformSchedules();
+      await deletePlatformSchedules(client, config.temporal.taskQueue);
       release();
     });
-
-    async function deletePlatformSchedules(): Promise<void> {
-      for (const scheduleId of [dailyCleanupScheduleId, outboxSweepScheduleId]) {
-        await client.schedule
-          .getHandle(scheduleId)
-          .delete()
-          .catch((error: unknown) => {
-            if (!(error instanceof ScheduleNotFoundError)) throw error;
-          });
-      }
-    }
 
     it('registers the daily cleanup Schedule at 02:00 UTC, and syncing twice converges on one schedule', async () => {
       const logger = testLogger(config);
@@ -269,7 +259,7 @@ describe('platform on the real stack (dev server + PostgreSQL + worker)', () => 
     });
 
     it("a sync leaves a Schedule that matches the code alone, so a worker start keeps an operator's pause", async () => {
-      await deletePlatformSchedules();
+      await deletePlatformSchedules(client, config.temporal.taskQueue);
       const logger = testLogger(config);
       await syncSchedules(client, config.temporal.taskQueue, logger);
       // A sweep left running would start other files' fan-outs.
@@ -279,10 +269,11 @@ describe('platform on the real stack (dev server + PostgreSQL + worker)', () => 
       await cleanup.pause('paused by an operator');
       const paused = await cleanup.describe();
       const sweepOptions = outboxSweepScheduleOptions(config.temporal.taskQueue);
-      expect(scheduleChanges(await sweep.describe(), sweepOptions)).toEqual([]);
+      const sweepDescription = await sweep.describe();
+      expect(scheduleChanges(sweepDescription, sweepOptions)).toEqual([]);
       // A field the code no longer sets is a change too: the update replaces the whole action.
       expect(
-        scheduleChanges(await sweep.describe(), {
+        scheduleChanges(sweepDescription, {
           ...sweepOptions,
           action: { ...sweepOptions.action, args: undefined },
         }),
@@ -311,7 +302,7 @@ describe('platform on the real stack (dev server + PostgreSQL + worker)', () => 
     });
 
     it('a sync updates a Schedule whose definition changed, only in the parts that differ, and keeps its pause', async () => {
-      await deletePlatformSchedules();
+      await deletePlatformSchedules(client, config.temporal.taskQueue);
       const logger = testLogger(config);
       const elsewhere = `${config.temporal.taskQueue}-previous-deploy`;
       await syncSchedules(client, elsewhere, logger);
