@@ -1,9 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { Context, type Info } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { isValidRecipient, type NotificationChannel } from '../domain/notifications';
 import { notificationMessageId } from '../domain/outbox';
 import { toStorableText } from '../domain/input-rules';
-import type { PrismaClient } from '../lib/db';
+import { Prisma, type PrismaClient } from '../lib/db';
 import { FailureType } from '../workflows/errors';
 import { redactedProviderReply, withProviderReply } from './provider-replies';
 import type { SmsProvider } from './sms-provider';
@@ -12,6 +13,9 @@ import { DIRECT_CONTENT } from './notification-requests';
 import { createTemplateRenderer, type RenderedContent, type TemplateRequest } from './templates';
 
 /** What the notifier needs from a mail transport; a nodemailer SMTP transport fits. */
+/** The time now as Prisma stores its timestamps: in UTC, in a column without a time zone. */
+const UTC_NOW = Prisma.raw(`(now() AT TIME ZONE 'UTC')`);
+
 export interface MailTransport {
   sendMail(message: {
     from: string;
@@ -139,19 +143,40 @@ export function createNotifier(deps: NotificationDeps): Notifier {
     return id;
   }
 
+  /**
+   * The request's ledger row, made by its first attempt and found by every retry (one row per idempotency key),
+   * with this attempt counted unless the message was sent already. One statement: Prisma's upsert would read,
+   * insert and read again in a transaction of its own, then count in another, on every message.
+   */
+  async function countAttempt({ tenantId, channel, recipient, template, idempotencyKey }: NotificationRequest) {
+    const [row] = await prisma.$queryRaw<
+      [{ id: string; status: string; providerId: string | null; locale: string | null }]
+    >`
+      INSERT INTO "Notification"
+        (id, "tenantId", channel, recipient, template, "idempotencyKey", attempts, "createdAt", "updatedAt")
+      VALUES (${randomUUID()}, ${tenantId}, ${channel}::"NotificationChannel", ${recipient}, ${template.name},
+              ${idempotencyKey}, 1, ${UTC_NOW}, ${UTC_NOW})
+      ON CONFLICT ("idempotencyKey") DO UPDATE SET
+        attempts = "Notification".attempts + 1,
+        "updatedAt" = ${UTC_NOW}
+      WHERE "Notification".status <> 'SENT'
+      RETURNING id, status::text AS status, "providerId", locale`;
+    if (row) return row;
+    // Sent already: the conflict's update was skipped, so nothing came back.
+    return prisma.notification.findUniqueOrThrow({
+      where: { idempotencyKey },
+      select: { id: true, status: true, providerId: true, locale: true },
+    });
+  }
+
   return {
     supports: (channel) =>
       channel === 'EMAIL' ? deps.mail !== undefined : (channel === 'SMS' ? deps.sms : deps.whatsapp) !== undefined,
 
     async send(request) {
-      const { tenantId, channel, recipient, template, idempotencyKey } = request;
-      const row = await prisma.notification.upsert({
-        where: { idempotencyKey },
-        create: { tenantId, channel, recipient, template: template.name, idempotencyKey },
-        update: {},
-      });
+      const { tenantId, channel, recipient, template } = request;
+      const row = await countAttempt(request);
       if (row.status === 'SENT') return { notificationId: row.id, status: 'ALREADY_SENT', providerId: row.providerId };
-      await prisma.notification.update({ where: { id: row.id }, data: { attempts: { increment: 1 } } });
 
       try {
         if (!isValidRecipient(channel, recipient)) {

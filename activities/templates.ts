@@ -122,11 +122,13 @@ export async function resolveTemplate(
   channel: NotificationChannel,
   locale?: string | null,
 ): Promise<ResolvedTemplate | undefined> {
-  const tenant = await prisma.tenant.findUnique({ where: { id: tenantId }, select: { defaultLocale: true } });
-  const locales = [...new Set([locale, tenant?.defaultLocale ?? 'en'].filter((l): l is string => !!l))];
-  const rows = await prisma.tenantNotificationTemplate.findMany({
-    where: { tenantId, template: name, channel, locale: { in: locales } },
+  // The tenant's rows for the template and channel come with its default locale; a tenant has a few at most.
+  const tenant = await prisma.tenant.findUnique({
+    where: { id: tenantId },
+    select: { defaultLocale: true, notificationTemplates: { where: { template: name, channel } } },
   });
+  const locales = [...new Set([locale, tenant?.defaultLocale ?? 'en'].filter((l): l is string => !!l))];
+  const rows = tenant?.notificationTemplates ?? [];
   const row = locales.map((l) => rows.find((r) => r.locale === l)).find((r) => r !== undefined);
   const shipped = defaultSources(name, channel);
   if (!row && !shipped) return undefined;

@@ -4,7 +4,7 @@ import { candidateOrder } from '../domain/candidates';
 import { CASCADE_ACTOR, holdDurationMs } from '../domain/holds';
 import { offerResponseUrl, type NotificationChannel } from '../domain/notifications';
 import { hashOfferToken, offerTokenMatching, signOfferToken } from '../domain/offer-token';
-import type { Prisma, PrismaClient } from '../lib/db';
+import { isUniqueViolation, type Prisma, type PrismaClient } from '../lib/db';
 import { FailureType } from '../workflows/errors';
 import type { OfferCounts } from '../workflows/waitlist-cascade.contract';
 import { insertOnce } from './insert-once';
@@ -83,6 +83,9 @@ const HOLD_AUDITING: OfferAuditing = { actor: CASCADE_ACTOR, entityType: 'Hold',
 
 /** Rolls the hold back when its candidate stopped waiting; never leaves this module. */
 class CandidateGone extends Error {}
+
+/** An offer step's pick found no entry waiting. */
+const NOBODY_WAITING = Symbol('nobody waiting');
 
 /** Why a hold its cascade never settled is released when that cascade ends or another takes the slot. */
 const LEFT_HOLD_REASON = 'released when its cascade ended without settling it';
@@ -194,9 +197,18 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
    *
    * @throws ApplicationFailure `CascadeNotCurrent` (non-retryable).
    */
-  async function lockSlotForCascade(tx: Tx, { tenantId, slotId, cascadeId }: CascadeRef): Promise<void> {
-    const slot = await lockSlot(tx, { tenantId, slotId });
-    if (!slot) throw notFound(`Slot ${slotId}`);
+  async function lockSlotForCascade(tx: Tx, ref: CascadeRef): Promise<void> {
+    const slot = await lockSlot(tx, ref);
+    if (!slot) throw notFound(`Slot ${ref.slotId}`);
+    await keepSlotForCascade(tx, slot, ref);
+  }
+
+  /** The second half of {@link lockSlotForCascade}, for a slot row already locked. */
+  async function keepSlotForCascade(
+    tx: Tx,
+    slot: { status: string; cascadeId: string | null },
+    { slotId, cascadeId }: CascadeRef,
+  ): Promise<void> {
     const standing = await standingOf(tx, slot, cascadeId);
     if (standing === 'none') {
       throw ApplicationFailure.nonRetryable(
@@ -210,32 +222,37 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
   }
 
   /**
-   * Moves a hold still OFFERED to `outcome` and its entry to `entryStatus`, with the audit row; a hold already
-   * settled is left alone.
+   * Moves the holds among `where` still OFFERED to `outcome` and their entries to `entryStatus`, with an audit
+   * row each, and answers them; holds already settled are left alone.
    */
-  async function settleOpenHold(
+  async function settleOpenHolds(
     tx: Tx,
-    hold: { id: string; tenantId: string; slotId: string; entryId: string },
+    where: Prisma.HoldWhereInput,
     { outcome, entryStatus, actor, reason }: Omit<SettleHoldInput, 'tenantId' | 'holdId'>,
-  ): Promise<void> {
-    const settled = await tx.hold.updateMany({
-      where: { id: hold.id, status: 'OFFERED' },
+  ) {
+    const settled = await tx.hold.updateManyAndReturn({
+      where: { ...where, status: 'OFFERED' },
       data: { status: outcome, reason: reason ?? null, respondedAt: outcome === 'DECLINED' ? now() : null },
+      select: { id: true, tenantId: true, slotId: true, entryId: true },
     });
-    if (settled.count === 0) return;
+    if (settled.length === 0) return settled;
     await tx.waitlistEntry.updateMany({
-      where: { id: hold.entryId, status: 'OFFERED' },
+      where: { id: { in: settled.map((hold) => hold.entryId) }, status: 'OFFERED' },
       data: { status: entryStatus },
     });
-    await audit(tx, {
-      tenantId: hold.tenantId,
-      actor,
-      action: `hold.${outcome.toLowerCase()}`,
-      entityType: 'Hold',
-      entityId: hold.id,
-      details: { slotId: hold.slotId, entryId: hold.entryId, entryStatus, ...(reason ? { reason } : {}) },
-      dedupKey: `hold:${hold.id}:${outcome}`,
-    });
+    await audit(
+      tx,
+      ...settled.map((hold) => ({
+        tenantId: hold.tenantId,
+        actor,
+        action: `hold.${outcome.toLowerCase()}`,
+        entityType: 'Hold' as const,
+        entityId: hold.id,
+        details: { slotId: hold.slotId, entryId: hold.entryId, entryStatus, ...(reason ? { reason } : {}) },
+        dedupKey: `hold:${hold.id}:${outcome}`,
+      })),
+    );
+    return settled;
   }
 
   /**
@@ -244,15 +261,11 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
    * cascade had moved on (see `lockSlotForCascade`), or left by a cascade that was terminated.
    */
   async function releaseLeftHolds(tx: Tx, tenantId: string, where: Prisma.HoldWhereInput): Promise<void> {
-    const left = await tx.hold.findMany({ where: { ...where, tenantId, status: 'OFFERED' } });
-    for (const hold of left) {
-      await settleOpenHold(tx, hold, {
-        outcome: 'RELEASED',
-        entryStatus: 'WAITING',
-        actor: CASCADE_ACTOR,
-        reason: LEFT_HOLD_REASON,
-      });
-    }
+    await settleOpenHolds(
+      tx,
+      { ...where, tenantId },
+      { outcome: 'RELEASED', entryStatus: 'WAITING', actor: CASCADE_ACTOR, reason: LEFT_HOLD_REASON },
+    );
   }
 
   /** Whether `cascadeId` has ended in one of `ends` (by default any: closed unfilled, cancelled or stopped), as its audit rows say. */
@@ -308,6 +321,89 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
   }
 
   /**
+   * Locks the slot as {@link lockSlot} does, and reads the hold length in force now with it (the slot's own,
+   * else its tenant's), so that a settings change applies from the next offer.
+   */
+  async function lockSlotWithHoldLength(tx: Tx, { tenantId, slotId }: Omit<CascadeRef, 'cascadeId'>) {
+    const [slot] = await tx.$queryRaw<
+      Array<{ status: string; cascadeId: string | null; holdSeconds: number | null; holdMinutes: number }>
+    >`
+      SELECT s.status::text AS status, s."cascadeId", s."holdSeconds", t."holdMinutes"
+      FROM "Slot" s JOIN "Tenant" t ON t.id = s."tenantId"
+      WHERE s.id = ${slotId} AND s."tenantId" = ${tenantId} FOR NO KEY UPDATE OF s`;
+    return slot;
+  }
+
+  /**
+   * One pick of the offer step, in one transaction under the slot's lock: the best WAITING entry now (read
+   * fresh, so late joiners count and people who left or were offered already do not), and the round's hold
+   * for them. `NOBODY_WAITING` when no entry waits; null when the entry stopped waiting between its pick and
+   * its claim (a waitlist leave does not wait for the slot's lock), so that the step picks again.
+   */
+  async function holdBestCandidate(
+    input: CascadeRef & { round: number; offeredAt: string },
+  ): Promise<OfferedCandidate | typeof NOBODY_WAITING | null> {
+    const { tenantId, slotId, cascadeId, round } = input;
+    try {
+      return await prisma.$transaction(async (tx) => {
+        const slot = await lockSlotWithHoldLength(tx, { tenantId, slotId });
+        if (!slot) throw notFound(`Slot ${slotId}`);
+        const entry = await tx.waitlistEntry.findFirst({
+          where: { tenantId, slotId, status: 'WAITING' },
+          orderBy: [...candidateOrder],
+        });
+        if (!entry) return NOBODY_WAITING;
+        await keepSlotForCascade(tx, slot, input);
+        const from = Math.max(Date.parse(input.offeredAt), now().getTime());
+        const expiresAt = new Date(from + holdDurationMs(slot.holdSeconds, slot.holdMinutes)).toISOString();
+        const holdId = randomUUID();
+        // A concurrent attempt of this round waits on the slot's lock, then fails on the hold's unique
+        // (cascadeId, round).
+        const hold = await tx.hold.create({
+          data: {
+            id: holdId,
+            tenantId,
+            slotId,
+            entryId: entry.id,
+            cascadeId,
+            round,
+            expiresAt: new Date(expiresAt),
+            tokenHash: hashOfferToken(signOfferToken(offerTokenSecret, { tenantId, holdId })),
+          },
+        });
+        const claimed = await tx.waitlistEntry.updateMany({
+          where: { id: entry.id, status: 'WAITING' },
+          data: { status: 'OFFERED' },
+        });
+        if (claimed.count === 0) throw new CandidateGone();
+        await auditOfferMade(tx, HOLD_AUDITING, {
+          tenantId,
+          offerId: holdId,
+          details: { slotId, entryId: entry.id, round, expiresAt },
+        });
+        return offeredTo(entry, hold);
+      });
+    } catch (error) {
+      if (error instanceof CandidateGone) return null;
+      if (isUniqueViolation(error)) {
+        // An overlapping attempt of this round made its hold first, for the candidate it picked.
+        const raced = await roundOffer(input);
+        if (raced) return raced;
+      }
+      throw error;
+    }
+  }
+
+  /** The round's hold and its candidate, made already by an earlier or overlapping attempt; null when there is none. */
+  async function roundOffer({ cascadeId, round }: { cascadeId: string; round: number }) {
+    const hold = await prisma.hold.findUnique({
+      where: { cascadeId_round: { cascadeId, round } },
+      include: { entry: true },
+    });
+    return hold && offeredTo(hold.entry, hold);
+  }
+
+  /**
    * The next candidate and their hold for a round, in one step: picks the best WAITING entry and
    * holds the slot for them, picking again when one stops waiting in between. Any attempt of the same
    * round, a retry or one overlapping a timed-out attempt still running, answers the round's one hold
@@ -320,32 +416,13 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
   async function offerNextCandidate(
     input: CascadeRef & { round: number; offeredAt: string },
   ): Promise<OfferedCandidate | null> {
-    const { tenantId, slotId, cascadeId, round } = input;
-    /** The round's hold, made already by an earlier or overlapping attempt; null when there is none. */
-    const roundOffer = async () => {
-      const hold = await prisma.hold.findUnique({
-        where: { cascadeId_round: { cascadeId, round } },
-        include: { entry: true },
-      });
-      return hold && offeredTo(hold.entry, hold);
-    };
-    const made = await roundOffer();
+    const made = await roundOffer(input);
     if (made) return made;
     for (let pick = 0; pick < OFFER_PICKS; pick += 1) {
-      const { candidate, holdMs } = await pickNextCandidate({ tenantId, slotId });
+      const offered = await holdBestCandidate(input);
       // An overlapping attempt of this round may have just held the last candidate.
-      if (!candidate) return roundOffer();
-      const from = Math.max(Date.parse(input.offeredAt), now().getTime());
-      const expiresAt = new Date(from + holdMs).toISOString();
-      const hold = await holdRound({ tenantId, slotId, cascadeId, round, entryId: candidate.entryId, expiresAt });
-      if (!hold) continue;
-      if (hold.entryId === candidate.entryId) {
-        return { candidate, hold: presentHold(hold), offeredAt: hold.createdAt.toISOString() };
-      }
-      // An overlapping attempt of this round made its hold first, for the candidate it picked.
-      const entry = await prisma.waitlistEntry.findFirst({ where: { id: hold.entryId, tenantId } });
-      if (!entry) throw notFound(`Waitlist entry ${hold.entryId}`);
-      return offeredTo(entry, hold);
+      if (offered === NOBODY_WAITING) return roundOffer(input);
+      if (offered) return offered;
     }
     throw ApplicationFailure.retryable(
       `${OFFER_PICKS} candidates in a row stopped waiting before their hold was made`,
@@ -431,9 +508,10 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
     async settleHold(input: SettleHoldInput): Promise<void> {
       const { tenantId, holdId, outcome, entryStatus, actor, reason } = input;
       await prisma.$transaction(async (tx) => {
-        const hold = await tx.hold.findFirst({ where: { id: holdId, tenantId } });
+        const settled = await settleOpenHolds(tx, { id: holdId, tenantId }, { outcome, entryStatus, actor, reason });
+        if (settled.length > 0) return;
+        const hold = await tx.hold.findFirst({ where: { id: holdId, tenantId }, select: { id: true } });
         if (!hold) throw notFound(`Hold ${holdId}`);
-        await settleOpenHold(tx, hold, { outcome, entryStatus, actor, reason });
       });
     },
 

@@ -152,20 +152,32 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
     expect(await prisma.hold.count({ where: { slotId: slot.id } })).toBe(1);
   });
 
-  it('overlapping an earlier attempt that held the last candidate, answers that hold rather than nobody', async () => {
-    const { slot, entries, cascadeId } = await slotWith('Ada');
-    const asked = roundOf(slot.id, cascadeId, 1);
-    // The earlier attempt (timed out, still running) commits its hold just before this one picks.
-    const overlapping = prisma.$extends({
+  /**
+   * A client whose first look for the round's hold lets `overlap` run before it answers: an earlier attempt of
+   * the round (timed out, still running) commits its hold after this one found none, before it locks the slot.
+   */
+  const overlappedAfterTheRoundCheck = (overlap: () => Promise<unknown>) => {
+    let overlapped = false;
+    return prisma.$extends({
       query: {
-        waitlistEntry: {
-          async findFirst({ args, query }) {
-            await activitiesOn(prisma).offerNextCandidate(asked);
-            return query(args);
+        hold: {
+          async findUnique({ args, query }) {
+            const found = await query(args);
+            if (!overlapped) {
+              overlapped = true;
+              await overlap();
+            }
+            return found;
           },
         },
       },
     }) as unknown as PrismaClient;
+  };
+
+  it('overlapping an earlier attempt that held the last candidate, answers that hold rather than nobody', async () => {
+    const { slot, entries, cascadeId } = await slotWith('Ada');
+    const asked = roundOf(slot.id, cascadeId, 1);
+    const overlapping = overlappedAfterTheRoundCheck(() => activitiesOn(prisma).offerNextCandidate(asked));
 
     const offered = await activitiesOn(overlapping).offerNextCandidate(asked);
 
@@ -178,24 +190,13 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
     const { slot, entries, cascadeId } = await slotWith('Ada', 'Grace');
     const [ada, grace] = entries as [(typeof entries)[number], (typeof entries)[number]];
     const asked = roundOf(slot.id, cascadeId, 1);
-    // This attempt picks Ada; the earlier one picked while Ada was not waiting (she joins, with a higher
-    // priority, in between) and has just held Grace. Only this attempt's pick is intercepted.
-    let intercepted = false;
-    const overlapping = prisma.$extends({
-      query: {
-        waitlistEntry: {
-          async findFirst({ args, query }) {
-            const picked = await query(args);
-            if (intercepted) return picked;
-            intercepted = true;
-            await prisma.waitlistEntry.update({ where: { id: ada.id }, data: { status: 'REMOVED' } });
-            await activitiesOn(prisma).offerNextCandidate(asked);
-            await prisma.waitlistEntry.update({ where: { id: ada.id }, data: { status: 'WAITING' } });
-            return picked;
-          },
-        },
-      },
-    }) as unknown as PrismaClient;
+    // The earlier attempt picked while Ada was not waiting (she joins, with a higher priority, in between) and
+    // holds Grace; this one then picks Ada, and finds the round taken when it makes her hold.
+    const overlapping = overlappedAfterTheRoundCheck(async () => {
+      await prisma.waitlistEntry.update({ where: { id: ada.id }, data: { status: 'REMOVED' } });
+      await activitiesOn(prisma).offerNextCandidate(asked);
+      await prisma.waitlistEntry.update({ where: { id: ada.id }, data: { status: 'WAITING' } });
+    });
 
     const offered = await activitiesOn(overlapping).offerNextCandidate(asked);
 
@@ -203,12 +204,70 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
     expect(offered?.hold.entryId).toBe(grace.id);
     expect(await prisma.hold.count({ where: { slotId: slot.id } })).toBe(1);
     expect((await prisma.waitlistEntry.findUniqueOrThrow({ where: { id: ada.id } })).status).toBe('WAITING');
+    expect(
+      await prisma.auditLog.count({
+        where: { tenantId, action: 'hold.offered', details: { path: ['slotId'], equals: slot.id } },
+      }),
+    ).toBe(1);
   });
 
   it('answers null when nobody is waiting', async () => {
     const { slot, cascadeId } = await slotWith();
 
     await expect(activitiesOn(prisma).offerNextCandidate(roundOf(slot.id, cascadeId, 1))).resolves.toBeNull();
+  });
+
+  describe('settling a hold', () => {
+    const declined = (holdId: string, tenant = tenantId) => ({
+      tenantId: tenant,
+      holdId,
+      outcome: 'DECLINED' as const,
+      entryStatus: 'DECLINED' as const,
+      actor: 'candidate',
+    });
+
+    it('moves the hold and its entry, with one audit row however often it runs', async () => {
+      const { slot, entries, cascadeId } = await slotWith('Ada');
+      const activities = activitiesOn(prisma);
+      const offered = await activities.offerNextCandidate(roundOf(slot.id, cascadeId, 1));
+
+      await activities.settleHold(declined(offered!.hold.holdId));
+      await activities.settleHold(declined(offered!.hold.holdId));
+
+      expect(await prisma.hold.findUniqueOrThrow({ where: { id: offered!.hold.holdId } })).toMatchObject({
+        status: 'DECLINED',
+        respondedAt: expect.any(Date),
+      });
+      expect((await prisma.waitlistEntry.findUniqueOrThrow({ where: { id: entries[0]!.id } })).status).toBe('DECLINED');
+      expect(
+        await prisma.auditLog.count({ where: { tenantId, entityId: offered!.hold.holdId, action: 'hold.declined' } }),
+      ).toBe(1);
+    });
+
+    it('leaves a hold settled otherwise alone', async () => {
+      const { slot, cascadeId } = await slotWith('Ada');
+      const activities = activitiesOn(prisma);
+      const offered = await activities.offerNextCandidate(roundOf(slot.id, cascadeId, 1));
+      await activities.confirmHold({ tenantId, holdId: offered!.hold.holdId, actor: 'candidate' });
+
+      await activities.settleHold(declined(offered!.hold.holdId));
+
+      expect((await prisma.hold.findUniqueOrThrow({ where: { id: offered!.hold.holdId } })).status).toBe('CONFIRMED');
+    });
+
+    it("fails for good on a hold that does not exist, or is another tenant's", async () => {
+      const { slot, cascadeId } = await slotWith('Ada');
+      const offered = await activitiesOn(prisma).offerNextCandidate(roundOf(slot.id, cascadeId, 1));
+      const otherTenant = (await createTestTenant(prisma)).id;
+
+      for (const input of [declined(randomUUID()), declined(offered!.hold.holdId, otherTenant)]) {
+        await expect(activitiesOn(prisma).settleHold(input)).rejects.toMatchObject({
+          type: 'NotFound',
+          nonRetryable: true,
+        });
+      }
+      expect((await prisma.hold.findUniqueOrThrow({ where: { id: offered!.hold.holdId } })).status).toBe('OFFERED');
+    });
   });
 
   describe('a cascade that has ended makes no more holds', () => {
@@ -389,6 +448,40 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
       expect(await statusOf(entries[0]!.id)).toBe('WAITING');
       const offered = await activities.offerNextCandidate(roundOf(slot.id, next, 1));
       expect(offered?.hold.entryId).toBe(entries[0]!.id);
+    });
+
+    it('a cascade that takes over releases every offer the one before left open, each with its audit row', async () => {
+      const { slot, entries, cascadeId: terminated } = await slotWith('Ada', 'Grace', 'Lin');
+      const activities = activitiesOn(prisma);
+      const left = [
+        await activities.offerNextCandidate(roundOf(slot.id, terminated, 1)),
+        await activities.offerNextCandidate(roundOf(slot.id, terminated, 2)),
+      ];
+      const settledBefore = await activities.offerNextCandidate(roundOf(slot.id, terminated, 3));
+      await activities.settleHold({
+        tenantId,
+        holdId: settledBefore!.hold.holdId,
+        outcome: 'DECLINED',
+        entryStatus: 'DECLINED',
+        actor: 'test',
+      });
+
+      await activities.beginCascade({ tenantId, slotId: slot.id, cascadeId: `c-${randomUUID()}` });
+
+      for (const offer of left) {
+        expect(await prisma.hold.findUniqueOrThrow({ where: { id: offer!.hold.holdId } })).toMatchObject({
+          status: 'RELEASED',
+          reason: 'released when its cascade ended without settling it',
+        });
+        expect(await statusOf(offer!.hold.entryId)).toBe('WAITING');
+        expect(
+          await prisma.auditLog.count({ where: { tenantId, entityId: offer!.hold.holdId, action: 'hold.released' } }),
+        ).toBe(1);
+      }
+      expect((await prisma.hold.findUniqueOrThrow({ where: { id: settledBefore!.hold.holdId } })).status).toBe(
+        'DECLINED',
+      );
+      expect(await statusOf(entries[2]!.id)).toBe('DECLINED');
     });
 
     it('a resumed cascade that finds nobody waiting closes its slot UNFILLED, with its event', async () => {
