@@ -13,9 +13,6 @@ import { DIRECT_CONTENT } from './notification-requests';
 import { createTemplateRenderer, type RenderedContent, type TemplateRequest } from './templates';
 
 /** What the notifier needs from a mail transport; a nodemailer SMTP transport fits. */
-/** The time now as Prisma stores its timestamps: in UTC, in a column without a time zone. */
-const UTC_NOW = Prisma.raw(`(now() AT TIME ZONE 'UTC')`);
-
 export interface MailTransport {
   sendMail(message: {
     from: string;
@@ -149,16 +146,19 @@ export function createNotifier(deps: NotificationDeps): Notifier {
    * insert and read again in a transaction of its own, then count in another, on every message.
    */
   async function countAttempt({ tenantId, channel, recipient, template, idempotencyKey }: NotificationRequest) {
+    // The worker's clock, as for the row's other times, stored as Prisma stores them: UTC, in a column
+    // without a time zone.
+    const at = Prisma.sql`(${now().toISOString()}::timestamptz AT TIME ZONE 'UTC')`;
     const [row] = await prisma.$queryRaw<
       [{ id: string; status: string; providerId: string | null; locale: string | null }]
     >`
       INSERT INTO "Notification"
         (id, "tenantId", channel, recipient, template, "idempotencyKey", attempts, "createdAt", "updatedAt")
       VALUES (${randomUUID()}, ${tenantId}, ${channel}::"NotificationChannel", ${recipient}, ${template.name},
-              ${idempotencyKey}, 1, ${UTC_NOW}, ${UTC_NOW})
+              ${idempotencyKey}, 1, ${at}, ${at})
       ON CONFLICT ("idempotencyKey") DO UPDATE SET
         attempts = "Notification".attempts + 1,
-        "updatedAt" = ${UTC_NOW}
+        "updatedAt" = ${at}
       WHERE "Notification".status <> 'SENT'
       RETURNING id, status::text AS status, "providerId", locale`;
     if (row) return row;

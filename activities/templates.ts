@@ -122,13 +122,11 @@ export async function resolveTemplate(
   channel: NotificationChannel,
   locale?: string | null,
 ): Promise<ResolvedTemplate | undefined> {
-  // The tenant's rows for the template and channel come with its default locale; a tenant has a few at most.
-  const tenant = await prisma.tenant.findUnique({
-    where: { id: tenantId },
-    select: { defaultLocale: true, notificationTemplates: { where: { template: name, channel } } },
-  });
+  const tenant = await prisma.tenant.findUnique({ where: { id: tenantId }, select: { defaultLocale: true } });
   const locales = [...new Set([locale, tenant?.defaultLocale ?? 'en'].filter((l): l is string => !!l))];
-  const rows = tenant?.notificationTemplates ?? [];
+  const rows = await prisma.tenantNotificationTemplate.findMany({
+    where: { tenantId, template: name, channel, locale: { in: locales } },
+  });
   const row = locales.map((l) => rows.find((r) => r.locale === l)).find((r) => r !== undefined);
   const shipped = defaultSources(name, channel);
   if (!row && !shipped) return undefined;

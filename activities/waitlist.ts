@@ -372,7 +372,7 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
           },
         });
         const claimed = await tx.waitlistEntry.updateMany({
-          where: { id: entry.id, status: 'WAITING' },
+          where: { id: entry.id, tenantId, slotId, status: 'WAITING' },
           data: { status: 'OFFERED' },
         });
         if (claimed.count === 0) throw new CandidateGone();

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import { createNotifier, type MailTransport } from '../activities/notifications';
 import { createWaitlistActivities } from '../activities/waitlist';
 import { PrismaClient } from '../generated/prisma/client';
@@ -16,14 +17,16 @@ import { statementLabel } from './profile-probe';
  * `npm run bench:step-queries [-- --cascades 300 --port 57320 --out bench/results]`: what one cascade step costs
  * the database and the worker's CPU, activity by activity, with nothing else running.
  *
- * The waitlist activities run directly (no Temporal) against a PostgreSQL of their own, on the same Prisma
- * client and driver adapter as the worker; mail goes to a transport that accepts it at once. Each cascade
+ * The waitlist activities run directly (no Temporal) against a PostgreSQL of their own, on the worker's Prisma
+ * client and driver adapter (built here with query events on, without the worker's pool settings); mail goes to
+ * a transport that accepts it at once. Each cascade
  * begins, offers, sends the offer, takes a decline and offers and sends again, so a step after a decline is
  * `settleHold` + `offerNextCandidate` + `sendOfferNotification`. Prisma's query events count the statements
  * (`commit` included, `begin` not: Prisma does not report it); `process.cpuUsage` the CPU around each call,
  * which is this process's share alone (PostgreSQL's is not in it).
  *
- * Prints a table and writes bench/results/step-queries-latest.json.
+ * Then one read of a slot by its key, through Prisma, through `$queryRaw` and through `pg` alone, gives what
+ * Prisma's own layers cost per query. Prints a table and writes bench/results/step-queries-latest.json.
  */
 
 const STEP = ['settleHold', 'offerNextCandidate', 'sendOfferNotification'] as const;
@@ -57,6 +60,7 @@ async function main(): Promise<void> {
   const calls = new Map<Measured, { calls: number; statements: number; cpuMs: number; shape: string[] }>(
     ACTIVITIES.map((name) => [name, { calls: 0, statements: 0, cpuMs: 0, shape: [] }]),
   );
+  let perQuery: PerQueryCost[] = [];
   let running: Measured | undefined;
   let shape: string[] = [];
   const prisma = new PrismaClient({
@@ -124,6 +128,7 @@ async function main(): Promise<void> {
       );
       await offer(2);
     }
+    perQuery = await perQueryCosts(prisma, pg.databaseUrl, slotIds[0]!);
   } finally {
     await prisma.$disconnect();
     await pg.stop();
@@ -158,6 +163,9 @@ async function main(): Promise<void> {
   }
   console.log(`| a step after a decline (${STEP.join(' + ')}) | | ${perStep.statements} | ${perStep.cpuMs} ms | |`);
 
+  console.log(`one read of a slot by its key, ${PER_QUERY_READS} times each, this process's CPU per read:`);
+  for (const cost of perQuery) console.log(`  ${cost.path.padEnd(18)} ${cost.cpuMsPerQuery} ms`);
+
   fs.mkdirSync(out, { recursive: true });
   const file = path.join(out, 'step-queries-latest.json');
   const result = {
@@ -169,12 +177,49 @@ async function main(): Promise<void> {
     cascades,
     activities: rows,
     stepAfterDecline: perStep,
+    perQuery,
   };
   fs.writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   console.log(`written to ${path.relative(process.cwd(), file)}`);
 }
 
 const round = (value: number) => Math.round(value * 100) / 100;
+
+interface PerQueryCost {
+  path: string;
+  cpuMsPerQuery: number;
+}
+
+/**
+ * This process's CPU for one read of a slot by its key, the same statement three ways: through Prisma (its
+ * query compiler and interpreter, then the driver adapter), through Prisma's `$queryRaw`, and through `pg` alone.
+ */
+async function perQueryCosts(prisma: PrismaClient, databaseUrl: string, slotId: string): Promise<PerQueryCost[]> {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+  const reads: Array<[string, () => Promise<unknown>]> = [
+    ['Prisma findFirst', () => prisma.slot.findFirst({ where: { id: slotId } })],
+    ['Prisma $queryRaw', () => prisma.$queryRaw`SELECT * FROM "Slot" WHERE id = ${slotId} LIMIT 1`],
+    ['pg', () => pool.query('SELECT * FROM "Slot" WHERE id = $1 LIMIT 1', [slotId])],
+  ];
+  const costs: PerQueryCost[] = [];
+  try {
+    for (const [name, read] of reads) {
+      for (let warm = 0; warm < 200; warm += 1) await read();
+      const before = process.cpuUsage();
+      for (let at = 0; at < PER_QUERY_READS; at += 1) await read();
+      const used = process.cpuUsage(before);
+      costs.push({
+        path: name,
+        cpuMsPerQuery: Math.round(((used.user + used.system) / 1000 / PER_QUERY_READS) * 1000) / 1000,
+      });
+    }
+  } finally {
+    await pool.end();
+  }
+  return costs;
+}
+
+const PER_QUERY_READS = 2_000;
 
 main().catch((error: unknown) => {
   console.error(error);

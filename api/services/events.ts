@@ -132,7 +132,15 @@ export async function eventWithFanOut({ prisma, temporal }: EventServiceDeps, te
   const event = await prisma.outboxEvent.findFirst({ where: { id: eventId, tenantId } });
   if (!event) throw notFound('Event', { eventId });
   const workflowId = eventFanOutId(tenantId, eventId);
-  const [notifications, deliveries, fanOut] = await Promise.all([
+  // The workflow's state first, then the rows: a step the state reports done has its rows in what is read after
+  // it, so a COMPLETED fan-out never shows fewer notifications or deliveries than it made.
+  const fanOut = await temporal
+    .withDeadline(Date.now() + FAN_OUT_QUERY_TIMEOUT_MS, () =>
+      temporal.workflow.getHandle(workflowId).query(getFanOutStateQuery),
+    )
+    // The rows are the record; the workflow's state is a bonus a missing worker must not break.
+    .catch((): EventFanOutState | null => null);
+  const [notifications, deliveries] = await Promise.all([
     prisma.notification.findMany({
       where: { tenantId, eventId },
       select: { id: true, ruleId: true, channel: true, template: true, status: true, sendAt: true, sentAt: true },
@@ -143,12 +151,6 @@ export async function eventWithFanOut({ prisma, temporal }: EventServiceDeps, te
       select: { id: true, endpointId: true, status: true, attempts: true, workflowId: true, completedAt: true },
       orderBy: { createdAt: 'asc' },
     }),
-    temporal
-      .withDeadline(Date.now() + FAN_OUT_QUERY_TIMEOUT_MS, () =>
-        temporal.workflow.getHandle(workflowId).query(getFanOutStateQuery),
-      )
-      // The rows above are the record; the workflow's state is a bonus a missing worker must not break.
-      .catch((): EventFanOutState | null => null),
   ]);
   return {
     ...presentEvent(event),

@@ -57,6 +57,8 @@ describe('the notification ledger', () => {
       mail: { transport, from: 'Holdfast <t@holdfast.test>' },
     });
 
+    const [session] = await elsewhere.$queryRaw<[{ TimeZone: string }]>`SHOW TimeZone`;
+    expect(session.TimeZone).toBe('Pacific/Kiritimati');
     const first = await notifierElsewhere.send(message(key)).finally(() => elsewhere.$disconnect());
     const repeat = await notifier().send(message(key));
 

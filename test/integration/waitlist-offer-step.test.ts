@@ -102,6 +102,38 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
     expect(expiresAt).toBeLessThanOrEqual(Date.now() + 300_000);
   });
 
+  it("holds for the tenant's hold length when the slot sets none, as it stands at each offer", async () => {
+    const tenant = await createTestTenant(prisma);
+    await prisma.tenant.update({ where: { id: tenant.id }, data: { holdMinutes: 20 } });
+    const slot = await prisma.slot.create({ data: { tenantId: tenant.id, name: 'Walk-in', holdSeconds: null } });
+    const cascadeId = `c-${randomUUID()}`;
+    const activities = activitiesOn(prisma);
+    await activities.beginCascade({ tenantId: tenant.id, slotId: slot.id, cascadeId });
+    for (const [index, customerName] of ['Ada', 'Grace'].entries()) {
+      await prisma.waitlistEntry.create({
+        data: {
+          tenantId: tenant.id,
+          slotId: slot.id,
+          customerName,
+          email: `${customerName}@example.test`,
+          priority: 2 - index,
+        },
+      });
+    }
+    const asked = (round: number) => ({ ...roundOf(slot.id, cascadeId, round), tenantId: tenant.id });
+    const holdLength = (offered: Awaited<ReturnType<typeof activities.offerNextCandidate>>, from: string) =>
+      Date.parse(offered!.hold.expiresAt) - Date.parse(from);
+
+    const firstAsked = asked(1);
+    const first = await activities.offerNextCandidate(firstAsked);
+    await prisma.tenant.update({ where: { id: tenant.id }, data: { holdMinutes: 5 } });
+    const secondAsked = asked(2);
+    const second = await activities.offerNextCandidate(secondAsked);
+
+    expect(holdLength(first, firstAsked.offeredAt)).toBe(20 * 60_000);
+    expect(holdLength(second, secondAsked.offeredAt)).toBe(5 * 60_000);
+  });
+
   it('run again for the same round, answers the hold already made and its candidate, and makes no second hold', async () => {
     const { slot, entries, cascadeId } = await slotWith('Ada', 'Grace');
     const activities = activitiesOn(prisma);
