@@ -145,10 +145,18 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
     return hold && presentHold(hold);
   }
 
-  /** Locks the slot's row (`FOR NO KEY UPDATE`: waitlist joins, which reference it, go on) and reads who offers it. */
+  /**
+   * Locks the slot's row (`FOR NO KEY UPDATE`: waitlist joins, which reference it, go on; its tenant's row is not
+   * locked) and reads who offers it, and the hold length in force now (the slot's own, else its tenant's), so
+   * that a settings change applies from the next offer.
+   */
   async function lockSlot(tx: Tx, { tenantId, slotId }: Omit<CascadeRef, 'cascadeId'>) {
-    const [slot] = await tx.$queryRaw<Array<{ status: string; cascadeId: string | null }>>`
-      SELECT status::text AS status, "cascadeId" FROM "Slot" WHERE id = ${slotId} AND "tenantId" = ${tenantId} FOR NO KEY UPDATE`;
+    const [slot] = await tx.$queryRaw<
+      Array<{ status: string; cascadeId: string | null; holdSeconds: number | null; holdMinutes: number }>
+    >`
+      SELECT s.status::text AS status, s."cascadeId", s."holdSeconds", t."holdMinutes"
+      FROM "Slot" s JOIN "Tenant" t ON t.id = s."tenantId"
+      WHERE s.id = ${slotId} AND s."tenantId" = ${tenantId} FOR NO KEY UPDATE OF s`;
     return slot;
   }
 
@@ -277,61 +285,56 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
     return (await tx.auditLog.count({ where: { dedupKey: { in: ends.map((end) => `${cascadeId}:${end}`) } } })) > 0;
   }
 
+  /**
+   * Writes a round's hold for `entryId` and marks the entry OFFERED, with the audit row, in `tx`, which holds the
+   * slot's lock: a concurrent attempt of the same round waits on it, then fails on the hold's unique
+   * (cascadeId, round).
+   *
+   * @throws CandidateGone when the entry stopped waiting, to roll the hold back.
+   */
+  async function makeHold(tx: Tx, input: CascadeRef & { round: number; entryId: string; expiresAt: string }) {
+    const { tenantId, slotId, cascadeId, round, entryId, expiresAt } = input;
+    const holdId = randomUUID();
+    const hold = await tx.hold.create({
+      data: {
+        id: holdId,
+        tenantId,
+        slotId,
+        entryId,
+        cascadeId,
+        round,
+        expiresAt: new Date(expiresAt),
+        tokenHash: hashOfferToken(signOfferToken(offerTokenSecret, { tenantId, holdId })),
+      },
+    });
+    const claimed = await tx.waitlistEntry.updateMany({
+      where: { id: entryId, tenantId, slotId, status: 'WAITING' },
+      data: { status: 'OFFERED' },
+    });
+    if (claimed.count === 0) throw new CandidateGone();
+    await auditOfferMade(tx, HOLD_AUDITING, {
+      tenantId,
+      offerId: holdId,
+      details: { slotId, entryId, round, expiresAt },
+    });
+    return hold;
+  }
+
   /** {@link createHold}, answering the hold's row. */
   async function holdRound(input: CascadeRef & { round: number; entryId: string; expiresAt: string }) {
-    const { tenantId, slotId, cascadeId, round, entryId, expiresAt } = input;
+    const { tenantId, slotId, cascadeId, round } = input;
     const existing = () => prisma.hold.findUnique({ where: { cascadeId_round: { cascadeId, round } } });
-
-    const holdId = randomUUID();
     try {
       const insert = () =>
         prisma.$transaction(async (tx) => {
-          // The slot's lock makes a concurrent duplicate of this round wait, then fail on the hold's unique
-          // (cascadeId, round).
           await lockSlotForCascade(tx, { tenantId, slotId, cascadeId });
-          const created = await tx.hold.create({
-            data: {
-              id: holdId,
-              tenantId,
-              slotId,
-              entryId,
-              cascadeId,
-              round,
-              expiresAt: new Date(expiresAt),
-              tokenHash: hashOfferToken(signOfferToken(offerTokenSecret, { tenantId, holdId })),
-            },
-          });
-          const claimed = await tx.waitlistEntry.updateMany({
-            where: { id: entryId, tenantId, slotId, status: 'WAITING' },
-            data: { status: 'OFFERED' },
-          });
-          if (claimed.count === 0) throw new CandidateGone();
-          await auditOfferMade(tx, HOLD_AUDITING, {
-            tenantId,
-            offerId: holdId,
-            details: { slotId, entryId, round, expiresAt },
-          });
-          return created;
+          return makeHold(tx, input);
         });
       return await insertOnce(existing, insert);
     } catch (error) {
       if (error instanceof CandidateGone) return null;
       throw error;
     }
-  }
-
-  /**
-   * Locks the slot as {@link lockSlot} does, and reads the hold length in force now with it (the slot's own,
-   * else its tenant's), so that a settings change applies from the next offer.
-   */
-  async function lockSlotWithHoldLength(tx: Tx, { tenantId, slotId }: Omit<CascadeRef, 'cascadeId'>) {
-    const [slot] = await tx.$queryRaw<
-      Array<{ status: string; cascadeId: string | null; holdSeconds: number | null; holdMinutes: number }>
-    >`
-      SELECT s.status::text AS status, s."cascadeId", s."holdSeconds", t."holdMinutes"
-      FROM "Slot" s JOIN "Tenant" t ON t.id = s."tenantId"
-      WHERE s.id = ${slotId} AND s."tenantId" = ${tenantId} FOR NO KEY UPDATE OF s`;
-    return slot;
   }
 
   /**
@@ -343,10 +346,10 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
   async function holdBestCandidate(
     input: CascadeRef & { round: number; offeredAt: string },
   ): Promise<OfferedCandidate | typeof NOBODY_WAITING | null> {
-    const { tenantId, slotId, cascadeId, round } = input;
+    const { tenantId, slotId } = input;
     try {
       return await prisma.$transaction(async (tx) => {
-        const slot = await lockSlotWithHoldLength(tx, { tenantId, slotId });
+        const slot = await lockSlot(tx, { tenantId, slotId });
         if (!slot) throw notFound(`Slot ${slotId}`);
         const entry = await tx.waitlistEntry.findFirst({
           where: { tenantId, slotId, status: 'WAITING' },
@@ -356,32 +359,7 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
         await keepSlotForCascade(tx, slot, input);
         const from = Math.max(Date.parse(input.offeredAt), now().getTime());
         const expiresAt = new Date(from + holdDurationMs(slot.holdSeconds, slot.holdMinutes)).toISOString();
-        const holdId = randomUUID();
-        // A concurrent attempt of this round waits on the slot's lock, then fails on the hold's unique
-        // (cascadeId, round).
-        const hold = await tx.hold.create({
-          data: {
-            id: holdId,
-            tenantId,
-            slotId,
-            entryId: entry.id,
-            cascadeId,
-            round,
-            expiresAt: new Date(expiresAt),
-            tokenHash: hashOfferToken(signOfferToken(offerTokenSecret, { tenantId, holdId })),
-          },
-        });
-        const claimed = await tx.waitlistEntry.updateMany({
-          where: { id: entry.id, tenantId, slotId, status: 'WAITING' },
-          data: { status: 'OFFERED' },
-        });
-        if (claimed.count === 0) throw new CandidateGone();
-        await auditOfferMade(tx, HOLD_AUDITING, {
-          tenantId,
-          offerId: holdId,
-          details: { slotId, entryId: entry.id, round, expiresAt },
-        });
-        return offeredTo(entry, hold);
+        return offeredTo(entry, await makeHold(tx, { ...input, entryId: entry.id, expiresAt }));
       });
     } catch (error) {
       if (error instanceof CandidateGone) return null;
