@@ -110,6 +110,15 @@ export function renderSources(sources: TemplateSources, data: object): RenderedC
   };
 }
 
+/** A tenant's own sources for one template, channel and locale (a LEFT JOIN's miss leaves locale null). */
+interface TemplateRow {
+  locale: string | null;
+  enabled: boolean;
+  subject: string | null;
+  text: string | null;
+  html: string | null;
+}
+
 /**
  * The sources a tenant's message renders with: the tenant's row for the template, channel and
  * locale, else for its default locale; each part the row leaves empty comes from the shipped
@@ -122,11 +131,16 @@ export async function resolveTemplate(
   channel: NotificationChannel,
   locale?: string | null,
 ): Promise<ResolvedTemplate | undefined> {
-  const tenant = await prisma.tenant.findUnique({ where: { id: tenantId }, select: { defaultLocale: true } });
-  const locales = [...new Set([locale, tenant?.defaultLocale ?? 'en'].filter((l): l is string => !!l))];
-  const rows = await prisma.tenantNotificationTemplate.findMany({
-    where: { tenantId, template: name, channel, locale: { in: locales } },
-  });
+  // One statement, as every message renders through here: the tenant's default locale, and its rows for
+  // the locale asked for and that default (none at all when the tenant does not exist).
+  const rows = await prisma.$queryRaw<Array<TemplateRow & { defaultLocale: string }>>`
+    SELECT t."defaultLocale", r.locale, r.enabled, r.subject, r.text, r.html
+    FROM "Tenant" t
+    LEFT JOIN "TenantNotificationTemplate" r
+      ON r."tenantId" = t.id AND r.template = ${name} AND r.channel = ${channel}::"NotificationChannel"
+      AND r.locale IN (${locale ?? ''}, t."defaultLocale")
+    WHERE t.id = ${tenantId}`;
+  const locales = [...new Set([locale, rows[0]?.defaultLocale ?? 'en'].filter((l): l is string => !!l))];
   const row = locales.map((l) => rows.find((r) => r.locale === l)).find((r) => r !== undefined);
   const shipped = defaultSources(name, channel);
   if (!row && !shipped) return undefined;
@@ -136,7 +150,7 @@ export async function resolveTemplate(
     text: row?.text ?? shipped?.text ?? '',
     html: isShort ? null : (row?.html ?? shipped?.html ?? null),
   };
-  return { sources, override: row ? { locale: row.locale, enabled: row.enabled } : null };
+  return { sources, override: row?.locale ? { locale: row.locale, enabled: row.enabled } : null };
 }
 
 /** A message to render: a template by name and its data (the flows' typed templates fit). */

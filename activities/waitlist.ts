@@ -36,6 +36,19 @@ export interface OfferedHold {
   tokenHash: string;
 }
 
+/** A hold with what its offer or confirmation message says. */
+interface HoldForMessage {
+  status: string;
+  tokenHash: string;
+  expiresAt: Date;
+  email: string;
+  phone: string | null;
+  customerName: string;
+  slotName: string;
+  startsAt: Date | null;
+  tenantName: string;
+}
+
 /** Settles an open hold; the entry moves to `entryStatus`. */
 export interface SettleHoldInput {
   tenantId: string;
@@ -103,11 +116,16 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
 
   const notFound = (what: string) => ApplicationFailure.nonRetryable(`${what} not found`, FailureType.NotFound);
 
-  async function loadHold(tenantId: string, holdId: string) {
-    const hold = await prisma.hold.findFirst({
-      where: { id: holdId, tenantId },
-      include: { entry: true, slot: true, tenant: true },
-    });
+  /** What a hold's message needs, read in one statement: it runs once per offer and per confirmation. */
+  async function loadHoldForMessage(tenantId: string, holdId: string): Promise<HoldForMessage> {
+    const [hold] = await prisma.$queryRaw<HoldForMessage[]>`
+      SELECT h.status::text AS status, h."tokenHash", h."expiresAt", e.email, e.phone, e."customerName",
+             s.name AS "slotName", s."startsAt", t.name AS "tenantName"
+      FROM "Hold" h
+      JOIN "WaitlistEntry" e ON e.id = h."entryId"
+      JOIN "Slot" s ON s.id = h."slotId"
+      JOIN "Tenant" t ON t.id = h."tenantId"
+      WHERE h.id = ${holdId} AND h."tenantId" = ${tenantId}`;
     if (!hold) throw notFound(`Hold ${holdId}`);
     return hold;
   }
@@ -455,8 +473,8 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
       channel: NotificationChannel;
     }): Promise<SkippableNotification> {
       const { tenantId, holdId, channel } = input;
-      const hold = await loadHold(tenantId, holdId);
-      const recipient = channel === 'EMAIL' ? hold.entry.email : hold.entry.phone;
+      const hold = await loadHoldForMessage(tenantId, holdId);
+      const recipient = channel === 'EMAIL' ? hold.email : hold.phone;
       if (!recipient) return { status: 'SKIPPED', reason: `the entry has no ${channel} address` };
       if (channel === 'SMS' && !notifier.supports('SMS')) return { status: 'SKIPPED', reason: 'no SMS provider' };
       if (hold.status !== 'OFFERED') return { status: 'SKIPPED', reason: `the hold is ${hold.status}` };
@@ -470,10 +488,10 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
         template: {
           name: 'waitlist.offer',
           data: {
-            tenantName: hold.tenant.name,
-            customerName: hold.entry.customerName,
-            slotName: hold.slot.name,
-            startsAt: hold.slot.startsAt?.toISOString() ?? null,
+            tenantName: hold.tenantName,
+            customerName: hold.customerName,
+            slotName: hold.slotName,
+            startsAt: hold.startsAt?.toISOString() ?? null,
             expiresAt: hold.expiresAt.toISOString(),
             acceptUrl: offerResponseUrl(publicBaseUrl, token, 'accept'),
             declineUrl: offerResponseUrl(publicBaseUrl, token, 'decline'),
@@ -573,19 +591,19 @@ export function createWaitlistActivities(deps: WaitlistDeps) {
 
     /** Tells the candidate who accepted that the slot is theirs. */
     async sendConfirmation({ tenantId, holdId }: { tenantId: string; holdId: string }): Promise<NotificationResult> {
-      const hold = await loadHold(tenantId, holdId);
+      const hold = await loadHoldForMessage(tenantId, holdId);
       return notifier.send({
         tenantId,
         channel: 'EMAIL',
-        recipient: hold.entry.email,
+        recipient: hold.email,
         idempotencyKey: `confirmation:${holdId}:email`,
         template: {
           name: 'waitlist.confirmation',
           data: {
-            tenantName: hold.tenant.name,
-            customerName: hold.entry.customerName,
-            slotName: hold.slot.name,
-            startsAt: hold.slot.startsAt?.toISOString() ?? null,
+            tenantName: hold.tenantName,
+            customerName: hold.customerName,
+            slotName: hold.slotName,
+            startsAt: hold.startsAt?.toISOString() ?? null,
           },
         },
       });

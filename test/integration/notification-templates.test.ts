@@ -112,6 +112,48 @@ describe("a tenant's templates for the flows' messages", () => {
     expect(mailTo('locale@mail.test')!.subject).toBe('Ein Platz ist frei: Check-up');
   });
 
+  it("the locale the message names wins over the tenant's default, which covers a locale it has no row for; other channels' and tenants' rows are never used", async () => {
+    await prisma.tenant.update({ where: { id: tenantId }, data: { defaultLocale: 'de' } });
+    const otherTenant = (await createTestTenant(prisma)).id;
+    const row = (tenant: string, channel: 'EMAIL' | 'SMS', locale: string, subject: string) => ({
+      tenantId: tenant,
+      template: 'waitlist.offer',
+      channel,
+      locale,
+      subject,
+      text: `${subject} {{ slotName }}`,
+    });
+    await prisma.tenantNotificationTemplate.createMany({
+      data: [
+        row(tenantId, 'EMAIL', 'de', 'Ein Platz ist frei'),
+        row(tenantId, 'EMAIL', 'fr', 'Une place est libre'),
+        row(tenantId, 'SMS', 'it', 'SMS only'),
+        row(otherTenant, 'EMAIL', 'it', 'Another tenant'),
+      ],
+    });
+    const sendIn = (to: string, locale: string) =>
+      notifier().send({
+        tenantId,
+        channel: 'EMAIL',
+        recipient: to,
+        locale,
+        idempotencyKey: `offer:${randomUUID()}:email`,
+        template: offer(`https://holdfast.test/accept?token=${randomUUID()}`),
+      });
+
+    await sendIn('fr@mail.test', 'fr');
+    await sendIn('it@mail.test', 'it');
+
+    expect(mailTo('fr@mail.test')).toMatchObject({
+      subject: 'Une place est libre',
+      text: 'Une place est libre Check-up',
+    });
+    expect(mailTo('it@mail.test')).toMatchObject({
+      subject: 'Ein Platz ist frei',
+      text: 'Ein Platz ist frei Check-up',
+    });
+  });
+
   it('a template the tenant disabled is not sent: the notification is CANCELLED with the reason', async () => {
     await prisma.tenantNotificationTemplate.create({
       data: { tenantId, template: 'waitlist.offer', channel: 'EMAIL', locale: 'en', enabled: false },

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Client as PgClient } from 'pg';
 import { createNotifier, type MailTransport } from '../../activities/notifications';
 import { createWaitlistActivities } from '../../activities/waitlist';
+import { formatUtc } from '../../domain/notifications';
 import type { PrismaClient } from '../../lib/db';
 import { until } from '../support/eventually';
 import { createTestTenant, testConfig, testPrisma } from '../support/stack';
@@ -26,10 +27,10 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
     await prisma.$disconnect();
   });
 
-  const activitiesOn = (client: PrismaClient) =>
+  const activitiesOn = (client: PrismaClient, mail = transport) =>
     createWaitlistActivities({
       prisma: client,
-      notifier: createNotifier({ prisma: client, mail: { transport, from: 'Holdfast <t@holdfast.test>' } }),
+      notifier: createNotifier({ prisma: client, mail: { transport: mail, from: 'Holdfast <t@holdfast.test>' } }),
       offerTokenSecret: secret,
       publicBaseUrl: 'http://api.test',
     });
@@ -299,6 +300,82 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
         });
       }
       expect((await prisma.hold.findUniqueOrThrow({ where: { id: offered!.hold.holdId } })).status).toBe('OFFERED');
+    });
+  });
+
+  describe("a hold's messages", () => {
+    const sent: Array<{ to: string; subject: string; text: string }> = [];
+    const capturing: MailTransport = {
+      sendMail: async (message) => {
+        sent.push(message);
+        return { messageId: `m-${randomUUID()}` };
+      },
+    };
+    const mailTo = (to: string) => sent.filter((message) => message.to === to);
+
+    it("the offer and the confirmation name the candidate, the slot and its start, the hold's end and the tenant", async () => {
+      const { slot, cascadeId } = await slotWith('Ada');
+      await prisma.slot.update({ where: { id: slot.id }, data: { startsAt: new Date('2027-01-02T10:00:00Z') } });
+      const offered = await activitiesOn(prisma).offerNextCandidate(roundOf(slot.id, cascadeId, 1));
+      const holdId = offered!.hold.holdId;
+      const hold = await prisma.hold.findUniqueOrThrow({ where: { id: holdId }, include: { tenant: true } });
+
+      const offer = await activitiesOn(prisma, capturing).sendOfferNotification({ tenantId, holdId, channel: 'EMAIL' });
+      await activitiesOn(prisma).confirmHold({ tenantId, holdId, actor: 'candidate' });
+      const confirmation = await activitiesOn(prisma, capturing).sendConfirmation({ tenantId, holdId });
+
+      expect(offer.status).toBe('SENT');
+      expect(confirmation.status).toBe('SENT');
+      const [offerMail, confirmationMail] = mailTo('ada@example.test');
+      expect(offerMail!.subject).toBe('A place is free for you: Table for two');
+      expect(offerMail!.text).toContain('Hello Ada,');
+      expect(offerMail!.text).toContain(
+        `Table for two (2027-01-02 10:00 UTC) at ${hold.tenant.name} has become free, and it is held for you until ${formatUtc(hold.expiresAt)}.`,
+      );
+      expect(offerMail!.text).toContain('http://api.test/');
+      expect(confirmationMail!.subject).toBe('Confirmed: Table for two');
+      expect(confirmationMail!.text).toContain('Hello Ada,');
+    });
+
+    it('skips a hold settled before its message went, without mailing anyone', async () => {
+      const { slot, cascadeId } = await slotWith('Grace');
+      const offered = await activitiesOn(prisma).offerNextCandidate(roundOf(slot.id, cascadeId, 1));
+      await activitiesOn(prisma).settleHold({
+        tenantId,
+        holdId: offered!.hold.holdId,
+        outcome: 'DECLINED',
+        entryStatus: 'DECLINED',
+        actor: 'candidate',
+      });
+
+      const result = await activitiesOn(prisma, capturing).sendOfferNotification({
+        tenantId,
+        holdId: offered!.hold.holdId,
+        channel: 'EMAIL',
+      });
+
+      expect(result).toEqual({ status: 'SKIPPED', reason: 'the hold is DECLINED' });
+      expect(mailTo('grace@example.test')).toEqual([]);
+    });
+
+    it("fails for good on a hold that does not exist, or is another tenant's, without mailing anyone", async () => {
+      const { slot, cascadeId } = await slotWith('Linus');
+      const offered = await activitiesOn(prisma).offerNextCandidate(roundOf(slot.id, cascadeId, 1));
+      const otherTenant = (await createTestTenant(prisma)).id;
+
+      for (const input of [
+        { tenantId, holdId: randomUUID(), channel: 'EMAIL' as const },
+        { tenantId: otherTenant, holdId: offered!.hold.holdId, channel: 'EMAIL' as const },
+      ]) {
+        await expect(activitiesOn(prisma, capturing).sendOfferNotification(input)).rejects.toMatchObject({
+          type: 'NotFound',
+          nonRetryable: true,
+        });
+      }
+      await expect(
+        activitiesOn(prisma, capturing).sendConfirmation({ tenantId: otherTenant, holdId: offered!.hold.holdId }),
+      ).rejects.toMatchObject({ type: 'NotFound', nonRetryable: true });
+      expect(mailTo('linus@example.test')).toEqual([]);
     });
   });
 
