@@ -1,3 +1,8 @@
+// Tests run far from UTC, so that nothing passes only because the host's clock is in UTC: dates read from
+// PostgreSQL, rendered into messages and compared must mean the same instant in any zone. Jest's workers
+// inherit it; the server processes the tests start do too.
+process.env.TZ = 'Pacific/Kiritimati';
+
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',

@@ -113,6 +113,7 @@ export function renderSources(sources: TemplateSources, data: object): RenderedC
 /** A tenant's own sources for one template, channel and locale (a LEFT JOIN's miss leaves locale null). */
 interface TemplateRow {
   locale: string | null;
+  /** Null with the locale on a miss; a row found by its locale always has it. */
   enabled: boolean;
   subject: string | null;
   text: string | null;

@@ -152,6 +152,7 @@ describe("a tenant's templates for the flows' messages", () => {
       subject: 'Ein Platz ist frei',
       text: 'Ein Platz ist frei Check-up',
     });
+    await prisma.tenantNotificationTemplate.deleteMany({ where: { tenantId: otherTenant } });
   });
 
   it('a template the tenant disabled is not sent: the notification is CANCELLED with the reason', async () => {

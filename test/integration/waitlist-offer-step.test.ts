@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Client as PgClient } from 'pg';
 import { createNotifier, type MailTransport } from '../../activities/notifications';
 import { createWaitlistActivities } from '../../activities/waitlist';
-import { formatUtc } from '../../domain/notifications';
+import { extractLinks, formatUtc } from '../../domain/notifications';
+import { hashOfferToken } from '../../domain/offer-token';
 import type { PrismaClient } from '../../lib/db';
 import { until } from '../support/eventually';
 import { createTestTenant, testConfig, testPrisma } from '../support/stack';
@@ -313,7 +314,7 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
     };
     const mailTo = (to: string) => sent.filter((message) => message.to === to);
 
-    it("the offer and the confirmation name the candidate, the slot and its start, the hold's end and the tenant", async () => {
+    it("the offer and the confirmation name the candidate, the slot and its start, the hold's end and the tenant, and the offer's links carry the hold's token", async () => {
       const { slot, cascadeId } = await slotWith('Ada');
       await prisma.slot.update({ where: { id: slot.id }, data: { startsAt: new Date('2027-01-02T10:00:00Z') } });
       const offered = await activitiesOn(prisma).offerNextCandidate(roundOf(slot.id, cascadeId, 1));
@@ -332,9 +333,37 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
       expect(offerMail!.text).toContain(
         `Table for two (2027-01-02 10:00 UTC) at ${hold.tenant.name} has become free, and it is held for you until ${formatUtc(hold.expiresAt)}.`,
       );
-      expect(offerMail!.text).toContain('http://api.test/');
+      const links = extractLinks(offerMail!.text).map((link) => new URL(link));
+      expect(links.map((link) => link.searchParams.get('decision'))).toEqual(['accept', 'decline']);
+      for (const link of links) {
+        expect(link.origin).toBe('http://api.test');
+        expect(hashOfferToken(link.searchParams.get('token')!)).toBe(hold.tokenHash);
+      }
       expect(confirmationMail!.subject).toBe('Confirmed: Table for two');
-      expect(confirmationMail!.text).toContain('Hello Ada,');
+      expect(confirmationMail!.text).toBe(
+        `Hello Ada, Table for two on 2027-01-02 10:00 UTC at ${hold.tenant.name} is confirmed for you.`,
+      );
+    });
+
+    it('skips the SMS of a candidate with no phone, and of one with a phone where no SMS provider is set up', async () => {
+      const { slot, cascadeId } = await slotWith('Ada', 'Grace');
+      const activities = activitiesOn(prisma, capturing);
+      const toAda = await activities.offerNextCandidate(roundOf(slot.id, cascadeId, 1));
+      await activities.settleHold({
+        tenantId,
+        holdId: toAda!.hold.holdId,
+        outcome: 'DECLINED',
+        entryStatus: 'DECLINED',
+        actor: 'candidate',
+      });
+      const toGrace = await activities.offerNextCandidate(roundOf(slot.id, cascadeId, 2));
+
+      await expect(
+        activities.sendOfferNotification({ tenantId, holdId: toGrace!.hold.holdId, channel: 'SMS' }),
+      ).resolves.toEqual({ status: 'SKIPPED', reason: 'the entry has no SMS address' });
+      await expect(
+        activities.sendOfferNotification({ tenantId, holdId: toAda!.hold.holdId, channel: 'SMS' }),
+      ).resolves.toEqual({ status: 'SKIPPED', reason: 'no SMS provider' });
     });
 
     it('skips a hold settled before its message went, without mailing anyone', async () => {
