@@ -68,6 +68,15 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
     offeredAt: offeredAt.toISOString(),
   });
 
+  /** A candidate's decline of hold `holdId`, as the cascade settles it. */
+  const declined = (holdId: string, tenant = tenantId) => ({
+    tenantId: tenant,
+    holdId,
+    outcome: 'DECLINED' as const,
+    entryStatus: 'DECLINED' as const,
+    actor: 'candidate',
+  });
+
   it('offers the best waiting candidate: their entry is OFFERED, one audit row, and the hold runs from offeredAt for the hold length', async () => {
     const { slot, entries, cascadeId } = await slotWith('Ada', 'Grace');
     const asked = roundOf(slot.id, cascadeId, 1);
@@ -252,14 +261,6 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
   });
 
   describe('settling a hold', () => {
-    const declined = (holdId: string, tenant = tenantId) => ({
-      tenantId: tenant,
-      holdId,
-      outcome: 'DECLINED' as const,
-      entryStatus: 'DECLINED' as const,
-      actor: 'candidate',
-    });
-
     it('moves the hold and its entry, with one audit row however often it runs', async () => {
       const { slot, entries, cascadeId } = await slotWith('Ada');
       const activities = activitiesOn(prisma);
@@ -349,13 +350,7 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
       const { slot, cascadeId } = await slotWith('Ada', 'Grace');
       const activities = activitiesOn(prisma, capturing);
       const toAda = await activities.offerNextCandidate(roundOf(slot.id, cascadeId, 1));
-      await activities.settleHold({
-        tenantId,
-        holdId: toAda!.hold.holdId,
-        outcome: 'DECLINED',
-        entryStatus: 'DECLINED',
-        actor: 'candidate',
-      });
+      await activities.settleHold(declined(toAda!.hold.holdId));
       const toGrace = await activities.offerNextCandidate(roundOf(slot.id, cascadeId, 2));
 
       await expect(
@@ -369,13 +364,7 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
     it('skips a hold settled before its message went, without mailing anyone', async () => {
       const { slot, cascadeId } = await slotWith('Grace');
       const offered = await activitiesOn(prisma).offerNextCandidate(roundOf(slot.id, cascadeId, 1));
-      await activitiesOn(prisma).settleHold({
-        tenantId,
-        holdId: offered!.hold.holdId,
-        outcome: 'DECLINED',
-        entryStatus: 'DECLINED',
-        actor: 'candidate',
-      });
+      await activitiesOn(prisma).settleHold(declined(offered!.hold.holdId));
 
       const result = await activitiesOn(prisma, capturing).sendOfferNotification({
         tenantId,
@@ -596,13 +585,7 @@ describe('the waitlist offer step: pick and hold in one activity (real PostgreSQ
         await activities.offerNextCandidate(roundOf(slot.id, terminated, 2)),
       ];
       const settledBefore = await activities.offerNextCandidate(roundOf(slot.id, terminated, 3));
-      await activities.settleHold({
-        tenantId,
-        holdId: settledBefore!.hold.holdId,
-        outcome: 'DECLINED',
-        entryStatus: 'DECLINED',
-        actor: 'test',
-      });
+      await activities.settleHold(declined(settledBefore!.hold.holdId));
 
       await activities.beginCascade({ tenantId, slotId: slot.id, cascadeId: `c-${randomUUID()}` });
 
